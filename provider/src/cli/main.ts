@@ -1,0 +1,102 @@
+/**
+ * `lxc-rootfs`: the storage lifecycle from a shell. A thin adapter: it parses flags, calls the lifecycle
+ * and prints one JSON object; errors go to stderr naming the option.
+ */
+import { parseArgs } from "util";
+import { InvalidInput, RootfsError } from "../core/errors";
+import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../lifecycle/operations";
+
+/** CLI option for each input property, so errors name what the user typed. */
+const OPTIONS: Record<string, string> = {
+  lxcpath: "lxcPath",
+  name: "container",
+  "backing-store": "backingStore",
+  size: "size",
+  fstype: "fstype",
+  from: "from",
+  vgname: "vgName",
+  lvname: "lvName",
+  thinpool: "thinPool",
+  zfsroot: "zfsRoot",
+};
+
+const USAGE = `usage:
+  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS]
+  lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS]
+  lxc-rootfs inspect --lxcpath DIR --name NAME
+  lxc-rootfs destroy --lxcpath DIR --name NAME
+store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET (zfs)
+STORE: dir, loop, btrfs, overlay, lvm, zfs   FS: ext2, ext3, ext4, xfs, btrfs   SIZE: bytes or 512M, 2G, 1GiB`;
+
+class UsageError extends Error {}
+
+function optionOf(property: string): string {
+  const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === property);
+  return flag ? `--${flag}` : property;
+}
+
+export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: Object.fromEntries([...Object.keys(OPTIONS), "help"].map((k) => [k, { type: k === "help" ? "boolean" : "string" }])),
+    });
+  } catch (e) {
+    err.write(`lxc-rootfs: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const [command, ...extra] = parsed.positionals;
+  if (parsed.values.help || !command) {
+    (parsed.values.help ? out : err).write(`${USAGE}\n`);
+    return parsed.values.help ? 0 : 2;
+  }
+  const inputs: Record<string, unknown> = {};
+  for (const [flag, prop] of Object.entries(OPTIONS)) {
+    const v = parsed.values[flag];
+    if (v !== undefined) inputs[prop] = v;
+  }
+  const log = (m: string) => err.write(`lxc-rootfs: ${m}\n`);
+  try {
+    if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+    if (inputs.lxcPath === undefined) throw new InvalidInput("lxcPath", undefined, "required");
+    if (inputs.container === undefined) throw new InvalidInput("container", undefined, "required");
+    let result: unknown;
+    switch (command) {
+      case "create":
+        if (inputs.backingStore === undefined) throw new InvalidInput("backingStore", undefined, "required: dir, loop, btrfs, overlay, lvm or zfs");
+        result = await createRootfs(inputs, { log });
+        break;
+      case "update": {
+        // Unspecified options keep what is there: start from the current store.
+        const current = await inspectRootfs({ ...inputs, backingStore: undefined, size: undefined, fstype: undefined });
+        if (!current) throw new RootfsError(`no rootfs for ${inputs.container} in ${inputs.lxcPath}`);
+        result = await updateRootfs({ backingStore: current.backingStore, ...inputs }, { log });
+        break;
+      }
+      case "inspect":
+        result = await inspectRootfs(inputs, { log });
+        if (!result) throw new RootfsError(`no rootfs for ${inputs.container} in ${inputs.lxcPath}`);
+        break;
+      case "destroy":
+        result = await destroyRootfs(inputs, { log });
+        break;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+    out.write(`${JSON.stringify(result)}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof InvalidInput) {
+      err.write(`lxc-rootfs: ${optionOf(e.property)}: invalid value ${JSON.stringify(e.value) ?? "(missing)"}: ${e.allowed}\n`);
+      return 2;
+    }
+    if (e instanceof UsageError) {
+      err.write(`lxc-rootfs: ${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    err.write(`lxc-rootfs: ${e instanceof RootfsError ? e.message : (e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * schema.json is the single source of truth for the inputs: this derives from it the JSON Schema that
+ * ajv validates, and the lists of stores and filesystems are checked against it by the tests.
+ */
+import schemaJson from "../../../schema.json";
+
+type PropertySpec = { type?: string; $ref?: string; oneOf?: PropertySpec[]; default?: unknown; description?: string };
+
+export const RESOURCE_TOKEN = "lxc:index:Rootfs";
+const resource = (schemaJson.resources as Record<string, { inputProperties: Record<string, PropertySpec>; requiredInputs: string[] }>)[RESOURCE_TOKEN];
+const types = schemaJson.types as Record<string, { type: string; enum: Array<{ value: string }> }>;
+
+function enumValues(ref: string): string[] {
+  return types[ref.replace("#/types/", "")].enum.map((e) => e.value);
+}
+
+function toJsonSchema(p: PropertySpec): Record<string, unknown> {
+  if (p.$ref) return { type: "string", enum: enumValues(p.$ref) };
+  if (p.oneOf) return { anyOf: p.oneOf.map(toJsonSchema) };
+  return { type: p.type };
+}
+
+/** The JSON Schema of the resource's inputs. */
+export const inputJsonSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: resource.requiredInputs,
+  properties: Object.fromEntries(Object.entries(resource.inputProperties).map(([k, v]) => [k, toJsonSchema(v)])),
+};
+
+/** Declared defaults of the inputs (lxcPath, backingStore, ...). */
+export const inputDefaults: Record<string, unknown> = Object.fromEntries(
+  Object.entries(resource.inputProperties)
+    .filter(([, v]) => v.default !== undefined)
+    .map(([k, v]) => [k, v.default]),
+);
+
+export const inputNames = Object.keys(resource.inputProperties);
+export const storeValues = enumValues("#/types/lxc:index:BackingStore");
+export const fstypeValues = enumValues("#/types/lxc:index:Fstype");

@@ -1,0 +1,94 @@
+import { promises as fs } from "fs";
+import { AlreadyExists, InvalidInput, ToolFailed } from "../core/errors";
+import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
+import { treeAllocatedBytes } from "../host/usage";
+import { Driver, Location, OpContext, SLOT_SUFFIX } from "./types";
+
+const BTRFS_SUPER_MAGIC = 0x9123683e;
+/** The root directory of every btrfs subvolume has this inode number. */
+const SUBVOLUME_INO = 256;
+
+function at(path: string): Location {
+  return { store: "btrfs", path, rootfsPath: `btrfs:${path}`, localRoot: path };
+}
+
+export async function isBtrfs(p: string): Promise<boolean> {
+  const st = await fs.statfs(p);
+  return st.type === BTRFS_SUPER_MAGIC;
+}
+
+export async function isSubvolume(p: string): Promise<boolean> {
+  const st = await lstatOrNull(p);
+  return !!st && st.isDirectory() && st.ino === SUBVOLUME_INO && (await isBtrfs(p));
+}
+
+/** The qgroup limit (max_rfer) of a subvolume; null when quotas are off or no limit is set. */
+async function qgroupLimit(ctx: OpContext, subvol: string): Promise<{ limit: number | null; referenced: number | null }> {
+  try {
+    const { stdout: id } = await ctx.run(["btrfs", "inspect-internal", "rootid", subvol]);
+    const { stdout } = await ctx.run(["btrfs", "qgroup", "show", "-re", "--raw", "-f", subvol]);
+    for (const line of stdout.split("\n")) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[0] === `0/${id.trim()}`) {
+        const max = cols[3];
+        return { limit: max && /^\d+$/.test(max) ? Number(max) : null, referenced: Number(cols[1]) };
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof ToolFailed)) throw e;
+  }
+  return { limit: null, referenced: null };
+}
+
+/** A btrfs subvolume: LXC's `btrfs` backend; `size` is enforced as a qgroup limit. */
+export const btrfsDriver: Driver = {
+  store: "btrfs",
+  caps: { isBlock: false, sized: true, needsLower: false, canSnapshot: true, kernelVerified: true },
+  locate: (_spec, containerDir) => at(`${containerDir}/rootfs`),
+  relocate: (final, slot) => at(`${final.path}${SLOT_SUFFIX[slot]}`),
+  fromRef: (ref) => at(ref.path),
+  exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
+  async precheck(_ctx, _spec, containerParent) {
+    if (!(await isBtrfs(containerParent))) {
+      throw new InvalidInput("backingStore", "btrfs", `lxcPath ${containerParent} must be on a btrfs filesystem`);
+    }
+  },
+  async inspect(ctx, loc) {
+    const [{ limit, referenced }, allocated] = await Promise.all([
+      qgroupLimit(ctx, loc.path),
+      treeAllocatedBytes(ctx.run, loc.path),
+    ]);
+    // qgroup counters lag until the next transaction commit; du does not.
+    return { sizeBytes: limit, fstype: "btrfs", allocatedBytes: allocated, usedBytes: Math.max(referenced ?? 0, allocated) };
+  },
+  async create(ctx, loc, opts) {
+    if (await lstatOrNull(loc.path)) throw new AlreadyExists(loc.path);
+    await ctx.run(["btrfs", "subvolume", "create", loc.path]);
+    if (opts.size !== undefined) await btrfsDriver.setLimit!(ctx, loc, opts.size);
+  },
+  async setLimit(ctx, loc, size) {
+    await ctx.run(["btrfs", "quota", "enable", loc.path]);
+    await ctx.run(["btrfs", "qgroup", "limit", String(size), loc.path]);
+  },
+  move: (_ctx, from, to) => renameNoReplace(from.path, to.path),
+  async destroy(ctx, loc) {
+    if (await isSubvolume(loc.path)) {
+      await ctx.run(["btrfs", "subvolume", "delete", loc.path]);
+    } else {
+      // lxc-copy -B btrfs can leave a plain directory where a subvolume belongs.
+      await removeTree(ctx.run, ctx.containerDir, loc.path);
+    }
+  },
+  mountTree: async (_ctx, loc) => ({ root: loc.path, release: async () => undefined }),
+  /** A writable snapshot when the source is a subvolume on the same filesystem: no data moves. */
+  async cloneFrom(ctx, src, _srcDriver, dst) {
+    if (!(await isSubvolume(src.path))) return false;
+    try {
+      await ctx.run(["btrfs", "subvolume", "snapshot", src.path, dst.path]);
+      return true;
+    } catch (e) {
+      if (e instanceof ToolFailed && /cross-device|Invalid argument/i.test(e.stderr)) return false;
+      throw e;
+    }
+  },
+};

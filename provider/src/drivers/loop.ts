@@ -1,0 +1,71 @@
+import { promises as fs, constants as fsc } from "fs";
+import path from "path";
+import { AlreadyExists, InUse } from "../core/errors";
+import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../core/types";
+import { makeFilesystem } from "../host/filesystem";
+import { isMountPoint } from "../host/mounts";
+import { lstatOrNull, removeEmptyDir, removeFile, renameNoReplace } from "../host/paths";
+import { readSuperblock } from "../host/superblock";
+import { attachLoop, loopsBackedBy, setLoopCapacity } from "../native/loop";
+import { Driver, Location, SLOT_SUFFIX } from "./types";
+
+function at(image: string, mountPoint?: string): Location {
+  return { store: "loop", path: image, rootfsPath: `loop:${image}`, localRoot: image, mountPoint };
+}
+
+/** A sparse image file holding a filesystem: LXC's `loop` backend, exactly `size` bytes (LXC's is size+1). */
+export const loopDriver: Driver = {
+  store: "loop",
+  caps: { isBlock: true, sized: true, needsLower: false, canSnapshot: false, kernelVerified: true },
+  locate: (_spec, containerDir) => at(`${containerDir}/rootdev`, `${containerDir}/rootfs`),
+  relocate: (final, slot) =>
+    slot === "final" ? final : at(`${final.path}${SLOT_SUFFIX[slot]}`),
+  // LXC mounts an image that sits in the container directory on <container>/rootfs.
+  fromRef: (ref, containerDir) =>
+    at(ref.path, path.dirname(ref.path) === containerDir ? `${containerDir}/rootfs` : undefined),
+  exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
+  async inspect(_ctx, loc) {
+    const st = await fs.stat(loc.path);
+    const sb = await readSuperblock(loc.path);
+    return {
+      sizeBytes: st.size,
+      fstype: sb?.fstype ?? null,
+      allocatedBytes: st.blocks * 512,
+      usedBytes: sb?.usedBytes ?? st.blocks * 512,
+    };
+  },
+  async create(ctx, loc, opts) {
+    const handle = await fs
+      .open(loc.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
+      .catch((e: NodeJS.ErrnoException) => {
+        throw e.code === "EEXIST" ? new AlreadyExists(loc.path) : e;
+      });
+    try {
+      await handle.truncate(opts.size ?? DEFAULT_SIZE);
+    } finally {
+      await handle.close();
+    }
+    if (opts.format) await makeFilesystem(ctx.run, opts.fstype ?? DEFAULT_FSTYPE, loc.path);
+  },
+  async move(_ctx, from, to) {
+    if (from.mountPoint) await removeEmptyDir(from.mountPoint);
+    await renameNoReplace(from.path, to.path);
+  },
+  async finalize(_ctx, loc) {
+    if (loc.mountPoint && !(await lstatOrNull(loc.mountPoint))) await fs.mkdir(loc.mountPoint, { mode: 0o755 });
+  },
+  async destroy(ctx, loc) {
+    const users = await loopsBackedBy(loc.path);
+    if (users.length) throw new InUse(loc.path, `attached to ${users.join(", ")}`);
+    await removeFile(ctx.containerDir, loc.path);
+    if (loc.mountPoint && !(await isMountPoint(loc.mountPoint))) await removeEmptyDir(loc.mountPoint);
+  },
+  blockPath: (loc) => loc.path,
+  async attach(_ctx, loc, readOnly) {
+    const dev = await attachLoop(loc.path, { readOnly });
+    return { path: dev.path, refreshCapacity: () => setLoopCapacity(dev), release: () => dev.close() };
+  },
+  async resizeDevice(_ctx, loc, size) {
+    await fs.truncate(loc.path, size);
+  },
+};

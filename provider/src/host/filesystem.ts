@@ -1,0 +1,63 @@
+/**
+ * Filesystem tools in one place: make, grow, shrink. The ordering rule (Incus, `drivers/utils.go`) is
+ * enforced by the lifecycle: grow the device then the filesystem; shrink the filesystem then the device.
+ */
+import { CannotShrink, NoSpace } from "../core/errors";
+import { Fstype } from "../core/types";
+import { Runner } from "./run";
+
+/** Smallest filesystem each mkfs accepts with its defaults (measured with e2fsprogs 1.47, xfsprogs 6.1, btrfs-progs 6.2). */
+export const MIN_FS_SIZE: Record<Fstype, number> = {
+  ext2: 2 * 2 ** 20,
+  ext3: 8 * 2 ** 20,
+  ext4: 8 * 2 ** 20,
+  xfs: 300 * 2 ** 20,
+  btrfs: 114 * 2 ** 20,
+};
+
+export function isExt(fstype: Fstype): boolean {
+  return fstype === "ext2" || fstype === "ext3" || fstype === "ext4";
+}
+
+/** Which filesystems can shrink, and how. xfs never shrinks. */
+export function shrinkMode(fstype: Fstype): "offline" | "online" | null {
+  if (isExt(fstype)) return "offline";
+  if (fstype === "btrfs") return "online";
+  return null;
+}
+
+/** mkfs without any prompt: -F/-f force, -q quiet; stdin is /dev/null. */
+export function mkfsArgv(fstype: Fstype, target: string): string[] {
+  if (isExt(fstype)) return [`mkfs.${fstype}`, "-F", "-q", target];
+  return [`mkfs.${fstype}`, "-f", "-q", target];
+}
+
+export async function makeFilesystem(run: Runner, fstype: Fstype, target: string): Promise<void> {
+  await run(mkfsArgv(fstype, target));
+}
+
+/** Grows a mounted xfs or btrfs filesystem to fill its (already grown) device. */
+export async function growFilesystem(run: Runner, fstype: Fstype, device: string, mountPoint: string): Promise<void> {
+  if (isExt(fstype)) await run(["resize2fs", device]);
+  else if (fstype === "xfs") await run(["xfs_growfs", "-d", mountPoint]);
+  else await run(["btrfs", "filesystem", "resize", "max", mountPoint]);
+}
+
+/** Shrinks an unmounted ext filesystem to `bytes`, refusing before any change when the data does not fit. */
+export async function shrinkExtOffline(run: Runner, fstype: Fstype, device: string, bytes: number): Promise<void> {
+  await run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
+  const { stdout: est } = await run(["resize2fs", "-P", device]);
+  const { stdout: info } = await run(["dumpe2fs", "-h", device]);
+  const minBlocks = Number(/minimum size of the filesystem:\s*(\d+)/i.exec(est)?.[1]);
+  const blockSize = Number(/^Block size:\s*(\d+)/m.exec(info)?.[1]);
+  if (!minBlocks || !blockSize) throw new CannotShrink(fstype, "resize2fs could not estimate the minimum size");
+  if (minBlocks * blockSize > bytes) {
+    throw new NoSpace(`the shrunk ${fstype} filesystem`, minBlocks * blockSize, bytes);
+  }
+  await run(["resize2fs", device, `${Math.floor(bytes / 1024)}K`]);
+}
+
+/** Shrinks a mounted btrfs filesystem; btrfs itself refuses (and changes nothing) if the data does not fit. */
+export async function shrinkBtrfsOnline(run: Runner, mountPoint: string, bytes: number): Promise<void> {
+  await run(["btrfs", "filesystem", "resize", String(bytes), mountPoint]);
+}

@@ -1,0 +1,34 @@
+import { createHash } from "crypto";
+import { promises as fs, constants as fsc } from "fs";
+import { LOCK_EX, LOCK_UN, tryFlock } from "../native/libc";
+import { RootfsError } from "../core/errors";
+
+/** Outside every lxcPath, like LXC's own /run/lxc/lock: a lock must outlive the directory it guards. */
+const LOCK_DIR = "/run/lxc-rootfs/locks";
+const TIMEOUT_MS = 30 * 60 * 1000;
+
+/**
+ * Serializes operations on one container, across processes: flock on a file named after the container
+ * directory. Polls with LOCK_NB so no thread of the pool ever sleeps in the kernel.
+ */
+export async function withContainerLock<T>(containerDir: string, fn: () => Promise<T>): Promise<T> {
+  await fs.mkdir(LOCK_DIR, { recursive: true, mode: 0o700 });
+  const name = createHash("sha256").update(containerDir).digest("hex").slice(0, 32);
+  const handle = await fs.open(`${LOCK_DIR}/${name}.lock`, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+  try {
+    const deadline = Date.now() + TIMEOUT_MS;
+    let wait = 5;
+    while (!(await tryFlock(handle.fd, LOCK_EX))) {
+      if (Date.now() > deadline) throw new RootfsError(`timed out waiting for another operation on ${containerDir}`);
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 200);
+    }
+    try {
+      return await fn();
+    } finally {
+      await tryFlock(handle.fd, LOCK_UN);
+    }
+  } finally {
+    await handle.close();
+  }
+}

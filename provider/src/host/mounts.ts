@@ -1,0 +1,78 @@
+import { promises as fs } from "fs";
+import { mount, umount2, SyscallError } from "../native/libc";
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+
+/** A mounted view of a store. `release` undoes exactly what the mount did, nothing more. */
+export interface Mounted {
+  root: string;
+  release(): Promise<void>;
+}
+
+export async function mountFs(source: string, target: string, fstype: string, opts: { readOnly?: boolean; data?: string } = {}): Promise<void> {
+  const flags = MS_NOSUID | MS_NODEV | (opts.readOnly ? MS_RDONLY : 0);
+  await mount(source, target, fstype, flags, opts.data ?? null);
+}
+
+/** Unmounts, retrying while a straggling process (udev, blkid) still holds the filesystem. */
+export async function unmount(target: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await umount2(target, 0);
+      return;
+    } catch (e) {
+      if (e instanceof SyscallError && e.code === "EBUSY" && attempt < 50) {
+        await new Promise((r) => setTimeout(r, 20 * (attempt + 1)));
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Mount points at or below `dir`, deepest first, read from /proc/self/mountinfo. */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
+  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+  return text
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((mp): mp is string => mp !== undefined)
+    .map(unescapeMountinfo)
+    .filter((mp) => mp === dir || mp.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** The mount sources (devices) mounted at or below `dir`. */
+export async function mountSourcesUnder(dir: string): Promise<string[]> {
+  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
+  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const fields = line.split(" ");
+    const mp = fields[4] && unescapeMountinfo(fields[4]);
+    const sep = fields.indexOf("-");
+    if (mp && (mp === dir || mp.startsWith(prefix)) && sep > 0) out.push(unescapeMountinfo(fields[sep + 2]));
+  }
+  return out;
+}
+
+export async function isMountPoint(dir: string): Promise<boolean> {
+  return (await mountsUnder(dir)).includes(dir);
+}
+
+/** Whether any mount uses `device` as its source. */
+export async function isDeviceMounted(device: string): Promise<boolean> {
+  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
+  return text.split("\n").some((line) => {
+    const fields = line.split(" ");
+    const sep = fields.indexOf("-");
+    return sep > 0 && unescapeMountinfo(fields[sep + 2]) === device;
+  });
+}

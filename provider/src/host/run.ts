@@ -1,0 +1,53 @@
+import { spawn } from "child_process";
+import { ToolFailed } from "../core/errors";
+
+export interface RunOptions {
+  /** Exit codes that count as success (e2fsck: 0-2). Default [0]. */
+  okCodes?: number[];
+  /** Collect at most this many bytes of stdout. */
+  maxOutput?: number;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command: always an argument array, never a shell. */
+export type Runner = (argv: readonly string[], opts?: RunOptions) => Promise<RunResult>;
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/**
+ * The real runner. stdin is /dev/null so no tool can ever wait on a prompt; LC_ALL=C keeps outputs
+ * parseable.
+ */
+export const run: Runner = (argv, opts = {}) =>
+  new Promise((resolve, reject) => {
+    const okCodes = opts.okCodes ?? [0];
+    const max = opts.maxOutput ?? MAX_OUTPUT;
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LC_ALL: "C", LANG: "C" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      if (stdout.length < max) stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      if (stderr.length < 65536) stderr += d.toString();
+    });
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      reject(new ToolFailed(argv, null, e.code === "ENOENT" ? `${argv[0]}: command not found; install it` : e.message));
+    });
+    child.on("close", (code, signal) => {
+      const c = code ?? -1;
+      if (signal || !okCodes.includes(c)) {
+        reject(new ToolFailed(argv, signal ? null : c, stderr || stdout));
+      } else {
+        resolve({ code: c, stdout, stderr });
+      }
+    });
+  });

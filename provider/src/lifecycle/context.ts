@@ -1,0 +1,129 @@
+/**
+ * The context of one operation on one container: its lock, its scratch directory, and the journal that
+ * lets the next operation undo whatever a killed one left half-done.
+ */
+import { randomBytes } from "crypto";
+import { promises as fs } from "fs";
+import path from "path";
+import { Unsafe } from "../core/errors";
+import { RootfsSpec } from "../core/types";
+import { Location, OpContext } from "../drivers/types";
+import { withContainerLock } from "../host/lock";
+import { mountsUnder, unmount } from "../host/mounts";
+import { lstatOrNull, removeEmptyDir } from "../host/paths";
+import { run as realRun, Runner } from "../host/run";
+
+export const WORK_DIR = ".lxc-rootfs";
+
+export interface OperationOptions {
+  /** Replaces the command runner (tests of the exact LVM and ZFS commands). */
+  run?: Runner;
+  log?: (message: string) => void;
+}
+
+export function containerDirOf(spec: Pick<RootfsSpec, "lxcPath" | "container">): string {
+  return path.join(spec.lxcPath, spec.container);
+}
+
+/**
+ * Refuses a container directory that is a symlink or whose lxcPath resolves elsewhere through one: every
+ * path this tool deletes is checked lexically against the container directory, so that must be real.
+ */
+async function checkContainerDir(spec: RootfsSpec, dir: string): Promise<void> {
+  const st = await lstatOrNull(dir);
+  if (st && !st.isDirectory()) throw new Unsafe(`refusing to use ${dir}: it is not a directory (a symbolic link?)`);
+  const parent = await lstatOrNull(spec.lxcPath);
+  if (parent && !parent.isDirectory()) throw new Unsafe(`refusing to use lxcPath ${spec.lxcPath}: not a directory`);
+}
+
+/** Runs `fn` holding the container's lock, after recovering from any interrupted earlier operation. */
+export async function withOperation<T>(
+  spec: RootfsSpec,
+  opts: OperationOptions,
+  fn: (ctx: OpContext) => Promise<T>,
+  { createDir = false, readOnly = false } = {},
+): Promise<T> {
+  const containerDir = containerDirOf(spec);
+  await checkContainerDir(spec, containerDir);
+  if (readOnly) return withContainerLock(containerDir, () => fn(readOnlyContext(spec, opts)));
+  return withContainerLock(containerDir, async () => {
+    if (createDir) {
+      await fs.mkdir(spec.lxcPath, { recursive: true, mode: 0o755 });
+      await fs.mkdir(containerDir, { mode: 0o750 }).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== "EEXIST") throw e;
+      });
+      await checkContainerDir(spec, containerDir);
+    }
+    const workDir = path.join(containerDir, WORK_DIR);
+    const ctx: OpContext = {
+      run: opts.run ?? realRun,
+      containerDir,
+      log: opts.log ?? (() => undefined),
+      async scratchDir(label) {
+        await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+        const dir = path.join(workDir, `${label}-${randomBytes(4).toString("hex")}`);
+        await fs.mkdir(dir, { mode: 0o700 });
+        return dir;
+      },
+    };
+    await releaseLeftovers(workDir);
+    try {
+      return await fn(ctx);
+    } finally {
+      await removeEmptyDir(workDir).catch(() => undefined);
+    }
+  });
+}
+
+/** A context for reads and checks: it can run tools but has no scratch space, so it cannot mount. */
+export function readOnlyContext(spec: RootfsSpec, opts: OperationOptions): OpContext {
+  return {
+    run: opts.run ?? realRun,
+    containerDir: containerDirOf(spec),
+    log: opts.log ?? (() => undefined),
+    scratchDir: () => Promise.reject(new Error("internal: a read-only operation asked for a mount point")),
+  };
+}
+
+/** Unmounts what a killed operation left mounted in the scratch directory; autoclear then frees its loops. */
+async function releaseLeftovers(workDir: string): Promise<void> {
+  if (!(await lstatOrNull(workDir))) return;
+  for (const mp of await mountsUnder(workDir)) await unmount(mp);
+  for (const entry of await fs.readdir(workDir)) {
+    const p = path.join(workDir, entry);
+    if ((await fs.lstat(p)).isDirectory()) await removeEmptyDir(p);
+  }
+}
+
+/** The journal of a swap in progress (see lifecycle/swap.ts). */
+export interface Journal {
+  phase: "building" | "swapping" | "cleanup";
+  built: Location;
+  newFinal: Location;
+  oldFinal?: Location;
+  oldParked?: Location;
+}
+
+export function journalPath(containerDir: string): string {
+  return path.join(containerDir, WORK_DIR, "journal.json");
+}
+
+export async function writeJournal(ctx: OpContext, journal: Journal): Promise<void> {
+  const file = journalPath(ctx.containerDir);
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await fs.writeFile(`${file}.tmp`, JSON.stringify(journal));
+  await fs.rename(`${file}.tmp`, file);
+}
+
+export async function readJournal(ctx: OpContext): Promise<Journal | null> {
+  try {
+    return JSON.parse(await fs.readFile(journalPath(ctx.containerDir), "utf8")) as Journal;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+export async function clearJournal(ctx: OpContext): Promise<void> {
+  await fs.rm(journalPath(ctx.containerDir), { force: true });
+}

@@ -1,0 +1,178 @@
+/**
+ * Generic steps written once for every driver: mounting a store, growing and shrinking a block store in
+ * the right order, and filling a new store from another by block copy or rsync.
+ */
+import { promises as fs } from "fs";
+import { InUse, NoSpace } from "../core/errors";
+import { Fstype } from "../core/types";
+import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
+import { BlockCopyMethod, copyAllocatedBlocks } from "../host/blockcopy";
+import { growFilesystem, isExt, shrinkBtrfsOnline, shrinkExtOffline } from "../host/filesystem";
+import { Mounted, mountFs, mountsUnder, unmount } from "../host/mounts";
+import { removeEmptyDir } from "../host/paths";
+import { copyTree } from "../host/treecopy";
+import { loopsBackedBy } from "../native/loop";
+import { FillStrategy, Target } from "./plan";
+
+export async function withAttached<T>(ctx: OpContext, driver: Driver, loc: Location, readOnly: boolean, fn: (dev: BlockDevice) => Promise<T>): Promise<T> {
+  const dev = await driver.attach!(ctx, loc, readOnly);
+  try {
+    return await fn(dev);
+  } finally {
+    await dev.release();
+  }
+}
+
+async function mountDevice(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean): Promise<Mounted> {
+  const mp = await ctx.scratchDir("mnt");
+  try {
+    // A read-only ext3/4 mount must not replay a journal onto the source.
+    await mountFs(device, mp, fstype, { readOnly, data: readOnly && isExt(fstype) && fstype !== "ext2" ? "noload" : undefined });
+  } catch (e) {
+    await removeEmptyDir(mp);
+    throw e;
+  }
+  return {
+    root: mp,
+    release: async () => {
+      await unmount(mp);
+      await removeEmptyDir(mp);
+    },
+  };
+}
+
+export async function withMountedDevice<T>(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean, fn: (mp: string) => Promise<T>): Promise<T> {
+  const m = await mountDevice(ctx, device, fstype, readOnly);
+  try {
+    return await fn(m.root);
+  } finally {
+    await m.release();
+  }
+}
+
+/** A view of a store's files: block stores are attached and mounted, tree stores give their directory. */
+export async function mountStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean): Promise<Mounted> {
+  if (driver.mountTree) return driver.mountTree(ctx, loc, readOnly);
+  const dev = await driver.attach!(ctx, loc, readOnly);
+  try {
+    const m = await mountDevice(ctx, dev.path, fstype!, readOnly);
+    return {
+      root: m.root,
+      release: async () => {
+        try {
+          await m.release();
+        } finally {
+          await dev.release();
+        }
+      },
+    };
+  } catch (e) {
+    await dev.release();
+    throw e;
+  }
+}
+
+async function withMountedStore<T>(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+  const m = await mountStore(ctx, driver, loc, fstype, readOnly);
+  try {
+    return await fn(m.root);
+  } finally {
+    await m.release();
+  }
+}
+
+/**
+ * Grow: the device first, then the filesystem. ext* grows offline (resize2fs on the unmounted device:
+ * online resize needs CAP_SYS_RESOURCE, which container hosts often drop); xfs and btrfs grow mounted.
+ * If the filesystem step fails, the device goes back to its old size.
+ */
+export async function growBlockStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype, fromSize: number, toSize: number): Promise<void> {
+  await withAttached(ctx, driver, loc, false, async (dev) => {
+    await driver.resizeDevice!(ctx, loc, toSize);
+    try {
+      await dev.refreshCapacity();
+      if (isExt(fstype)) {
+        await checkExt(ctx, dev.path);
+        await ctx.run(["resize2fs", dev.path]);
+      } else {
+        await withMountedDevice(ctx, dev.path, fstype, false, (mp) => growFilesystem(ctx.run, fstype, dev.path, mp));
+      }
+    } catch (e) {
+      await driver.resizeDevice!(ctx, loc, fromSize).catch((re: Error) => ctx.log(`could not restore the device size: ${re.message}`));
+      throw e;
+    }
+  });
+}
+
+async function checkExt(ctx: OpContext, device: string): Promise<void> {
+  await ctx.run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
+}
+
+/** Shrink: the filesystem first (ext offline, btrfs online), then the device. */
+export async function shrinkBlockStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype, size: number): Promise<void> {
+  await withAttached(ctx, driver, loc, false, async (dev) => {
+    if (isExt(fstype)) await shrinkExtOffline(ctx.run, fstype, dev.path, size);
+    else await withMountedDevice(ctx, dev.path, fstype, false, (mp) => shrinkBtrfsOnline(ctx.run, mp, size));
+  });
+  await driver.resizeDevice!(ctx, loc, size);
+}
+
+export interface Source {
+  driver: Driver;
+  loc: Location;
+  usage: StoreUsage;
+}
+
+/** How a fill or update moved the data, as reported to the user. */
+export type CopyMethod = BlockCopyMethod | "rsync" | "snapshot" | "none";
+
+/**
+ * Makes the store at `built` and fills it from `source` with the planned strategy. The caller owns
+ * `built`: on failure it destroys it.
+ */
+export async function buildStore(
+  ctx: OpContext,
+  driver: Driver,
+  built: Location,
+  target: Target,
+  source: Source | undefined,
+  strategy: FillStrategy,
+): Promise<CopyMethod> {
+  if (strategy === "clone" && source && driver.cloneFrom && (await driver.cloneFrom(ctx, source.loc, source.driver, built))) {
+    if (target.size !== undefined) await driver.setLimit?.(ctx, built, target.size);
+    return "snapshot";
+  }
+  if (strategy === "block-copy" && source) {
+    await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: false });
+    const srcSize = source.usage.sizeBytes!;
+    const result = await copyAllocatedBlocks(source.driver.blockPath!(source.loc), driver.blockPath!(built), srcSize).catch(
+      (e: NodeJS.ErrnoException) => {
+        throw e.code === "ENOSPC" ? new NoSpace(ctx.containerDir, source.usage.allocatedBytes, 0) : e;
+      },
+    );
+    if (target.size! > srcSize) await growBlockStore(ctx, driver, built, target.fstype!, srcSize, target.size!);
+    return result.method;
+  }
+  await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
+  if (!source) return "none";
+  await withMountedStore(ctx, source.driver, source.loc, source.usage.fstype, true, (src) =>
+    withMountedStore(ctx, driver, built, target.fstype ?? null, false, async (dst) => {
+      const { bavail, bsize } = await fs.statfs(dst);
+      await copyTree(ctx.run, src, dst, { needed: source.usage.usedBytes, available: bavail * bsize });
+    }),
+  );
+  return "rsync";
+}
+
+/** Refuses to move or destroy storage that a mount or a loop device is using. */
+export async function assertNotInUse(loc: Location): Promise<void> {
+  if (loc.localRoot) {
+    const mounts = (await mountsUnder(loc.localRoot)).filter((m) => m !== loc.mountPoint);
+    if (mounts.length) throw new InUse(loc.localRoot, `mounted at ${mounts.join(", ")}`);
+  }
+  if (loc.mountPoint && (await mountsUnder(loc.mountPoint)).length) throw new InUse(loc.mountPoint, "mounted");
+  if (loc.store === "loop") {
+    const loops = await loopsBackedBy(loc.path);
+    if (loops.length) throw new InUse(loc.path, `attached to ${loops.join(", ")}`);
+  }
+}
