@@ -6,13 +6,17 @@ import { CannotShrink, NoSpace } from "../core/errors";
 import { Fstype } from "../core/types";
 import { Runner } from "./run";
 
-/** Smallest filesystem each mkfs accepts with its defaults (measured with e2fsprogs 1.47, xfsprogs 6.1, btrfs-progs 6.2). */
+/**
+ * Smallest size per filesystem: what mkfs accepts with its defaults (e2fsprogs 1.47, xfsprogs 6.1), and
+ * for btrfs 256 MiB, below which the kernel refuses every resize (BTRFS_IOC_RESIZE: EINVAL), though
+ * mkfs.btrfs would make one from 114 MiB.
+ */
 export const MIN_FS_SIZE: Record<Fstype, number> = {
   ext2: 2 * 2 ** 20,
   ext3: 8 * 2 ** 20,
   ext4: 8 * 2 ** 20,
   xfs: 300 * 2 ** 20,
-  btrfs: 114 * 2 ** 20,
+  btrfs: 256 * 2 ** 20,
 };
 
 export function isExt(fstype: Fstype): boolean {
@@ -45,7 +49,7 @@ export async function growFilesystem(run: Runner, fstype: Fstype, device: string
 
 /** Shrinks an unmounted ext filesystem to `bytes`, refusing before any change when the data does not fit. */
 export async function shrinkExtOffline(run: Runner, fstype: Fstype, device: string, bytes: number): Promise<void> {
-  await run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
+  // The estimate first: e2fsck writes the superblock, and a refusal must leave every byte as it was.
   const { stdout: est } = await run(["resize2fs", "-P", device]);
   const { stdout: info } = await run(["dumpe2fs", "-h", device]);
   const minBlocks = Number(/minimum size of the filesystem:\s*(\d+)/i.exec(est)?.[1]);
@@ -54,6 +58,7 @@ export async function shrinkExtOffline(run: Runner, fstype: Fstype, device: stri
   if (minBlocks * blockSize > bytes) {
     throw new NoSpace(`the shrunk ${fstype} filesystem`, minBlocks * blockSize, bytes);
   }
+  await run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
   await run(["resize2fs", device, `${Math.floor(bytes / 1024)}K`]);
 }
 

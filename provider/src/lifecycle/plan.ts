@@ -5,7 +5,7 @@
 import { CannotShrink, InvalidInput, NoSpace, formatBytes } from "../core/errors";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsSpec, Store } from "../core/types";
 import { DRIVERS } from "../drivers";
-import { shrinkMode } from "../host/filesystem";
+import { MIN_FS_SIZE, shrinkMode } from "../host/filesystem";
 
 export type UpdateStrategy = "none" | "grow-in-place" | "shrink-in-place" | "set-limit" | "block-copy" | "rsync";
 export type FillStrategy = "empty" | "clone" | "block-copy" | "rsync";
@@ -78,6 +78,9 @@ export function planUpdate(current: StoreShape, spec: RootfsSpec): UpdatePlan {
   const from = DRIVERS[current.store].caps;
   const plan = (strategy: UpdateStrategy, bytesToMove: number, summary: string): UpdatePlan => ({ strategy, target, bytesToMove, summary });
 
+  if (target.fstype && target.size !== undefined && target.size < MIN_FS_SIZE[target.fstype]) {
+    throw new InvalidInput("size", target.size, `at least ${MIN_FS_SIZE[target.fstype]} bytes for ${target.fstype}`);
+  }
   if (current.store !== target.store && to.needsLower) {
     throw new InvalidInput("backingStore", target.store, `${target.store} can only be chosen when the rootfs is created, with from naming its lower layer`);
   }

@@ -1,0 +1,145 @@
+/**
+ * Shared test environment. Every test here runs for real: as root, with loop devices, mounts and LXC.
+ * A missing prerequisite fails the run (it is never skipped): see global-setup.ts.
+ */
+import { spawn } from "child_process";
+import { createHash } from "crypto";
+import { promises as fs } from "fs";
+import os from "os";
+import path from "path";
+
+export const REPO = path.resolve(__dirname, "..", "..");
+export const CLI = path.join(REPO, "bin", "lxc-rootfs.js");
+/** Every path a test makes lives under this prefix; global-teardown checks nothing is left attached. */
+export const TEST_PREFIX = path.join(os.tmpdir(), "pulumi-lxc-test");
+
+export async function tempDir(label: string): Promise<string> {
+  await fs.mkdir(TEST_PREFIX, { recursive: true });
+  return fs.mkdtemp(path.join(TEST_PREFIX, `${label}-`));
+}
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { ...process.env, ...opts.env },
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+/** sh that must succeed. */
+export async function must(argv: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const r = await sh(argv, opts);
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Runs the real `lxc-rootfs` CLI in its own process. */
+export async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<Ran & { json: any }> {
+  const r = await sh([process.execPath, CLI, ...args], { env });
+  let json: unknown;
+  try {
+    json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
+}
+
+/** cli that must succeed. */
+export async function cliOk(args: string[], env?: NodeJS.ProcessEnv): Promise<any> {
+  const r = await cli(args, env);
+  if (r.code !== 0) throw new Error(`lxc-rootfs ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return r.json;
+}
+
+/** A content fingerprint of a tree: paths, types, modes, owners, sizes, link targets and file hashes. */
+export async function treeDigest(root: string): Promise<string> {
+  const hash = createHash("sha256");
+  async function walk(dir: string, rel: string): Promise<void> {
+    const entries = (await fs.readdir(dir)).filter((e) => rel !== "" || e !== "lost+found").sort();
+    for (const name of entries) {
+      const p = path.join(dir, name);
+      const r = path.join(rel, name);
+      const st = await fs.lstat(p);
+      hash.update(`${r}\0${st.mode}\0${st.uid}\0${st.gid}\0`);
+      if (st.isSymbolicLink()) hash.update(`L${await fs.readlink(p)}\0`);
+      else if (st.isDirectory()) await walk(p, r);
+      else if (st.isFile()) hash.update(createHash("sha256").update(await fs.readFile(p)).digest("hex"));
+    }
+  }
+  await walk(root, "");
+  return hash.digest("hex");
+}
+
+/** A small tree with the things a copy must keep: a hard link, a symlink, a sparse file, odd modes. */
+export async function makeSampleTree(root: string, bigMiB = 4): Promise<void> {
+  await fs.mkdir(path.join(root, "etc"), { recursive: true });
+  await fs.writeFile(path.join(root, "etc", "marker"), "the data survives\n");
+  await fs.writeFile(path.join(root, "etc", "secret"), "0600\n", { mode: 0o600 });
+  await fs.link(path.join(root, "etc", "marker"), path.join(root, "etc", "marker.hardlink"));
+  await fs.symlink("/etc/marker", path.join(root, "marker.symlink"));
+  const big = Buffer.alloc(bigMiB * 2 ** 20);
+  for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i ^ 0x5a5a5a5a, i);
+  await fs.writeFile(path.join(root, "big.bin"), big);
+  const sparse = await fs.open(path.join(root, "sparse.img"), "w");
+  await sparse.write("start", 0);
+  await sparse.write("end", 64 * 2 ** 20);
+  await sparse.close();
+  await fs.chown(path.join(root, "etc", "secret"), 1234, 5678);
+}
+
+/** Loop devices whose backing file lies under `prefix`. */
+export async function loopsUnder(prefix: string): Promise<string[]> {
+  const out = await must(["losetup", "-a", "--list", "--noheadings", "-O", "NAME,BACK-FILE"]);
+  return out
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[1]?.startsWith(prefix))
+    .map((f) => `${f[0]} ${f[1]}`);
+}
+
+/** Mount points under `prefix`. */
+export async function mountsUnder(prefix: string): Promise<string[]> {
+  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
+  return text.split("\n").map((l) => l.split(" ")[4]).filter((m) => m && m.startsWith(prefix));
+}
+
+export async function allocatedBytes(p: string): Promise<number> {
+  return (await fs.stat(p)).blocks * 512;
+}
+
+export async function blkidType(p: string): Promise<string> {
+  return (await must(["blkid", "-o", "value", "-s", "TYPE", p])).trim();
+}
+
+/** A btrfs filesystem in a loop image, mounted; for the btrfs store and reflink tests. */
+export async function mountScratchBtrfs(label: string, size = "1G"): Promise<{ dir: string; release(): Promise<void> }> {
+  const base = await tempDir(label);
+  const img = path.join(base, "btrfs.img");
+  const dir = path.join(base, "mnt");
+  await fs.mkdir(dir);
+  await must(["truncate", "-s", size, img]);
+  await must(["mkfs.btrfs", "-q", "-f", img]);
+  await must(["mount", "-o", "loop", img, dir]);
+  return {
+    dir,
+    async release() {
+      await must(["umount", dir]);
+      await fs.rm(base, { recursive: true, force: true });
+    },
+  };
+}

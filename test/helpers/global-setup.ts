@@ -1,0 +1,23 @@
+import { execFileSync } from "child_process";
+import { existsSync, readFileSync } from "fs";
+import { REQUIRED_COMMANDS } from "./prerequisites";
+
+export default async function globalSetup(): Promise<void> {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push("the suite must run as root (loop devices, mounts, LXC)");
+  for (const cmd of REQUIRED_COMMANDS) {
+    try {
+      execFileSync("sh", ["-c", 'command -v "$1"', "sh", cmd], { stdio: "ignore" });
+    } catch {
+      problems.push(`missing command: ${cmd}`);
+    }
+  }
+  const filesystems = readFileSync("/proc/filesystems", "utf8");
+  for (const fs of ["btrfs", "xfs", "ext4", "overlay"]) {
+    if (!new RegExp(`\\s${fs}\\n`).test(filesystems)) problems.push(`the kernel lacks the ${fs} filesystem`);
+  }
+  if (!existsSync("/dev/loop-control")) problems.push("no /dev/loop-control: the kernel lacks loop devices");
+  if (problems.length) {
+    throw new Error(`test prerequisites missing (install them with .ci/run's apt line; nothing is skipped):\n- ${problems.join("\n- ")}`);
+  }
+}

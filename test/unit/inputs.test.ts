@@ -1,0 +1,102 @@
+import { InvalidInput } from "../../provider/src/core/errors";
+import { parseRootfsString } from "../../provider/src/core/rootfs-string";
+import { fstypeValues, storeValues } from "../../provider/src/core/schema";
+import { parseSize } from "../../provider/src/core/size";
+import { FSTYPES, STORES } from "../../provider/src/core/types";
+import { DRIVERS } from "../../provider/src/drivers";
+import { validateSpec } from "../../provider/src/lifecycle/validate";
+
+describe("sizes", () => {
+  it.each([
+    ["1073741824", 2 ** 30],
+    [1073741824, 2 ** 30],
+    ["1G", 2 ** 30],
+    ["1GiB", 2 ** 30],
+    ["1g", 2 ** 30],
+    ["512M", 512 * 2 ** 20],
+    ["4K", 4096],
+    ["2T", 2 * 2 ** 40],
+    [" 2G ", 2 * 2 ** 30],
+  ])("%p is %p bytes", (input, bytes) => {
+    expect(parseSize(input)).toBe(bytes);
+  });
+
+  it.each(["-1G", "0", 0, "1.5G", "1GB", "1Gi", "G", "", "1 PB", "100", 1.5, "9999999T", "1e9", "0x100", null, {}])(
+    "%p is refused, naming size and the accepted forms",
+    (input) => {
+      expect(() => parseSize(input)).toThrow(InvalidInput);
+      expect(() => parseSize(input)).toThrow(/^size: invalid value .*binary/);
+    },
+  );
+});
+
+describe("rootfs strings", () => {
+  it("parses every store's form", () => {
+    expect(parseRootfsString("dir:/var/lib/lxc/a/rootfs", "from")).toEqual({ store: "dir", path: "/var/lib/lxc/a/rootfs" });
+    expect(parseRootfsString("/var/lib/lxc/a/rootfs", "from")).toEqual({ store: "dir", path: "/var/lib/lxc/a/rootfs" });
+    expect(parseRootfsString("loop:/x/rootdev", "from").store).toBe("loop");
+    expect(parseRootfsString("overlay:/lower:/c/overlay/delta", "from")).toEqual({ store: "overlay", lower: "/lower", path: "/c/overlay/delta" });
+    expect(parseRootfsString("overlayfs:/lower:/up", "from").store).toBe("overlay");
+    expect(parseRootfsString("lvm:/dev/lxc/web", "from")).toEqual({ store: "lvm", path: "/dev/lxc/web" });
+    expect(parseRootfsString("zfs:tank/lxc/web", "from")).toEqual({ store: "zfs", path: "tank/lxc/web" });
+  });
+  it.each(["nfs:/x", "dir:relative", "dir:/a/../b", "loop:", "overlay:/a", "lvm:/dev/vg", "zfs:/abs", "dir:/a\nb", ""])(
+    "%p is refused, naming the property",
+    (s) => expect(() => parseRootfsString(s, "from")).toThrow(/^from: invalid value/),
+  );
+});
+
+describe("validation against schema.json", () => {
+  const base = { container: "web", lxcPath: "/var/lib/lxc" };
+  it("the stores and fstypes of the code are exactly schema.json's enums", () => {
+    expect([...STORES].sort()).toEqual([...storeValues].sort());
+    expect([...FSTYPES].sort()).toEqual([...fstypeValues].sort());
+    expect(Object.keys(DRIVERS).sort()).toEqual([...storeValues].sort());
+  });
+  it("applies schema.json's defaults", () => {
+    expect(validateSpec({ container: "web" })).toEqual({ container: "web", lxcPath: "/var/lib/lxc", backingStore: "dir" });
+  });
+  it("normalizes size to bytes, so 1G and 1073741824 are one value", () => {
+    expect(validateSpec({ ...base, backingStore: "loop", size: "1G" })).toEqual(validateSpec({ ...base, backingStore: "loop", size: 1073741824 }));
+  });
+  it.each([
+    [{ ...base, backingStore: "nfs" }, "backingStore", /one of dir, loop, btrfs, overlay, lvm, zfs/],
+    [{ ...base, backingStore: "loop", fstype: "ntfs" }, "fstype", /one of ext2, ext3, ext4, xfs, btrfs/],
+    [{ ...base, backingStore: "dir", fstype: "ext4" }, "fstype", /only block stores/],
+    [{ ...base, backingStore: "dir", size: "1G" }, "size", /dir has no size/],
+    [{ ...base, backingStore: "loop", size: "-1G" }, "size", /binary/],
+    [{ ...base, backingStore: "loop", size: "0" }, "size", /binary/],
+    [{ ...base, backingStore: "loop", size: "lots" }, "size", /binary/],
+    [{ ...base, backingStore: "loop", size: "1M" }, "size", /at least 8388608 bytes .* for ext4/],
+    [{ ...base, backingStore: "loop", fstype: "xfs", size: "100M" }, "size", /for xfs/],
+    [{ ...base, backingStore: "loop", fstype: "btrfs", size: "200M" }, "size", /at least 268435456 bytes \(256M\) for btrfs/],
+    [{ ...base, container: "a/b" }, "container", /letters, digits/],
+    [{ ...base, container: ".." }, "container", /letters, digits/],
+    [{ ...base, container: "-x" }, "container", /letters, digits/],
+    [{ ...base, container: "has space" }, "container", /letters, digits/],
+    [{ ...base, container: "$(reboot)" }, "container", /letters, digits/],
+    [{ ...base, container: "a\nb" }, "container", /letters, digits/],
+    [{ ...base, container: "café" }, "container", /letters, digits/],
+    [{ ...base, container: "x".repeat(65) }, "container", /at most 64/],
+    [{ ...base, lxcPath: "relative/path" }, "lxcPath", /absolute/],
+    [{ ...base, lxcPath: "/a/../etc" }, "lxcPath", /absolute/],
+    [{ ...base, backingStore: "overlay" }, "from", /lower layer/],
+    [{ ...base, from: "nfs:/x" }, "from", /LXC rootfs string/],
+    [{ ...base, vgName: "vg0" }, "vgName", /only for backingStore lvm/],
+    [{ ...base, backingStore: "zfs", zfsRoot: "/abs" }, "zfsRoot", /valid ZFS name/],
+    [{ ...base, colour: "blue" }, "colour", /not a property/],
+    [{ lxcPath: "/x" }, "container", /required/],
+    [{ ...base, size: true, backingStore: "loop" }, "size", /must be/],
+  ])("%j is refused naming %s", (input, property, allowed) => {
+    let err: unknown;
+    try {
+      validateSpec(input as Record<string, unknown>);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidInput);
+    expect((err as InvalidInput).property).toBe(property);
+    expect((err as InvalidInput).message).toMatch(new RegExp(`^${property}: invalid value`));
+    expect((err as InvalidInput).message).toMatch(allowed);
+  });
+});

@@ -1,0 +1,67 @@
+import { CannotShrink, InvalidInput, NoSpace } from "../../provider/src/core/errors";
+import { planFill, planUpdate, StoreShape } from "../../provider/src/lifecycle/plan";
+
+const G = 2 ** 30;
+const M = 2 ** 20;
+const loop2g: StoreShape = { store: "loop", sizeBytes: 2 * G, fstype: "ext4", usedBytes: 300 * M, allocatedBytes: 280 * M };
+const spec = (over: object) => ({ container: "web", lxcPath: "/var/lib/lxc", backingStore: "loop" as const, ...over });
+
+describe("planUpdate", () => {
+  it("does nothing when nothing changes, including an omitted size or fstype", () => {
+    expect(planUpdate(loop2g, spec({ size: 2 * G, fstype: "ext4" })).strategy).toBe("none");
+    expect(planUpdate(loop2g, spec({})).strategy).toBe("none");
+  });
+  it("grows in place, moving no data", () => {
+    const p = planUpdate(loop2g, spec({ size: 4 * G }));
+    expect(p).toMatchObject({ strategy: "grow-in-place", bytesToMove: 0, target: { size: 4 * G, fstype: "ext4" } });
+    expect(p.summary).toMatch(/grow in place: loop ext4 2\.0 GiB → 4\.0 GiB/);
+  });
+  it("shrinks ext4 offline and btrfs online, when the data fits", () => {
+    expect(planUpdate(loop2g, spec({ size: G })).summary).toMatch(/shrink in place \(offline\)/);
+    expect(planUpdate({ ...loop2g, fstype: "btrfs" }, spec({ size: G })).summary).toMatch(/online/);
+    expect(() => planUpdate(loop2g, spec({ size: 256 * M }))).toThrow(NoSpace);
+  });
+  it("refuses to shrink xfs, saying why", () => {
+    expect(() => planUpdate({ ...loop2g, fstype: "xfs" }, spec({ size: G }))).toThrow(CannotShrink);
+    expect(() => planUpdate({ ...loop2g, fstype: "xfs" }, spec({ size: G }))).toThrow(/xfs filesystems cannot be shrunk/);
+  });
+  it("block-copies between block stores of one fstype when the new size is at least the old", () => {
+    const p = planUpdate(loop2g, spec({ backingStore: "lvm", size: 4 * G }));
+    expect(p).toMatchObject({ strategy: "block-copy", bytesToMove: 280 * M });
+    expect(p.summary).toMatch(/block copy of 280 MiB allocated .* then grow/);
+    expect(planUpdate(loop2g, spec({ backingStore: "lvm" })).strategy).toBe("block-copy");
+  });
+  it("rsyncs for an fstype change, a smaller block target, or a tree store, reporting the MiB", () => {
+    expect(planUpdate(loop2g, spec({ fstype: "xfs" })).strategy).toBe("rsync");
+    expect(planUpdate(loop2g, spec({ backingStore: "lvm", size: G })).strategy).toBe("rsync");
+    const toDir = planUpdate(loop2g, spec({ backingStore: "dir" }));
+    expect(toDir).toMatchObject({ strategy: "rsync", bytesToMove: 300 * M });
+    expect(toDir.summary).toBe("rsync 300 MiB from loop ext4 2.0 GiB into a new dir");
+  });
+  it("gives a tree store moving to a block store the default 1 GiB and ext4", () => {
+    const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };
+    expect(planUpdate(dir, spec({})).target).toEqual({ store: "loop", size: G, fstype: "ext4" });
+  });
+  it("refuses data that cannot fit the new store", () => {
+    const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 3 * G, allocatedBytes: 3 * G };
+    expect(() => planUpdate(dir, spec({ size: G }))).toThrow(/no space on the new loop rootfs: needs 3\.0 GiB/);
+  });
+  it("sets a btrfs limit in place", () => {
+    const b: StoreShape = { store: "btrfs", sizeBytes: null, fstype: "btrfs", usedBytes: M, allocatedBytes: M };
+    expect(planUpdate(b, spec({ backingStore: "btrfs", size: G })).strategy).toBe("set-limit");
+  });
+  it("refuses to turn an existing rootfs into an overlay", () => {
+    expect(() => planUpdate(loop2g, spec({ backingStore: "overlay", from: "dir:/x" }))).toThrow(InvalidInput);
+  });
+});
+
+describe("planFill", () => {
+  it("block-copies a block source of the same fstype into an equal or larger block store", () => {
+    expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "ext4" }).strategy).toBe("block-copy");
+    expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "xfs" }).strategy).toBe("rsync");
+  });
+  it("snapshots btrfs into btrfs", () => {
+    const b: StoreShape = { store: "btrfs", sizeBytes: null, fstype: "btrfs", usedBytes: M, allocatedBytes: M };
+    expect(planFill(b, { store: "btrfs" }).strategy).toBe("clone");
+  });
+});
