@@ -60,5 +60,10 @@ function parseExt(sb: Buffer): SuperblockInfo {
   const free = sb.readUInt32LE(0x0c) + (wide ? sb.readUInt32LE(0x158) * 2 ** 32 : 0);
   const fstype: Fstype =
     incompat & EXT_INCOMPAT_EXT4 ? "ext4" : compat & EXT_COMPAT_HAS_JOURNAL ? "ext3" : "ext2";
-  return { fstype, fsBytes: blocks * blockSize, usedBytes: (blocks - free) * blockSize };
+  // Data, not metadata: leave out the inode tables and the journal that mkfs allocates up front, so a
+  // preview's "rsync N MiB" is what a file copy moves.
+  const inodeTables = sb.readUInt32LE(0x00) * sb.readUInt16LE(0x58);
+  const journal = compat & EXT_COMPAT_HAS_JOURNAL ? sb.readUInt32LE(0x10c + 16 * 4) + sb.readUInt32LE(0x10c + 15 * 4) * 2 ** 32 : 0;
+  const used = (blocks - free) * blockSize;
+  return { fstype, fsBytes: blocks * blockSize, usedBytes: Math.max(0, used - inodeTables - journal) };
 }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The host tools the provider drives and the tests exercise, from Debian's packages.
+set -euo pipefail
+PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Setup shared by `npm test` and `npm run demo`: host tools from Debian, then the npm dependencies
+# (npm ci, which also compiles through `prepare`) when they are missing or older than the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-host-deps.sh
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
