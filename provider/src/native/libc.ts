@@ -61,10 +61,13 @@ export class SyscallError extends Error {
   }
 }
 
+/** Linux errnos that Node's os.constants.errno leaves out. */
+const EXTRA_ERRNOS: Record<number, string> = { 15: "ENOTBLK" };
+
 function errnoName(errno: number): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const table: Record<string, number> = require("os").constants.errno;
-  return Object.keys(table).find((name) => table[name] === errno) ?? `errno ${errno}`;
+  return Object.keys(table).find((name) => table[name] === errno) ?? EXTRA_ERRNOS[errno] ?? `errno ${errno}`;
 }
 
 /** Runs a koffi function on the thread pool; a negative result becomes a SyscallError. */

@@ -1,0 +1,109 @@
+/**
+ * Real LXC (Debian's lxc, busybox template, no network): containers boot with lxc-execute from rootfs the
+ * CLI made, and inspect reads rootfs made by lxc-create.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { cli, cliOk, loopsUnder, mountScratchBtrfs, mountsUnder, must, sh, tempDir } from "../helpers/env";
+
+let lxcPath: string;
+let btrfs: { dir: string; release(): Promise<void> };
+let bpath: string;
+
+/** A config for `name` like the seed's, minus network and rootfs (lxc-rootfs writes lxc.rootfs.path). */
+async function writeConfig(where: string, name: string): Promise<void> {
+  const seed = await fs.readFile(path.join(lxcPath, "seed", "config"), "utf8");
+  const lines = seed.split("\n").filter((l) => !/^lxc\.(rootfs\.path|net\.|uts\.name)/.test(l));
+  await fs.mkdir(path.join(where, name), { recursive: true });
+  await fs.writeFile(path.join(where, name, "config"), [...lines, `lxc.uts.name = ${name}`, "lxc.net.0.type = none", ""].join("\n"));
+}
+
+async function boot(where: string, name: string): Promise<string> {
+  const r = await sh(["timeout", "120", "lxc-execute", "-P", where, "-n", name, "--", "/bin/sh", "-c", "echo booted $(hostname); cat /etc/lxc-rootfs-marker"]);
+  if (r.code !== 0) throw new Error(`lxc-execute ${name} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  lxcPath = await tempDir("lxc");
+  await must(["lxc-create", "-P", lxcPath, "-n", "seed", "-t", "busybox"]);
+  await fs.writeFile(path.join(lxcPath, "seed", "rootfs", "etc", "lxc-rootfs-marker"), "seed data\n");
+  btrfs = await mountScratchBtrfs("lxc-btrfs", "1G");
+  bpath = path.join(btrfs.dir, "lxc");
+  await fs.mkdir(bpath);
+}, 300000);
+
+afterAll(async () => {
+  await sh(["lxc-destroy", "-P", lxcPath, "-n", "seed"]);
+  await btrfs.release();
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+  await fs.rm(lxcPath, { recursive: true, force: true });
+});
+
+describe("LXC boots what lxc-rootfs made", () => {
+  it.each([
+    ["loop", ["--backing-store", "loop", "--size", "256M"], false],
+    ["dir", ["--backing-store", "dir"], false],
+    ["overlay", ["--backing-store", "overlay"], false],
+    ["btrfs", ["--backing-store", "btrfs"], true],
+  ] as Array<[string, string[], boolean]>)("%s", async (store, args, onBtrfs) => {
+    const where = onBtrfs ? bpath : lxcPath;
+    const name = `boot-${store}`;
+    await writeConfig(where, name);
+    const out = await cliOk(["create", "--lxcpath", where, "--name", name, ...args, "--from", `dir:${lxcPath}/seed/rootfs`]);
+    expect(out.backingStore).toBe(store);
+    expect(await fs.readFile(path.join(where, name, "config"), "utf8")).toContain(`lxc.rootfs.path = ${out.rootfsPath}\n`);
+    expect(await boot(where, name)).toBe(`booted ${name}\nseed data\n`);
+    expect(await loopsUnder(where)).toEqual([]);
+    await cliOk(["destroy", "--lxcpath", where, "--name", name]);
+    // Our line is gone; LXC's own lines stay.
+    const config = await fs.readFile(path.join(where, name, "config"), "utf8");
+    expect(config).not.toMatch(/lxc\.rootfs\.path/);
+    expect(config).toMatch(/lxc\.uts\.name = /);
+    await fs.rm(path.join(where, name), { recursive: true });
+  });
+
+  it("boots again after the data moved from loop to dir and back", async () => {
+    await writeConfig(lxcPath, "mover");
+    const b = ["--lxcpath", lxcPath, "--name", "mover"];
+    await cliOk(["create", ...b, "--backing-store", "loop", "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
+    await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/sh", "-c", "echo written-in-loop > /root/note"]);
+    await cliOk(["update", ...b, "--backing-store", "dir"]);
+    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe("written-in-loop\n");
+    await cliOk(["update", ...b, "--backing-store", "loop", "--fstype", "xfs", "--size", "320M"]);
+    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe("written-in-loop\n");
+    await cliOk(["destroy", ...b]);
+    await fs.rm(path.join(lxcPath, "mover"), { recursive: true });
+  });
+});
+
+describe("inspect reads what lxc-create made", () => {
+  it("lxc-create -B loop (an image of size+1 bytes)", async () => {
+    await must(["lxc-create", "-P", lxcPath, "-n", "lx-loop", "-B", "loop", "--fssize", "128M", "--fstype", "ext4", "-t", "busybox"]);
+    const out = await cliOk(["inspect", "--lxcpath", lxcPath, "--name", "lx-loop"]);
+    expect(out).toMatchObject({ backingStore: "loop", rootfsPath: `loop:${lxcPath}/lx-loop/rootdev`, fstype: "ext4", sizeBytes: 128 * 2 ** 20 + 1 });
+    await must(["lxc-destroy", "-P", lxcPath, "-n", "lx-loop"]);
+  });
+
+  it("lxc-create -B dir", async () => {
+    await must(["lxc-create", "-P", lxcPath, "-n", "lx-dir", "-B", "dir", "-t", "busybox"]);
+    const out = await cliOk(["inspect", "--lxcpath", lxcPath, "--name", "lx-dir"]);
+    expect(out).toMatchObject({ backingStore: "dir", rootfsPath: `dir:${lxcPath}/lx-dir/rootfs`, sizeBytes: null, managed: true });
+    expect(out.allocatedBytes).toBeGreaterThan(0);
+    await must(["lxc-destroy", "-P", lxcPath, "-n", "lx-dir"]);
+  });
+
+  it("lxc-create -B btrfs", async () => {
+    await must(["lxc-create", "-P", bpath, "-n", "lx-btrfs", "-B", "btrfs", "-t", "busybox"]);
+    const out = await cliOk(["inspect", "--lxcpath", bpath, "--name", "lx-btrfs"]);
+    expect(out).toMatchObject({ backingStore: "btrfs", rootfsPath: `btrfs:${bpath}/lx-btrfs/rootfs`, fstype: "btrfs" });
+    await must(["lxc-destroy", "-P", bpath, "-n", "lx-btrfs"]);
+  });
+
+  it("reports no rootfs for a container that has none", async () => {
+    const r = await cli(["inspect", "--lxcpath", lxcPath, "--name", "nobody"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no rootfs for nobody/);
+  });
+});
