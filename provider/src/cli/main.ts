@@ -35,11 +35,22 @@ function optionOf(property: string): string {
   return flag ? `--${flag}` : property;
 }
 
+/** `--size -1G` means the value -1G (to be refused as a size), not a missing value. */
+function joinValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i].startsWith("--") ? argv[i].slice(2) : "";
+    if (flag in OPTIONS && i + 1 < argv.length) out.push(`--${flag}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinValues(argv),
       allowPositionals: true,
       options: Object.fromEntries([...Object.keys(OPTIONS), "help"].map((k) => [k, { type: k === "help" ? "boolean" : "string" }])),
     });
