@@ -2,8 +2,8 @@ import { promises as fs } from "fs";
 import path from "path";
 import { AlreadyExists, InvalidInput } from "../core/errors";
 import { parseRootfsString } from "../core/rootfs-string";
-import { mountFs, unmount } from "../host/mounts";
-import { lstatOrNull, removeEmptyDir, removeTree, renameNoReplace } from "../host/paths";
+import { mountOnScratch } from "../host/mounts";
+import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
 import { Driver, Location, SLOT_SUFFIX } from "./types";
 
@@ -53,18 +53,6 @@ export const overlayDriver: Driver = {
     const data = readOnly
       ? `lowerdir=${loc.path}:${loc.lower}`
       : `lowerdir=${loc.lower},upperdir=${loc.path},workdir=${dir}/work`;
-    try {
-      await mountFs("overlay", mp, "overlay", { readOnly, data });
-    } catch (e) {
-      await removeEmptyDir(mp);
-      throw e;
-    }
-    return {
-      root: mp,
-      release: async () => {
-        await unmount(mp);
-        await removeEmptyDir(mp);
-      },
-    };
+    return mountOnScratch(mp, "overlay", "overlay", { readOnly, data });
   },
 };

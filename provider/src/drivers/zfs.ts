@@ -1,7 +1,6 @@
 import { InvalidInput, ToolFailed } from "../core/errors";
 import { DEFAULT_ZFS_ROOT } from "../core/types";
-import { mountFs, unmount } from "../host/mounts";
-import { removeEmptyDir } from "../host/paths";
+import { mountOnScratch } from "../host/mounts";
 import { Driver, Location, Slot } from "./types";
 
 const DATASET_SLOT_SUFFIX: Record<Slot, string> = { final: "", new: "-lxcrootfs-new", old: "-lxcrootfs-old" };
@@ -63,13 +62,6 @@ export const zfsDriver: Driver = {
   async mountTree(ctx, loc, readOnly) {
     const mp = await ctx.scratchDir("zfs");
     // zfsutil lets mount(2) take a dataset whose mountpoint is not "legacy", as LXC does.
-    await mountFs(loc.path, mp, "zfs", { readOnly, data: "zfsutil" });
-    return {
-      root: mp,
-      release: async () => {
-        await unmount(mp);
-        await removeEmptyDir(mp);
-      },
-    };
+    return mountOnScratch(mp, loc.path, "zfs", { readOnly, data: "zfsutil" });
   },
 };

@@ -16,6 +16,26 @@ export async function mountFs(source: string, target: string, fstype: string, op
   await mount(source, target, fstype, flags, opts.data ?? null);
 }
 
+/**
+ * Mounts on a fresh, empty scratch directory that the mount then owns: a failed mount removes it, and
+ * `release` unmounts and removes it.
+ */
+export async function mountOnScratch(mp: string, source: string, fstype: string, opts: { readOnly?: boolean; data?: string } = {}): Promise<Mounted> {
+  try {
+    await mountFs(source, mp, fstype, opts);
+  } catch (e) {
+    await fs.rmdir(mp).catch(() => undefined);
+    throw e;
+  }
+  return {
+    root: mp,
+    release: async () => {
+      await unmount(mp);
+      await fs.rmdir(mp).catch(() => undefined);
+    },
+  };
+}
+
 /** Unmounts, retrying while a straggling process (udev, blkid) still holds the filesystem. */
 export async function unmount(target: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {

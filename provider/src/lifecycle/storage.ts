@@ -8,8 +8,7 @@ import { Fstype } from "../core/types";
 import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { BlockCopyMethod, copyAllocatedBlocks } from "../host/blockcopy";
 import { growFilesystem, isExt, shrinkBtrfsOnline, shrinkExtOffline } from "../host/filesystem";
-import { Mounted, mountFs, mountsUnder, unmount } from "../host/mounts";
-import { removeEmptyDir } from "../host/paths";
+import { Mounted, mountOnScratch, mountsUnder } from "../host/mounts";
 import { copyTree } from "../host/treecopy";
 import { loopsBackedBy } from "../native/loop";
 import { FillStrategy, Target } from "./plan";
@@ -24,21 +23,9 @@ export async function withAttached<T>(ctx: OpContext, driver: Driver, loc: Locat
 }
 
 async function mountDevice(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean): Promise<Mounted> {
-  const mp = await ctx.scratchDir("mnt");
-  try {
-    // A read-only ext3/4 mount must not replay a journal onto the source.
-    await mountFs(device, mp, fstype, { readOnly, data: readOnly && isExt(fstype) && fstype !== "ext2" ? "noload" : undefined });
-  } catch (e) {
-    await removeEmptyDir(mp);
-    throw e;
-  }
-  return {
-    root: mp,
-    release: async () => {
-      await unmount(mp);
-      await removeEmptyDir(mp);
-    },
-  };
+  // A read-only ext3/4 mount must not replay a journal onto the source.
+  const data = readOnly && isExt(fstype) && fstype !== "ext2" ? "noload" : undefined;
+  return mountOnScratch(await ctx.scratchDir("mnt"), device, fstype, { readOnly, data });
 }
 
 export async function withMountedDevice<T>(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean, fn: (mp: string) => Promise<T>): Promise<T> {
@@ -146,8 +133,10 @@ export async function buildStore(
     await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: false });
     const srcSize = source.usage.sizeBytes!;
     const result = await copyAllocatedBlocks(source.driver.blockPath!(source.loc), driver.blockPath!(built), srcSize).catch(
-      (e: NodeJS.ErrnoException) => {
-        throw e.code === "ENOSPC" ? new NoSpace(ctx.containerDir, source.usage.allocatedBytes, 0) : e;
+      async (e: NodeJS.ErrnoException) => {
+        if (e.code !== "ENOSPC") throw e;
+        const { bavail, bsize } = await fs.statfs(ctx.containerDir);
+        throw new NoSpace(ctx.containerDir, source.usage.allocatedBytes, bavail * bsize);
       },
     );
     if (target.size! > srcSize) await growBlockStore(ctx, driver, built, target.fstype!, srcSize, target.size!);
