@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The host tools the provider drives and the tests exercise, from Debian's packages.
+# The host tools the provider drives and the tests exercise, from Debian's packages, with their
+# recommends (apparmor, lxcfs, uidmap): lxc-execute is tested against that usual installation.
 set -euo pipefail
 PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux)
 missing=()
@@ -12,5 +13,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
