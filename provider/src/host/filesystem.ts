@@ -40,10 +40,28 @@ export async function makeFilesystem(run: Runner, fstype: Fstype, target: string
   await run(mkfsArgv(fstype, target));
 }
 
+/** Whether growing happens on the unmounted device (ext*) rather than through a mount (xfs, btrfs). */
+export function growsOffline(fstype: Fstype): boolean {
+  return isExt(fstype);
+}
+
+/** e2fsck -f, required by resize2fs before an offline resize; exit 1 means "errors corrected". */
+export async function checkExt(run: Runner, device: string): Promise<void> {
+  await run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
+}
+
+/**
+ * Grows ext* offline: resize2fs on the unmounted device. Online resize needs CAP_SYS_RESOURCE, which
+ * container hosts often drop (it fails with EPERM there).
+ */
+export async function growExtOffline(run: Runner, device: string): Promise<void> {
+  await checkExt(run, device);
+  await run(["resize2fs", device]);
+}
+
 /** Grows a mounted xfs or btrfs filesystem to fill its (already grown) device. */
-export async function growFilesystem(run: Runner, fstype: Fstype, device: string, mountPoint: string): Promise<void> {
-  if (isExt(fstype)) await run(["resize2fs", device]);
-  else if (fstype === "xfs") await run(["xfs_growfs", "-d", mountPoint]);
+export async function growMountedFilesystem(run: Runner, fstype: Fstype, mountPoint: string): Promise<void> {
+  if (fstype === "xfs") await run(["xfs_growfs", "-d", mountPoint]);
   else await run(["btrfs", "filesystem", "resize", "max", mountPoint]);
 }
 
@@ -58,7 +76,7 @@ export async function shrinkExtOffline(run: Runner, fstype: Fstype, device: stri
   if (minBlocks * blockSize > bytes) {
     throw new NoSpace(`the shrunk ${fstype} filesystem`, minBlocks * blockSize, bytes);
   }
-  await run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
+  await checkExt(run, device);
   await run(["resize2fs", device, `${Math.floor(bytes / 1024)}K`]);
 }
 

@@ -7,7 +7,7 @@ import { InUse, NoSpace } from "../core/errors";
 import { Fstype } from "../core/types";
 import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { BlockCopyMethod, copyAllocatedBlocks } from "../host/blockcopy";
-import { growFilesystem, isExt, shrinkBtrfsOnline, shrinkExtOffline } from "../host/filesystem";
+import { growExtOffline, growMountedFilesystem, growsOffline, isExt, shrinkBtrfsOnline, shrinkExtOffline } from "../host/filesystem";
 import { Mounted, mountOnScratch, mountsUnder } from "../host/mounts";
 import { copyTree } from "../host/treecopy";
 import { loopsBackedBy } from "../native/loop";
@@ -69,30 +69,21 @@ async function withMountedStore<T>(ctx: OpContext, driver: Driver, loc: Location
 }
 
 /**
- * Grow: the device first, then the filesystem. ext* grows offline (resize2fs on the unmounted device:
- * online resize needs CAP_SYS_RESOURCE, which container hosts often drop); xfs and btrfs grow mounted.
- * If the filesystem step fails, the device goes back to its old size.
+ * Grow: the device first, then the filesystem (offline for ext*, mounted for xfs and btrfs). If the
+ * filesystem step fails, the device goes back to its old size.
  */
 export async function growBlockStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype, fromSize: number, toSize: number): Promise<void> {
   await withAttached(ctx, driver, loc, false, async (dev) => {
     await driver.resizeDevice!(ctx, loc, toSize);
     try {
       await dev.refreshCapacity();
-      if (isExt(fstype)) {
-        await checkExt(ctx, dev.path);
-        await ctx.run(["resize2fs", dev.path]);
-      } else {
-        await withMountedDevice(ctx, dev.path, fstype, false, (mp) => growFilesystem(ctx.run, fstype, dev.path, mp));
-      }
+      if (growsOffline(fstype)) await growExtOffline(ctx.run, dev.path);
+      else await withMountedDevice(ctx, dev.path, fstype, false, (mp) => growMountedFilesystem(ctx.run, fstype, mp));
     } catch (e) {
       await driver.resizeDevice!(ctx, loc, fromSize).catch((re: Error) => ctx.log(`could not restore the device size: ${re.message}`));
       throw e;
     }
   });
-}
-
-async function checkExt(ctx: OpContext, device: string): Promise<void> {
-  await ctx.run(["e2fsck", "-f", "-y", device], { okCodes: [0, 1] });
 }
 
 /** Shrink: the filesystem first (ext offline, btrfs online), then the device. */
