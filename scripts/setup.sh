@@ -7,3 +7,4 @@ bash scripts/install-host-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+bash scripts/setup-pulumi.sh

@@ -6,3 +6,5 @@ export type { UpdatePlan, UpdateStrategy } from "./lifecycle/plan";
 export { validateSpec, inputFailures } from "./lifecycle/validate";
 export * from "./core/errors";
 export * from "./core/types";
+export { Rootfs } from "./pulumi/rootfs";
+export type { RootfsArgs, BackingStore, Fstype as RootfsFstype } from "./pulumi/rootfs";

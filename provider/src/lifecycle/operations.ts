@@ -107,7 +107,7 @@ export async function updateRootfs(input: RawInputs | RootfsSpec, opts: Operatio
     await recover(ctx);
     const current = await observeCurrent(ctx, spec);
     if (!current) throw new NotFound(`a rootfs for container ${spec.container} in ${spec.lxcPath}`);
-    const shape = { ...current.observed, store: current.driver.store };
+    const shape = { ...current.observed, store: current.driver.store, rootfsPath: current.loc.rootfsPath };
     const plan = planUpdate(shape, spec);
     const { driver, loc } = current;
     const { target } = plan;

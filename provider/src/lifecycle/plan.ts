@@ -2,6 +2,7 @@
  * Planning is pure: from what is on the host and what is wanted, which strategy, moving how many bytes.
  * The preview message, the update and the unit tests all read this one plan.
  */
+import path from "path";
 import { CannotShrink, InvalidInput, NoSpace, formatBytes } from "../core/errors";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsSpec, Store } from "../core/types";
 import { DRIVERS } from "../drivers";
@@ -17,6 +18,8 @@ export interface StoreShape {
   fstype: Fstype | null;
   usedBytes: number;
   allocatedBytes: number;
+  /** Where it is (`lxc.rootfs.path`), when known: a spec naming another volume moves the data there. */
+  rootfsPath?: string;
 }
 
 export interface Target {
@@ -72,6 +75,13 @@ export function planFill(source: StoreShape, target: Target): { strategy: FillSt
   return { strategy: "rsync", bytesToMove: source.usedBytes };
 }
 
+/** Whether the spec names another volume (LVM volume group or name, thin pool, ZFS root) than the current one. */
+function movesVolume(current: StoreShape, spec: RootfsSpec): boolean {
+  const named = spec.vgName ?? spec.lvName ?? spec.thinPool ?? spec.zfsRoot;
+  if (named === undefined || current.rootfsPath === undefined) return false;
+  return DRIVERS[spec.backingStore].locate(spec, path.join(spec.lxcPath, spec.container)).rootfsPath !== current.rootfsPath;
+}
+
 export function planUpdate(current: StoreShape, spec: RootfsSpec): UpdatePlan {
   const target = resolveTarget(spec, current);
   const to = DRIVERS[target.store].caps;
@@ -83,6 +93,14 @@ export function planUpdate(current: StoreShape, spec: RootfsSpec): UpdatePlan {
   }
   if (current.store !== target.store && to.needsLower) {
     throw new InvalidInput("backingStore", target.store, `${target.store} can only be chosen when the rootfs is created, with from naming its lower layer`);
+  }
+  if (current.store === target.store && movesVolume(current, spec)) {
+    const where = DRIVERS[target.store].locate(spec, path.join(spec.lxcPath, spec.container)).rootfsPath;
+    if (to.isBlock && target.fstype === current.fstype && current.sizeBytes !== null && target.size! >= current.sizeBytes) {
+      return plan("block-copy", current.allocatedBytes, `block copy of ${mib(current.allocatedBytes)} allocated from ${current.rootfsPath} to ${where}`);
+    }
+    checkFits(`the new ${target.store} rootfs`, current.usedBytes, target.size);
+    return plan("rsync", current.usedBytes, `rsync ${mib(current.usedBytes)} from ${current.rootfsPath} to ${where}`);
   }
   if (current.store === target.store) {
     if (to.isBlock && target.fstype !== current.fstype) {

@@ -1,0 +1,65 @@
+/**
+ * The dynamic provider's methods, as plain functions over lifecycle/resource.ts. Loaded inside each call
+ * by the serialized provider (pulumi/rootfs.ts), never captured: koffi and the lifecycle stay out of the
+ * state. Messages printed here appear in the engine's output under the stack, so a preview shows what an
+ * update will do and an update shows what it did.
+ */
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { checkResource, createResource, deleteResource, describeError, diffResource, Props, readResource, REPLACE_ON_CHANGE, updateResource } from "../lifecycle/resource";
+
+function label(props: Props): string {
+  return `rootfs ${String(props.lxcPath ?? "/var/lib/lxc")}/${String(props.container)}`;
+}
+
+/** Errors reach the engine as their message: the stack trace of a validation error helps nobody. */
+async function plain<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw new Error(describeError(e));
+  }
+}
+
+export async function check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
+  return checkResource(news);
+}
+
+export async function diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
+  return plain(async () => {
+    const d = diffResource(olds, news);
+    if (d.summary) console.log(`${label(news)}: ${d.summary}`);
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
+  });
+}
+
+export async function create(news: Props): Promise<dynamic.CreateResult> {
+  return plain(async () => {
+    const r = await createResource(news, { log: (m) => console.log(`${label(news)}: ${m}`) });
+    if (r.method !== "none") console.log(`${label(news)}: filled from ${String(news.from)} by ${r.method}`);
+    return { id: r.id, outs: r.outs };
+  });
+}
+
+export async function read(id: string, props: Props): Promise<dynamic.ReadResult> {
+  return plain(async () => {
+    const r = await readResource(props);
+    return r ? { id: r.id, props: r.outs } : { id: "", props: {} };
+  });
+}
+
+export async function update(_id: string, _olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+  return plain(async () => {
+    const r = await updateResource(news);
+    console.log(`${label(news)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
+    return { outs: r.outs };
+  });
+}
+
+export async function remove(_id: string, props: Props): Promise<void> {
+  return plain(async () => {
+    const r = await deleteResource(props);
+    if (!r.destroyed) console.log(`${label(props)}: nothing deleted: ${r.reason}`);
+  });
+}
+
+export const replaceOnChanges = REPLACE_ON_CHANGE;

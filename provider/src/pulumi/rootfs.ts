@@ -1,0 +1,74 @@
+/**
+ * `Rootfs`: the root filesystem of an LXC container as a Pulumi dynamic resource.
+ *
+ * The provider object below is serialized into the state as JavaScript text. It captures only strings
+ * and loads the implementation with require() inside each method, so neither koffi nor a platform path
+ * is serialized, and refresh/destroy later run the implementation installed then.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import path from "path";
+
+/** Resolved by package name from the project's node_modules first, then at this installation's path. */
+const IMPL_MODULE = "pulumi-lxc/dist/provider/src/pulumi/dynamic-impl.js";
+const IMPL_PATH = path.join(__dirname, "dynamic-impl.js");
+
+function impl(): typeof import("./dynamic-impl") {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(IMPL_MODULE);
+  } catch {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(IMPL_PATH);
+  }
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+  check: (olds, news) => impl().check(olds, news),
+  diff: (id, olds, news) => impl().diff(id, olds, news),
+  create: (news) => impl().create(news),
+  read: (id, props) => impl().read(id, props),
+  update: (id, olds, news) => impl().update(id, olds, news),
+  delete: (id, props) => impl().remove(id, props),
+};
+
+export type BackingStore = "dir" | "loop" | "btrfs" | "overlay" | "lvm" | "zfs";
+export type Fstype = "ext2" | "ext3" | "ext4" | "xfs" | "btrfs";
+
+/** Inputs; see schema.json for each property's rules and defaults. */
+export interface RootfsArgs {
+  container: pulumi.Input<string>;
+  lxcPath?: pulumi.Input<string>;
+  backingStore?: pulumi.Input<BackingStore>;
+  size?: pulumi.Input<string | number>;
+  fstype?: pulumi.Input<Fstype>;
+  from?: pulumi.Input<string>;
+  vgName?: pulumi.Input<string>;
+  lvName?: pulumi.Input<string>;
+  thinPool?: pulumi.Input<string>;
+  zfsRoot?: pulumi.Input<string>;
+}
+
+export class Rootfs extends pulumi.dynamic.Resource {
+  declare readonly container: pulumi.Output<string>;
+  declare readonly lxcPath: pulumi.Output<string>;
+  declare readonly backingStore: pulumi.Output<BackingStore>;
+  /** The `lxc.rootfs.path` string, e.g. `loop:/var/lib/lxc/web/rootdev`. */
+  declare readonly rootfsPath: pulumi.Output<string>;
+  /** Capacity found on the host; undefined for dir and overlay. */
+  declare readonly sizeBytes: pulumi.Output<number | undefined>;
+  declare readonly fstype: pulumi.Output<Fstype | undefined>;
+  declare readonly allocatedBytes: pulumi.Output<number>;
+  declare readonly usedBytes: pulumi.Output<number>;
+  declare readonly managed: pulumi.Output<boolean>;
+
+  constructor(name: string, args: RootfsArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      { rootfsPath: undefined, sizeBytes: undefined, allocatedBytes: undefined, usedBytes: undefined, managed: undefined, fstype: undefined, ...args },
+      opts,
+      "lxc",
+      "Rootfs",
+    );
+  }
+}

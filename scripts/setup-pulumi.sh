@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Makes the Pulumi CLI available in .tools/bin, for the tests and the demo:
+# - a `pulumi` already on PATH is used as it is;
+# - otherwise the pinned release is built from Go modules (scripts/pulumi-toolchain) once per machine and
+#   cached in ~/.cache/pulumi-lxc, so later runs take seconds.
+# The dynamic-provider shim pulumi-resource-pulumi-nodejs ships in @pulumi/pulumi; the engine looks for it
+# beside the pulumi executable (it warns when it has to take it from PATH), so that is where it goes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VERSION=v3.259.0
+BIN="$PWD/.tools/bin"
+CACHE="${PULUMI_LXC_CACHE:-$HOME/.cache/pulumi-lxc}/pulumi-$VERSION"
+mkdir -p "$BIN"
+
+SHIM="$PWD/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+existing=$(PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$BIN" | paste -sd: -) command -v pulumi || true)
+if [ -n "$existing" ]; then
+  ln -sfn "$existing" "$BIN/pulumi"
+  # A CLI installed from Pulumi's distribution carries its own shim; one built elsewhere may not.
+  [ -e "$(dirname "$(readlink -f "$existing")")/pulumi-resource-pulumi-nodejs" ] || ln -sfn "$SHIM" "$BIN/pulumi-resource-pulumi-nodejs"
+elif [ -x "$CACHE/pulumi" ]; then
+  ln -sfn "$CACHE/pulumi" "$BIN/pulumi"
+else
+  command -v go >/dev/null || { echo "setup-pulumi: Go is needed to build the Pulumi CLI" >&2; exit 1; }
+  echo "setup-pulumi: building the Pulumi CLI $VERSION from Go modules (once per machine, several minutes)" >&2
+  mkdir -p "$CACHE"
+  (cd scripts/pulumi-toolchain && GOFLAGS=-mod=mod go build -trimpath -o "$CACHE/pulumi.tmp" \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+  mv "$CACHE/pulumi.tmp" "$CACHE/pulumi"
+  ln -sfn "$CACHE/pulumi" "$BIN/pulumi"
+fi
+if [ -z "$existing" ]; then
+  rm -f "$BIN/pulumi-resource-pulumi-nodejs"
+  install -m 0755 "$SHIM" "$CACHE/pulumi-resource-pulumi-nodejs"
+fi
+"$BIN/pulumi" version >&2

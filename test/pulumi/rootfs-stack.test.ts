@@ -1,0 +1,59 @@
+/** Whole-stack behaviour through the real engine: bad input stops a preview; 20 rootfs come up in parallel. */
+import { promises as fs } from "fs";
+import path from "path";
+import { REPO, loopsUnder, mountsUnder, tempDir } from "../helpers/env";
+import { makeStack } from "../helpers/pulumi";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
+
+let lxcPath: string;
+beforeAll(async () => {
+  lxcPath = await tempDir("stack");
+});
+afterAll(async () => {
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+  await fs.rm(lxcPath, { recursive: true, force: true });
+});
+
+it("a bad backingStore stops `pulumi preview`, naming the property; nothing is created", async () => {
+  const t = await makeStack("bad", async () => {
+    new Rootfs("bad", { container: "bad", lxcPath, backingStore: "nfs" });
+  });
+  let text = "";
+  const err = await t.stack.preview({ onOutput: (s) => (text += s) }).catch((e: Error) => e);
+  expect(err).toBeInstanceOf(Error);
+  expect(text + String((err as Error).message)).toMatch(/backingStore: invalid value "nfs": one of dir, loop, btrfs, overlay, lvm, zfs/);
+  await expect(fs.lstat(path.join(lxcPath, "bad"))).rejects.toThrow(/ENOENT/);
+  await t.destroy();
+});
+
+it("a size that cannot be parsed stops the preview too", async () => {
+  const t = await makeStack("badsize", async () => {
+    new Rootfs("bad", { container: "bad", lxcPath, backingStore: "loop", size: "2 gigs" });
+  });
+  let text = "";
+  const err = await t.stack.preview({ onOutput: (s) => (text += s) }).catch((e: Error) => e);
+  expect(text + String((err as Error).message)).toMatch(/size: invalid value "2 gigs"/);
+  await t.destroy();
+});
+
+it("20 loop rootfs in one stack come up in parallel and go away", async () => {
+  const names = Array.from({ length: 20 }, (_, i) => `c${i}`);
+  const t = await makeStack("twenty", async () => {
+    const out: Record<string, unknown> = {};
+    for (const n of names) out[n] = new Rootfs(n, { container: n, lxcPath, backingStore: "loop", size: "64M" }).rootfsPath;
+    return out;
+  });
+  const up = await t.stack.up({ parallel: 20 });
+  expect(up.summary.resourceChanges).toEqual({ create: 21 });
+  for (const n of names) {
+    expect(up.outputs[n].value).toBe(`loop:${lxcPath}/${n}/rootdev`);
+    expect((await fs.stat(path.join(lxcPath, n, "rootdev"))).size).toBe(64 * 2 ** 20);
+  }
+  const refresh = await t.stack.refresh({ parallel: 20 });
+  expect(refresh.summary.resourceChanges).toEqual({ same: 21 });
+  await t.destroy();
+  expect(await fs.readdir(lxcPath)).toEqual([]);
+});
