@@ -33,5 +33,7 @@ fi
 if [ -z "$existing" ]; then
   rm -f "$BIN/pulumi-resource-pulumi-nodejs"
   install -m 0755 "$SHIM" "$CACHE/pulumi-resource-pulumi-nodejs"
+  # Pulumi's Go language host cannot be built here (the module proxy refuses it): ours takes its place.
+  install -m 0755 scripts/pulumi-language-nodejs "$CACHE/pulumi-language-nodejs"
 fi
 "$BIN/pulumi" version >&2

@@ -39,6 +39,20 @@ it("a size that cannot be parsed stops the preview too", async () => {
   await t.destroy();
 });
 
+it("a preview of a fresh stack validates what it knows and waits for the rest (an overlay over a dir made in the same stack)", async () => {
+  const t = await makeStack("unknowns", async () => {
+    const base = new Rootfs("base", { container: "base", lxcPath, backingStore: "dir" });
+    const snap = new Rootfs("snap", { container: "snap", lxcPath, backingStore: "overlay", from: base.rootfsPath });
+    return { snap: snap.rootfsPath };
+  });
+  const preview = await t.stack.preview();
+  expect(preview.changeSummary).toEqual({ create: 3 });
+  const up = await t.stack.up();
+  expect(up.outputs.snap.value).toBe(`overlay:${lxcPath}/base/rootfs:${lxcPath}/snap/overlay/delta`);
+  await t.destroy();
+  expect(await fs.readdir(lxcPath)).toEqual([]);
+});
+
 it("20 loop rootfs in one stack come up in parallel and go away", async () => {
   const names = Array.from({ length: 20 }, (_, i) => `c${i}`);
   const t = await makeStack("twenty", async () => {

@@ -45,16 +45,20 @@ export interface CheckResult {
   failures: Array<{ property: string; reason: string }>;
 }
 
+/** Stand-ins for values a preview does not know yet: valid, so only the known values are judged. */
+const UNKNOWN_STAND_INS: Props = { container: "unknown", lxcPath: "/unknown", from: "dir:/unknown" };
+
 /** Validates inputs, leaving unknown values (previews) for later. */
 export function checkResource(news: Props): CheckResult {
   const inputs = withDefaults(inputsOf(news));
-  const known: Props = {};
-  for (const [k, v] of Object.entries(inputs)) if (!isUnknown(v)) known[k] = v;
-  if (isUnknown(inputs.container)) known.container = "unknown";
-  const failures = inputFailures({ ...inputsOf(news), ...known, ...extraKeys(news) }).map((e) => ({
-    property: e.property,
-    reason: e.message,
-  }));
+  // With the store unknown, no rule that depends on it can be judged yet.
+  if (isUnknown(inputs.backingStore)) return { inputs, failures: [] };
+  const judged: Props = { ...extraKeys(news) };
+  for (const [k, v] of Object.entries(inputs)) {
+    if (!isUnknown(v)) judged[k] = v;
+    else if (k in UNKNOWN_STAND_INS) judged[k] = UNKNOWN_STAND_INS[k];
+  }
+  const failures = inputFailures(judged).map((e) => ({ property: e.property, reason: e.message }));
   return { inputs, failures };
 }
 

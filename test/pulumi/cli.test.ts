@@ -1,0 +1,78 @@
+/**
+ * The `pulumi` CLI itself on a Pulumi.yaml project (not the Automation API): preview, up, an empty
+ * preview, refresh, destroy, and a bad input stopping the preview. This is also what proves the Node
+ * language host that `npm run setup` installs beside the CLI.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { loopsUnder, mountsUnder, sh, tempDir } from "../helpers/env";
+import { TOOLS } from "../helpers/pulumi";
+
+const PROJECT = path.join(__dirname, "fixtures", "cli-project");
+let work: string;
+let lxcPath: string;
+let env: NodeJS.ProcessEnv;
+
+async function pulumi(...args: string[]) {
+  const stack = args[0] === "stack" ? [] : ["--stack", "cli"];
+  return sh([path.join(TOOLS, "bin", "pulumi"), "--cwd", PROJECT, "--non-interactive", ...args, ...stack], { env });
+}
+
+beforeAll(async () => {
+  work = await tempDir("cli");
+  lxcPath = path.join(work, "lxc");
+  await fs.mkdir(lxcPath);
+  await fs.mkdir(path.join(work, "state"));
+  env = {
+    PULUMI_BACKEND_URL: `file://${work}/state`,
+    PULUMI_CONFIG_PASSPHRASE: "test",
+    PULUMI_HOME: path.join(work, "home"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+  };
+  expect((await pulumi("stack", "init", "cli")).code).toBe(0);
+  expect((await pulumi("config", "set", "lxcPath", lxcPath)).code).toBe(0);
+});
+
+afterAll(async () => {
+  await pulumi("destroy", "--yes");
+  await pulumi("stack", "rm", "--yes", "cli");
+  await fs.rm(path.join(PROJECT, "Pulumi.cli.yaml"), { force: true });
+  expect(await loopsUnder(work)).toEqual([]);
+  expect(await mountsUnder(work)).toEqual([]);
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+it("pulumi preview, up, preview with no changes, refresh, destroy", async () => {
+  const preview = await pulumi("preview");
+  expect(preview.stderr + preview.stdout).toMatch(/\+ 2 to create/);
+
+  const up = await pulumi("up", "--yes");
+  expect(up.code).toBe(0);
+  expect(up.stdout).toMatch(new RegExp(`rootfsPath: "loop:${lxcPath}/web/rootdev"`));
+  expect((await fs.stat(path.join(lxcPath, "web", "rootdev"))).size).toBe(128 * 2 ** 20);
+
+  const again = await pulumi("preview", "--expect-no-changes");
+  expect(again.code).toBe(0);
+  const refresh = await pulumi("refresh", "--yes", "--expect-no-changes");
+  expect(refresh.code).toBe(0);
+
+  expect((await pulumi("config", "set", "size", "192M")).code).toBe(0);
+  const grow = await pulumi("preview");
+  expect(grow.stdout).toMatch(/grow in place: loop ext4 128 MiB → 192 MiB/);
+  expect(grow.stdout).toMatch(/~ 1 to update/);
+
+  const destroy = await pulumi("destroy", "--yes");
+  expect(destroy.code).toBe(0);
+  await expect(fs.lstat(path.join(lxcPath, "web"))).rejects.toThrow(/ENOENT/);
+  expect((await pulumi("config", "rm", "size")).code).toBe(0);
+});
+
+it("a bad backingStore stops pulumi preview with the property named", async () => {
+  expect((await pulumi("config", "set", "backingStore", "floppy")).code).toBe(0);
+  const r = await pulumi("preview");
+  expect(r.code).not.toBe(0);
+  expect(r.stdout + r.stderr).toMatch(/backingStore: invalid value "floppy": one of dir, loop, btrfs, overlay, lvm, zfs/);
+  await expect(fs.lstat(path.join(lxcPath, "web"))).rejects.toThrow(/ENOENT/);
+  expect((await pulumi("config", "rm", "backingStore")).code).toBe(0);
+});
