@@ -20,14 +20,15 @@ export type Runner = (argv: readonly string[], opts?: RunOptions) => Promise<Run
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
 /**
- * The real runner. stdin is /dev/null so no tool can ever wait on a prompt; LC_ALL=C keeps outputs
- * parseable.
+ * The real runner. Every tool runs under `setpriv --pdeathsig KILL`, so it dies with us: a killed
+ * operation leaves no rsync or mkfs writing on. stdin is /dev/null so no tool can ever wait on a prompt;
+ * LC_ALL=C keeps outputs parseable.
  */
 export const run: Runner = (argv, opts = {}) =>
   new Promise((resolve, reject) => {
     const okCodes = opts.okCodes ?? [0];
     const max = opts.maxOutput ?? MAX_OUTPUT;
-    const child = spawn(argv[0], argv.slice(1), {
+    const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", ...argv], {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, LC_ALL: "C", LANG: "C" },
     });
@@ -44,6 +45,9 @@ export const run: Runner = (argv, opts = {}) =>
     });
     child.on("close", (code, signal) => {
       const c = code ?? -1;
+      if (c === 127 && /setpriv: failed to execute/.test(stderr)) {
+        return reject(new ToolFailed(argv, null, `${argv[0]}: command not found; install it`));
+      }
       if (signal || !okCodes.includes(c)) {
         reject(new ToolFailed(argv, signal ? null : c, stderr || stdout));
       } else {

@@ -55,17 +55,7 @@ export async function withOperation<T>(
       await checkContainerDir(spec, containerDir);
     }
     const workDir = path.join(containerDir, WORK_DIR);
-    const ctx: OpContext = {
-      run: opts.run ?? realRun,
-      containerDir,
-      log: opts.log ?? (() => undefined),
-      async scratchDir(label) {
-        await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
-        const dir = path.join(workDir, `${label}-${randomBytes(4).toString("hex")}`);
-        await fs.mkdir(dir, { mode: 0o700 });
-        return dir;
-      },
-    };
+    const ctx = makeContext(containerDir, opts);
     await releaseLeftovers(workDir);
     try {
       return await fn(ctx);
@@ -73,6 +63,22 @@ export async function withOperation<T>(
       await removeEmptyDir(workDir).catch(() => undefined);
     }
   });
+}
+
+/** The context of an operation on `containerDir`: scratch mount points live in its work directory. */
+export function makeContext(containerDir: string, opts: OperationOptions): OpContext {
+  const workDir = path.join(containerDir, WORK_DIR);
+  return {
+    run: opts.run ?? realRun,
+    containerDir,
+    log: opts.log ?? (() => undefined),
+    async scratchDir(label) {
+      await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+      const dir = path.join(workDir, `${label}-${randomBytes(4).toString("hex")}`);
+      await fs.mkdir(dir, { mode: 0o700 });
+      return dir;
+    },
+  };
 }
 
 /** A context for reads and checks: it can run tools but has no scratch space, so it cannot mount. */

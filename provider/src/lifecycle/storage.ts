@@ -7,10 +7,10 @@ import { InUse, NoSpace } from "../core/errors";
 import { Fstype } from "../core/types";
 import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { BlockCopyMethod, copyAllocatedBlocks } from "../host/blockcopy";
-import { growExtOffline, growMountedFilesystem, growsOffline, isExt, shrinkBtrfsOnline, shrinkExtOffline } from "../host/filesystem";
+import { growExtOffline, growsOffline, isExt, shrinkExtOffline } from "../host/filesystem";
 import { Mounted, mountOnScratch, mountsUnder } from "../host/mounts";
-import { copyTree } from "../host/treecopy";
 import { loopsBackedBy } from "../native/loop";
+import { runIsolated } from "./isolated";
 import { FillStrategy, Target } from "./plan";
 
 export async function withAttached<T>(ctx: OpContext, driver: Driver, loc: Location, readOnly: boolean, fn: (dev: BlockDevice) => Promise<T>): Promise<T> {
@@ -59,7 +59,7 @@ export async function mountStore(ctx: OpContext, driver: Driver, loc: Location, 
   }
 }
 
-async function withMountedStore<T>(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+export async function withMountedStore<T>(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean, fn: (root: string) => Promise<T>): Promise<T> {
   const m = await mountStore(ctx, driver, loc, fstype, readOnly);
   try {
     return await fn(m.root);
@@ -78,7 +78,7 @@ export async function growBlockStore(ctx: OpContext, driver: Driver, loc: Locati
     try {
       await dev.refreshCapacity();
       if (growsOffline(fstype)) await growExtOffline(ctx.run, dev.path);
-      else await withMountedDevice(ctx, dev.path, fstype, false, (mp) => growMountedFilesystem(ctx.run, fstype, mp));
+      else await runIsolated(ctx, { kind: "grow-fs", containerDir: ctx.containerDir, device: dev.path, fstype });
     } catch (e) {
       await driver.resizeDevice!(ctx, loc, fromSize).catch((re: Error) => ctx.log(`could not restore the device size: ${re.message}`));
       throw e;
@@ -90,7 +90,7 @@ export async function growBlockStore(ctx: OpContext, driver: Driver, loc: Locati
 export async function shrinkBlockStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype, size: number): Promise<void> {
   await withAttached(ctx, driver, loc, false, async (dev) => {
     if (isExt(fstype)) await shrinkExtOffline(ctx.run, fstype, dev.path, size);
-    else await withMountedDevice(ctx, dev.path, fstype, false, (mp) => shrinkBtrfsOnline(ctx.run, mp, size));
+    else await runIsolated(ctx, { kind: "shrink-btrfs", containerDir: ctx.containerDir, device: dev.path, size });
   });
   await driver.resizeDevice!(ctx, loc, size);
 }
@@ -135,12 +135,13 @@ export async function buildStore(
   }
   await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
   if (!source) return "none";
-  await withMountedStore(ctx, source.driver, source.loc, source.usage.fstype, true, (src) =>
-    withMountedStore(ctx, driver, built, target.fstype ?? null, false, async (dst) => {
-      const { bavail, bsize } = await fs.statfs(dst);
-      await copyTree(ctx.run, src, dst, { needed: source.usage.usedBytes, available: bavail * bsize });
-    }),
-  );
+  await runIsolated(ctx, {
+    kind: "copy",
+    containerDir: ctx.containerDir,
+    src: { store: source.driver.store, loc: source.loc, fstype: source.usage.fstype },
+    dst: { store: driver.store, loc: built, fstype: target.fstype ?? null },
+    neededBytes: source.usage.usedBytes,
+  });
   return "rsync";
 }
 

@@ -1,0 +1,39 @@
+/**
+ * The helper process behind runIsolated: already in its own mount namespace, it runs one task and
+ * reports a failure as one marked JSON line on stderr.
+ */
+import { promises as fs } from "fs";
+import { DRIVERS } from "../drivers";
+import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
+import { copyTree } from "../host/treecopy";
+import { makeContext } from "./context";
+import { ERROR_MARKER, IsolatedTask } from "./isolated";
+import { withMountedDevice, withMountedStore } from "./storage";
+
+async function main(task: IsolatedTask): Promise<void> {
+  const ctx = makeContext(task.containerDir, {});
+  switch (task.kind) {
+    case "copy": {
+      const src = DRIVERS[task.src.store];
+      const dst = DRIVERS[task.dst.store];
+      await withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
+        withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
+          const { bavail, bsize } = await fs.statfs(to);
+          await copyTree(ctx.run, from, to, { needed: task.neededBytes, available: bavail * bsize });
+        }),
+      );
+      return;
+    }
+    case "grow-fs":
+      await withMountedDevice(ctx, task.device, task.fstype, false, (mp) => growMountedFilesystem(ctx.run, task.fstype, mp));
+      return;
+    case "shrink-btrfs":
+      await withMountedDevice(ctx, task.device, "btrfs", false, (mp) => shrinkBtrfsOnline(ctx.run, mp, task.size));
+      return;
+  }
+}
+
+main(JSON.parse(process.argv[2]) as IsolatedTask).catch((e: Error & Record<string, unknown>) => {
+  process.stderr.write(`${e.message}\n${ERROR_MARKER}${JSON.stringify({ ...e, name: e.name, message: e.message })}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+/**
+ * Every step that mounts runs in a child process with a private mount namespace (as LXC copies between
+ * stores), started with a parent-death signal: if the operation is killed, the child dies with it, its
+ * namespace and every mount in it vanish, and the loop devices (autoclear) detach. Nothing is left
+ * mounted on the host for anyone to stumble on.
+ */
+import { existsSync } from "fs";
+import path from "path";
+import { NoSpace, RootfsError, ToolFailed } from "../core/errors";
+import { Fstype, Store } from "../core/types";
+import { Location, OpContext } from "../drivers/types";
+
+export type IsolatedTask =
+  | {
+      kind: "copy";
+      containerDir: string;
+      src: { store: Store; loc: Location; fstype: Fstype | null };
+      dst: { store: Store; loc: Location; fstype: Fstype | null };
+      neededBytes: number;
+    }
+  | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }
+  | { kind: "shrink-btrfs"; containerDir: string; device: string; size: number };
+
+/** A marker line on the helper's stderr carrying a typed error back. */
+export const ERROR_MARKER = "LXC_ROOTFS_ERROR ";
+
+// Under ts-jest this module runs from provider/src; the helper is always the compiled one in dist/.
+const HELPER = __filename.endsWith(".ts")
+  ? path.resolve(__dirname, "..", "..", "..", "dist", "provider", "src", "lifecycle", "isolated-main.js")
+  : path.join(__dirname, "isolated-main.js");
+
+export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<void> {
+  if (!existsSync(HELPER)) throw new RootfsError(`internal: ${HELPER} is missing; run npm run build`);
+  try {
+    await ctx.run(["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER, JSON.stringify(task)]);
+  } catch (e) {
+    if (!(e instanceof ToolFailed)) throw e;
+    const line = e.stderr.split("\n").find((l) => l.startsWith(ERROR_MARKER));
+    if (!line) throw e;
+    const err = JSON.parse(line.slice(ERROR_MARKER.length)) as { name: string; message: string; neededBytes?: number; availableBytes?: number; where?: string };
+    if (err.name === "NoSpace") throw new NoSpace(err.where ?? "", err.neededBytes ?? 0, err.availableBytes ?? 0);
+    const typed = new RootfsError(err.message);
+    typed.name = err.name;
+    throw typed;
+  }
+}
