@@ -114,6 +114,11 @@ export function journalPath(containerDir: string): string {
   return path.join(containerDir, WORK_DIR, "journal.json");
 }
 
+/** Whether an operation on this container was interrupted (its journal is still there). */
+export async function hasJournal(spec: Pick<RootfsSpec, "lxcPath" | "container">): Promise<boolean> {
+  return (await lstatOrNull(journalPath(containerDirOf(spec)))) !== null;
+}
+
 export async function writeJournal(ctx: OpContext, journal: Journal): Promise<void> {
   const file = journalPath(ctx.containerDir);
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });

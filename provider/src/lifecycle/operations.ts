@@ -8,7 +8,7 @@ import { Observed, RootfsSpec } from "../core/types";
 import { DRIVERS } from "../drivers";
 import { clearRootfsPath } from "../host/lxc-config";
 import { removeEmptyDir } from "../host/paths";
-import { containerDirOf, OperationOptions, readOnlyContext, withOperation } from "./context";
+import { containerDirOf, hasJournal, OperationOptions, readOnlyContext, withOperation } from "./context";
 import { observeAt, observeCurrent, observeSource } from "./observe";
 import { planFill, planUpdate, resolveTarget, UpdatePlan, UpdateStrategy } from "./plan";
 import { assertNotInUse, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
@@ -85,9 +85,19 @@ export async function createRootfs(input: RawInputs | RootfsSpec, opts: Operatio
   }
 }
 
-/** What is on the host now; null when there is no rootfs. Never mounts, never writes. */
+/**
+ * What is on the host now; null when there is no rootfs. Never mounts. It writes only to finish or roll
+ * back an operation that was killed half-way (see swap.ts): until then the rootfs may sit under a
+ * temporary name, and reporting it gone would make `pulumi refresh` drop a rootfs that exists.
+ */
 export async function inspectRootfs(input: RawInputs | RootfsSpec, opts: OperationOptions = {}): Promise<Observed | null> {
   const spec = toSpec(input);
+  if (await hasJournal(spec)) {
+    return withOperation(spec, opts, async (ctx) => {
+      await recover(ctx);
+      return (await observeCurrent(ctx, spec))?.observed ?? null;
+    });
+  }
   return withOperation(spec, opts, async (ctx) => (await observeCurrent(ctx, spec))?.observed ?? null, { readOnly: true });
 }
 

@@ -8,6 +8,7 @@ import { DRIVERS } from "../drivers";
 import { Driver, Location, OpContext } from "../drivers/types";
 import { clearRootfsPath, setRootfsPath } from "../host/lxc-config";
 import { clearJournal, Journal, readJournal, writeJournal } from "./context";
+import { failpoint } from "./failpoint";
 
 export interface SwapRequest {
   newDriver: Driver;
@@ -28,11 +29,17 @@ export async function buildAndSwap(ctx: OpContext, req: SwapRequest): Promise<vo
   await writeJournal(ctx, journal);
   try {
     await req.build(journal.built);
+    failpoint("swap:built");
     await writeJournal(ctx, { ...journal, phase: "swapping" });
     if (req.old) await req.old.driver.move(ctx, req.old.loc, journal.oldParked!);
+    failpoint("swap:parked");
     await req.newDriver.move(ctx, journal.built, req.newFinal);
-    await req.newDriver.finalize?.(ctx, req.newFinal);
+    failpoint("swap:moved");
+    // The config first, then the mount point: an empty loop mount point where the old dir rootfs was
+    // must never be what the config names.
     await setRootfsPath(ctx.containerDir, req.newFinal.rootfsPath);
+    failpoint("swap:committed");
+    await req.newDriver.finalize?.(ctx, req.newFinal);
   } catch (e) {
     await recover(ctx).catch((re: Error) => ctx.log(`roll-back failed: ${re.message}`));
     throw e;
@@ -42,33 +49,36 @@ export async function buildAndSwap(ctx: OpContext, req: SwapRequest): Promise<vo
   await clearJournal(ctx);
 }
 
-/** Rolls an interrupted swap back to the old rootfs, or finishes its clean-up once committed. */
+/**
+ * Finishes or undoes an interrupted swap, from what the journal and the host say:
+ * - building: the new store is half-made; it goes, the old one never moved;
+ * - swapping: once the new store sits at its final place (old parked, temporary name gone), the swap is
+ *   finished (finalize, config, clean-up); before that, the old store goes back to its place;
+ * - cleanup: the swap was committed; the parked old store goes.
+ */
 export async function recover(ctx: OpContext): Promise<boolean> {
   const j = await readJournal(ctx);
   if (!j) return false;
   const exists = (loc: Location | undefined) => (loc ? DRIVERS[loc.store].exists(ctx, loc) : Promise.resolve(false));
   const newDriver = DRIVERS[j.newFinal.store];
-  if (j.phase === "cleanup") {
-    if (j.oldParked && (await exists(j.oldParked))) await DRIVERS[j.oldParked.store].destroy(ctx, j.oldParked);
-    await clearJournal(ctx);
-    return true;
-  }
+  const oldDriver = j.oldFinal ? DRIVERS[j.oldFinal.store] : undefined;
   if (j.phase === "swapping") {
-    const oldDriver = j.oldFinal ? DRIVERS[j.oldFinal.store] : undefined;
-    const oldParked = j.oldParked && (await exists(j.oldParked));
-    // Where the old store was parked, or never existed, whatever sits at newFinal is the new store.
-    if ((oldParked || !j.oldFinal) && !(await exists(j.built)) && (await exists(j.newFinal))) {
-      await newDriver.move(ctx, j.newFinal, j.built);
+    const oldParked = await exists(j.oldParked);
+    const newInPlace = !(await exists(j.built)) && (await exists(j.newFinal)) && (!j.oldFinal || oldParked);
+    if (newInPlace) {
+      await setRootfsPath(ctx.containerDir, j.newFinal.rootfsPath);
+      await newDriver.finalize?.(ctx, j.newFinal);
+      ctx.log(`completed an interrupted change of ${ctx.containerDir}: the new rootfs is in place`);
+    } else {
+      if (oldParked && oldDriver) await oldDriver.move(ctx, j.oldParked!, j.oldFinal!);
+      if (j.oldFinal) await setRootfsPath(ctx.containerDir, j.oldFinal.rootfsPath);
+      else await clearRootfsPath(ctx.containerDir);
+      if (j.oldFinal) await oldDriver!.finalize?.(ctx, j.oldFinal);
+      ctx.log(`rolled back an interrupted change of ${ctx.containerDir}: the previous rootfs is in place`);
     }
-    if (oldParked && oldDriver) {
-      await oldDriver.move(ctx, j.oldParked!, j.oldFinal!);
-      await oldDriver.finalize?.(ctx, j.oldFinal!);
-    }
-    if (j.oldFinal) await setRootfsPath(ctx.containerDir, j.oldFinal.rootfsPath);
-    else await clearRootfsPath(ctx.containerDir);
   }
+  if (j.phase !== "building" && j.oldParked && (await exists(j.oldParked))) await DRIVERS[j.oldParked.store].destroy(ctx, j.oldParked);
   if (await exists(j.built)) await newDriver.destroy(ctx, j.built);
   await clearJournal(ctx);
-  ctx.log(`rolled back an interrupted operation on ${ctx.containerDir}; the previous rootfs is in place`);
   return true;
 }

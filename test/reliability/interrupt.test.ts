@@ -1,0 +1,174 @@
+/**
+ * SIGKILL in the middle of an operation, at every step of the swap and in the middle of the copy: the
+ * old rootfs is intact, the config never points at a half-made store, nothing stays mounted or attached,
+ * and running the same command again completes it and leaves nothing behind.
+ */
+import { ChildProcess, spawn } from "child_process";
+import { promises as fs } from "fs";
+import path from "path";
+import { CLI, cliOk, loopsUnder, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+
+const MiB = 2 ** 20;
+let lxcPath: string;
+let src: string;
+let srcDigest: string;
+let bin: string;
+
+/** About 200 MB: a few large random files and thousands of small ones. */
+async function makeBigTree(root: string): Promise<void> {
+  await fs.mkdir(root, { recursive: true });
+  for (let i = 0; i < 4; i++) await must(["dd", "if=/dev/urandom", `of=${path.join(root, `big${i}.bin`)}`, "bs=1M", "count=46", "status=none"]);
+  for (let d = 0; d < 20; d++) {
+    const dir = path.join(root, "small", `d${d}`);
+    await fs.mkdir(dir, { recursive: true });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => fs.writeFile(path.join(dir, `f${i}`), `${d}/${i}\n`.repeat(200 + i))));
+  }
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
+  );
+  return { child, done };
+}
+
+async function waitFor(file: string, timeoutMs = 60000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fs.stat(file).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${file}`);
+}
+
+/** Nothing mounted or attached under lxcPath (autoclear may take a moment after the kill). */
+async function expectNothingHeld(): Promise<void> {
+  for (let i = 0; i < 100 && ((await loopsUnder(lxcPath)).length || (await mountsUnder(lxcPath)).length); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+}
+
+async function imageDigest(image: string): Promise<string> {
+  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
+  await must(["mount", "-o", "loop,ro", image, mp]);
+  try {
+    return await treeDigest(mp);
+  } finally {
+    await must(["umount", mp]);
+    await fs.rmdir(mp);
+  }
+}
+
+/** The digest of whatever the container's config points at (the rootfs LXC would boot). */
+async function configuredDigest(name: string): Promise<{ store: string; digest: string | null }> {
+  const config = await fs.readFile(path.join(lxcPath, name, "config"), "utf8");
+  const rootfs = /^lxc\.rootfs\.path = (\w+):(.*)$/m.exec(config)!;
+  const exists = await fs.stat(rootfs[2]).then(() => true, () => false);
+  if (!exists) return { store: rootfs[1], digest: null };
+  return { store: rootfs[1], digest: rootfs[1] === "loop" ? await imageDigest(rootfs[2]) : await treeDigest(rootfs[2]) };
+}
+
+/** Where the old data can be while a swap is stopped half-way: in place, or parked under its -old name. */
+async function oldDataDigest(name: string, store: "loop" | "dir"): Promise<string> {
+  const dir = path.join(lxcPath, name);
+  const candidates = store === "loop" ? ["rootdev", "rootdev.lxc-rootfs-old"] : ["rootfs", "rootfs.lxc-rootfs-old"];
+  for (const c of candidates) {
+    const p = path.join(dir, c);
+    const st = await fs.lstat(p).catch(() => null);
+    if (!st) continue;
+    if (store === "loop" && st.isFile()) return imageDigest(p);
+    if (store === "dir" && st.isDirectory() && (await fs.readdir(p)).length) return treeDigest(p);
+  }
+  throw new Error(`old ${store} data of ${name} not found in ${candidates.join(", ")}`);
+}
+
+beforeAll(async () => {
+  lxcPath = await tempDir("interrupt");
+  src = path.join(lxcPath, "src");
+  await makeBigTree(src);
+  expect(Number((await must(["du", "-sb", src])).split("\t")[0])).toBeGreaterThan(200 * 1000 * 1000);
+  srcDigest = await treeDigest(src);
+  bin = await tempDir("interrupt-bin");
+  // Stand-ins that announce they are running, then run slowly: something to kill in the middle of.
+  await fs.writeFile(path.join(bin, "rsync"), `#!/bin/sh\ntouch "$READY"\nexec /usr/bin/rsync --bwlimit=25000 "$@"\n`, { mode: 0o755 });
+  await fs.writeFile(path.join(bin, "mkfs.ext4"), `#!/bin/sh\n/sbin/mkfs.ext4 "$@" || exit 1\ntouch "$READY"\nsleep 60\n`, { mode: 0o755 });
+}, 120000);
+
+afterEach(expectNothingHeld);
+
+afterAll(async () => {
+  await fs.rm(lxcPath, { recursive: true, force: true });
+  await fs.rm(bin, { recursive: true, force: true });
+});
+
+const b = (name: string) => ["--lxcpath", lxcPath, "--name", name];
+const POINTS = ["copy", "swap:built", "swap:parked", "swap:moved", "swap:committed"];
+
+async function killAt(point: string, args: string[]): Promise<void> {
+  const ready = path.join(lxcPath, `.ready-${Date.now()}`);
+  if (point === "copy") {
+    const run = start(args, { PATH: `${bin}:${process.env.PATH}`, READY: ready });
+    await waitFor(ready);
+    await new Promise((r) => setTimeout(r, 1500));
+    run.child.kill("SIGKILL");
+    expect((await run.done).signal).toBe("SIGKILL");
+    await fs.rm(ready, { force: true });
+  } else {
+    const run = start(args, { LXC_ROOTFS_FAILPOINT: point });
+    expect((await run.done).signal).toBe("SIGKILL");
+  }
+}
+
+describe.each([
+  ["loop", "dir", ["--backing-store", "dir"]],
+  ["dir", "loop", ["--backing-store", "loop", "--size", "512M"]],
+] as Array<["loop" | "dir", "loop" | "dir", string[]]>)("%s → %s with 200 MB, killed", (from, to, updateArgs) => {
+  it.each(POINTS)("at %s: old data intact, config never on a half-made store, re-run completes", async (point) => {
+    const name = `${from}-${point.replace(":", "-")}`;
+    await cliOk(["create", ...b(name), "--backing-store", from, ...(from === "loop" ? ["--size", "512M"] : []), "--from", `dir:${src}`]);
+    await killAt(point, ["update", ...b(name), ...updateArgs]);
+    await expectNothingHeld();
+
+    // What LXC would boot is either the old rootfs, whole, or (once the swap committed) the new one, whole.
+    const configured = await configuredDigest(name);
+    if (configured.digest !== null) expect(configured.digest).toBe(srcDigest);
+    if (configured.store === from) expect(await oldDataDigest(name, from)).toBe(srcDigest);
+
+    const rerun = await cliOk(["update", ...b(name), ...updateArgs]);
+    expect(rerun.backingStore).toBe(to);
+    const after = await configuredDigest(name);
+    expect(after).toEqual({ store: to, digest: srcDigest });
+    expect((await fs.readdir(path.join(lxcPath, name))).sort()).toEqual(to === "loop" ? ["config", "rootdev", "rootfs"] : ["config", "rootfs"]);
+    await cliOk(["destroy", ...b(name)]);
+  });
+});
+
+describe("interrupted create", () => {
+  it.each([
+    ["mkfs", ["--backing-store", "loop", "--size", "512M"]],
+    ["the copy from `from`", ["--backing-store", "loop", "--size", "512M", "--from", `dir:SRC`]],
+  ])("killed during %s: the re-run succeeds and no temporary image remains", async (_what, args) => {
+    const name = `create-${_what.length}`;
+    const ready = path.join(lxcPath, `.ready-${name}`);
+    const run = start(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))], { PATH: `${bin}:${process.env.PATH}`, READY: ready });
+    await waitFor(ready);
+    await new Promise((r) => setTimeout(r, 500));
+    run.child.kill("SIGKILL");
+    expect((await run.done).signal).toBe("SIGKILL");
+    await expectNothingHeld();
+    // No config points at the half-made image.
+    const config = await fs.readFile(path.join(lxcPath, name, "config"), "utf8").catch(() => "");
+    expect(config).not.toMatch(/lxc\.rootfs\.path/);
+
+    const out = await cliOk(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))]);
+    expect(out.sizeBytes).toBe(512 * MiB);
+    expect((await fs.readdir(path.join(lxcPath, name))).sort()).toEqual(["config", "rootdev", "rootfs"]);
+    if (args.includes("--from")) expect(await imageDigest(path.join(lxcPath, name, "rootdev"))).toBe(srcDigest);
+    await cliOk(["destroy", ...b(name)]);
+  });
+});
