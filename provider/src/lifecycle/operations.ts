@@ -11,7 +11,7 @@ import { removeEmptyDir } from "../host/paths";
 import { containerDirOf, hasJournal, OperationOptions, readOnlyContext, withOperation } from "./context";
 import { observeAt, observeCurrent, observeSource } from "./observe";
 import { planFill, planUpdate, resolveTarget, UpdatePlan, UpdateStrategy } from "./plan";
-import { assertNotInUse, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
+import { assertHostSpace, assertNotInUse, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
 import { buildAndSwap, recover } from "./swap";
 import { validateSpec } from "./validate";
 
@@ -67,6 +67,7 @@ export async function createRootfs(input: RawInputs | RootfsSpec, opts: Operatio
         const target = resolveTarget(spec, source && { store: source.driver.store, ...source.usage });
         const fill = source ? planFill({ store: source.driver.store, ...source.usage }, target) : { strategy: "empty" as const, bytesToMove: 0 };
         const newFinal = driver.locate(spec, ctx.containerDir);
+        await assertHostSpace(ctx, driver, newFinal, driver.caps.isBlock ? target.size! : (source?.usage.usedBytes ?? 0));
         let method: CopyMethod = "none";
         await buildAndSwap(ctx, {
           newDriver: driver,
@@ -127,11 +128,12 @@ export async function updateRootfs(input: RawInputs | RootfsSpec, opts: Operatio
       case "none":
         break;
       case "grow-in-place":
-        await assertNotInUse(loc);
+        await assertNotInUse(ctx, loc);
+        await assertHostSpace(ctx, driver, loc, target.size! - shape.sizeBytes!);
         await growBlockStore(ctx, driver, loc, shape.fstype!, shape.sizeBytes!, target.size!);
         break;
       case "shrink-in-place":
-        await assertNotInUse(loc);
+        await assertNotInUse(ctx, loc);
         await shrinkBlockStore(ctx, driver, loc, shape.fstype!, target.size!);
         break;
       case "set-limit":
@@ -139,13 +141,15 @@ export async function updateRootfs(input: RawInputs | RootfsSpec, opts: Operatio
         break;
       case "block-copy":
       case "rsync": {
-        await assertNotInUse(loc);
+        await assertNotInUse(ctx, loc);
         const newDriver = DRIVERS[target.store];
         const source = { driver, loc, usage: current.observed };
+        const newLoc = newDriver.locate(spec, ctx.containerDir);
+        await assertHostSpace(ctx, newDriver, newLoc, newDriver.caps.isBlock ? target.size! : current.observed.usedBytes);
         // Same store (an fstype change): the old store is parked before the new one takes its name.
         await buildAndSwap(ctx, {
           newDriver,
-          newFinal: newDriver.locate(spec, ctx.containerDir),
+          newFinal: newLoc,
           old: { driver, loc },
           build: async (built) => {
             method = await buildStore(ctx, newDriver, built, target, source, plan.strategy === "block-copy" ? "block-copy" : "rsync");
@@ -169,7 +173,7 @@ export async function destroyRootfs(input: RawInputs | RootfsSpec, opts: Operati
     if (!current.observed.managed) {
       return { destroyed: false, reason: `${containerDir}/config sets lxc.rootfs.managed = 0: the storage is not ours to delete; left in place` };
     }
-    await assertNotInUse(current.loc);
+    await assertNotInUse(ctx, current.loc);
     await current.driver.destroy(ctx, current.loc);
     await clearRootfsPath(containerDir);
     return { destroyed: true };

@@ -3,6 +3,7 @@
  * the right order, and filling a new store from another by block copy or rsync.
  */
 import { promises as fs } from "fs";
+import path from "path";
 import { InUse, NoSpace } from "../core/errors";
 import { Fstype } from "../core/types";
 import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
@@ -145,8 +146,36 @@ export async function buildStore(
   return "rsync";
 }
 
-/** Refuses to move or destroy storage that a mount or a loop device is using. */
-export async function assertNotInUse(loc: Location): Promise<void> {
+/**
+ * Refuses, before anything is made, a store the host filesystem could not hold once written: a loop image
+ * counts at its full size (sparse now, but a container that fills it must not hit ENOSPC underneath its
+ * filesystem), a tree at the bytes copied into it. Volumes (LV, dataset) are their volume manager's to
+ * account for.
+ */
+export async function assertHostSpace(ctx: OpContext, driver: Driver, loc: Location, neededBytes: number): Promise<void> {
+  if (!loc.localRoot || neededBytes <= 0) return;
+  const { bavail, bsize } = await fs.statfs(ctx.containerDir);
+  const available = bavail * bsize;
+  if (neededBytes > available) throw new NoSpace(`${ctx.containerDir} (${driver.store})`, neededBytes, available);
+}
+
+/** Whether LXC says the container is running (`lxc-info -s`); false where LXC does not know it. */
+async function isRunning(ctx: OpContext): Promise<boolean> {
+  if (!(await fs.stat(path.join(ctx.containerDir, "config")).then(() => true, () => false))) return false;
+  try {
+    const { stdout } = await ctx.run(["lxc-info", "-P", path.dirname(ctx.containerDir), "-n", path.basename(ctx.containerDir), "-s"]);
+    return /State:\s+(RUNNING|STARTING|FREEZING|FROZEN|THAWED)/.test(stdout);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses to move, resize offline or destroy storage in use: its container running (its rootfs is then
+ * mounted in the container's own mount namespace, invisible from here), a mount on it, or a loop device.
+ */
+export async function assertNotInUse(ctx: OpContext, loc: Location): Promise<void> {
+  if (await isRunning(ctx)) throw new InUse(ctx.containerDir, "lxc-info says the container is running");
   if (loc.localRoot) {
     const mounts = (await mountsUnder(loc.localRoot)).filter((m) => m !== loc.mountPoint);
     if (mounts.length) throw new InUse(loc.localRoot, `mounted at ${mounts.join(", ")}`);
