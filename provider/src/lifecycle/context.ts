@@ -73,7 +73,7 @@ export function makeContext(containerDir: string, opts: OperationOptions): OpCon
     containerDir,
     log: opts.log ?? (() => undefined),
     async scratchDir(label) {
-      await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+      await ensureWorkDir(workDir);
       const dir = path.join(workDir, `${label}-${randomBytes(4).toString("hex")}`);
       await fs.mkdir(dir, { mode: 0o700 });
       return dir;
@@ -91,9 +91,19 @@ export function readOnlyContext(spec: RootfsSpec, opts: OperationOptions): OpCon
   };
 }
 
+/** The work directory, made if missing; a planted symlink there must not lead our mkdir and rmdir elsewhere. */
+async function ensureWorkDir(workDir: string): Promise<void> {
+  await fs.mkdir(workDir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "EEXIST") throw e;
+  });
+  if (!(await fs.lstat(workDir)).isDirectory()) throw new Unsafe(`refusing to use ${workDir}: it is not a directory (a symbolic link?)`);
+}
+
 /** Unmounts what a killed operation left mounted in the scratch directory; autoclear then frees its loops. */
 async function releaseLeftovers(workDir: string): Promise<void> {
-  if (!(await lstatOrNull(workDir))) return;
+  const st = await lstatOrNull(workDir);
+  if (!st) return;
+  if (!st.isDirectory()) throw new Unsafe(`refusing to use ${workDir}: it is not a directory (a symbolic link?)`);
   for (const mp of await mountsUnder(workDir)) await unmount(mp);
   for (const entry of await fs.readdir(workDir)) {
     const p = path.join(workDir, entry);
@@ -121,7 +131,7 @@ export async function hasJournal(spec: Pick<RootfsSpec, "lxcPath" | "container">
 
 export async function writeJournal(ctx: OpContext, journal: Journal): Promise<void> {
   const file = journalPath(ctx.containerDir);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await ensureWorkDir(path.dirname(file));
   await fs.writeFile(`${file}.tmp`, JSON.stringify(journal));
   await fs.rename(`${file}.tmp`, file);
 }

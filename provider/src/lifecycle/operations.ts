@@ -5,13 +5,14 @@
 import { promises as fs } from "fs";
 import { AlreadyExists, NotFound } from "../core/errors";
 import { Observed, RootfsSpec } from "../core/types";
+import { OpContext } from "../drivers/types";
 import { DRIVERS } from "../drivers";
 import { clearRootfsPath } from "../host/lxc-config";
 import { removeEmptyDir } from "../host/paths";
 import { containerDirOf, hasJournal, OperationOptions, readOnlyContext, withOperation } from "./context";
-import { observeAt, observeCurrent, observeSource } from "./observe";
+import { Current, locateCurrent, observeAt, observeCurrent, observeSource } from "./observe";
 import { planFill, planUpdate, resolveTarget, UpdatePlan, UpdateStrategy } from "./plan";
-import { assertHostSpace, assertNotInUse, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
+import { assertHostSpace, assertNotInUse, assertOwned, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
 import { buildAndSwap, recover } from "./swap";
 import { validateSpec } from "./validate";
 
@@ -50,6 +51,14 @@ async function precheck(spec: RootfsSpec, opts: OperationOptions): Promise<Sourc
   return driver.caps.needsLower ? undefined : source;
 }
 
+/** The current rootfs, refused before it is even read when it is not this container's own to change. */
+async function observeOwned(ctx: OpContext, spec: RootfsSpec): Promise<Current | null> {
+  const found = await locateCurrent(ctx, spec);
+  if (!found) return null;
+  await assertOwned(ctx, found.loc);
+  return { driver: found.driver, loc: found.loc, observed: await observeAt(ctx, spec, found.driver, found.loc, found.managed) };
+}
+
 export async function createRootfs(input: RawInputs | RootfsSpec, opts: OperationOptions = {}): Promise<CreateResult> {
   const spec = toSpec(input);
   const containerDir = containerDirOf(spec);
@@ -61,7 +70,7 @@ export async function createRootfs(input: RawInputs | RootfsSpec, opts: Operatio
       opts,
       async (ctx) => {
         await recover(ctx);
-        const existing = await observeCurrent(ctx, spec);
+        const existing = await locateCurrent(ctx, spec);
         if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
         const driver = DRIVERS[spec.backingStore];
         const target = resolveTarget(spec, source && { store: source.driver.store, ...source.usage });
@@ -116,7 +125,7 @@ export async function updateRootfs(input: RawInputs | RootfsSpec, opts: Operatio
   await DRIVERS[spec.backingStore].precheck?.(readOnlyContext(spec, opts), spec, spec.lxcPath);
   return withOperation(spec, opts, async (ctx) => {
     await recover(ctx);
-    const current = await observeCurrent(ctx, spec);
+    const current = await observeOwned(ctx, spec);
     if (!current) throw new NotFound(`a rootfs for container ${spec.container} in ${spec.lxcPath}`);
     const shape = { ...current.observed, store: current.driver.store, rootfsPath: current.loc.rootfsPath };
     const plan = planUpdate(shape, spec);
@@ -168,7 +177,7 @@ export async function destroyRootfs(input: RawInputs | RootfsSpec, opts: Operati
   const containerDir = containerDirOf(spec);
   const result = await withOperation(spec, opts, async (ctx): Promise<DestroyResult> => {
     await recover(ctx);
-    const current = await observeCurrent(ctx, spec);
+    const current = await observeOwned(ctx, spec);
     if (!current) return { destroyed: false, reason: "no rootfs found" };
     if (!current.observed.managed) {
       return { destroyed: false, reason: `${containerDir}/config sets lxc.rootfs.managed = 0: the storage is not ours to delete; left in place` };

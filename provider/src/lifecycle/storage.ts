@@ -4,12 +4,13 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { InUse, NoSpace } from "../core/errors";
+import { InUse, NoSpace, Unsafe } from "../core/errors";
 import { Fstype } from "../core/types";
 import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { BlockCopyMethod, copyAllocatedBlocks } from "../host/blockcopy";
 import { growExtOffline, growsOffline, isExt, shrinkExtOffline } from "../host/filesystem";
 import { Mounted, mountOnScratch, mountsUnder } from "../host/mounts";
+import { assertInside, lstatOrNull } from "../host/paths";
 import { loopsBackedBy } from "../native/loop";
 import { runIsolated } from "./isolated";
 import { FillStrategy, Target } from "./plan";
@@ -157,6 +158,23 @@ export async function assertHostSpace(ctx: OpContext, driver: Driver, loc: Locat
   const { bavail, bsize } = await fs.statfs(ctx.containerDir);
   const available = bavail * bsize;
   if (neededBytes > available) throw new NoSpace(`${ctx.containerDir} (${driver.store})`, neededBytes, available);
+}
+
+/**
+ * Refuses to change a store that is not this container's own: one whose rootfs string points outside
+ * `<lxcPath>/<container>`, or reached through a symbolic link. Inspecting it stays allowed.
+ */
+export async function assertOwned(ctx: OpContext, loc: Location): Promise<void> {
+  for (const p of [loc.localRoot, loc.mountPoint]) {
+    if (p === undefined) continue;
+    assertInside(ctx.containerDir, p);
+    const rel = path.relative(ctx.containerDir, p).split(path.sep);
+    for (let i = 1; i <= rel.length; i++) {
+      const step = path.join(ctx.containerDir, ...rel.slice(0, i));
+      const st = await lstatOrNull(step);
+      if (st?.isSymbolicLink()) throw new Unsafe(`refusing to change ${p}: ${step} is a symbolic link`);
+    }
+  }
 }
 
 /** Whether LXC says the container is running (`lxc-info -s`); false where LXC does not know it. */
