@@ -17,7 +17,7 @@ let bin: string;
 /** About 200 MB: a few large random files and thousands of small ones. */
 async function makeBigTree(root: string): Promise<void> {
   await fs.mkdir(root, { recursive: true });
-  for (let i = 0; i < 4; i++) await must(["dd", "if=/dev/urandom", `of=${path.join(root, `big${i}.bin`)}`, "bs=1M", "count=46", "status=none"]);
+  for (let i = 0; i < 4; i++) await must(["dd", "if=/dev/urandom", `of=${path.join(root, `big${i}.bin`)}`, "bs=1M", "count=48", "status=none"]);
   for (let d = 0; d < 20; d++) {
     const dir = path.join(root, "small", `d${d}`);
     await fs.mkdir(dir, { recursive: true });
