@@ -1,5 +1,5 @@
 /** The library API: the storage lifecycle, its types and its errors. The Pulumi resource builds on these. */
-export { createRootfs, destroyRootfs, inspectRootfs, planRootfsUpdate, updateRootfs } from "./lifecycle/operations";
+export { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "./lifecycle/operations";
 export type { CreateResult, DestroyResult, UpdateResult } from "./lifecycle/operations";
 export { planUpdate, planFill, resolveTarget } from "./lifecycle/plan";
 export type { UpdatePlan, UpdateStrategy } from "./lifecycle/plan";

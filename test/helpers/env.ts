@@ -143,3 +143,15 @@ export async function mountScratchBtrfs(label: string, size = "1G"): Promise<{ d
     },
   };
 }
+
+/** The tree digest of a loop image's filesystem, mounted read-only by the test itself (not by the code under test). */
+export async function imageDigest(image: string, scratchParent: string): Promise<string> {
+  const mp = await fs.mkdtemp(path.join(scratchParent, ".look-"));
+  await must(["mount", "-o", "loop,ro", image, mp]);
+  try {
+    return await treeDigest(mp);
+  } finally {
+    await must(["umount", mp]);
+    await fs.rmdir(mp);
+  }
+}

@@ -5,24 +5,12 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { attachLoop } from "../../provider/src/native/loop";
-import { allocatedBytes, blkidType, cli, cliOk, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { allocatedBytes, blkidType, cli, cliOk, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
 
 const M = 2 ** 20;
 let lxcPath: string;
 let seed: string;
 let seedDigest: string;
-
-/** Mounts a loop rootfs read-only in the test (not through the code under test) to look at its files. */
-async function digestOfImage(image: string): Promise<string> {
-  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
-  await must(["mount", "-o", "loop,ro", image, mp]);
-  try {
-    return await treeDigest(mp);
-  } finally {
-    await must(["umount", mp]);
-    await fs.rmdir(mp);
-  }
-}
 
 beforeAll(async () => {
   lxcPath = await tempDir("lifecycle");
@@ -80,7 +68,7 @@ describe("loop create", () => {
   it("copies `from` in, keeping hard links, symlinks, owners, modes and sparse files", async () => {
     const out = await cliOk(["create", ...base("cl"), "--backing-store", "loop", "--size", "256M", "--from", `dir:${seed}`]);
     expect(out.method).toBe("rsync");
-    expect(await digestOfImage(path.join(lxcPath, "cl", "rootdev"))).toBe(seedDigest);
+    expect(await imageDigest(path.join(lxcPath, "cl", "rootdev"), lxcPath)).toBe(seedDigest);
     await cliOk(["destroy", ...base("cl")]);
   });
 
@@ -92,7 +80,7 @@ describe("loop create", () => {
     expect(r.stderr).toMatch(/already exists; refusing to overwrite/);
     const after = await fs.stat(path.join(lxcPath, "twice", "rootdev"));
     expect(after.mtimeMs).toBe(before.mtimeMs);
-    expect(await digestOfImage(path.join(lxcPath, "twice", "rootdev"))).toBe(seedDigest);
+    expect(await imageDigest(path.join(lxcPath, "twice", "rootdev"), lxcPath)).toBe(seedDigest);
     await cliOk(["destroy", ...base("twice")]);
   });
 
@@ -105,7 +93,7 @@ describe("loop create", () => {
     expect(out.sizeBytes).toBe(512 * M);
     expect((await fs.stat(dst)).size).toBe(512 * M);
     expect(await allocatedBytes(dst)).toBeLessThanOrEqual((await allocatedBytes(src)) * 1.05 + 4 * M);
-    expect(await digestOfImage(dst)).toBe(seedDigest);
+    expect(await imageDigest(dst, lxcPath)).toBe(seedDigest);
     await must(["e2fsck", "-fn", dst]);
     await cliOk(["destroy", ...base("bsrc")]);
     await cliOk(["destroy", ...base("bdst")]);
@@ -137,7 +125,7 @@ describe("loop update", () => {
     const image = path.join(lxcPath, "up", "rootdev");
     expect((await fs.stat(image)).size).toBe(out.sizeBytes);
     expect(await blkidType(image)).toBe(out.fstype);
-    expect(await digestOfImage(image)).toBe(seedDigest);
+    expect(await imageDigest(image, lxcPath)).toBe(seedDigest);
     const entries = (await fs.readdir(path.join(lxcPath, "up"))).sort();
     expect(entries).toEqual(["config", "rootdev", "rootfs"]);
   });
@@ -206,7 +194,7 @@ describe("moves between stores keep the data", () => {
     const toLoop = await cliOk(["update", ...b("mv"), "--backing-store", "loop", "--fstype", "xfs", "--size", "320M"]);
     expect(toLoop).toMatchObject({ backingStore: "loop", fstype: "xfs", sizeBytes: 320 * M });
     await expect(must(["btrfs", "subvolume", "show", sub])).rejects.toThrow();
-    expect(await digestOfImage(path.join(bpath, "mv", "rootdev"))).toBe(seedDigest);
+    expect(await imageDigest(path.join(bpath, "mv", "rootdev"), lxcPath)).toBe(seedDigest);
 
     const back = await cliOk(["update", ...b("mv"), "--backing-store", "dir"]);
     expect(back.backingStore).toBe("dir");
@@ -229,7 +217,7 @@ describe("moves between stores keep the data", () => {
     const reflinked = await cliOk(["create", ...b("s3"), "--backing-store", "loop", "--size", "128M", "--from", `dir:${seed}`]);
     const clone = await cliOk(["create", ...b("s4"), "--backing-store", "loop", "--size", "256M", "--from", reflinked.rootfsPath]);
     expect(clone.method).toBe("reflink");
-    expect(await digestOfImage(`${bpath}/s4/rootdev`)).toBe(seedDigest);
+    expect(await imageDigest(`${bpath}/s4/rootdev`, lxcPath)).toBe(seedDigest);
     for (const n of ["s1", "s2", "s3", "s4"]) await cliOk(["destroy", ...b(n)]);
     expect(await fs.readdir(bpath)).toEqual([]);
   });

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { REPO, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
 import { makeStack, serializedProviders, TestStack } from "../helpers/pulumi";
 
 // The compiled package, as a user gets it: what the engine's dynamic provider host will load.
@@ -17,17 +17,6 @@ let seed: string;
 let seedDigest: string;
 let desired: Record<string, unknown>;
 let t: TestStack;
-
-async function digestOfImage(image: string): Promise<string> {
-  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
-  await must(["mount", "-o", "loop,ro", image, mp]);
-  try {
-    return await treeDigest(mp);
-  } finally {
-    await must(["umount", mp]);
-    await fs.rmdir(mp);
-  }
-}
 
 beforeAll(async () => {
   lxcPath = await tempDir("engine");
@@ -58,7 +47,7 @@ describe("Rootfs through the engine", () => {
     expect(result.outputs.rootfsPath.value).toBe(`loop:${image()}`);
     expect(result.outputs.sizeBytes.value).toBe(256 * M);
     expect((await fs.stat(image())).size).toBe(256 * M);
-    expect(await digestOfImage(image())).toBe(seedDigest);
+    expect(await imageDigest(image(), lxcPath)).toBe(seedDigest);
   });
 
   it("serializes a provider that holds no koffi and no native path", async () => {
@@ -109,7 +98,7 @@ describe("Rootfs through the engine", () => {
     expect(upText).toMatch(/updated by grow-in-place/);
     expect(result.outputs.sizeBytes.value).toBe(512 * M);
     expect((await fs.stat(image())).size).toBe(512 * M);
-    expect(await digestOfImage(image())).toBe(seedDigest);
+    expect(await imageDigest(image(), lxcPath)).toBe(seedDigest);
   });
 
   it("refresh shows an image resized out of band", async () => {
@@ -146,7 +135,7 @@ describe("Rootfs through the engine", () => {
     const { result: up } = await t.run((onOutput) => t.stack.up({ onOutput }));
     expect(up.summary.resourceChanges).toMatchObject({ create: 1 });
     expect((await fs.stat(image())).size).toBe(512 * M);
-    expect(await digestOfImage(image())).toBe(seedDigest);
+    expect(await imageDigest(image(), lxcPath)).toBe(seedDigest);
   });
 
   it("destroy leaves no image, no mount and no loop device", async () => {

@@ -6,7 +6,7 @@
 import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
-import { CLI, cliOk, loopsUnder, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { CLI, cliOk, loopsUnder, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
 
 const MiB = 2 ** 20;
 let lxcPath: string;
@@ -53,24 +53,13 @@ async function expectNothingHeld(): Promise<void> {
   expect(await loopsUnder(lxcPath)).toEqual([]);
 }
 
-async function imageDigest(image: string): Promise<string> {
-  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
-  await must(["mount", "-o", "loop,ro", image, mp]);
-  try {
-    return await treeDigest(mp);
-  } finally {
-    await must(["umount", mp]);
-    await fs.rmdir(mp);
-  }
-}
-
 /** The digest of whatever the container's config points at (the rootfs LXC would boot). */
 async function configuredDigest(name: string): Promise<{ store: string; digest: string | null }> {
   const config = await fs.readFile(path.join(lxcPath, name, "config"), "utf8");
   const rootfs = /^lxc\.rootfs\.path = (\w+):(.*)$/m.exec(config)!;
   const exists = await fs.stat(rootfs[2]).then(() => true, () => false);
   if (!exists) return { store: rootfs[1], digest: null };
-  return { store: rootfs[1], digest: rootfs[1] === "loop" ? await imageDigest(rootfs[2]) : await treeDigest(rootfs[2]) };
+  return { store: rootfs[1], digest: rootfs[1] === "loop" ? await imageDigest(rootfs[2], lxcPath) : await treeDigest(rootfs[2]) };
 }
 
 /** Where the old data can be while a swap is stopped half-way: in place, or parked under its -old name. */
@@ -81,7 +70,7 @@ async function oldDataDigest(name: string, store: "loop" | "dir"): Promise<strin
     const p = path.join(dir, c);
     const st = await fs.lstat(p).catch(() => null);
     if (!st) continue;
-    if (store === "loop" && st.isFile()) return imageDigest(p);
+    if (store === "loop" && st.isFile()) return imageDigest(p, lxcPath);
     if (store === "dir" && st.isDirectory() && (await fs.readdir(p)).length) return treeDigest(p);
   }
   throw new Error(`old ${store} data of ${name} not found in ${candidates.join(", ")}`);
@@ -168,7 +157,7 @@ describe("interrupted create", () => {
     const out = await cliOk(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))]);
     expect(out.sizeBytes).toBe(512 * MiB);
     expect((await fs.readdir(path.join(lxcPath, name))).sort()).toEqual(["config", "rootdev", "rootfs"]);
-    if (args.includes("--from")) expect(await imageDigest(path.join(lxcPath, name, "rootdev"))).toBe(srcDigest);
+    if (args.includes("--from")) expect(await imageDigest(path.join(lxcPath, name, "rootdev"), lxcPath)).toBe(srcDigest);
     await cliOk(["destroy", ...b(name)]);
   });
 });

@@ -11,7 +11,7 @@ import { clearRootfsPath } from "../host/lxc-config";
 import { removeEmptyDir } from "../host/paths";
 import { containerDirOf, hasJournal, OperationOptions, readOnlyContext, withOperation } from "./context";
 import { Current, locateCurrent, observeAt, observeCurrent, observeSource } from "./observe";
-import { planFill, planUpdate, resolveTarget, UpdatePlan, UpdateStrategy } from "./plan";
+import { planFill, planUpdate, resolveTarget, UpdateStrategy } from "./plan";
 import { assertHostSpace, assertNotInUse, assertOwned, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
 import { buildAndSwap, recover } from "./swap";
 import { validateSpec } from "./validate";
@@ -109,15 +109,6 @@ export async function inspectRootfs(input: RawInputs | RootfsSpec, opts: Operati
     });
   }
   return withOperation(spec, opts, async (ctx) => (await observeCurrent(ctx, spec))?.observed ?? null, { readOnly: true });
-}
-
-/** The plan an update would follow, for previews. Read-only. */
-export async function planRootfsUpdate(input: RawInputs | RootfsSpec, opts: OperationOptions = {}): Promise<UpdatePlan | null> {
-  const spec = toSpec(input);
-  return withOperation(spec, opts, async (ctx) => {
-    const current = await observeCurrent(ctx, spec);
-    return current ? planUpdate({ ...current.observed, store: current.driver.store }, spec) : null;
-  }, { readOnly: true });
 }
 
 export async function updateRootfs(input: RawInputs | RootfsSpec, opts: OperationOptions = {}): Promise<UpdateResult> {

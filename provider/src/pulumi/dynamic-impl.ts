@@ -5,7 +5,7 @@
  * update will do and an update shows what it did.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkResource, createResource, deleteResource, describeError, diffResource, Props, readResource, REPLACE_ON_CHANGE, updateResource } from "../lifecycle/resource";
+import { checkResource, createResource, deleteResource, describeError, diffResource, Props, readResource, updateResource } from "../lifecycle/resource";
 
 function label(props: Props): string {
   return `rootfs ${String(props.lxcPath ?? "/var/lib/lxc")}/${String(props.container)}`;
@@ -61,5 +61,3 @@ export async function remove(_id: string, props: Props): Promise<void> {
     if (!r.destroyed) console.log(`${label(props)}: nothing deleted: ${r.reason}`);
   });
 }
-
-export const replaceOnChanges = REPLACE_ON_CHANGE;
