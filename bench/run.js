@@ -1,0 +1,241 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: the provider against LXC's own tools, side by side in one run. Each case alternates the
+ * two (ours first in odd rounds, the peer first in even ones) over BENCH_ROUNDS rounds (default 5) and
+ * reports medians. Run as root.
+ *   npm run bench            a table, and bench/RESULTS.md with the machine it ran on
+ *   npm run bench -- --json  one JSON array of { case, ours_s, peer, peer_s, ratio }
+ */
+"use strict";
+const { execFileSync, spawnSync } = require("child_process");
+const fs = require("fs");
+const os = require("os");
+const path = require("path");
+
+const ROOT = path.resolve(__dirname, "..");
+const CLI = [process.execPath, path.join(ROOT, "bin", "lxc-rootfs.js")];
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
+const JSON_OUT = process.argv.includes("--json");
+const WORK = path.join(os.tmpdir(), "pulumi-lxc-bench");
+const EXT = path.join(WORK, "ext4");
+const BTRFS = path.join(WORK, "btrfs");
+const log = (...a) => { if (!JSON_OUT) console.error(...a); };
+
+function sh(argv, opts = {}) {
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...opts });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+function timed(argv) {
+  const t = process.hrtime.bigint();
+  sh(argv);
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const allocated = (p) => Number(sh(["du", "-s", "-B1", "-x", "--", p]).split("\t")[0]);
+const results = [];
+function record(name, ours, peer, peerS, extra = {}) {
+  const row = { case: name, ours_s: +ours.toFixed(4), peer, peer_s: peerS === null ? null : +peerS.toFixed(4), ratio: peerS ? +(ours / peerS).toFixed(3) : null, ...extra };
+  results.push(row);
+  const u = extra.unit === "MB" ? " MB" : "s";
+  log(`${name.padEnd(44)} ours ${row.ours_s.toFixed(3)}${u}  ${peer.padEnd(34)} ${peerS === null ? "-" : `${row.peer_s.toFixed(3)}${u}`}  ratio ${row.ratio ?? "-"}`);
+}
+
+/** Runs `ours(i)` and `peer(i)` alternately; each returns seconds. Cleans up with `after(i)` outside the timing. */
+function sideBySide(name, peerName, ours, peer, after = () => {}) {
+  const a = [];
+  const b = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    if (i % 2 === 0) { a.push(ours(i)); b.push(peer(i)); } else { b.push(peer(i)); a.push(ours(i)); }
+    after(i);
+  }
+  record(name, median(a), peerName, median(b));
+}
+
+/**
+ * lxc-destroy of what `lxc-copy -B btrfs` made fails here (LXC 5.0.2: "Error destroying rootfs"; the copy is
+ * a plain directory, not a subvolume), so the bench cleans that one up itself, outside the timing.
+ */
+function peerDestroy(lxc, name) {
+  if (spawnSync("lxc-destroy", ["-P", lxc, "-n", name]).status === 0) return;
+  spawnSync("btrfs", ["subvolume", "delete", path.join(lxc, name, "rootfs")]);
+  fs.rmSync(path.join(lxc, name), { recursive: true, force: true });
+}
+
+function setup() {
+  fs.rmSync(WORK, { recursive: true, force: true });
+  fs.mkdirSync(EXT, { recursive: true });
+  fs.mkdirSync(BTRFS, { recursive: true });
+  sh(["truncate", "-s", "8G", path.join(WORK, "btrfs.img")]);
+  sh(["mkfs.btrfs", "-q", "-f", path.join(WORK, "btrfs.img")]);
+  sh(["mount", "-o", "loop", path.join(WORK, "btrfs.img"), BTRFS]);
+}
+function teardown() {
+  spawnSync("umount", [BTRFS]);
+  fs.rmSync(WORK, { recursive: true, force: true });
+}
+
+/** ~210 MB: four 48 MiB random files and 3,000 small ones. */
+function fillData(root) {
+  fs.mkdirSync(path.join(root, "data"), { recursive: true });
+  for (let i = 0; i < 4; i++) sh(["dd", "if=/dev/urandom", `of=${path.join(root, "data", `big${i}`)}`, "bs=1M", "count=48", "status=none"]);
+  for (let d = 0; d < 30; d++) {
+    const dir = path.join(root, "data", `d${d}`);
+    fs.mkdirSync(dir);
+    for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(dir, `f${f}`), `${d}/${f}\n`.repeat(100 + f * 7));
+  }
+}
+
+async function main() {
+  setup();
+  try {
+    // 1-2. create and destroy, whole process against whole process.
+    for (const [store, lxc, extra, peerExtra] of [
+      ["loop", EXT, ["--size", "1G", "--fstype", "ext4"], ["--fssize", "1G", "--fstype", "ext4"]],
+      ["dir", EXT, [], []],
+      ["btrfs", BTRFS, [], []],
+    ]) {
+      const created = [];
+      sideBySide(`create ${store}`, `lxc-create -t /bin/true -B ${store}`,
+        (i) => timed([...CLI, "create", "--lxcpath", lxc, "--name", `o${store}${i}`, "--backing-store", store, ...extra]),
+        (i) => { created.push(i); return timed(["lxc-create", "-P", lxc, "-n", `p${store}${i}`, "-t", "/bin/true", "-B", store, ...peerExtra]); });
+      sideBySide(`destroy ${store}`, "lxc-destroy",
+        (i) => timed([...CLI, "destroy", "--lxcpath", lxc, "--name", `o${store}${i}`]),
+        (i) => timed(["lxc-destroy", "-P", lxc, "-n", `p${store}${i}`]));
+    }
+
+    // 3-4. backing-store changes with data, against lxc-copy of the same source.
+    log("making the ~210 MB source container (loop, ext4 1G) ...");
+    sh(["lxc-create", "-P", EXT, "-n", "src", "-t", "/bin/true", "-B", "loop", "--fssize", "1G", "--fstype", "ext4"]);
+    const srcImage = path.join(EXT, "src", "rootdev");
+    const mp = path.join(WORK, "mnt");
+    fs.mkdirSync(mp);
+    sh(["mount", "-o", "loop", srcImage, mp]);
+    fillData(mp);
+    sh(["umount", mp]);
+    const srcAlloc = fs.statSync(srcImage).blocks * 512;
+    const space = {};
+    const copyCase = (name, lxc, oursArgs, peerArgs, resultPath, source, srcBytes) => {
+      sideBySide(name, `lxc-copy ${peerArgs.join(" ")}`,
+        (i) => timed([...CLI, "create", "--lxcpath", lxc, "--name", `c${i}`, ...oursArgs, "--from", source]),
+        (i) => timed(["lxc-copy", "-P", lxc, "-n", peerArgs.includes("btrfs") ? "srcdir" : "src", "-N", `k${i}`, ...peerArgs]),
+        (i) => {
+          if (i === 0) space[name] = { ours: allocated(resultPath(lxc, `c${i}`)), peer: allocated(resultPath(lxc, `k${i}`)), source: srcBytes };
+          sh([...CLI, "destroy", "--lxcpath", lxc, "--name", `c${i}`]);
+          peerDestroy(lxc, `k${i}`);
+        });
+    };
+    const image = (lxc, n) => path.join(lxc, n, "rootdev");
+    const tree = (lxc, n) => path.join(lxc, n, "rootfs");
+    copyCase("loop→loop 2G, same fstype", EXT, ["--backing-store", "loop", "--size", "2G"], ["-B", "loop", "-L", "2G"], image, `loop:${srcImage}`, srcAlloc);
+    const floor = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      floor.push(timed(["cp", "--sparse=always", srcImage, path.join(EXT, "floor.img")]));
+      fs.rmSync(path.join(EXT, "floor.img"));
+    }
+    const loopLoop = results[results.length - 1];
+    record("loop→loop 2G vs the cp --sparse=always floor", loopLoop.ours_s, "cp --sparse=always (image)", median(floor));
+    copyCase("loop→dir", EXT, ["--backing-store", "dir"], ["-B", "dir"], tree, `loop:${srcImage}`, null);
+
+    // dir→btrfs: a dir container holding the same files, on the btrfs lxcPath.
+    sh(["lxc-create", "-P", BTRFS, "-n", "srcdir", "-t", "/bin/true", "-B", "dir"]);
+    sh(["mount", "-o", "loop,ro", srcImage, mp]);
+    sh(["rsync", "-aHAX", `${mp}/`, `${path.join(BTRFS, "srcdir", "rootfs")}/`]);
+    sh(["umount", mp]);
+    const dirAlloc = allocated(path.join(BTRFS, "srcdir", "rootfs"));
+    space["loop→dir"].source = dirAlloc;
+    copyCase("dir→btrfs", BTRFS, ["--backing-store", "btrfs"], ["-B", "btrfs"], tree, `dir:${path.join(BTRFS, "srcdir", "rootfs")}`, dirAlloc);
+
+    for (const [name, s] of Object.entries(space)) {
+      record(`space: ${name} (allocated, ours vs source)`, s.ours / 1e6, "source allocated (MB)", s.source / 1e6, { unit: "MB", peer_result_MB: +(s.peer / 1e6).toFixed(1) });
+    }
+
+    // 5. inside the library, no process start: what a pulumi up of many resources pays per resource.
+    const lib = require(path.join(ROOT, "dist", "provider", "src", "index.js"));
+    const libCreate = [];
+    const libInspect = [];
+    for (let i = 0; i < 20; i++) {
+      let t = process.hrtime.bigint();
+      await lib.createRootfs({ container: `lib${i}`, lxcPath: EXT, backingStore: "loop", size: "1G" });
+      libCreate.push(Number(process.hrtime.bigint() - t) / 1e9);
+      t = process.hrtime.bigint();
+      await lib.inspectRootfs({ container: `lib${i}`, lxcPath: EXT });
+      libInspect.push(Number(process.hrtime.bigint() - t) / 1e9);
+    }
+    for (let i = 0; i < 20; i++) await lib.destroyRootfs({ container: `lib${i}`, lxcPath: EXT });
+    const peerCreate = results.find((r) => r.case === "create loop");
+    record("library createRootfs loop 1G (in process)", median(libCreate), "lxc-create -t /bin/true -B loop", peerCreate.peer_s);
+    record("library inspectRootfs loop (in process)", median(libInspect), "-", null);
+
+    // 6. through the engine.
+    await engineCases(lib);
+  } finally {
+    teardown();
+  }
+  output();
+}
+
+async function engineCases(lib) {
+  const { LocalWorkspace, PulumiCommand } = require("@pulumi/pulumi/automation");
+  const pulumi = require("@pulumi/pulumi");
+  const cmd = await PulumiCommand.get({ root: path.join(ROOT, ".tools"), skipVersionCheck: true });
+  const noop = { async create(inputs) { return { id: inputs.n, outs: inputs }; }, async read(id, props) { return { id, props }; } };
+  class Noop extends pulumi.dynamic.Resource { constructor(n) { super(noop, n, { n }); } }
+  async function stack(name, program) {
+    const dir = path.join(WORK, `stack-${name}`);
+    fs.mkdirSync(path.join(dir, "state"), { recursive: true });
+    return LocalWorkspace.createOrSelectStack({ stackName: "bench", projectName: `bench-${name}`, program }, {
+      workDir: dir, pulumiCommand: cmd,
+      envVars: { PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "bench", PULUMI_HOME: path.join(dir, "home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" },
+    });
+  }
+  const time = async (fn) => { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e9; };
+  for (const n of [1, 20]) {
+    const names = Array.from({ length: n }, (_, i) => `e${n}x${i}`);
+    const ours = await stack(`rootfs${n}`, async () => { for (const c of names) new lib.Rootfs(c, { container: c, lxcPath: EXT, backingStore: "loop", size: "1G" }); });
+    const peer = await stack(`noop${n}`, async () => { for (const c of names) new Noop(c); });
+    const oursUp = await time(() => ours.up({ parallel: 20 }));
+    const peerUp = await time(() => peer.up({ parallel: 20 }));
+    record(`pulumi up of ${n} loop Rootfs`, oursUp, `pulumi up of ${n} no-op dynamic resources`, peerUp);
+    if (n === 20) {
+      const a = [];
+      const b = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        if (i % 2 === 0) { a.push(await time(() => ours.refresh({ parallel: 20 }))); b.push(await time(() => peer.refresh({ parallel: 20 }))); }
+        else { b.push(await time(() => peer.refresh({ parallel: 20 }))); a.push(await time(() => ours.refresh({ parallel: 20 }))); }
+      }
+      record("pulumi refresh of 20 loop Rootfs", median(a), "pulumi refresh of 20 no-op dynamic resources", median(b));
+    }
+    await ours.destroy();
+    await peer.destroy();
+  }
+}
+
+function machine() {
+  const mem = Math.round(os.totalmem() / 2 ** 30);
+  const lxc = sh(["lxc-create", "--version"]).trim();
+  return `${os.cpus().length} × ${os.cpus()[0].model}, ${mem} GiB, Linux ${os.release()}, LXC ${lxc}, Node ${process.version}; ` +
+    `lxcPath on ext4 (${WORK}/ext4, host /tmp) and on btrfs (an 8 GiB loop image); ${ROUNDS} rounds, medians`;
+}
+
+function output() {
+  if (JSON_OUT) {
+    process.stdout.write(`${JSON.stringify(results.map(({ case: c, ours_s, peer, peer_s, ratio }) => ({ case: c, ours_s, peer, peer_s, ratio })), null, 1)}\n`);
+    return;
+  }
+  const lines = ["| case | ours | peer | peer's | ratio |", "|---|---|---|---|---|"];
+  for (const r of results) {
+    const u = r.unit === "MB" ? " MB" : " s";
+    lines.push(`| ${r.case} | ${r.ours_s}${u} | ${r.peer} | ${r.peer_s === null ? "-" : r.peer_s + u} | ${r.ratio ?? "-"} |`);
+  }
+  const md = `# Benchmark results\n\nMachine: ${machine()}.\nProduced by \`npm run bench\` on ${new Date().toISOString()}; ratio = ours / peer (lower is better).\n\n${lines.join("\n")}\n`;
+  const notes = path.join(__dirname, "NOTES.md");
+  fs.writeFileSync(path.join(__dirname, "RESULTS.md"), fs.existsSync(notes) ? `${md}\n${fs.readFileSync(notes, "utf8")}` : md);
+  console.log(md);
+}
+
+main().catch((e) => {
+  console.error(e);
+  try { teardown(); } catch {}
+  process.exit(1);
+});
