@@ -2,7 +2,7 @@
  * Input validation: the shape with ajv against schema.json, then the rules a schema cannot say. Every
  * failure names the property, the value and what is allowed, and comes before anything is touched.
  */
-import Ajv, { ErrorObject } from "ajv";
+import type { default as Ajv, ErrorObject } from "ajv";
 import path from "path";
 import { InvalidInput } from "../core/errors";
 import { parseRootfsString } from "../core/rootfs-string";
@@ -37,6 +37,18 @@ function describe(err: ErrorObject): InvalidInput {
   return new InvalidInput(prop, err.keyword === "additionalProperties" || err.keyword === "required" ? undefined : err.data, allowed);
 }
 
+/** The validator ajv generated from schema.json at build time; compiled here when running from sources. */
+function loadValidator(): ReturnType<Ajv["compile"]> {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("./input-validator.js");
+  } catch {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const AjvClass: typeof Ajv = require("ajv").default;
+    return new AjvClass({ allErrors: true, verbose: true }).compile(inputJsonSchema);
+  }
+}
+
 /** The property errors of raw inputs: empty when valid. Used by Pulumi's check to list every failure. */
 export function inputFailures(raw: Record<string, unknown>): InvalidInput[] {
   try {
@@ -52,7 +64,7 @@ export function inputFailures(raw: Record<string, unknown>): InvalidInput[] {
 export function validateSpec(raw: Record<string, unknown>): RootfsSpec {
   const inputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null) inputs[k] = v;
-  validator ??= new Ajv({ allErrors: true, verbose: true }).compile(inputJsonSchema);
+  validator ??= loadValidator();
   if (!validator(inputs)) throw describe(validator.errors![0]);
 
   const container = inputs.container as string;
