@@ -2,6 +2,7 @@
 # The host tools the provider drives and the tests exercise, from Debian's packages, with their
 # recommends (apparmor, lxcfs, uidmap): lxc-execute is tested against that usual installation.
 set -euo pipefail
+source "$(dirname "$0")/retry.sh"
 PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
@@ -12,6 +13,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install as root: apt-get install ${missing[*]}" >&2
     exit 1
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  retry apt-get update -qq
+  retry env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi

@@ -3,8 +3,9 @@
 # (npm ci, which also compiles through `prepare`) when they are missing or older than the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/retry.sh
 bash scripts/install-host-deps.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  retry npm ci --no-audit --no-fund
 fi
 bash scripts/setup-pulumi.sh
