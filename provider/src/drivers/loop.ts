@@ -1,6 +1,6 @@
-import { promises as fs, constants as fsc } from "fs";
+import { promises as fs, constants as fsc, Stats } from "fs";
 import path from "path";
-import { AlreadyExists, InUse } from "../core/errors";
+import { AlreadyExists, InUse, Unsafe } from "../core/errors";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../core/types";
 import { makeFilesystem } from "../host/filesystem";
 import { isMountPoint } from "../host/mounts";
@@ -11,6 +11,16 @@ import { Driver, Location, SLOT_SUFFIX } from "./types";
 
 function at(image: string, mountPoint?: string): Location {
   return { store: "loop", path: image, rootfsPath: `loop:${image}`, localRoot: image, mountPoint };
+}
+
+/**
+ * The image, which must be a regular file: a symlink could lead elsewhere, and a FIFO or device planted in
+ * its place would block the read of its superblock forever.
+ */
+async function regularImage(p: string): Promise<Stats> {
+  const st = await fs.lstat(p);
+  if (!st.isFile()) throw new Unsafe(`refusing to use ${p}: it is not a regular file (a symbolic link or device?)`);
+  return st;
 }
 
 /** A sparse image file holding a filesystem: LXC's `loop` backend, exactly `size` bytes (LXC's is size+1). */
@@ -25,7 +35,7 @@ export const loopDriver: Driver = {
     at(ref.path, path.dirname(ref.path) === containerDir ? `${containerDir}/rootfs` : undefined),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async inspect(_ctx, loc) {
-    const st = await fs.stat(loc.path);
+    const st = await regularImage(loc.path);
     const sb = await readSuperblock(loc.path);
     return {
       sizeBytes: st.size,
@@ -62,6 +72,7 @@ export const loopDriver: Driver = {
   },
   blockPath: (loc) => loc.path,
   async attach(_ctx, loc, readOnly) {
+    await regularImage(loc.path);
     const dev = await attachLoop(loc.path, { readOnly });
     return { path: dev.path, refreshCapacity: () => setLoopCapacity(dev), release: () => dev.close() };
   },

@@ -4,6 +4,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
+import { readSmallFile, writeFileAtomically } from "./paths";
 
 const HEADER = "# lxc.rootfs.path is managed by lxc-rootfs (pulumi-lxc)";
 
@@ -11,13 +12,9 @@ export function configPath(containerDir: string): string {
   return path.join(containerDir, "config");
 }
 
+/** The config text, null when there is none; a symlink, FIFO or device in its place is refused. */
 export async function readConfig(containerDir: string): Promise<string | null> {
-  try {
-    return await fs.readFile(configPath(containerDir), "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
+  return readSmallFile(configPath(containerDir));
 }
 
 /** The last value of `key` in an LXC config text (later lines win, as in LXC). */
@@ -43,18 +40,12 @@ function withoutKey(text: string, key: string): string[] {
   });
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
-  const tmp = `${file}.lxc-rootfs-tmp`;
-  await fs.writeFile(tmp, text, { mode: 0o640 });
-  await fs.rename(tmp, file);
-}
-
 export async function setRootfsPath(containerDir: string, rootfsPath: string): Promise<void> {
   const text = (await readConfig(containerDir)) ?? "";
   const lines = withoutKey(text, "lxc.rootfs.path");
   while (lines.length && lines[lines.length - 1] === "") lines.pop();
   const out = [HEADER, `lxc.rootfs.path = ${rootfsPath}`, ...lines].join("\n") + "\n";
-  await writeAtomically(configPath(containerDir), out);
+  await writeFileAtomically(configPath(containerDir), out);
 }
 
 /** Removes our line; deletes the file when nothing else was in it (we created it). */
@@ -65,6 +56,6 @@ export async function clearRootfsPath(containerDir: string): Promise<void> {
   if (lines.every((l) => l.trim() === "")) {
     await fs.unlink(configPath(containerDir));
   } else {
-    await writeAtomically(configPath(containerDir), lines.join("\n"));
+    await writeFileAtomically(configPath(containerDir), lines.join("\n"));
   }
 }

@@ -10,7 +10,7 @@ import { RootfsSpec } from "../core/types";
 import { Location, OpContext } from "../drivers/types";
 import { withContainerLock } from "../host/lock";
 import { mountsUnder, unmount } from "../host/mounts";
-import { lstatOrNull, removeEmptyDir } from "../host/paths";
+import { lstatOrNull, readSmallFile, removeEmptyDir, writeFileAtomically } from "../host/paths";
 import { run as realRun, Runner } from "../host/run";
 
 export const WORK_DIR = ".lxc-rootfs";
@@ -126,22 +126,28 @@ export function journalPath(containerDir: string): string {
 
 /** Whether an operation on this container was interrupted (its journal is still there). */
 export async function hasJournal(spec: Pick<RootfsSpec, "lxcPath" | "container">): Promise<boolean> {
-  return (await lstatOrNull(journalPath(containerDirOf(spec)))) !== null;
+  const file = journalPath(containerDirOf(spec));
+  const dir = await lstatOrNull(path.dirname(file));
+  if (!dir) return false;
+  // A symlinked work directory would make an outside file pass for our journal.
+  if (!dir.isDirectory()) throw new Unsafe(`refusing to use ${path.dirname(file)}: it is not a directory (a symbolic link?)`);
+  return (await lstatOrNull(file)) !== null;
 }
 
 export async function writeJournal(ctx: OpContext, journal: Journal): Promise<void> {
   const file = journalPath(ctx.containerDir);
   await ensureWorkDir(path.dirname(file));
-  await fs.writeFile(`${file}.tmp`, JSON.stringify(journal));
-  await fs.rename(`${file}.tmp`, file);
+  await writeFileAtomically(file, JSON.stringify(journal), 0o600);
 }
 
 export async function readJournal(ctx: OpContext): Promise<Journal | null> {
+  const file = journalPath(ctx.containerDir);
+  const text = await readSmallFile(file);
+  if (text === null) return null;
   try {
-    return JSON.parse(await fs.readFile(journalPath(ctx.containerDir), "utf8")) as Journal;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
+    return JSON.parse(text) as Journal;
+  } catch {
+    throw new Unsafe(`refusing to resume from ${file}: it is not a journal this tool wrote`);
   }
 }
 
