@@ -91,15 +91,15 @@ describe("failed operations leave the host as it was", () => {
     await expect(fs.lstat(path.join(lxcPath, "nomkfs"))).rejects.toThrow(/ENOENT/);
   });
 
-  it("rsync failing during a move to dir: the loop rootfs stays, with its data and its config", async () => {
+  it("cp failing during a move to dir: the loop rootfs stays, with its data and its config", async () => {
     await cliOk(["create", "--lxcpath", lxcPath, "--name", "keep", "--backing-store", "loop", "--size", "64M", "--from", `dir:${seed}`]);
     const dir = path.join(lxcPath, "keep");
     const image = await fs.readFile(path.join(dir, "rootdev"));
     const config = await fs.readFile(path.join(dir, "config"), "utf8");
-    const bin = await failingTool("rsync");
+    const bin = await failingTool("cp");
     const r = await cli(["update", "--lxcpath", lxcPath, "--name", "keep", "--backing-store", "dir"], { PATH: `${bin}:${process.env.PATH}` });
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/rsync -aHAXS --numeric-ids --delete .* failed \(exit 1\): rsync: injected failure/);
+    expect(r.stderr).toMatch(/cp -aT --sparse=always -- .* failed \(exit 1\): cp: injected failure/);
     expect((await fs.readdir(dir)).sort()).toEqual(["config", "rootdev", "rootfs"]);
     expect((await fs.readFile(path.join(dir, "rootdev"))).equals(image)).toBe(true);
     expect(await fs.readFile(path.join(dir, "config"), "utf8")).toBe(config);
@@ -108,6 +108,21 @@ describe("failed operations leave the host as it was", () => {
     expect(ok.backingStore).toBe("dir");
     expect(await treeDigest(path.join(dir, "rootfs"))).toBe(await treeDigest(seed));
     await cliOk(["destroy", "--lxcpath", lxcPath, "--name", "keep"]);
+  });
+
+  it("the copy is flushed to disk before the swap: when that flush fails, the old rootfs stays in place", async () => {
+    await cliOk(["create", "--lxcpath", lxcPath, "--name", "flush", "--backing-store", "loop", "--size", "64M", "--from", `dir:${seed}`]);
+    const dir = path.join(lxcPath, "flush");
+    const image = await fs.readFile(path.join(dir, "rootdev"));
+    const config = await fs.readFile(path.join(dir, "config"), "utf8");
+    const bin = await failingTool("sync");
+    const r = await cli(["update", "--lxcpath", lxcPath, "--name", "flush", "--backing-store", "dir"], { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/sync -f .*rootfs\.lxc-rootfs-new failed \(exit 1\): sync: injected failure/);
+    expect((await fs.readFile(path.join(dir, "rootdev"))).equals(image)).toBe(true);
+    expect(await fs.readFile(path.join(dir, "config"), "utf8")).toBe(config);
+    expect((await fs.readdir(dir)).sort()).toEqual(["config", "rootdev", "rootfs"]);
+    await cliOk(["destroy", "--lxcpath", lxcPath, "--name", "flush"]);
   });
 
   it("a copy that does not fit: no space, with the sizes, and nothing left", async () => {

@@ -67,9 +67,33 @@ describe("loop create", () => {
 
   it("copies `from` in, keeping hard links, symlinks, owners, modes and sparse files", async () => {
     const out = await cliOk(["create", ...base("cl"), "--backing-store", "loop", "--size", "256M", "--from", `dir:${seed}`]);
-    expect(out.method).toBe("rsync");
+    expect(out.method).toBe("cp");
     expect(await imageDigest(path.join(lxcPath, "cl", "rootdev"), lxcPath)).toBe(seedDigest);
     await cliOk(["destroy", ...base("cl")]);
+  });
+
+  it("keeps POSIX ACLs and xattrs through a file copy into an image and back out (LXC's rsync -aHXS drops ACLs)", async () => {
+    // The ACL (user 1234 rw) in the kernel's xattr form, set and read with Python's os.*xattr.
+    const attrs = (file: string, set: boolean) =>
+      must(["python3", "-c", `import os, struct, sys
+f = sys.argv[1]
+if sys.argv[2] == "set":
+    e = lambda tag, perm, id=0xffffffff: struct.pack("<HHI", tag, perm, id)
+    os.setxattr(f, "system.posix_acl_access", struct.pack("<I", 2) + e(1, 6) + e(2, 6, 1234) + e(4, 4) + e(0x10, 6) + e(0x20, 4))
+    os.setxattr(f, "user.origin", b"kept")
+print(os.getxattr(f, "system.posix_acl_access").hex(), os.getxattr(f, "user.origin").decode())`, file, set ? "set" : "get"]);
+    const src = path.join(lxcPath, "acl-src");
+    await fs.mkdir(src);
+    await fs.writeFile(path.join(src, "shared"), "acl\n");
+    const before = await attrs(path.join(src, "shared"), true);
+    expect(before).toMatch(/02000600d2040000.* kept\n$/); // user (2) 1234 (0x4d2) rw (6) is in the ACL
+    const made = await cliOk(["create", ...base("acl"), "--backing-store", "loop", "--size", "64M", "--from", `dir:${src}`]);
+    expect(made.method).toBe("cp");
+    const back = await cliOk(["update", ...base("acl"), "--backing-store", "dir"]);
+    expect(back).toMatchObject({ strategy: "file-copy", method: "cp" });
+    expect(await attrs(path.join(lxcPath, "acl", "rootfs", "shared"), false)).toBe(before);
+    await cliOk(["destroy", ...base("acl")]);
+    await fs.rm(src, { recursive: true });
   });
 
   it("refuses to create over an existing rootfs, and leaves it untouched", async () => {
@@ -104,10 +128,10 @@ describe("loop update", () => {
   const strategies: Array<[string, string[], string, (o: any) => void]> = [
     ["grows ext4 in place", ["--size", "192M"], "grow-in-place", (o) => expect(o).toMatchObject({ sizeBytes: 192 * M, fstype: "ext4" })],
     ["shrinks ext4 offline", ["--size", "96M"], "shrink-in-place", (o) => expect(o.sizeBytes).toBe(96 * M)],
-    ["changes the fstype by rsync", ["--fstype", "btrfs", "--size", "300M"], "rsync", (o) => expect(o.fstype).toBe("btrfs")],
+    ["changes the fstype by a file copy", ["--fstype", "btrfs", "--size", "300M"], "file-copy", (o) => expect(o.fstype).toBe("btrfs")],
     ["shrinks btrfs online", ["--size", "272M"], "shrink-in-place", (o) => expect(o.sizeBytes).toBe(272 * M)],
     ["grows btrfs in place", ["--size", "310M"], "grow-in-place", (o) => expect(o.sizeBytes).toBe(310 * M)],
-    ["moves to xfs by rsync", ["--fstype", "xfs", "--size", "320M"], "rsync", (o) => expect(o.fstype).toBe("xfs")],
+    ["moves to xfs by a file copy", ["--fstype", "xfs", "--size", "320M"], "file-copy", (o) => expect(o.fstype).toBe("xfs")],
     ["grows xfs in place", ["--size", "400M"], "grow-in-place", (o) => expect(o.sizeBytes).toBe(400 * M)],
   ];
 
@@ -180,7 +204,7 @@ describe("moves between stores keep the data", () => {
     const b = (n: string) => ["--lxcpath", bpath, "--name", n];
     await cliOk(["create", ...b("mv"), "--backing-store", "loop", "--size", "160M", "--from", `dir:${seed}`]);
     const toDir = await cliOk(["update", ...b("mv"), "--backing-store", "dir"]);
-    expect(toDir).toMatchObject({ backingStore: "dir", strategy: "rsync", rootfsPath: `dir:${bpath}/mv/rootfs` });
+    expect(toDir).toMatchObject({ backingStore: "dir", strategy: "file-copy", rootfsPath: `dir:${bpath}/mv/rootfs` });
     expect(await treeDigest(path.join(bpath, "mv", "rootfs"))).toBe(seedDigest);
     await expect(fs.lstat(path.join(bpath, "mv", "rootdev"))).rejects.toThrow(/ENOENT/);
 
@@ -207,7 +231,7 @@ describe("moves between stores keep the data", () => {
   it("btrfs: a real subvolume, a qgroup limit for size, and a snapshot for a btrfs source", async () => {
     const b = (n: string) => ["--lxcpath", bpath, "--name", n];
     const a = await cliOk(["create", ...b("s1"), "--backing-store", "btrfs", "--size", "200M", "--from", `dir:${seed}`]);
-    expect(a).toMatchObject({ backingStore: "btrfs", sizeBytes: 200 * M, method: "rsync" });
+    expect(a).toMatchObject({ backingStore: "btrfs", sizeBytes: 200 * M, method: "cp" });
     const lim = await cliOk(["update", ...b("s1"), "--size", "250M"]);
     expect(lim).toMatchObject({ strategy: "set-limit", sizeBytes: 250 * M });
     const snap = await cliOk(["create", ...b("s2"), "--backing-store", "btrfs", "--from", `btrfs:${bpath}/s1/rootfs`]);
@@ -218,7 +242,24 @@ describe("moves between stores keep the data", () => {
     const clone = await cliOk(["create", ...b("s4"), "--backing-store", "loop", "--size", "256M", "--from", reflinked.rootfsPath]);
     expect(clone.method).toBe("reflink");
     expect(await imageDigest(`${bpath}/s4/rootdev`, lxcPath)).toBe(seedDigest);
-    for (const n of ["s1", "s2", "s3", "s4"]) await cliOk(["destroy", ...b(n)]);
+    // dir → btrfs on one btrfs: the files are reflinked, not rewritten. A reflinked file keeps its
+    // physical extents, which filefrag shows: the same addresses before and after the move.
+    const extents = async (f: string) => (await must(["sync", "-f", f]), await must(["filefrag", "-v", f])).split("\n").filter((l) => /^\s*\d+:/.test(l)).map((l) => l.split(":")[2].trim());
+    const d = await cliOk(["create", ...b("s5"), "--backing-store", "dir", "--from", `dir:${seed}`]);
+    expect(d.method).toBe("cp"); // the seed is on /tmp, another filesystem
+    const before = await extents(`${bpath}/s5/rootfs/big.bin`);
+    expect(before.length).toBeGreaterThan(0);
+    const moved = await cliOk(["update", ...b("s5"), "--backing-store", "btrfs"]);
+    expect(moved).toMatchObject({ backingStore: "btrfs", strategy: "file-copy", method: "reflink" });
+    expect(moved.summary).toMatch(/^copy \d+ MiB file by file \(reflinked where both share one btrfs or xfs\) from dir into a new btrfs$/);
+    expect(await must(["btrfs", "subvolume", "show", `${bpath}/s5/rootfs`])).toMatch(/Name:\s+rootfs/);
+    expect(await extents(`${bpath}/s5/rootfs/big.bin`)).toEqual(before);
+    expect(await treeDigest(`${bpath}/s5/rootfs`)).toBe(seedDigest);
+    const back = await cliOk(["update", ...b("s5"), "--backing-store", "dir"]);
+    expect(back.method).toBe("reflink");
+    expect(await extents(`${bpath}/s5/rootfs/big.bin`)).toEqual(before);
+    expect(await treeDigest(`${bpath}/s5/rootfs`)).toBe(seedDigest);
+    for (const n of ["s1", "s2", "s3", "s4", "s5"]) await cliOk(["destroy", ...b(n)]);
     expect(await fs.readdir(bpath)).toEqual([]);
   });
 
@@ -229,7 +270,7 @@ describe("moves between stores keep the data", () => {
     // Moving an overlay to a block store copies the merged view.
     await fs.writeFile(path.join(lxcPath, "ov", "overlay", "delta", "upper-only"), "u");
     const moved = await cliOk(["update", ...base("ov"), "--backing-store", "loop", "--size", "128M"]);
-    expect(moved.strategy).toBe("rsync");
+    expect(moved.strategy).toBe("file-copy");
     const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
     await must(["mount", "-o", "loop,ro", path.join(lxcPath, "ov", "rootdev"), mp]);
     try {

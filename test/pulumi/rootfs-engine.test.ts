@@ -79,10 +79,10 @@ describe("Rootfs through the engine", () => {
     expect(diffPreview.changeSummary).toEqual({ same: 1, update: 1 });
     expect(diffText).toMatch(/~ backingStore: "loop" => "dir"/);
     const { text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
-    expect(text).toMatch(/rootfs .*\/web: rsync \d+ MiB from loop ext4 256 MiB into a new dir/);
+    expect(text).toMatch(/rootfs .*\/web: copy \d+ MiB file by file from loop ext4 256 MiB into a new dir/);
     const { result: up, text: upText } = await t.run((onOutput) => t.stack.up({ onOutput }));
     expect(up.summary.resourceChanges).toEqual({ same: 1, update: 1 });
-    expect(upText).toMatch(/updated by rsync/);
+    expect(upText).toMatch(/updated by file-copy \(cp\)/);
     expect(up.outputs.backingStore.value).toBe("dir");
     expect(await treeDigest(path.join(lxcPath, "web", "rootfs"))).toBe(seedDigest);
     await expect(fs.lstat(image())).rejects.toThrow(/ENOENT/);
@@ -125,7 +125,7 @@ describe("Rootfs through the engine", () => {
     const web = state.deployment.resources.find((r: { type: string }) => r.type === "pulumi-nodejs:dynamic/lxc:Rootfs");
     expect(web.outputs.fstype).toBe("xfs");
     const { text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
-    expect(text).toMatch(/rsync \d+ MiB from loop xfs 640 MiB into a new loop ext4 512 MiB/);
+    expect(text).toMatch(/copy \d+ MiB file by file from loop xfs 640 MiB into a new loop ext4 512 MiB/);
   });
 
   it("a rootfs deleted out of band drops out of the state on refresh, and up recreates it", async () => {

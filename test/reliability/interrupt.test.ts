@@ -84,7 +84,12 @@ beforeAll(async () => {
   srcDigest = await treeDigest(src);
   bin = await tempDir("interrupt-bin");
   // Stand-ins that announce they are running, then run slowly: something to kill in the middle of.
-  await fs.writeFile(path.join(bin, "rsync"), `#!/bin/sh\ntouch "$READY"\nexec /usr/bin/rsync --bwlimit=25000 "$@"\n`, { mode: 0o755 });
+  // cp's stand-in copies the same tree (its last two arguments) with rsync held to 25 MB/s.
+  await fs.writeFile(
+    path.join(bin, "cp"),
+    `#!/bin/sh\ntouch "$READY"\neval "src=\\\${$(($# - 1))} dst=\\\${$#}"\nexec /usr/bin/rsync -aHAXS --numeric-ids --bwlimit=25000 "$src/" "$dst/"\n`,
+    { mode: 0o755 },
+  );
   await fs.writeFile(path.join(bin, "mkfs.ext4"), `#!/bin/sh\n/sbin/mkfs.ext4 "$@" || exit 1\ntouch "$READY"\nsleep 60\n`, { mode: 0o755 });
 }, 120000);
 

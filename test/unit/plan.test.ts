@@ -31,12 +31,23 @@ describe("planUpdate", () => {
     expect(p.summary).toMatch(/block copy of 280 MiB allocated .* then grow/);
     expect(planUpdate(loop2g, spec({ backingStore: "lvm" })).strategy).toBe("block-copy");
   });
-  it("rsyncs for an fstype change, a smaller block target, or a tree store, reporting the MiB", () => {
-    expect(planUpdate(loop2g, spec({ fstype: "xfs" })).strategy).toBe("rsync");
-    expect(planUpdate(loop2g, spec({ backingStore: "lvm", size: G })).strategy).toBe("rsync");
+  it("copies file by file for an fstype change, a smaller block target, or a tree store, reporting the MiB", () => {
+    expect(planUpdate(loop2g, spec({ fstype: "xfs" })).strategy).toBe("file-copy");
+    expect(planUpdate(loop2g, spec({ backingStore: "lvm", size: G })).strategy).toBe("file-copy");
     const toDir = planUpdate(loop2g, spec({ backingStore: "dir" }));
-    expect(toDir).toMatchObject({ strategy: "rsync", bytesToMove: 300 * M });
-    expect(toDir.summary).toBe("rsync 300 MiB from loop ext4 2.0 GiB into a new dir");
+    expect(toDir).toMatchObject({ strategy: "file-copy", bytesToMove: 300 * M });
+    expect(toDir.summary).toBe("copy 300 MiB file by file from loop ext4 2.0 GiB into a new dir");
+  });
+  it("compares block sizes in whole sectors: an image lxc-create made for 64M (64M + 1 bytes) is 64M", () => {
+    const lxcMade: StoreShape = { ...loop2g, sizeBytes: 64 * M + 1, usedBytes: M, allocatedBytes: 4 * M };
+    expect(planUpdate(lxcMade, spec({ size: 64 * M })).strategy).toBe("none");
+    expect(planUpdate(lxcMade, spec({ size: 128 * M })).summary).toMatch(/^grow in place: loop ext4 64(\.0)? MiB → 128 MiB/);
+  });
+  it("says a tree-to-tree copy is reflinked where the host allows, and an overlay's merged view copied", () => {
+    const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };
+    expect(planUpdate(dir, spec({ backingStore: "btrfs" })).summary).toBe("copy 10 MiB file by file (reflinked where both share one btrfs or xfs) from dir into a new btrfs");
+    expect(planUpdate({ ...dir, store: "overlay" }, spec({ backingStore: "dir" })).summary).toMatch(/^copy 10 MiB file by file from overlay/);
+    expect(planUpdate(dir, spec({ backingStore: "loop" })).summary).toMatch(/^copy 10 MiB file by file from dir into a new loop ext4 1\.0 GiB$/);
   });
   it("gives a tree store moving to a block store the default 1 GiB and ext4", () => {
     const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };
@@ -58,7 +69,7 @@ describe("planUpdate", () => {
 describe("planFill", () => {
   it("block-copies a block source of the same fstype into an equal or larger block store", () => {
     expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "ext4" }).strategy).toBe("block-copy");
-    expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "xfs" }).strategy).toBe("rsync");
+    expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "xfs" }).strategy).toBe("file-copy");
   });
   it("snapshots btrfs into btrfs", () => {
     const b: StoreShape = { store: "btrfs", sizeBytes: null, fstype: "btrfs", usedBytes: M, allocatedBytes: M };

@@ -64,7 +64,7 @@ export class NotFound extends RootfsError {
   }
 }
 
-/** An external tool (mkfs, rsync, btrfs, ...) failed. */
+/** An external tool (mkfs, cp, btrfs, ...) failed. */
 export class ToolFailed extends RootfsError {
   constructor(
     readonly argv: readonly string[],

@@ -100,7 +100,7 @@ export interface Driver {
   resizeDevice?(ctx: OpContext, loc: Location, size: number): Promise<void>;
   /** Sized tree stores: set the limit (btrfs qgroup, zfs quota). */
   setLimit?(ctx: OpContext, loc: Location, size: number): Promise<void>;
-  /** A copy cheaper than rsync (btrfs snapshot on the same filesystem); false when it does not apply. */
+  /** A copy cheaper than a file copy (btrfs snapshot on the same filesystem); false when it does not apply. */
   cloneFrom?(ctx: OpContext, src: Location, srcDriver: Driver, dst: Location): Promise<boolean>;
 }
 

@@ -21,7 +21,7 @@ const MAX_OUTPUT = 4 * 1024 * 1024;
 
 /**
  * The real runner. Every tool runs under `setpriv --pdeathsig KILL`, so it dies with us: a killed
- * operation leaves no rsync or mkfs writing on. stdin is /dev/null so no tool can ever wait on a prompt;
+ * operation leaves no cp or mkfs writing on. stdin is /dev/null so no tool can ever wait on a prompt;
  * LC_ALL=C keeps outputs parseable.
  */
 export const run: Runner = (argv, opts = {}) =>
@@ -38,7 +38,9 @@ export const run: Runner = (argv, opts = {}) =>
       if (stdout.length < max) stdout += d.toString();
     });
     child.stderr.on("data", (d: Buffer) => {
-      if (stderr.length < 65536) stderr += d.toString();
+      // The end matters most (the final error, our helper's marker line): keep the last 64 KiB.
+      stderr += d.toString();
+      if (stderr.length > 65536) stderr = stderr.slice(-65536);
     });
     child.on("error", (e: NodeJS.ErrnoException) => {
       reject(new ToolFailed(argv, null, e.code === "ENOENT" ? `${argv[0]}: command not found; install it` : e.message));

@@ -61,7 +61,7 @@ function parseExt(sb: Buffer): SuperblockInfo {
   const fstype: Fstype =
     incompat & EXT_INCOMPAT_EXT4 ? "ext4" : compat & EXT_COMPAT_HAS_JOURNAL ? "ext3" : "ext2";
   // Data, not metadata: leave out the inode tables and the journal that mkfs allocates up front, so a
-  // preview's "rsync N MiB" is what a file copy moves.
+  // preview's "copy N MiB file by file" is what a file copy moves.
   const inodeTables = sb.readUInt32LE(0x00) * sb.readUInt16LE(0x58);
   const journal = compat & EXT_COMPAT_HAS_JOURNAL ? sb.readUInt32LE(0x10c + 16 * 4) + sb.readUInt32LE(0x10c + 15 * 4) * 2 ** 32 : 0;
   const used = (blocks - free) * blockSize;

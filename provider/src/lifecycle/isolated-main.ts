@@ -7,7 +7,7 @@ import { DRIVERS } from "../drivers";
 import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { copyTree } from "../host/treecopy";
 import { makeContext } from "./context";
-import { ERROR_MARKER, IsolatedTask } from "./isolated";
+import { ERROR_MARKER, IsolatedTask, RESULT_MARKER } from "./isolated";
 import { withMountedDevice, withMountedStore } from "./storage";
 
 async function main(task: IsolatedTask): Promise<void> {
@@ -19,7 +19,12 @@ async function main(task: IsolatedTask): Promise<void> {
       await withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
         withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
           const { bavail, bsize } = await fs.statfs(to);
-          await copyTree(ctx.run, from, to, { needed: task.neededBytes, available: bavail * bsize });
+          const sameHost = !src.caps.isBlock && !dst.caps.isBlock && task.src.store !== "overlay";
+          const method = await copyTree(ctx.run, from, to, { needed: task.neededBytes, available: bavail * bsize }, sameHost);
+          // On disk before the swap may point the config at it and destroy the old store: syncfs flushes the
+          // new filesystem, and for a loop-mounted one the loop driver turns the flush into an fsync of the image.
+          await ctx.run(["sync", "-f", to]);
+          process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ method })}\n`);
         }),
       );
       return;
@@ -34,6 +39,8 @@ async function main(task: IsolatedTask): Promise<void> {
 }
 
 main(JSON.parse(process.argv[2]) as IsolatedTask).catch((e: Error & Record<string, unknown>) => {
-  process.stderr.write(`${e.message}\n${ERROR_MARKER}${JSON.stringify({ ...e, name: e.name, message: e.message })}\n`);
+  // A tool's message can be long (cp lists every file it could not read): the marker carries its end.
+  const message = e.message.length > 8192 ? `…${e.message.slice(-8192)}` : e.message;
+  process.stderr.write(`${ERROR_MARKER}${JSON.stringify({ ...e, stderr: undefined, name: e.name, message })}\n`);
   process.exit(1);
 });

@@ -29,15 +29,29 @@ const HELPER = __filename.endsWith(".ts")
   ? path.resolve(__dirname, "..", "..", "..", "dist", "provider", "src", "lifecycle", "isolated-main.js")
   : path.join(__dirname, "isolated-main.js");
 
-export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<void> {
+/** A marker line on the helper's stdout carrying its result back (how a copy was made). */
+export const RESULT_MARKER = "LXC_ROOTFS_RESULT ";
+
+export interface IsolatedResult {
+  method?: "reflink" | "cp";
+}
+
+export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {
   if (!existsSync(HELPER)) throw new RootfsError(`internal: ${HELPER} is missing; run npm run build`);
   try {
-    await ctx.run(["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER, JSON.stringify(task)]);
+    const { stdout } = await ctx.run(["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER, JSON.stringify(task)]);
+    const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARKER));
+    return line ? (JSON.parse(line.slice(RESULT_MARKER.length)) as IsolatedResult) : {};
   } catch (e) {
     if (!(e instanceof ToolFailed)) throw e;
     const line = e.stderr.split("\n").find((l) => l.startsWith(ERROR_MARKER));
     if (!line) throw e;
-    const err = JSON.parse(line.slice(ERROR_MARKER.length)) as { name: string; message: string; neededBytes?: number; availableBytes?: number; where?: string };
+    let err: { name: string; message: string; neededBytes?: number; availableBytes?: number; where?: string };
+    try {
+      err = JSON.parse(line.slice(ERROR_MARKER.length));
+    } catch {
+      throw new RootfsError(`${task.kind} failed: ${e.stderr.slice(-4096)}`);
+    }
     if (err.name === "NoSpace") throw new NoSpace(err.where ?? "", err.neededBytes ?? 0, err.availableBytes ?? 0);
     const typed = new RootfsError(err.message);
     typed.name = err.name;

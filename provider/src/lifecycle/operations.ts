@@ -17,7 +17,7 @@ import { buildAndSwap, recover } from "./swap";
 import { validateSpec } from "./validate";
 
 export interface CreateResult extends Observed {
-  /** How the content of `from` got in: block copy by reflink or sparse copy, rsync, snapshot, or none. */
+  /** How the content of `from` got in: block copy by reflink or sparse copy, a file copy (cp, or reflinks), snapshot, or none. */
   method: CopyMethod;
 }
 
@@ -140,7 +140,7 @@ export async function updateRootfs(input: RawInputs | RootfsSpec, opts: Operatio
         await driver.setLimit!(ctx, loc, target.size!);
         break;
       case "block-copy":
-      case "rsync": {
+      case "file-copy": {
         await assertNotInUse(ctx, loc);
         const newDriver = DRIVERS[target.store];
         const source = { driver, loc, usage: current.observed };
@@ -152,7 +152,7 @@ export async function updateRootfs(input: RawInputs | RootfsSpec, opts: Operatio
           newFinal: newLoc,
           old: { driver, loc },
           build: async (built) => {
-            method = await buildStore(ctx, newDriver, built, target, source, plan.strategy === "block-copy" ? "block-copy" : "rsync");
+            method = await buildStore(ctx, newDriver, built, target, source, plan.strategy === "block-copy" ? "block-copy" : "file-copy");
           },
         });
         break;

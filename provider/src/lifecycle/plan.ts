@@ -4,12 +4,13 @@
  */
 import path from "path";
 import { CannotShrink, InvalidInput, NoSpace, formatBytes } from "../core/errors";
+import { SIZE_ALIGN } from "../core/size";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsSpec, Store } from "../core/types";
 import { DRIVERS } from "../drivers";
 import { MIN_FS_SIZE, shrinkMode } from "../host/filesystem";
 
-export type UpdateStrategy = "none" | "grow-in-place" | "shrink-in-place" | "set-limit" | "block-copy" | "rsync";
-export type FillStrategy = "empty" | "clone" | "block-copy" | "rsync";
+export type UpdateStrategy = "none" | "grow-in-place" | "shrink-in-place" | "set-limit" | "block-copy" | "file-copy";
+export type FillStrategy = "empty" | "clone" | "block-copy" | "file-copy";
 
 /** The storage as it is, or as it will be. */
 export interface StoreShape {
@@ -72,7 +73,7 @@ export function planFill(source: StoreShape, target: Target): { strategy: FillSt
   }
   checkFits(`the new ${target.store} rootfs`, source.usedBytes, target.size);
   if (target.store === "btrfs" && source.store === "btrfs") return { strategy: "clone", bytesToMove: 0 };
-  return { strategy: "rsync", bytesToMove: source.usedBytes };
+  return { strategy: "file-copy", bytesToMove: source.usedBytes };
 }
 
 /** Whether the spec names another volume (LVM volume group or name, thin pool, ZFS root) than the current one. */
@@ -82,7 +83,12 @@ function movesVolume(current: StoreShape, spec: RootfsSpec): boolean {
   return DRIVERS[spec.backingStore].locate(spec, path.join(spec.lxcPath, spec.container)).rootfsPath !== current.rootfsPath;
 }
 
-export function planUpdate(current: StoreShape, spec: RootfsSpec): UpdatePlan {
+export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
+  // A block device holds whole 512-byte sectors: LXC's images are size + 1 bytes, and that last byte is
+  // not part of the device. Sizes compare in sectors, so an image lxc-create made for 1G is 1G here.
+  const current = observed.sizeBytes !== null && DRIVERS[observed.store].caps.isBlock
+    ? { ...observed, sizeBytes: observed.sizeBytes - (observed.sizeBytes % SIZE_ALIGN) }
+    : observed;
   const target = resolveTarget(spec, current);
   const to = DRIVERS[target.store].caps;
   const from = DRIVERS[current.store].caps;
@@ -100,12 +106,12 @@ export function planUpdate(current: StoreShape, spec: RootfsSpec): UpdatePlan {
       return plan("block-copy", current.allocatedBytes, `block copy of ${mib(current.allocatedBytes)} allocated from ${current.rootfsPath} to ${where}`);
     }
     checkFits(`the new ${target.store} rootfs`, current.usedBytes, target.size);
-    return plan("rsync", current.usedBytes, `rsync ${mib(current.usedBytes)} from ${current.rootfsPath} to ${where}`);
+    return plan("file-copy", current.usedBytes, `copy ${mib(current.usedBytes)} file by file from ${current.rootfsPath} to ${where}`);
   }
   if (current.store === target.store) {
     if (to.isBlock && target.fstype !== current.fstype) {
       checkFits(`the new ${target.fstype} filesystem`, current.usedBytes, target.size);
-      return plan("rsync", current.usedBytes, `rsync ${mib(current.usedBytes)} from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`);
+      return plan("file-copy", current.usedBytes, `copy ${mib(current.usedBytes)} file by file from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`);
     }
     if (to.isBlock && target.size !== undefined && current.sizeBytes !== null && target.size !== current.sizeBytes) {
       if (target.size > current.sizeBytes) {
@@ -127,5 +133,7 @@ export function planUpdate(current: StoreShape, spec: RootfsSpec): UpdatePlan {
     return plan("block-copy", current.allocatedBytes, `block copy of ${mib(current.allocatedBytes)} allocated (reflink where the host allows, holes kept) from ${current.store} to ${target.store}${grow}`);
   }
   checkFits(`the new ${target.store} rootfs`, current.usedBytes, target.size);
-  return plan("rsync", current.usedBytes, `rsync ${mib(current.usedBytes)} from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`);
+  // Two trees of the host's own filesystem are reflinked where it shares extents (btrfs, xfs).
+  const how = !from.isBlock && !to.isBlock && current.store !== "overlay" ? " (reflinked where both share one btrfs or xfs)" : "";
+  return plan("file-copy", current.usedBytes, `copy ${mib(current.usedBytes)} file by file${how} from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`);
 }

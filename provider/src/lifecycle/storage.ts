@@ -1,6 +1,6 @@
 /**
  * Generic steps written once for every driver: mounting a store, growing and shrinking a block store in
- * the right order, and filling a new store from another by block copy or rsync.
+ * the right order, and filling a new store from another by block copy or a file copy.
  */
 import { promises as fs } from "fs";
 import path from "path";
@@ -104,7 +104,7 @@ export interface Source {
 }
 
 /** How a fill or update moved the data, as reported to the user. */
-export type CopyMethod = BlockCopyMethod | "rsync" | "snapshot" | "none";
+export type CopyMethod = BlockCopyMethod | "cp" | "snapshot" | "none";
 
 /**
  * Makes the store at `built` and fills it from `source` with the planned strategy. The caller owns
@@ -137,14 +137,14 @@ export async function buildStore(
   }
   await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
   if (!source) return "none";
-  await runIsolated(ctx, {
+  const { method } = await runIsolated(ctx, {
     kind: "copy",
     containerDir: ctx.containerDir,
     src: { store: source.driver.store, loc: source.loc, fstype: source.usage.fstype },
     dst: { store: driver.store, loc: built, fstype: target.fstype ?? null },
     neededBytes: source.usage.usedBytes,
   });
-  return "rsync";
+  return method ?? "cp";
 }
 
 /**
