@@ -133,8 +133,18 @@ async function main() {
       floor.push(timed(["cp", "--sparse=always", srcImage, path.join(EXT, "floor.img")]));
       fs.rmSync(path.join(EXT, "floor.img"));
     }
+    // The durable floor: the same copy made to survive a crash, as ours is (fsync before the swap).
+    const durable = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const t = process.hrtime.bigint();
+      sh(["cp", "--sparse=always", srcImage, path.join(EXT, "floor.img")]);
+      sh(["sync", "-f", path.join(EXT, "floor.img")]);
+      durable.push(Number(process.hrtime.bigint() - t) / 1e9);
+      fs.rmSync(path.join(EXT, "floor.img"));
+    }
     const loopLoop = results[results.length - 1];
     record("loop→loop 2G vs the cp --sparse=always floor", loopLoop.ours_s, "cp --sparse=always (image)", median(floor));
+    record("loop→loop 2G vs the durable floor", loopLoop.ours_s, "cp --sparse=always + sync -f (image)", median(durable));
     copyCase("loop→dir", EXT, ["--backing-store", "dir"], ["-B", "dir"], tree, `loop:${srcImage}`, null);
 
     // dir→btrfs: a dir container holding the same files, on the btrfs lxcPath.
@@ -144,11 +154,26 @@ async function main() {
     sh(["umount", mp]);
     const dirAlloc = allocated(path.join(BTRFS, "srcdir", "rootfs"));
     space["loop→dir"].source = dirAlloc;
+    // loop→loop where the lxcPath is btrfs: the image is reflinked (FICLONE), lxc-copy still copies it.
+    sh(["lxc-create", "-P", BTRFS, "-n", "srcloop", "-t", "/bin/true", "-B", "loop", "--fssize", "1G", "--fstype", "ext4"]);
+    sh(["cp", "--sparse=always", srcImage, path.join(BTRFS, "srcloop", "rootdev")]);
+    sideBySide("loop→loop 2G on a btrfs lxcPath", "lxc-copy -B loop -L 2G",
+      (i) => timed([...CLI, "create", "--lxcpath", BTRFS, "--name", `r${i}`, "--backing-store", "loop", "--size", "2G", "--from", `loop:${path.join(BTRFS, "srcloop", "rootdev")}`]),
+      (i) => timed(["lxc-copy", "-P", BTRFS, "-n", "srcloop", "-N", `q${i}`, "-B", "loop", "-L", "2G"]),
+      (i) => {
+        sh([...CLI, "destroy", "--lxcpath", BTRFS, "--name", `r${i}`]);
+        peerDestroy(BTRFS, `q${i}`);
+      });
     copyCase("dir→btrfs", BTRFS, ["--backing-store", "btrfs"], ["-B", "btrfs"], tree, `dir:${path.join(BTRFS, "srcdir", "rootfs")}`, dirAlloc);
 
     for (const [name, s] of Object.entries(space)) {
       record(`space: ${name} (allocated, ours vs source)`, s.ours / 1e6, "source allocated (MB)", s.source / 1e6, { unit: "MB", peer_result_MB: +(s.peer / 1e6).toFixed(1) });
     }
+
+    // The floor of any Node CLI on this machine: starting Node and doing nothing.
+    const nodeFloor = [];
+    for (let i = 0; i < ROUNDS; i++) nodeFloor.push(timed([process.execPath, "-e", "0"]));
+    record("node -e 0 (any Node CLI's start-up)", median(nodeFloor), "lxc-create -t /bin/true -B dir", results.find((r) => r.case === "create dir").peer_s);
 
     // 5. inside the library, no process start: what a pulumi up of many resources pays per resource.
     const lib = require(path.join(ROOT, "dist", "provider", "src", "index.js"));
