@@ -3,9 +3,10 @@
  * plugin): which inputs replace, which update, what a preview says, what a refresh reads. Nothing here
  * knows Pulumi's wire formats; adapters translate.
  */
+import path from "path";
 import { InvalidInput, RootfsError } from "../core/errors";
 import { inputDefaults, inputNames } from "../core/schema";
-import { parseSize } from "../core/size";
+import { parseSize, SIZE_ALIGN } from "../core/size";
 import { Observed, RootfsSpec } from "../core/types";
 import { DRIVERS } from "../drivers";
 import { containerDirOf, OperationOptions } from "./context";
@@ -117,6 +118,31 @@ export function diffResource(olds: Props, news: Props): DiffResult {
     spec,
   );
   return { changes: plan.strategy !== "none", replaces: [], summary: plan.strategy === "none" ? undefined : plan.summary };
+}
+
+/**
+ * The inputs an import starts from, given only the id (the container directory): `pulumi import
+ * lxc:index:Rootfs web /var/lib/lxc/web`. Refused unless it is a plain absolute path.
+ */
+export function propsFromId(id: string): Props {
+  if (typeof id !== "string" || !path.isAbsolute(id) || id.split("/").includes("..") || path.dirname(id) === id) {
+    throw new InvalidInput("id", id, "the container directory, an absolute path such as /var/lib/lxc/web");
+  }
+  const dir = path.normalize(id).replace(/\/+$/, "");
+  return { container: path.basename(dir), lxcPath: path.dirname(dir) };
+}
+
+/**
+ * The inputs that describe what is on the host, for an imported rootfs: a program declaring these has
+ * nothing to change. Size and fstype are stated only for block stores (dir and overlay take none).
+ */
+export function inputsFromObserved(outs: Props): Props {
+  const inputs: Props = { container: outs.container, lxcPath: outs.lxcPath, backingStore: outs.backingStore };
+  const caps = DRIVERS[outs.backingStore as RootfsSpec["backingStore"]]?.caps;
+  // Whole sectors, as planning compares them: an image lxc-create made is one byte over its size.
+  if (caps?.isBlock && typeof outs.sizeBytes === "number") inputs.size = outs.sizeBytes - (outs.sizeBytes % SIZE_ALIGN);
+  if (caps?.isBlock && typeof outs.fstype === "string") inputs.fstype = outs.fstype;
+  return inputs;
 }
 
 /** The resource's id: its container directory. */

@@ -5,20 +5,8 @@
  * update will do and an update shows what it did.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkResource, createResource, deleteResource, describeError, diffResource, Props, readResource, updateResource } from "../lifecycle/resource";
-
-function label(props: Props): string {
-  return `rootfs ${String(props.lxcPath ?? "/var/lib/lxc")}/${String(props.container)}`;
-}
-
-/** Errors reach the engine as their message: the stack trace of a validation error helps nobody. */
-async function plain<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw new Error(describeError(e));
-  }
-}
+import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../lifecycle/resource";
+import { label, plainErrors as plain } from "./messages";
 
 export async function check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
   return checkResource(news);

@@ -1,0 +1,119 @@
+/**
+ * `lxc:index:Rootfs` as a schema-based provider plugin, for every Pulumi language and for `pulumi import`.
+ * A thin adapter over lifecycle/resource.ts, the code behind the dynamic provider too: it only translates
+ * the wire (secret envelopes, URNs, the import read) and reports through the engine's log.
+ */
+import type * as provider from "@pulumi/pulumi/provider";
+import {
+  checkResource,
+  createResource,
+  deleteResource,
+  diffResource,
+  inputsFromObserved,
+  Props,
+  propsFromId,
+  readResource,
+  updateResource,
+} from "../lifecycle/resource";
+import { EngineLog } from "../pulumi/engine-log";
+import { label, plainErrors } from "../pulumi/messages";
+
+export const ROOTFS_TYPE = "lxc:index:Rootfs";
+
+/** Pulumi's marker for a secret value on the wire: { [SIG]: SECRET, value }. */
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+
+function isSecret(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET;
+}
+
+/** Top-level values out of their secret envelopes, remembering which were secret. */
+export function unwrapSecrets(props: Props): { plain: Props; secret: Set<string> } {
+  const plain: Props = {};
+  const secret = new Set<string>();
+  for (const [k, v] of Object.entries(props ?? {})) {
+    if (isSecret(v)) {
+      secret.add(k);
+      plain[k] = v.value;
+    } else plain[k] = v;
+  }
+  return { plain, secret };
+}
+
+/** Puts the values that came in secret back in envelopes, so outputs stay secret in the state. */
+export function wrapSecrets(props: Props, secret: Set<string>): Props {
+  const out: Props = {};
+  for (const [k, v] of Object.entries(props)) out[k] = secret.has(k) && v !== undefined ? { [SIG]: SECRET, value: v } : v;
+  return out;
+}
+
+function typeOf(urn: string): string {
+  return urn.split("::")[2] ?? "";
+}
+
+function assertRootfs(urn: string): void {
+  if (typeOf(urn) !== ROOTFS_TYPE) throw new Error(`unknown resource type ${typeOf(urn)}: this provider serves ${ROOTFS_TYPE}`);
+}
+
+export class RootfsProvider implements provider.Provider {
+  constructor(
+    readonly version: string,
+    readonly schema: string,
+    private readonly log: EngineLog,
+  ) {}
+
+  async check(urn: string, _olds: Props, news: Props): Promise<provider.CheckResult> {
+    assertRootfs(urn);
+    const { plain, secret } = unwrapSecrets(news);
+    const r = checkResource(plain);
+    return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
+  }
+
+  async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
+    return plainErrors(async () => {
+      const n = unwrapSecrets(news).plain;
+      const d = diffResource(unwrapSecrets(olds).plain, n);
+      if (d.summary) await this.log(urn, `${label(n)}: ${d.summary}`);
+      return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
+    });
+  }
+
+  async create(urn: string, inputs: Props): Promise<provider.CreateResult> {
+    assertRootfs(urn);
+    return plainErrors(async () => {
+      const { plain, secret } = unwrapSecrets(inputs);
+      const r = await createResource(plain, { log: (m) => void this.log(urn, `${label(plain)}: ${m}`) });
+      if (r.method !== "none") await this.log(urn, `${label(plain)}: filled from ${String(plain.from)} by ${r.method}`);
+      return { id: r.id, outs: wrapSecrets(r.outs, secret) };
+    });
+  }
+
+  /** Refresh reads the host; an import (no properties yet) starts from the id and returns inputs too. */
+  async read(id: string, _urn: string, props: Props): Promise<provider.ReadResult> {
+    return plainErrors(async () => {
+      const importing = Object.keys(props ?? {}).length === 0;
+      const { plain, secret } = unwrapSecrets(importing ? propsFromId(id) : props);
+      const r = await readResource(plain);
+      if (!r) return { id: "", props: {} };
+      return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? inputsFromObserved(r.outs) : undefined };
+    });
+  }
+
+  async update(_id: string, urn: string, _olds: Props, news: Props): Promise<provider.UpdateResult> {
+    return plainErrors(async () => {
+      const { plain, secret } = unwrapSecrets(news);
+      const r = await updateResource(plain);
+      await this.log(urn, `${label(plain)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
+      return { outs: wrapSecrets(r.outs, secret) };
+    });
+  }
+
+  async delete(_id: string, urn: string, props: Props): Promise<void> {
+    return plainErrors(async () => {
+      const { plain } = unwrapSecrets(props);
+      const r = await deleteResource(plain);
+      if (!r.destroyed) await this.log(urn, `${label(plain)}: nothing deleted: ${r.reason}`);
+    });
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Messages from the plugin to the engine's Log service, attached to a resource's URN, so that `pulumi
+ * preview` prints a plan line under the resource as it does for the dynamic provider's console output.
+ * (A plugin's own stdout and stderr only reach the engine's debug log.)
+ */
+import * as grpc from "@grpc/grpc-js";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const engrpc = require("@pulumi/pulumi/proto/engine_grpc_pb.js");
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const engproto = require("@pulumi/pulumi/proto/engine_pb.js");
+
+export type EngineLog = (urn: string, message: string) => Promise<void>;
+
+/** A logger for the engine at `address`; without one (run by hand), messages go to stderr. */
+export function engineLog(address: string | undefined): EngineLog {
+  if (!address) return async (_urn, message) => void process.stderr.write(`${message}\n`);
+  const client = new engrpc.EngineClient(address, grpc.credentials.createInsecure());
+  return (urn, message) =>
+    new Promise((resolve) => {
+      const req = new engproto.LogRequest();
+      req.setSeverity(engproto.LogSeverity.INFO);
+      req.setUrn(urn);
+      req.setMessage(message);
+      // A message that cannot be delivered must not fail the operation it describes.
+      client.log(req, () => resolve());
+    });
+}
