@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { REPO, tempDir } from "./env";
+import { Ran, REPO, sh, tempDir } from "./env";
 
 export const TOOLS = path.join(REPO, ".tools");
 
@@ -63,4 +63,37 @@ export async function serializedProviders(stack: Stack): Promise<string[]> {
   const state = await stack.exportStack();
   const resources = (state.deployment.resources ?? []) as Array<{ outputs?: Record<string, unknown> }>;
   return resources.map((r) => r.outputs?.__provider).filter((p): p is string => typeof p === "string");
+}
+
+/**
+ * A Pulumi.yaml project driven through the `pulumi` CLI itself: a scratch directory with a local file
+ * backend and an isolated PULUMI_HOME, and `pulumi(...)`, which adds `--stack <stack>` to every command
+ * but `stack` ones. `text` is stdout and stderr together, what a user sees.
+ */
+export interface CliProject {
+  work: string;
+  env: NodeJS.ProcessEnv;
+  pulumi(...args: string[]): Promise<Ran & { text: string }>;
+}
+
+export async function cliProject(label: string, project: string, stack: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliProject> {
+  const work = await tempDir(label);
+  await fs.mkdir(path.join(work, "state"));
+  const env: NodeJS.ProcessEnv = {
+    PULUMI_BACKEND_URL: `file://${work}/state`,
+    PULUMI_CONFIG_PASSPHRASE: "test",
+    PULUMI_HOME: path.join(work, "home"),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    ...extraEnv,
+  };
+  return {
+    work,
+    env,
+    async pulumi(...args) {
+      const stackArgs = args[0] === "stack" ? [] : ["--stack", stack];
+      const r = await sh([path.join(TOOLS, "bin", "pulumi"), "--cwd", project, "--non-interactive", ...args, ...stackArgs], { env });
+      return { ...r, text: r.stdout + r.stderr };
+    },
+  };
 }

@@ -5,31 +5,19 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, mountsUnder, sh, tempDir } from "../helpers/env";
-import { TOOLS } from "../helpers/pulumi";
+import { loopsUnder, mountsUnder } from "../helpers/env";
+import { CliProject, cliProject } from "../helpers/pulumi";
 
 const PROJECT = path.join(__dirname, "fixtures", "cli-project");
 let work: string;
 let lxcPath: string;
-let env: NodeJS.ProcessEnv;
+let pulumi: CliProject["pulumi"];
 
-async function pulumi(...args: string[]) {
-  const stack = args[0] === "stack" ? [] : ["--stack", "cli"];
-  return sh([path.join(TOOLS, "bin", "pulumi"), "--cwd", PROJECT, "--non-interactive", ...args, ...stack], { env });
-}
 
 beforeAll(async () => {
-  work = await tempDir("cli");
+  ({ work, pulumi } = await cliProject("cli", PROJECT, "cli"));
   lxcPath = path.join(work, "lxc");
   await fs.mkdir(lxcPath);
-  await fs.mkdir(path.join(work, "state"));
-  env = {
-    PULUMI_BACKEND_URL: `file://${work}/state`,
-    PULUMI_CONFIG_PASSPHRASE: "test",
-    PULUMI_HOME: path.join(work, "home"),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-  };
   expect((await pulumi("stack", "init", "cli")).code).toBe(0);
   expect((await pulumi("config", "set", "lxcPath", lxcPath)).code).toBe(0);
 });
