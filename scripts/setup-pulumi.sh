@@ -7,7 +7,10 @@
 # beside the pulumi executable (it warns when it has to take it from PATH), so that is where it goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/retry.sh
 VERSION=v3.259.0
+# Pulumi YAML's language host, built from its own module (its go.mod pins the pkg/v3 it compiles against).
+YAML_VERSION=v1.25.0
 BIN="$PWD/.tools/bin"
 CACHE="${PULUMI_LXC_CACHE:-$HOME/.cache/pulumi-lxc}/pulumi-$VERSION"
 mkdir -p "$BIN"
@@ -24,7 +27,7 @@ else
   command -v go >/dev/null || { echo "setup-pulumi: Go is needed to build the Pulumi CLI" >&2; exit 1; }
   echo "setup-pulumi: building the Pulumi CLI $VERSION from Go modules (once per machine, several minutes)" >&2
   mkdir -p "$CACHE"
-  (cd scripts/pulumi-toolchain && GOFLAGS=-mod=mod go build -trimpath -o "$CACHE/pulumi.tmp" \
+  (cd scripts/pulumi-toolchain && GOFLAGS=-mod=mod retry go build -trimpath -o "$CACHE/pulumi.tmp" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
   mv "$CACHE/pulumi.tmp" "$CACHE/pulumi"
@@ -33,7 +36,19 @@ fi
 if [ -z "$existing" ]; then
   rm -f "$BIN/pulumi-resource-pulumi-nodejs"
   install -m 0755 "$SHIM" "$CACHE/pulumi-resource-pulumi-nodejs"
-  # Pulumi's Go language host cannot be built here (the module proxy refuses it): ours takes its place.
+  # Pulumi's Node language host cannot be built here (the module proxy refuses it): ours takes its place.
   install -m 0755 scripts/pulumi-language-nodejs "$CACHE/pulumi-language-nodejs"
+  # Pulumi YAML's host is served: the real one, github.com/pulumi/pulumi-yaml, built once per machine.
+  YAML_HOST="$CACHE/pulumi-language-yaml-$YAML_VERSION"
+  if [ ! -x "$YAML_HOST" ]; then
+    echo "setup-pulumi: building pulumi-language-yaml $YAML_VERSION from Go modules (once per machine)" >&2
+    rm -rf "$CACHE/yaml-build"
+    GOBIN="$CACHE/yaml-build" retry go install -trimpath \
+      -ldflags "-X github.com/pulumi/pulumi-yaml/pkg/version.Version=${YAML_VERSION#v}" \
+      "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_VERSION"
+    mv "$CACHE/yaml-build/pulumi-language-yaml" "$YAML_HOST"
+    rm -rf "$CACHE/yaml-build"
+  fi
+  ln -sfn "$YAML_HOST" "$CACHE/pulumi-language-yaml"
 fi
 "$BIN/pulumi" version >&2
