@@ -1,5 +1,5 @@
 /**
- * The Node.js and Python SDKs are generated from schema.json (npm run gen-sdk, Pulumi's own generators) and committed:
+ * The Node.js, Python and Go SDKs are generated from schema.json (npm run gen-sdk, Pulumi's own generators) and committed:
  * regenerating them must give the committed bytes, every input must reach every SDK, and the schema must
  * say what each property means.
  */
@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { REPO, sh, tempDir } from "../helpers/env";
 
-const LANGUAGES = ["nodejs", "python"];
+const LANGUAGES = ["nodejs", "python", "go"];
 const schema = JSON.parse(require("fs").readFileSync(path.join(REPO, "schema.json"), "utf8"));
 const rootfs = schema.resources["lxc:index:Rootfs"];
 const inputs = Object.keys(rootfs.inputProperties);
@@ -50,15 +50,25 @@ it("npm run gen-sdk reproduces the committed SDKs byte for byte", async () => {
 it("every input of schema.json reaches each SDK under its language's name", async () => {
   const ts = await fs.readFile(path.join(REPO, "sdk", "nodejs", "rootfs.ts"), "utf8");
   const py = await fs.readFile(path.join(REPO, "sdk", "python", "pulumi_lxc", "rootfs.py"), "utf8");
+  const go = await fs.readFile(path.join(REPO, "sdk", "go", "lxc", "rootfs.go"), "utf8");
+  const goArgs = go.slice(go.indexOf("type RootfsArgs struct {"));
+  expect(goArgs.length).toBeLessThan(go.length);
   const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
   for (const name of inputs) {
     expect(ts).toMatch(new RegExp(`\\b${name}\\??: pulumi\\.Input<`));
     // Python names: snake_case, and a keyword gets a trailing underscore (from → from_).
     const py_ = snake(name) === "from" ? "from_" : snake(name);
     expect(py).toMatch(new RegExp(`\\b${py_}: pulumi\\.Input\\[`));
+    // Go names: exported PascalCase fields of RootfsArgs, each some Input type.
+    const pascal = name[0].toUpperCase() + name.slice(1);
+    expect(goArgs).toMatch(new RegExp(`\\n\\t${pascal} +[A-Za-z.]*Input\\n`));
   }
   expect(ts).toContain("'lxc:index:Rootfs'");
   expect(py).toContain("'lxc:index:Rootfs'");
+  expect(go).toContain(`ctx.RegisterResource("lxc:index:Rootfs"`);
+  // The Go SDK is one module at sdk/, at the import path schema.json names.
+  expect(await fs.readFile(path.join(REPO, "sdk", "go.mod"), "utf8")).toMatch(/^module github\.com\/pulumi-lxc\/pulumi-lxc\/sdk\n/);
+  expect(schema.language.go.importBasePath).toBe("github.com/pulumi-lxc/pulumi-lxc/sdk/go/lxc");
 });
 
 it("schema.json describes every property, makes backingStore and fstype enums, and states defaults", () => {

@@ -1,9 +1,9 @@
-// gensdk generates the Node.js and Python SDKs of pulumi-lxc from schema.json, with the code
+// gensdk generates the Node.js, Python and Go SDKs of pulumi-lxc from schema.json, with the code
 // generators of the pinned Pulumi release (github.com/pulumi/pulumi/pkg/v3/codegen), the ones behind
 // `pulumi package gen-sdk`. That command hands generation to each language's host plugin, and the Go
 // module proxy reachable here refuses those plugins' modules; the generators themselves are in pkg/v3.
 //
-// Usage: gensdk <schema.json> <out-dir> [nodejs|python]...
+// Usage: gensdk <schema.json> <out-dir> [nodejs|python|go]...
 // Writes <out-dir>/<language>/..., replacing what was there.
 package main
 
@@ -16,6 +16,7 @@ import (
 	"sort"
 
 	"github.com/blang/semver"
+	gogen "github.com/pulumi/pulumi/pkg/v3/codegen/go"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/nodejs"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/python"
 	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
@@ -44,7 +45,7 @@ func (noPackages) LoadPackageReferenceV2(_ context.Context, d *schema.PackageDes
 
 func main() {
 	if len(os.Args) < 4 {
-		fmt.Fprintln(os.Stderr, "usage: gensdk <schema.json> <out-dir> nodejs|python...")
+		fmt.Fprintln(os.Stderr, "usage: gensdk <schema.json> <out-dir> nodejs|python|go...")
 		os.Exit(2)
 	}
 	if err := run(os.Args[1], os.Args[2], os.Args[3:]); err != nil {
@@ -86,6 +87,8 @@ func run(schemaPath, outDir string, languages []string) error {
 			files, err = nodejs.GeneratePackage(tool, pkg, nil, nil, false, noPackages{})
 		case "python":
 			files, err = python.GeneratePackage(tool, pkg, nil, noPackages{})
+		case "go":
+			files, err = gogen.GeneratePackage(tool, pkg, nil)
 		default:
 			return fmt.Errorf("unknown language %q", lang)
 		}
