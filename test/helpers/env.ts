@@ -24,10 +24,11 @@ export interface Ran {
   stderr: string;
 }
 
-export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Ran> {
+export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -41,7 +42,7 @@ export function sh(argv: string[], opts: { env?: NodeJS.ProcessEnv; input?: stri
 }
 
 /** sh that must succeed. */
-export async function must(argv: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function must(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
   const r = await sh(argv, opts);
   if (r.code !== 0) throw new Error(`${argv.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
