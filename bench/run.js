@@ -41,12 +41,21 @@ function record(name, ours, peer, peerS, extra = {}) {
   log(`${name.padEnd(44)} ours ${row.ours_s.toFixed(3)}${u}  ${peer.padEnd(34)} ${peerS === null ? "-" : `${row.peer_s.toFixed(3)}${u}`}  ratio ${row.ratio ?? "-"}`);
 }
 
+/**
+ * Writes back every dirty page, outside the timing, so that each measurement starts clean: without it, our
+ * flush of the new store (`sync -f`, a syncfs of the whole filesystem) also paid for the ~200 MB the peer
+ * had just written and left unflushed when the peer ran first.
+ */
+const settle = () => spawnSync("sync");
+
 /** Runs `ours(i)` and `peer(i)` alternately; each returns seconds. Cleans up with `after(i)` outside the timing. */
 function sideBySide(name, peerName, ours, peer, after = () => {}) {
   const a = [];
   const b = [];
+  const runOurs = (i) => { settle(); a.push(ours(i)); };
+  const runPeer = (i) => { settle(); b.push(peer(i)); };
   for (let i = 0; i < ROUNDS; i++) {
-    if (i % 2 === 0) { a.push(ours(i)); b.push(peer(i)); } else { b.push(peer(i)); a.push(ours(i)); }
+    if (i % 2 === 0) { runOurs(i); runPeer(i); } else { runPeer(i); runOurs(i); }
     after(i);
   }
   record(name, median(a), peerName, median(b));
@@ -130,12 +139,14 @@ async function main() {
     copyCase("loop→loop 2G, same fstype", EXT, ["--backing-store", "loop", "--size", "2G"], ["-B", "loop", "-L", "2G"], image, `loop:${srcImage}`, srcAlloc);
     const floor = [];
     for (let i = 0; i < ROUNDS; i++) {
+      settle();
       floor.push(timed(["cp", "--sparse=always", srcImage, path.join(EXT, "floor.img")]));
       fs.rmSync(path.join(EXT, "floor.img"));
     }
     // The durable floor: the same copy made to survive a crash, as ours is (fsync before the swap).
     const durable = [];
     for (let i = 0; i < ROUNDS; i++) {
+      settle();
       const t = process.hrtime.bigint();
       sh(["cp", "--sparse=always", srcImage, path.join(EXT, "floor.img")]);
       sh(["sync", "-f", path.join(EXT, "floor.img")]);
