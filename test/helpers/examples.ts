@@ -5,7 +5,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, mountsUnder, must, sh } from "./env";
+import { must, sh } from "./env";
 import { CliProject, cliProject } from "./pulumi";
 
 export interface Example extends CliProject {
@@ -35,12 +35,8 @@ export async function exampleOnBtrfs(label: string, project: string, stack: stri
     image: path.join(lxcPath, "web", "rootdev"),
     subvolume: path.join(lxcPath, "web", "rootfs"),
     async cleanup() {
-      await cli.pulumi("stack", "rm", "--yes", "--force", stack);
-      await fs.rm(path.join(project, `Pulumi.${stack}.yaml`), { force: true });
       await sh(["umount", lxcPath]);
-      expect(await loopsUnder(cli.work)).toEqual([]);
-      expect(await mountsUnder(cli.work)).toEqual([]);
-      await fs.rm(cli.work, { recursive: true, force: true });
+      await cli.cleanup();
     },
   };
 }

@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { Ran, REPO, sh, tempDir } from "./env";
+import { loopsUnder, mountsUnder, Ran, REPO, sh, tempDir } from "./env";
 
 export const TOOLS = path.join(REPO, ".tools");
 
@@ -74,6 +74,11 @@ export interface CliProject {
   work: string;
   env: NodeJS.ProcessEnv;
   pulumi(...args: string[]): Promise<Ran & { text: string }>;
+  /**
+   * After the test's own destroy: removes the stack and its config file from the project, checks that no
+   * loop device or mount is left under the scratch directory, and removes it.
+   */
+  cleanup(): Promise<void>;
 }
 
 export async function cliProject(label: string, project: string, stack: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<CliProject> {
@@ -87,13 +92,22 @@ export async function cliProject(label: string, project: string, stack: string, 
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     ...extraEnv,
   };
+  const pulumi: CliProject["pulumi"] = async (...args) => {
+    // `stack` and `plugin` commands take no --stack.
+    const stackArgs = args[0] === "stack" || args[0] === "plugin" ? [] : ["--stack", stack];
+    const r = await sh([path.join(TOOLS, "bin", "pulumi"), "--cwd", project, "--non-interactive", ...args, ...stackArgs], { env });
+    return { ...r, text: r.stdout + r.stderr };
+  };
   return {
     work,
     env,
-    async pulumi(...args) {
-      const stackArgs = args[0] === "stack" ? [] : ["--stack", stack];
-      const r = await sh([path.join(TOOLS, "bin", "pulumi"), "--cwd", project, "--non-interactive", ...args, ...stackArgs], { env });
-      return { ...r, text: r.stdout + r.stderr };
+    pulumi,
+    async cleanup() {
+      await pulumi("stack", "rm", "--yes", "--force", stack);
+      await fs.rm(path.join(project, `Pulumi.${stack}.yaml`), { force: true });
+      expect(await loopsUnder(work)).toEqual([]);
+      expect(await mountsUnder(work)).toEqual([]);
+      await fs.rm(work, { recursive: true, force: true });
     },
   };
 }

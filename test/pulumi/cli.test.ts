@@ -5,17 +5,17 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, mountsUnder } from "../helpers/env";
 import { CliProject, cliProject } from "../helpers/pulumi";
 
 const PROJECT = path.join(__dirname, "fixtures", "cli-project");
 let work: string;
 let lxcPath: string;
 let pulumi: CliProject["pulumi"];
+let cleanup: CliProject["cleanup"];
 
 
 beforeAll(async () => {
-  ({ work, pulumi } = await cliProject("cli", PROJECT, "cli"));
+  ({ work, pulumi, cleanup } = await cliProject("cli", PROJECT, "cli"));
   lxcPath = path.join(work, "lxc");
   await fs.mkdir(lxcPath);
   expect((await pulumi("stack", "init", "cli")).code).toBe(0);
@@ -24,11 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pulumi("destroy", "--yes");
-  await pulumi("stack", "rm", "--yes", "cli");
-  await fs.rm(path.join(PROJECT, "Pulumi.cli.yaml"), { force: true });
-  expect(await loopsUnder(work)).toEqual([]);
-  expect(await mountsUnder(work)).toEqual([]);
-  await fs.rm(work, { recursive: true, force: true });
+  await cleanup();
 });
 
 it("pulumi preview, up, preview with no changes, refresh, destroy", async () => {

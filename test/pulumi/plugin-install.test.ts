@@ -5,32 +5,19 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, mountsUnder, must, REPO, sh, tempDir } from "../helpers/env";
-import { TOOLS } from "../helpers/pulumi";
+import { must, REPO } from "../helpers/env";
+import { cliProject } from "../helpers/pulumi";
 
 const PROJECT = path.join(__dirname, "fixtures", "plugin-installed");
 const VERSION = JSON.parse(require("fs").readFileSync(path.join(REPO, "schema.json"), "utf8")).version as string;
 
 it("pack-plugin's tarball installs with pulumi plugin install and serves pulumi up and destroy", async () => {
-  const work = await tempDir("plugin-install");
+  // Only the installed plugin may serve lxc: nothing from PATH.
+  const { work, pulumi, cleanup } = await cliProject("plugin-install", PROJECT, "inst", { PULUMI_IGNORE_AMBIENT_PLUGINS: "true" });
   const lxcPath = path.join(work, "lxc");
   await fs.mkdir(lxcPath);
-  await fs.mkdir(path.join(work, "state"));
   const tarball = path.join(work, `pulumi-resource-lxc-v${VERSION}-linux-amd64.tar.gz`);
   await must(["bash", path.join(REPO, "scripts", "pack-plugin.sh")], { env: { OUT: tarball } });
-  const env = {
-    PULUMI_BACKEND_URL: `file://${work}/state`,
-    PULUMI_CONFIG_PASSPHRASE: "test",
-    PULUMI_HOME: path.join(work, "home"),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-    // Only the installed plugin may serve lxc: nothing from PATH.
-    PULUMI_IGNORE_AMBIENT_PLUGINS: "true",
-  };
-  const pulumi = async (...args: string[]) => {
-    const r = await sh([path.join(TOOLS, "bin", "pulumi"), "--cwd", PROJECT, "--non-interactive", ...args], { env });
-    return { ...r, text: r.stdout + r.stderr };
-  };
   const install = await pulumi("plugin", "install", "resource", "lxc", VERSION, "--file", tarball);
   expect(install.code).toBe(0);
   const ls = JSON.parse((await pulumi("plugin", "ls", "--json")).stdout) as Array<{ name: string; kind: string; version: string }>;
@@ -39,17 +26,13 @@ it("pack-plugin's tarball installs with pulumi plugin install and serves pulumi 
   expect((await fs.stat(installed)).mode & 0o111).not.toBe(0);
 
   expect((await pulumi("stack", "init", "inst")).code).toBe(0);
-  expect((await pulumi("config", "set", "lxcPath", lxcPath, "--stack", "inst")).code).toBe(0);
-  const up = await pulumi("up", "--yes", "--stack", "inst");
+  expect((await pulumi("config", "set", "lxcPath", lxcPath)).code).toBe(0);
+  const up = await pulumi("up", "--yes");
   expect(up.code).toBe(0);
   expect(up.text).toMatch(new RegExp(`rootfsPath\\s*:\\s*"loop:${lxcPath}/web/rootdev"`));
   expect((await fs.stat(path.join(lxcPath, "web", "rootdev"))).size).toBe(64 * 2 ** 20);
   expect(await must(["blkid", "-o", "value", "-s", "TYPE", path.join(lxcPath, "web", "rootdev")])).toBe("ext4\n");
-  expect((await pulumi("destroy", "--yes", "--stack", "inst")).code).toBe(0);
+  expect((await pulumi("destroy", "--yes")).code).toBe(0);
   await expect(fs.lstat(path.join(lxcPath, "web"))).rejects.toThrow(/ENOENT/);
-  await pulumi("stack", "rm", "--yes", "inst");
-  await fs.rm(path.join(PROJECT, "Pulumi.inst.yaml"), { force: true });
-  expect(await loopsUnder(work)).toEqual([]);
-  expect(await mountsUnder(work)).toEqual([]);
-  await fs.rm(work, { recursive: true, force: true });
+  await cleanup();
 }, 600000);

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, makeSampleTree, mountsUnder, must, treeDigest } from "../helpers/env";
+import { makeSampleTree, must, treeDigest } from "../helpers/env";
 import { CliProject, cliProject } from "../helpers/pulumi";
 
 const PROJECT = path.join(__dirname, "fixtures", "plugin-project");
@@ -14,9 +14,10 @@ let work: string;
 let lxcPath: string;
 let seed: string;
 let pulumi: CliProject["pulumi"];
+let cleanup: CliProject["cleanup"];
 
 beforeAll(async () => {
-  ({ work, pulumi } = await cliProject("plugin", PROJECT, "plugin"));
+  ({ work, pulumi, cleanup } = await cliProject("plugin", PROJECT, "plugin"));
   lxcPath = path.join(work, "lxc");
   seed = path.join(work, "seed");
   await fs.mkdir(lxcPath);
@@ -29,11 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pulumi("destroy", "--yes");
-  await pulumi("stack", "rm", "--yes", "plugin");
-  await fs.rm(path.join(PROJECT, "Pulumi.plugin.yaml"), { force: true });
-  expect(await loopsUnder(work)).toEqual([]);
-  expect(await mountsUnder(work)).toEqual([]);
-  await fs.rm(work, { recursive: true, force: true });
+  await cleanup();
 });
 
 it("up with a secret and an unknown input, a store change with the plan in the preview, then import", async () => {
