@@ -145,14 +145,45 @@ export async function mountScratchBtrfs(label: string, size = "1G"): Promise<{ d
   };
 }
 
-/** The tree digest of a loop image's filesystem, mounted read-only by the test itself (not by the code under test). */
-export async function imageDigest(image: string, scratchParent: string): Promise<string> {
+/**
+ * Runs `fn` on a loop image's filesystem, mounted read-only by the test itself (not by the code under
+ * test) inside a private mount namespace held by a process of its own: the host namespace never holds
+ * the mount, so a test that times out or fails mid-read cannot leave it behind, and when the holder
+ * dies the kernel drops the mount and its autoclear loop device. `fn` reads it through /proc/PID/root.
+ */
+export async function withImageMounted<T>(image: string, scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
   const mp = await fs.mkdtemp(path.join(scratchParent, ".look-"));
-  await must(["mount", "-o", "loop,ro", image, mp]);
+  const holder = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount -o loop,ro "$1" "$2" && echo mounted && exec sleep 600', "sh", image, mp], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<void>((resolve) => holder.on("close", () => resolve()));
   try {
-    return await treeDigest(mp);
+    await new Promise<void>((resolve, reject) => {
+      let stderr = "";
+      holder.stderr!.on("data", (d) => (stderr += d));
+      holder.stdout!.on("data", (d) => String(d).includes("mounted") && resolve());
+      holder.on("error", reject);
+      holder.on("close", (code) => reject(new Error(`mount -o loop,ro ${image} exited ${code}: ${stderr}`)));
+    });
+    return await fn(path.join(`/proc/${holder.pid}/root`, mp));
   } finally {
-    await must(["umount", mp]);
+    holder.kill("SIGKILL");
+    await exited;
+    await waitForLoopRelease(image);
     await fs.rmdir(mp);
   }
+}
+
+/** The kernel detaches an autoclear loop device after its last mount goes, which is not at once. */
+async function waitForLoopRelease(image: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await must(["losetup", "-j", image])).trim()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`a loop device over ${image} is still attached 5 s after its mount namespace ended`);
+}
+
+/** The tree digest of a loop image's filesystem. */
+export function imageDigest(image: string, scratchParent: string): Promise<string> {
+  return withImageMounted(image, scratchParent, treeDigest);
 }

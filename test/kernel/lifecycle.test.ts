@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { attachLoop } from "../../provider/src/native/loop";
-import { allocatedBytes, blkidType, cli, cliOk, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
+import { allocatedBytes, blkidType, cli, cliOk, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest, imageDigest, withImageMounted } from "../helpers/env";
 
 const M = 2 ** 20;
 let lxcPath: string;
@@ -271,15 +271,10 @@ describe("moves between stores keep the data", () => {
     await fs.writeFile(path.join(lxcPath, "ov", "overlay", "delta", "upper-only"), "u");
     const moved = await cliOk(["update", ...base("ov"), "--backing-store", "loop", "--size", "128M"]);
     expect(moved.strategy).toBe("file-copy");
-    const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
-    await must(["mount", "-o", "loop,ro", path.join(lxcPath, "ov", "rootdev"), mp]);
-    try {
-      expect(await fs.readFile(path.join(mp, "upper-only"), "utf8")).toBe("u");
-      expect(await fs.readFile(path.join(mp, "etc", "marker"), "utf8")).toBe("the data survives\n");
-    } finally {
-      await must(["umount", mp]);
-      await fs.rmdir(mp);
-    }
+    await withImageMounted(path.join(lxcPath, "ov", "rootdev"), lxcPath, async (root) => {
+      expect(await fs.readFile(path.join(root, "upper-only"), "utf8")).toBe("u");
+      expect(await fs.readFile(path.join(root, "etc", "marker"), "utf8")).toBe("the data survives\n");
+    });
     expect(await treeDigest(seed)).toBe(seedDigest);
     await cliOk(["destroy", ...base("ov")]);
   });
