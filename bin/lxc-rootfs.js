@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 "use strict";
-require("../dist/provider/src/cli/main.js")
+require("../dist/provider/src/adapters/cli/main.js")
   .main(process.argv.slice(2))
   .then((code) => { process.exitCode = code; });

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=$(node -p 'require("./schema.json").version')
 OUT="${OUT:-$PWD/pulumi-resource-lxc-v$VERSION-linux-amd64.tar.gz}"
-[ -f dist/provider/src/plugin/main.js ] || { echo "pack-plugin: run npm run build first" >&2; exit 1; }
+[ -f dist/provider/src/adapters/plugin/main.js ] || { echo "pack-plugin: run npm run build first" >&2; exit 1; }
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 cp -a dist schema.json package.json package-lock.json node_modules "$STAGE/"
@@ -15,7 +15,7 @@ cp -a dist schema.json package.json package-lock.json node_modules "$STAGE/"
 cat > "$STAGE/pulumi-resource-lxc" <<'LAUNCHER'
 #!/bin/sh
 here=$(dirname "$(readlink -f "$0")")
-exec node "$here/dist/provider/src/plugin/main.js" "$@"
+exec node "$here/dist/provider/src/adapters/plugin/main.js" "$@"
 LAUNCHER
 chmod 0755 "$STAGE/pulumi-resource-lxc"
 tar -czf "$OUT.tmp" -C "$STAGE" .

@@ -4,9 +4,9 @@
  * them (they then stop at the missing volume group or device-mapper, after parsing).
  */
 import { promises as fs } from "fs";
-import { ToolFailed } from "../../provider/src/core/errors";
+import { ToolFailed } from "../../provider/src/model/errors";
 import { run as realRun, Runner } from "../../provider/src/host/run";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/lifecycle/operations";
+import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
 import { sh, tempDir } from "../helpers/env";
 
 const VG = "lxcrootfs-test";

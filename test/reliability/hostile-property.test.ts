@@ -11,11 +11,11 @@
 import fc from "fast-check";
 import { promises as fs } from "fs";
 import path from "path";
-import { InvalidInput, RootfsError } from "../../provider/src/core/errors";
-import { parseSize } from "../../provider/src/core/size";
-import { parseRootfsString } from "../../provider/src/core/rootfs-string";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/lifecycle/operations";
-import { validateSpec } from "../../provider/src/lifecycle/validate";
+import { InvalidInput, RootfsError } from "../../provider/src/model/errors";
+import { parseSize } from "../../provider/src/model/sizes";
+import { parseRootfsString } from "../../provider/src/drivers/syntax";
+import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
+import { validateSpec } from "../../provider/src/api/validate";
 import { loopsUnder, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
 
 const SEED = Number(process.env.FC_SEED ?? 20261124);

@@ -4,9 +4,9 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { InvalidInput, RootfsError } from "../../provider/src/core/errors";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/lifecycle/operations";
-import { inputNames } from "../../provider/src/core/schema";
+import { InvalidInput, RootfsError } from "../../provider/src/model/errors";
+import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
+import { inputNames } from "../../provider/src/model/schema";
 import { cli, loopsUnder, mountsUnder, tempDir, treeDigest } from "../helpers/env";
 
 let lxcPath: string;

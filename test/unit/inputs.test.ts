@@ -1,10 +1,10 @@
-import { InvalidInput } from "../../provider/src/core/errors";
-import { parseRootfsString } from "../../provider/src/core/rootfs-string";
-import { fstypeValues, storeValues } from "../../provider/src/core/schema";
-import { parseSize } from "../../provider/src/core/size";
-import { FSTYPES, STORES } from "../../provider/src/core/types";
+import { InvalidInput } from "../../provider/src/model/errors";
+import { parseRootfsString } from "../../provider/src/drivers/syntax";
+import { fstypeValues, storeValues } from "../../provider/src/model/schema";
+import { parseSize } from "../../provider/src/model/sizes";
+import { FSTYPES, STORES } from "../../provider/src/model/requests";
 import { DRIVERS } from "../../provider/src/drivers";
-import { validateSpec } from "../../provider/src/lifecycle/validate";
+import { validateSpec } from "../../provider/src/api/validate";
 
 describe("sizes", () => {
   it.each([
@@ -104,10 +104,10 @@ describe("validation against schema.json", () => {
 describe("the validator ajv generates at build time", () => {
   it("judges inputs exactly as ajv compiling schema.json at run time does", () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const generated = require("../../dist/provider/src/lifecycle/input-validator.js");
+    const generated = require("../../dist/provider/src/api/input-validator.js");
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Ajv = require("ajv").default;
-    const { inputJsonSchema } = jest.requireActual("../../provider/src/core/schema");
+    const { inputJsonSchema } = jest.requireActual("../../provider/src/model/schema");
     const runtime = new Ajv({ allErrors: true, verbose: true }).compile(inputJsonSchema);
     const samples: unknown[] = [
       { container: "web" },

@@ -1,5 +1,5 @@
-import { CannotShrink, InvalidInput, NoSpace } from "../../provider/src/core/errors";
-import { planFill, planUpdate, StoreShape } from "../../provider/src/lifecycle/plan";
+import { CannotShrink, InvalidInput, NoSpace } from "../../provider/src/model/errors";
+import { planFill, planUpdate, StoreShape } from "../../provider/src/planner/plan";
 
 const G = 2 ** 30;
 const M = 2 ** 20;

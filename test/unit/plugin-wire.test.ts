@@ -1,7 +1,7 @@
 /** The plugin's wire translation: secret envelopes, import ids, and the inputs an import records. */
-import { InvalidInput } from "../../provider/src/core/errors";
-import { inputsFromObserved, propsFromId } from "../../provider/src/lifecycle/resource";
-import { unwrapSecrets, wrapSecrets } from "../../provider/src/plugin/provider";
+import { InvalidInput } from "../../provider/src/model/errors";
+import { inputsFromObserved, propsFromId } from "../../provider/src/adapters/pulumi/resource";
+import { unwrapSecrets, wrapSecrets } from "../../provider/src/adapters/plugin/provider";
 
 const SIG = "4dabf18193072939515e22adb298388d";
 const SECRET = "1b47061264138c4ac30d75fd1eb44270";

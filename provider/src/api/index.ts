@@ -3,17 +3,17 @@
  * providers) call only these.
  */
 import { promises as fs } from "fs";
-import { AlreadyExists, NotFound } from "../core/errors";
-import { Observed, RootfsSpec } from "../core/types";
+import { AlreadyExists, NotFound } from "../model/errors";
+import { Observed, RootfsSpec } from "../model/requests";
 import { OpContext } from "../drivers/types";
 import { DRIVERS } from "../drivers";
 import { clearRootfsPath } from "../host/lxc-config";
 import { removeEmptyDir } from "../host/paths";
-import { containerDirOf, hasJournal, OperationOptions, readOnlyContext, withOperation } from "./context";
-import { Current, locateCurrent, observeAt, observeCurrent, observeSource } from "./observe";
-import { planFill, planUpdate, resolveTarget, UpdateStrategy } from "./plan";
-import { assertHostSpace, assertNotInUse, assertOwned, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "./storage";
-import { buildAndSwap, recover } from "./swap";
+import { containerDirOf, hasJournal, OperationOptions, readOnlyContext, withOperation } from "../executor/context";
+import { Current, locateCurrent, observeAt, observeCurrent, observeSource } from "../executor/observe";
+import { planFill, planUpdate, resolveTarget, UpdateStrategy } from "../planner/plan";
+import { assertHostSpace, assertNotInUse, assertOwned, buildStore, CopyMethod, growBlockStore, shrinkBlockStore, Source } from "../executor/storage";
+import { buildAndSwap, recover } from "../executor/swap";
 import { validateSpec } from "./validate";
 
 export interface CreateResult extends Observed {

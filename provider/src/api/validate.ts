@@ -4,11 +4,11 @@
  */
 import type { default as Ajv, ErrorObject } from "ajv";
 import path from "path";
-import { InvalidInput } from "../core/errors";
-import { parseRootfsString } from "../core/rootfs-string";
-import { inputDefaults, inputJsonSchema } from "../core/schema";
-import { parseSize } from "../core/size";
-import { Fstype, RootfsSpec, Store } from "../core/types";
+import { InvalidInput } from "../model/errors";
+import { parseRootfsString } from "../drivers/syntax";
+import { inputDefaults, inputJsonSchema } from "../model/schema";
+import { parseSize } from "../model/sizes";
+import { Fstype, RootfsSpec, Store } from "../model/requests";
 import { DRIVERS } from "../drivers";
 import { MIN_FS_SIZE } from "../host/filesystem";
 

@@ -1,5 +1,5 @@
 import { promises as fs } from "fs";
-import { AlreadyExists, InvalidInput, ToolFailed } from "../core/errors";
+import { AlreadyExists, InvalidInput, ToolFailed } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
 import { Driver, Location, OpContext, SLOT_SUFFIX } from "./types";

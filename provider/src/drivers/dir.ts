@@ -1,5 +1,5 @@
 import { promises as fs } from "fs";
-import { AlreadyExists } from "../core/errors";
+import { AlreadyExists } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
 import { Driver, Location, SLOT_SUFFIX } from "./types";

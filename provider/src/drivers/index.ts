@@ -1,4 +1,4 @@
-import { Store } from "../core/types";
+import { Store } from "../model/requests";
 import { btrfsDriver } from "./btrfs";
 import { dirDriver } from "./dir";
 import { loopDriver } from "./loop";

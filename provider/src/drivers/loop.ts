@@ -1,7 +1,7 @@
 import { promises as fs, constants as fsc, Stats } from "fs";
 import path from "path";
-import { AlreadyExists, InUse, Unsafe } from "../core/errors";
-import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../core/types";
+import { AlreadyExists, InUse, Unsafe } from "../model/errors";
+import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { isMountPoint } from "../host/mounts";
 import { lstatOrNull, removeEmptyDir, removeFile, renameNoReplace } from "../host/paths";

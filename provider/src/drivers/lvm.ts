@@ -1,5 +1,5 @@
-import { InvalidInput, ToolFailed } from "../core/errors";
-import { DEFAULT_FSTYPE, DEFAULT_SIZE, DEFAULT_VG } from "../core/types";
+import { InvalidInput, ToolFailed } from "../model/errors";
+import { DEFAULT_FSTYPE, DEFAULT_SIZE, DEFAULT_VG } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { readSuperblock } from "../host/superblock";
 import { Driver, Location, OpContext, Slot } from "./types";

@@ -1,7 +1,7 @@
 import { promises as fs } from "fs";
 import path from "path";
-import { AlreadyExists, InvalidInput } from "../core/errors";
-import { parseRootfsString } from "../core/rootfs-string";
+import { AlreadyExists, InvalidInput } from "../model/errors";
+import { parseRootfsString } from "./syntax";
 import { mountOnScratch } from "../host/mounts";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";

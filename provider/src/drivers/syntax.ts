@@ -1,5 +1,5 @@
-import { InvalidInput } from "./errors";
-import { STORES, Store } from "./types";
+import { InvalidInput } from "../model/errors";
+import { STORES, Store } from "../model/requests";
 
 /** A parsed `lxc.rootfs.path`. `path` is the object holding the data; `lower` only for overlay. */
 export interface RootfsRef {

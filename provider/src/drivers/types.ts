@@ -1,5 +1,5 @@
-import { RootfsRef } from "../core/rootfs-string";
-import { Fstype, RootfsSpec, Store } from "../core/types";
+import { RootfsRef } from "./syntax";
+import { Fstype, RootfsSpec, Store } from "../model/requests";
 import { Mounted } from "../host/mounts";
 import { Runner } from "../host/run";
 

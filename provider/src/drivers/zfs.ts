@@ -1,5 +1,5 @@
-import { InvalidInput, ToolFailed } from "../core/errors";
-import { DEFAULT_ZFS_ROOT } from "../core/types";
+import { InvalidInput, ToolFailed } from "../model/errors";
+import { DEFAULT_ZFS_ROOT } from "../model/requests";
 import { mountOnScratch } from "../host/mounts";
 import { Driver, Location, Slot } from "./types";
 

@@ -5,8 +5,8 @@
 import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
-import { Unsafe } from "../core/errors";
-import { RootfsSpec } from "../core/types";
+import { Unsafe } from "../model/errors";
+import { RootfsSpec } from "../model/requests";
 import { Location, OpContext } from "../drivers/types";
 import { withContainerLock } from "../host/lock";
 import { mountsUnder, unmount } from "../host/mounts";

@@ -6,8 +6,8 @@
  */
 import { existsSync } from "fs";
 import path from "path";
-import { NoSpace, RootfsError, ToolFailed } from "../core/errors";
-import { Fstype, Store } from "../core/types";
+import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
+import { Fstype, Store } from "../model/requests";
 import { Location, OpContext } from "../drivers/types";
 
 export type IsolatedTask =
@@ -26,7 +26,7 @@ export const ERROR_MARKER = "LXC_ROOTFS_ERROR ";
 
 // Under ts-jest this module runs from provider/src; the helper is always the compiled one in dist/.
 const HELPER = __filename.endsWith(".ts")
-  ? path.resolve(__dirname, "..", "..", "..", "dist", "provider", "src", "lifecycle", "isolated-main.js")
+  ? path.resolve(__dirname, "..", "..", "..", "dist", "provider", "src", "executor", "isolated-main.js")
   : path.join(__dirname, "isolated-main.js");
 
 /** A marker line on the helper's stdout carrying its result back (how a copy was made). */

@@ -1,9 +1,9 @@
 /** What is on the host for a container, read without mounting anything. */
 import { promises as fs } from "fs";
 import path from "path";
-import { InvalidInput, Unsafe } from "../core/errors";
-import { parseRootfsString, RootfsRef } from "../core/rootfs-string";
-import { Observed, RootfsSpec } from "../core/types";
+import { InvalidInput, Unsafe } from "../model/errors";
+import { parseRootfsString, RootfsRef } from "../drivers/syntax";
+import { Observed, RootfsSpec } from "../model/requests";
 import { DRIVERS } from "../drivers";
 import { Driver, Location, OpContext } from "../drivers/types";
 import { configPath, configValue, isManaged, readConfig } from "../host/lxc-config";

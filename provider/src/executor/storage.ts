@@ -4,8 +4,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { InUse, NoSpace, Unsafe } from "../core/errors";
-import { Fstype } from "../core/types";
+import { InUse, NoSpace, Unsafe } from "../model/errors";
+import { Fstype } from "../model/requests";
 import { BlockDevice, Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { BlockCopyMethod, copyAllocatedBlocks } from "../host/blockcopy";
 import { growExtOffline, growsOffline, isExt, shrinkExtOffline } from "../host/filesystem";
@@ -13,7 +13,7 @@ import { Mounted, mountOnScratch, mountsUnder } from "../host/mounts";
 import { assertInside, lstatOrNull } from "../host/paths";
 import { loopsBackedBy } from "../native/loop";
 import { runIsolated } from "./isolated";
-import { FillStrategy, Target } from "./plan";
+import { FillStrategy, Target } from "../planner/plan";
 
 export async function withAttached<T>(ctx: OpContext, driver: Driver, loc: Location, readOnly: boolean, fn: (dev: BlockDevice) => Promise<T>): Promise<T> {
   const dev = await driver.attach!(ctx, loc, readOnly);

@@ -2,8 +2,8 @@
  * Filesystem tools in one place: make, grow, shrink. The ordering rule (Incus, `drivers/utils.go`) is
  * enforced by the lifecycle: grow the device then the filesystem; shrink the filesystem then the device.
  */
-import { CannotShrink, NoSpace } from "../core/errors";
-import { Fstype } from "../core/types";
+import { CannotShrink, NoSpace } from "../model/errors";
+import { Fstype } from "../model/requests";
 import { Runner } from "./run";
 
 /**

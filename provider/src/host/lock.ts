@@ -1,7 +1,7 @@
 import { createHash } from "crypto";
 import { promises as fs, constants as fsc } from "fs";
 import { LOCK_EX, LOCK_UN, tryFlock } from "../native/libc";
-import { RootfsError } from "../core/errors";
+import { RootfsError } from "../model/errors";
 
 /** Outside every lxcPath, like LXC's own /run/lxc/lock: a lock must outlive the directory it guards. */
 const LOCK_DIR = "/run/lxc-rootfs/locks";

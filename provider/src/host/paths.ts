@@ -1,6 +1,6 @@
 import { constants as fsConstants, promises as fs } from "fs";
 import path from "path";
-import { Unsafe } from "../core/errors";
+import { Unsafe } from "../model/errors";
 import { Runner } from "./run";
 
 export async function lstatOrNull(p: string) {

@@ -1,5 +1,5 @@
 import { spawn } from "child_process";
-import { ToolFailed } from "../core/errors";
+import { ToolFailed } from "../model/errors";
 
 export interface RunOptions {
   /** Exit codes that count as success (e2fsck: 0-2). Default [0]. */

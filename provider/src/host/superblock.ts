@@ -3,7 +3,7 @@
  * so `pulumi refresh` stays cheap and side-effect free.
  */
 import { promises as fs } from "fs";
-import { Fstype } from "../core/types";
+import { Fstype } from "../model/requests";
 
 export interface SuperblockInfo {
   fstype: Fstype;

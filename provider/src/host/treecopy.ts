@@ -6,7 +6,7 @@
  * (bench/NOTES.md), and its delta machinery buys nothing when the target starts empty.
  */
 import { promises as fs } from "fs";
-import { NoSpace, ToolFailed } from "../core/errors";
+import { NoSpace, ToolFailed } from "../model/errors";
 import { Runner } from "./run";
 
 const BTRFS_SUPER_MAGIC = 0x9123683e;

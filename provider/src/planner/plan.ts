@@ -3,9 +3,9 @@
  * The preview message, the update and the unit tests all read this one plan.
  */
 import path from "path";
-import { CannotShrink, InvalidInput, NoSpace, formatBytes } from "../core/errors";
-import { SIZE_ALIGN } from "../core/size";
-import { DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsSpec, Store } from "../core/types";
+import { CannotShrink, InvalidInput, NoSpace, formatBytes } from "../model/errors";
+import { SIZE_ALIGN } from "../model/sizes";
+import { DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsSpec, Store } from "../model/requests";
 import { DRIVERS } from "../drivers";
 import { MIN_FS_SIZE, shrinkMode } from "../host/filesystem";
 

@@ -3,8 +3,8 @@
  * and prints one JSON object; errors go to stderr naming the option.
  */
 import { parseArgs } from "util";
-import { InvalidInput, RootfsError } from "../core/errors";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../lifecycle/operations";
+import { InvalidInput, RootfsError } from "../../model/errors";
+import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../api";
 
 /** CLI option for each input property, so errors name what the user typed. */
 const OPTIONS: Record<string, string> = {

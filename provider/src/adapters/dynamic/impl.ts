@@ -5,8 +5,8 @@
  * update will do and an update shows what it did.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../lifecycle/resource";
-import { label, plainErrors as plain } from "./messages";
+import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../pulumi/resource";
+import { label, plainErrors as plain } from "../pulumi/messages";
 
 export async function check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
   return checkResource(news);

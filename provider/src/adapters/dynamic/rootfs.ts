@@ -9,10 +9,10 @@ import * as pulumi from "@pulumi/pulumi";
 import path from "path";
 
 /** Resolved by package name from the project's node_modules first, then at this installation's path. */
-const IMPL_MODULE = "pulumi-lxc/dist/provider/src/pulumi/dynamic-impl.js";
-const IMPL_PATH = path.join(__dirname, "dynamic-impl.js");
+const IMPL_MODULE = "pulumi-lxc/dist/provider/src/adapters/dynamic/impl.js";
+const IMPL_PATH = path.join(__dirname, "impl.js");
 
-function impl(): typeof import("./dynamic-impl") {
+function impl(): typeof import("./impl") {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(IMPL_MODULE);

@@ -14,7 +14,7 @@ import {
   propsFromId,
   readResource,
   updateResource,
-} from "../lifecycle/resource";
+} from "../pulumi/resource";
 import { EngineLog } from "../pulumi/engine-log";
 import { label, plainErrors } from "../pulumi/messages";
 

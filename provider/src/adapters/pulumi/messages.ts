@@ -2,7 +2,7 @@
  * How both Pulumi adapters (the dynamic provider, the plugin) word what they tell the user: which rootfs
  * a line is about, and errors as their message alone.
  */
-import { describeError, Props } from "../lifecycle/resource";
+import { describeError, Props } from "./resource";
 
 export function label(props: Props): string {
   return `rootfs ${String(props.lxcPath ?? "/var/lib/lxc")}/${String(props.container)}`;

@@ -4,15 +4,15 @@
  * knows Pulumi's wire formats; adapters translate.
  */
 import path from "path";
-import { InvalidInput, RootfsError } from "../core/errors";
-import { inputDefaults, inputNames } from "../core/schema";
-import { parseSize, SIZE_ALIGN } from "../core/size";
-import { Observed, RootfsSpec } from "../core/types";
-import { DRIVERS } from "../drivers";
-import { containerDirOf, OperationOptions } from "./context";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "./operations";
-import { planUpdate } from "./plan";
-import { inputFailures, validateSpec } from "./validate";
+import { InvalidInput, RootfsError } from "../../model/errors";
+import { inputDefaults, inputNames } from "../../model/schema";
+import { parseSize, SIZE_ALIGN } from "../../model/sizes";
+import { Observed, RootfsSpec } from "../../model/requests";
+import { DRIVERS } from "../../drivers";
+import { containerDirOf, OperationOptions } from "../../executor/context";
+import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../api";
+import { planUpdate } from "../../planner/plan";
+import { inputFailures, validateSpec } from "../../api/validate";
 
 export type Props = Record<string, unknown>;
 
