@@ -1,10 +1,9 @@
-/** The library API: the storage lifecycle, its types and its errors. The Pulumi resource builds on these. */
-export { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "./api";
-export type { CreateResult, DestroyResult, UpdateResult } from "./api";
-export { planUpdate, planFill, resolveTarget } from "./planner/plan";
-export type { UpdatePlan, UpdateStrategy } from "./planner/plan";
-export { validateSpec, inputFailures } from "./api/validate";
+/** The library API: the storage core's five operations, its requests, results and errors, and the dynamic resource. */
+export { createRootfs, destroyRootfs, inspectRootfs, localCore, planRootfsUpdate, updateRootfs } from "./api";
+export type { RootfsCore } from "./api";
 export * from "./model/errors";
 export * from "./model/requests";
+export * from "./model/results";
+export * from "./model/plans";
 export { Rootfs } from "./adapters/dynamic/rootfs";
-export type { RootfsArgs, BackingStore, Fstype as RootfsFstype } from "./adapters/dynamic/rootfs";
+export type { RootfsArgs } from "./adapters/dynamic/rootfs";

@@ -10,6 +10,8 @@ import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../
 import { sh, tempDir } from "../helpers/env";
 
 const VG = "lxcrootfs-test";
+/** The container a spec names, as inspect, update and destroy take it. */
+const ref = (spec: { container: string; lxcPath: string }) => ({ container: spec.container, lxcPath: spec.lxcPath });
 const VG_DIR = `/dev/${VG}`;
 
 /**
@@ -109,7 +111,7 @@ describe("lvm", () => {
 
     host.calls.length = 0;
     // xfs grows mounted; the stand-in LV is a file, which mount(2) refuses: the LV goes back to its size.
-    await expect(updateRootfs({ ...spec, size: "3G" }, { run: host.run })).rejects.toThrow(/ENOTBLK/);
+    await expect(updateRootfs(ref(spec), { size: "3G" }, { run: host.run })).rejects.toThrow(/ENOTBLK/);
     expect(host.calls.filter((c) => c[0] === "lvresize")).toEqual([
       ["lvresize", "--yes", "--force", "-L", "3221225472b", `${VG}/web`],
       ["lvresize", "--yes", "--force", "-L", "2147483648b", `${VG}/web`],
@@ -117,7 +119,7 @@ describe("lvm", () => {
     expect((await fs.stat(`${VG_DIR}/web`)).size).toBe(2 ** 31);
 
     host.calls.length = 0;
-    expect(await destroyRootfs(spec, { run: host.run })).toEqual({ destroyed: true });
+    expect(await destroyRootfs(ref(spec), { run: host.run })).toEqual({ destroyed: true });
     expect(host.calls).toContainEqual(["lvremove", "--yes", "--force", `${VG}/web`]);
     expect(await fs.readdir(VG_DIR)).toEqual([]);
   });
@@ -127,7 +129,7 @@ describe("lvm", () => {
     const spec = { container: "db", lxcPath, backingStore: "lvm", vgName: VG, size: "1G" };
     await createRootfs(spec, { run: host.run });
     host.calls.length = 0;
-    const out = await updateRootfs({ ...spec, size: "4G" }, { run: host.run });
+    const out = await updateRootfs(ref(spec), { size: "4G" }, { run: host.run });
     expect(out.strategy).toBe("grow-in-place");
     expect(host.calls.filter((c) => !c[0].startsWith("lvs") && !["vgs", "du", "lxc-info"].includes(c[0]))).toEqual([
       ["lvresize", "--yes", "--force", "-L", "4294967296b", `${VG}/db`],
@@ -136,7 +138,7 @@ describe("lvm", () => {
     ]);
     expect(out.sizeBytes).toBe(4 * 2 ** 30);
     expect((await realRun(["dumpe2fs", "-h", `/dev/${VG}/db`])).stdout).toMatch(/Block count:\s+1048576\n/);
-    await destroyRootfs(spec, { run: host.run });
+    await destroyRootfs(ref(spec), { run: host.run });
   });
 
   it("thin volumes go into the named pool, with a custom volume group check", async () => {
@@ -146,16 +148,16 @@ describe("lvm", () => {
     expect(host.calls).toContainEqual(["lvcreate", "--yes", "--wipesignatures", "y", "--thin", "-n", "thin0_lxcrootfs_new", "-V", "1073741824b", `${VG}/pool`]);
     const bad = await createRootfs({ container: "x", lxcPath, backingStore: "lvm", vgName: "nosuch" }, { run: host.run }).catch((e) => e);
     expect(bad.message).toMatch(/^vgName: invalid value "nosuch": an existing LVM volume group/);
-    await destroyRootfs({ container: "thin", lxcPath, backingStore: "lvm", vgName: VG, lvName: "thin0" }, { run: host.run });
+    await destroyRootfs({ container: "thin", lxcPath }, { run: host.run });
   });
 
   it("the real LVM tools parse every command issued", async () => {
     const host = fakeHost();
     const spec = { container: "p", lxcPath, backingStore: "lvm", vgName: VG, size: "1G" };
     await createRootfs(spec, { run: host.run });
-    await updateRootfs({ ...spec, size: "2G" }, { run: host.run });
+    await updateRootfs(ref(spec), { size: "2G" }, { run: host.run });
     await createRootfs({ container: "t", lxcPath, backingStore: "lvm", vgName: VG, thinPool: "pool" }, { run: host.run });
-    await destroyRootfs(spec, { run: host.run });
+    await destroyRootfs(ref(spec), { run: host.run });
     const lvmCalls = host.calls.filter((c) => /^(lv|vg)/.test(c[0]));
     expect(new Set(lvmCalls.map((c) => c[0]))).toEqual(new Set(["vgs", "lvs", "lvcreate", "lvrename", "lvresize", "lvremove"]));
     for (const argv of lvmCalls) {
@@ -165,7 +167,7 @@ describe("lvm", () => {
       );
       expect(r.stderr).toMatch(new RegExp(`Volume group "${VG}" not found|device-mapper|Failed to find`));
     }
-    await destroyRootfs({ container: "t", lxcPath, backingStore: "lvm", vgName: VG }, { run: host.run });
+    await destroyRootfs({ container: "t", lxcPath }, { run: host.run });
   });
 });
 
@@ -184,12 +186,12 @@ describe("zfs", () => {
       ["zfs", "get", "-Hp", "-o", "property,value", "refquota,used,referenced", "tank/lxc/z"],
     ]);
     host.calls.length = 0;
-    const grown = await updateRootfs({ ...spec, size: "8G" }, { run: host.run });
+    const grown = await updateRootfs(ref(spec), { size: "8G" }, { run: host.run });
     expect(grown.strategy).toBe("set-limit");
     expect(host.calls).toContainEqual(["zfs", "set", "refquota=8589934592", "tank/lxc/z"]);
     host.calls.length = 0;
     expect(await inspectRootfs({ container: "z", lxcPath }, { run: host.run })).toMatchObject({ sizeBytes: 8 * 2 ** 30 });
-    await destroyRootfs(spec, { run: host.run });
+    await destroyRootfs(ref(spec), { run: host.run });
     expect(host.calls).toContainEqual(["zfs", "destroy", "-r", "tank/lxc/z"]);
     expect(host.datasets.has("tank/lxc/z")).toBe(false);
   });

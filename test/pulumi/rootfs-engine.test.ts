@@ -53,8 +53,15 @@ describe("Rootfs through the engine", () => {
   it("serializes a provider that holds no koffi and no native path", async () => {
     const providers = await serializedProviders(t.stack);
     expect(providers.length).toBe(1);
-    expect(providers[0]).toMatch(/dynamic-impl\.js/);
+    expect(providers[0]).toMatch(/adapters\/dynamic\/impl\.js/);
     expect(providers[0]).not.toMatch(/koffi|\.node\b|libc\.so/);
+  });
+
+  it("a provider serialized by an earlier version, which loads pulumi/dynamic-impl.js, gets the same implementation", () => {
+    const dist = path.join(REPO, "dist", "provider", "src");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const [old, now] = [require(path.join(dist, "pulumi", "dynamic-impl.js")), require(path.join(dist, "adapters", "dynamic", "impl.js"))];
+    for (const method of ["check", "diff", "create", "read", "update", "remove"]) expect(old[method]).toBe(now[method]);
   });
 
   it("a second preview and a refresh show no changes", async () => {

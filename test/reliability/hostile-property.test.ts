@@ -13,7 +13,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { InvalidInput, RootfsError } from "../../provider/src/model/errors";
 import { parseSize } from "../../provider/src/model/sizes";
-import { parseRootfsString } from "../../provider/src/drivers/syntax";
+import { parseRootfsString } from "../../provider/src/drivers";
 import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
 import { validateSpec } from "../../provider/src/api/validate";
 import { loopsUnder, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
@@ -84,9 +84,9 @@ describe("inputs", () => {
     await fc.assert(
       fc.asyncProperty(hostileString(6), async (container) => {
         const valid = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(container);
-        const input = { container, lxcPath, backingStore: "dir" };
-        for (const op of [createRootfs, inspectRootfs, destroyRootfs]) {
-          const r = await settles(() => op(input));
+        const ref = { container, lxcPath };
+        for (const call of [() => createRootfs({ ...ref, backingStore: "dir" }), () => inspectRootfs(ref), () => destroyRootfs(ref)]) {
+          const r = await settles(call);
           if (valid) expect(r.ok).toBe(true);
           else if (!r.ok) {
             expect(r.err).toBeInstanceOf(InvalidInput);
@@ -187,7 +187,7 @@ describe("inputs", () => {
       fc.asyncProperty(fromValues, fc.constantFrom("dir", "loop"), async (from, backingStore) => {
         let parsed = true;
         try {
-          parseRootfsString(from, "from");
+          parseRootfsString(from, "from", "/");
         } catch {
           parsed = false;
         }
@@ -251,9 +251,15 @@ describe("junk planted in the container directory", () => {
         await fs.mkdir(dir);
         for (const [entry, kind] of planted) await plant(dir, entry, kind);
         for (const [op, backingStore] of steps) {
-          const input = { container, lxcPath, backingStore, ...(backingStore === "loop" ? { size: "16M" } : {}) };
-          const fn = { create: createRootfs, update: updateRootfs, inspect: inspectRootfs, destroy: destroyRootfs }[op];
-          await settles(() => fn(input));
+          const ref = { container, lxcPath };
+          const wanted = { backingStore, ...(backingStore === "loop" ? { size: "16M" } : {}) };
+          const call = {
+            create: () => createRootfs({ ...ref, ...wanted }),
+            update: () => updateRootfs(ref, wanted),
+            inspect: () => inspectRootfs(ref),
+            destroy: () => destroyRootfs(ref),
+          }[op];
+          await settles(call);
           await hostUnchanged();
         }
         // Clean up what the case left, without following anything: rm -r never follows symlinks.

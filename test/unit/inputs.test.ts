@@ -1,10 +1,9 @@
 import { InvalidInput } from "../../provider/src/model/errors";
-import { parseRootfsString } from "../../provider/src/drivers/syntax";
 import { fstypeValues, storeValues } from "../../provider/src/model/schema";
 import { parseSize } from "../../provider/src/model/sizes";
-import { FSTYPES, STORES } from "../../provider/src/model/requests";
-import { DRIVERS } from "../../provider/src/drivers";
+import { DRIVERS, parseRootfsString } from "../../provider/src/drivers";
 import { validateSpec } from "../../provider/src/api/validate";
+import { MIN_FS_SIZE } from "../../provider/src/model/filesystems";
 
 describe("sizes", () => {
   it.each([
@@ -31,27 +30,33 @@ describe("sizes", () => {
 });
 
 describe("rootfs strings", () => {
+  const parse = (s: string) => parseRootfsString(s, "from", "/c").loc;
   it("parses every store's form", () => {
-    expect(parseRootfsString("dir:/var/lib/lxc/a/rootfs", "from")).toEqual({ store: "dir", path: "/var/lib/lxc/a/rootfs" });
-    expect(parseRootfsString("/var/lib/lxc/a/rootfs", "from")).toEqual({ store: "dir", path: "/var/lib/lxc/a/rootfs" });
-    expect(parseRootfsString("loop:/x/rootdev", "from").store).toBe("loop");
-    expect(parseRootfsString("overlay:/lower:/c/overlay/delta", "from")).toEqual({ store: "overlay", lower: "/lower", path: "/c/overlay/delta" });
-    expect(parseRootfsString("overlayfs:/lower:/up", "from").store).toBe("overlay");
-    expect(parseRootfsString("lvm:/dev/lxc/web", "from")).toEqual({ store: "lvm", path: "/dev/lxc/web" });
-    expect(parseRootfsString("zfs:tank/lxc/web", "from")).toEqual({ store: "zfs", path: "tank/lxc/web" });
+    expect(parse("dir:/var/lib/lxc/a/rootfs")).toMatchObject({ store: "dir", path: "/var/lib/lxc/a/rootfs" });
+    expect(parse("/var/lib/lxc/a/rootfs")).toMatchObject({ store: "dir", path: "/var/lib/lxc/a/rootfs" });
+    expect(parse("loop:/x/rootdev").store).toBe("loop");
+    expect(parse("loop:/c/rootdev")).toMatchObject({ path: "/c/rootdev", mountPoint: "/c/rootfs" });
+    expect(parse("overlay:/lower:/c/overlay/delta")).toMatchObject({ store: "overlay", lower: "/lower", path: "/c/overlay/delta" });
+    expect(parse("overlayfs:/lower:/up").store).toBe("overlay");
+    expect(parse("lvm:/dev/lxc/web")).toMatchObject({ store: "lvm", path: "/dev/lxc/web" });
+    expect(parse("zfs:tank/lxc/web")).toMatchObject({ store: "zfs", path: "tank/lxc/web" });
+  });
+  it("each driver writes back the string it parses", () => {
+    for (const s of ["dir:/a/rootfs", "loop:/c/rootdev", "btrfs:/c/rootfs", "overlay:/lower:/c/overlay/delta", "lvm:/dev/lxc/web", "zfs:tank/lxc/web"]) {
+      expect(parse(s).rootfsPath).toBe(s);
+    }
   });
   it.each(["nfs:/x", "dir:relative", "dir:/a/../b", "loop:", "overlay:/a", "lvm:/dev/vg", "zfs:/abs", "dir:/a\nb", ""])(
     "%p is refused, naming the property",
-    (s) => expect(() => parseRootfsString(s, "from")).toThrow(/^from: invalid value/),
+    (s) => expect(() => parseRootfsString(s, "from", "/c")).toThrow(/^from: invalid value/),
   );
 });
 
 describe("validation against schema.json", () => {
   const base = { container: "web", lxcPath: "/var/lib/lxc" };
-  it("the stores and fstypes of the code are exactly schema.json's enums", () => {
-    expect([...STORES].sort()).toEqual([...storeValues].sort());
-    expect([...FSTYPES].sort()).toEqual([...fstypeValues].sort());
+  it("the stores of the code are exactly schema.json's enum, and so are the filesystems the planner knows", () => {
     expect(Object.keys(DRIVERS).sort()).toEqual([...storeValues].sort());
+    expect(Object.keys(MIN_FS_SIZE).sort()).toEqual([...fstypeValues].sort());
   });
   it("applies schema.json's defaults", () => {
     expect(validateSpec({ container: "web" })).toEqual({ container: "web", lxcPath: "/var/lib/lxc", backingStore: "dir" });

@@ -1,5 +1,6 @@
 import { CannotShrink, InvalidInput, NoSpace } from "../../provider/src/model/errors";
-import { planFill, planUpdate, StoreShape } from "../../provider/src/planner/plan";
+import { StoreShape } from "../../provider/src/model/plans";
+import { planFill, planUpdate } from "../../provider/src/planner/plan";
 
 const G = 2 ** 30;
 const M = 2 ** 20;

@@ -1,20 +1,18 @@
 /**
- * Input validation: the shape with ajv against schema.json, then the rules a schema cannot say. Every
+ * Each request of the core's API is validated here, once, at its edge: the shape with ajv against
+ * schema.json, then the rules a schema cannot say (the store's own, from planner/target.ts). Every
  * failure names the property, the value and what is allowed, and comes before anything is touched.
  */
 import type { default as Ajv, ErrorObject } from "ajv";
 import path from "path";
 import { InvalidInput } from "../model/errors";
-import { parseRootfsString } from "../drivers/syntax";
-import { inputDefaults, inputJsonSchema } from "../model/schema";
 import { parseSize } from "../model/sizes";
-import { Fstype, RootfsSpec, Store } from "../model/requests";
-import { DRIVERS } from "../drivers";
-import { MIN_FS_SIZE } from "../host/filesystem";
+import { ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../model/requests";
+import { inputDefaults, inputJsonSchema, RESOURCE_TOKEN } from "../model/schema";
+import { parseRootfsString } from "../drivers";
+import { judgeStoreRules, STORE_OPTIONS, StoreInputs } from "../planner/target";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const LVM_NAME_RE = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/;
-const ZFS_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$/;
 
 let validator: ReturnType<Ajv["compile"]> | undefined;
 
@@ -28,7 +26,7 @@ function describe(err: ErrorObject): InvalidInput {
   const schema = (inputJsonSchema.properties as Record<string, { enum?: string[] }>)[prop];
   const allowed =
     err.keyword === "additionalProperties"
-      ? `not a property of lxc:index:Rootfs`
+      ? `not a property of ${RESOURCE_TOKEN}`
       : err.keyword === "required"
         ? "required"
         : schema?.enum
@@ -49,8 +47,61 @@ function loadValidator(): ReturnType<Ajv["compile"]> {
   }
 }
 
+type Raw = Record<string, unknown>;
+
+/** The properties given: undefined and null mean "not given". */
+function given(raw: Raw): Raw {
+  const out: Raw = {};
+  for (const [k, v] of Object.entries(raw ?? {})) if (v !== undefined && v !== null) out[k] = v;
+  return out;
+}
+
+/** schema.json's defaults for the properties not given: the one place they are applied. */
+export function withDefaults(raw: Raw): Raw {
+  return { ...inputDefaults, ...given(raw) };
+}
+
+/** The shape of properties of lxc:index:Rootfs, checked by the validator generated from schema.json. */
+function checkShape(inputs: Raw): void {
+  validator ??= loadValidator();
+  if (!validator(inputs)) throw describe(validator.errors![0]);
+}
+
+function refuseOthers(inputs: Raw, allowed: readonly string[], what: string): void {
+  for (const [k, v] of Object.entries(inputs)) if (!allowed.includes(k)) throw new InvalidInput(k, v, `not a property of ${what}`);
+}
+
+/** container and lxcPath, with lxcPath normalized (no trailing slash, no `.` steps). */
+function checkContainer(inputs: Raw): ContainerRef {
+  const container = inputs.container as string;
+  if (!NAME_RE.test(container)) {
+    throw new InvalidInput("container", container, "letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters");
+  }
+  const lxcPath = inputs.lxcPath as string;
+  if (!path.isAbsolute(lxcPath) || /[\n\0:]/.test(lxcPath) || lxcPath.split("/").includes("..") || lxcPath.length > 1024) {
+    throw new InvalidInput("lxcPath", lxcPath, "an absolute directory path without '..', ':' or newlines");
+  }
+  return { container, lxcPath: path.normalize(lxcPath).replace(/(.)\/$/, "$1") };
+}
+
+const REF_KEYS = ["container", "lxcPath", "rootfsPath"] as const;
+
+/** Which container: for inspect and destroy, and the target of an update. */
+export function validateRef(raw: Raw): ContainerRef {
+  const inputs: Raw = { lxcPath: inputDefaults.lxcPath, ...given(raw) };
+  refuseOthers(inputs, REF_KEYS, "a container reference (container, lxcPath, rootfsPath)");
+  const { rootfsPath, ...shape } = inputs;
+  checkShape(shape);
+  const ref = checkContainer(shape);
+  if (rootfsPath !== undefined) {
+    parseRootfsString(rootfsPath, "rootfsPath", containerDirOf(ref));
+    ref.rootfsPath = rootfsPath as string;
+  }
+  return ref;
+}
+
 /** The property errors of raw inputs: empty when valid. Used by Pulumi's check to list every failure. */
-export function inputFailures(raw: Record<string, unknown>): InvalidInput[] {
+export function inputFailures(raw: Raw): InvalidInput[] {
   try {
     validateSpec(raw);
     return [];
@@ -60,57 +111,31 @@ export function inputFailures(raw: Record<string, unknown>): InvalidInput[] {
   }
 }
 
-/** Validates raw inputs (CLI flags, Pulumi inputs) into a spec, applying schema.json's defaults. */
-export function validateSpec(raw: Record<string, unknown>): RootfsSpec {
-  const inputs: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== undefined && v !== null) inputs[k] = v;
-  validator ??= loadValidator();
-  if (!validator(inputs)) throw describe(validator.errors![0]);
+/** What to create: every input, schema.json's defaults applied. */
+export function validateSpec(raw: Raw): RootfsSpec {
+  const inputs = withDefaults(raw);
+  checkShape(inputs);
+  const ref = checkContainer(inputs);
+  const backingStore = inputs.backingStore as Store;
+  return { ...ref, backingStore, ...judgeStoreRules(backingStore, inputs as StoreInputs, { creating: true }) };
+}
 
-  const container = inputs.container as string;
-  if (!NAME_RE.test(container)) {
-    throw new InvalidInput("container", container, "letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters");
-  }
-  const lxcPath = (inputs.lxcPath ?? inputDefaults.lxcPath) as string;
-  if (!path.isAbsolute(lxcPath) || /[\n\0:]/.test(lxcPath) || lxcPath.split("/").includes("..") || lxcPath.length > 1024) {
-    throw new InvalidInput("lxcPath", lxcPath, "an absolute directory path without '..', ':' or newlines");
-  }
-  const backingStore = (inputs.backingStore ?? inputDefaults.backingStore) as Store;
-  const caps = DRIVERS[backingStore].caps;
-  const spec: RootfsSpec = { container, lxcPath: path.normalize(lxcPath).replace(/(.)\/$/, "$1"), backingStore };
+const CHANGE_KEYS = ["backingStore", "size", "fstype", ...STORE_OPTIONS] as const;
 
-  if (inputs.fstype !== undefined) {
-    if (!caps.isBlock) {
-      throw new InvalidInput("fstype", inputs.fstype, `only block stores (loop, lvm) take an fstype; ${backingStore} has none`);
-    }
-    spec.fstype = inputs.fstype as Fstype;
+/**
+ * What an update changes: only the properties given. The store's rules are judged here when the change
+ * names the store, else by the update once it has read which store is there.
+ */
+export function validateChange(raw: Raw): RootfsChange {
+  const inputs = given(raw);
+  refuseOthers(inputs, CHANGE_KEYS, "an update (backingStore, size, fstype and the store options)");
+  // The shape of each property is the resource's: checked with a stand-in container.
+  checkShape({ container: "change", ...inputs });
+  if (inputs.backingStore !== undefined) {
+    const backingStore = inputs.backingStore as Store;
+    return { backingStore, ...judgeStoreRules(backingStore, inputs as StoreInputs, { creating: false }) };
   }
-  if (inputs.size !== undefined) {
-    if (!caps.sized) {
-      throw new InvalidInput("size", inputs.size, `${backingStore} has no size; only loop, lvm, btrfs and zfs take one`);
-    }
-    spec.size = parseSize(inputs.size, "size");
-    const fs = spec.fstype ?? (caps.isBlock ? "ext4" : undefined);
-    if (fs && spec.size < MIN_FS_SIZE[fs]) {
-      throw new InvalidInput("size", inputs.size, `at least ${MIN_FS_SIZE[fs]} bytes (${MIN_FS_SIZE[fs] / 2 ** 20}M) for ${fs}`);
-    }
-  }
-  if (inputs.from !== undefined) {
-    parseRootfsString(inputs.from as string, "from");
-    spec.from = inputs.from as string;
-  } else if (caps.needsLower) {
-    throw new InvalidInput("from", undefined, `${backingStore} needs from: the dir: or btrfs: rootfs to use as its lower layer`);
-  }
-  const storeOption = (name: "vgName" | "lvName" | "thinPool" | "zfsRoot", store: Store, re: RegExp) => {
-    const v = inputs[name];
-    if (v === undefined) return;
-    if (backingStore !== store) throw new InvalidInput(name, v, `only for backingStore ${store}`);
-    if (!re.test(v as string)) throw new InvalidInput(name, v, `a valid ${store === "lvm" ? "LVM" : "ZFS"} name`);
-    spec[name] = v as string;
-  };
-  storeOption("vgName", "lvm", LVM_NAME_RE);
-  storeOption("lvName", "lvm", LVM_NAME_RE);
-  storeOption("thinPool", "lvm", LVM_NAME_RE);
-  storeOption("zfsRoot", "zfs", ZFS_NAME_RE);
-  return spec;
+  const change: RootfsChange = { ...(inputs as RootfsChange) };
+  if (inputs.size !== undefined) change.size = parseSize(inputs.size, "size");
+  return change;
 }

@@ -2,7 +2,8 @@ import { promises as fs } from "fs";
 import { AlreadyExists, InvalidInput, ToolFailed } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
-import { Driver, Location, OpContext, SLOT_SUFFIX } from "./types";
+import { isHostPath } from "./syntax";
+import { Location, OpContext, SLOT_SUFFIX, TreeDriver } from "./types";
 
 const BTRFS_SUPER_MAGIC = 0x9123683e;
 /** The root directory of every btrfs subvolume has this inode number. */
@@ -40,13 +41,24 @@ async function qgroupLimit(ctx: OpContext, subvol: string): Promise<{ limit: num
   return { limit: null, referenced: null };
 }
 
+async function setQgroupLimit(ctx: OpContext, loc: Location, size: number): Promise<void> {
+  await ctx.run(["btrfs", "quota", "enable", loc.path]);
+  await ctx.run(["btrfs", "qgroup", "limit", String(size), loc.path]);
+}
+
 /** A btrfs subvolume: LXC's `btrfs` backend; `size` is enforced as a qgroup limit. */
-export const btrfsDriver: Driver = {
+export const btrfsDriver: TreeDriver = {
+  kind: "tree",
   store: "btrfs",
-  caps: { isBlock: false, sized: true, needsLower: false, canSnapshot: true, kernelVerified: true },
+  caps: { sized: true, needsLower: false, sharesHostFiles: true, kernelVerified: true },
+  prefixes: ["btrfs"],
+  options: {},
+  parse: (body) => (isHostPath(body) ? at(body) : null),
+  detect: async (containerDir) => ((await isSubvolume(`${containerDir}/rootfs`)) ? at(`${containerDir}/rootfs`) : null),
+  optionsOf: () => ({}),
+  sourceProblem: async (loc) => ((await isSubvolume(loc.path)) ? null : "btrfs: names a btrfs subvolume; this is not one"),
   locate: (_spec, containerDir) => at(`${containerDir}/rootfs`),
   relocate: (final, slot) => at(`${final.path}${SLOT_SUFFIX[slot]}`),
-  fromRef: (ref) => at(ref.path),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async precheck(_ctx, _spec, containerParent) {
     if (!(await isBtrfs(containerParent))) {
@@ -64,12 +76,9 @@ export const btrfsDriver: Driver = {
   async create(ctx, loc, opts) {
     if (await lstatOrNull(loc.path)) throw new AlreadyExists(loc.path);
     await ctx.run(["btrfs", "subvolume", "create", loc.path]);
-    if (opts.size !== undefined) await btrfsDriver.setLimit!(ctx, loc, opts.size);
+    if (opts.size !== undefined) await setQgroupLimit(ctx, loc, opts.size);
   },
-  async setLimit(ctx, loc, size) {
-    await ctx.run(["btrfs", "quota", "enable", loc.path]);
-    await ctx.run(["btrfs", "qgroup", "limit", String(size), loc.path]);
-  },
+  setLimit: setQgroupLimit,
   move: (_ctx, from, to) => renameNoReplace(from.path, to.path),
   async destroy(ctx, loc) {
     if (await isSubvolume(loc.path)) {
@@ -81,7 +90,7 @@ export const btrfsDriver: Driver = {
   },
   mountTree: async (_ctx, loc) => ({ root: loc.path, release: async () => undefined }),
   /** A writable snapshot when the source is a subvolume on the same filesystem: no data moves. */
-  async cloneFrom(ctx, src, _srcDriver, dst) {
+  async cloneFrom(ctx, src, dst) {
     if (!(await isSubvolume(src.path))) return false;
     try {
       await ctx.run(["btrfs", "subvolume", "snapshot", src.path, dst.path]);

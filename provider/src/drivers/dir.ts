@@ -2,19 +2,28 @@ import { promises as fs } from "fs";
 import { AlreadyExists } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
-import { Driver, Location, SLOT_SUFFIX } from "./types";
+import { isHostPath } from "./syntax";
+import { Location, SLOT_SUFFIX, TreeDriver } from "./types";
 
 function at(path: string): Location {
   return { store: "dir", path, rootfsPath: `dir:${path}`, localRoot: path };
 }
 
 /** A plain directory: LXC's `dir` backend. */
-export const dirDriver: Driver = {
+export const dirDriver: TreeDriver = {
+  kind: "tree",
   store: "dir",
-  caps: { isBlock: false, sized: false, needsLower: false, canSnapshot: false, kernelVerified: true },
+  caps: { sized: false, needsLower: false, sharesHostFiles: true, kernelVerified: true },
+  prefixes: ["dir"],
+  options: {},
+  parse: (body) => (isHostPath(body) ? at(body) : null),
+  async detect(containerDir) {
+    const st = await lstatOrNull(`${containerDir}/rootfs`);
+    return st?.isDirectory() ? at(`${containerDir}/rootfs`) : null;
+  },
+  optionsOf: () => ({}),
   locate: (_spec, containerDir) => at(`${containerDir}/rootfs`),
   relocate: (final, slot) => at(`${final.path}${SLOT_SUFFIX[slot]}`),
-  fromRef: (ref) => at(ref.path),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async inspect(ctx, loc) {
     const bytes = await treeAllocatedBytes(ctx.run, loc.path);

@@ -7,7 +7,8 @@ import { isMountPoint } from "../host/mounts";
 import { lstatOrNull, removeEmptyDir, removeFile, renameNoReplace } from "../host/paths";
 import { readSuperblock } from "../host/superblock";
 import { attachLoop, loopsBackedBy, setLoopCapacity } from "../native/loop";
-import { Driver, Location, SLOT_SUFFIX } from "./types";
+import { isHostPath } from "./syntax";
+import { BlockDriver, Location, SLOT_SUFFIX } from "./types";
 
 function at(image: string, mountPoint?: string): Location {
   return { store: "loop", path: image, rootfsPath: `loop:${image}`, localRoot: image, mountPoint };
@@ -24,15 +25,23 @@ async function regularImage(p: string): Promise<Stats> {
 }
 
 /** A sparse image file holding a filesystem: LXC's `loop` backend, exactly `size` bytes (LXC's is size+1). */
-export const loopDriver: Driver = {
+export const loopDriver: BlockDriver = {
+  kind: "block",
   store: "loop",
-  caps: { isBlock: true, sized: true, needsLower: false, canSnapshot: false, kernelVerified: true },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true },
+  prefixes: ["loop"],
+  options: {},
+  // LXC mounts an image that sits in the container directory on <container>/rootfs.
+  parse: (body, containerDir) =>
+    isHostPath(body) ? at(body, path.dirname(body) === containerDir ? `${containerDir}/rootfs` : undefined) : null,
+  async detect(containerDir) {
+    const st = await lstatOrNull(`${containerDir}/rootdev`);
+    return st?.isFile() ? at(`${containerDir}/rootdev`, `${containerDir}/rootfs`) : null;
+  },
+  optionsOf: () => ({}),
   locate: (_spec, containerDir) => at(`${containerDir}/rootdev`, `${containerDir}/rootfs`),
   relocate: (final, slot) =>
     slot === "final" ? final : at(`${final.path}${SLOT_SUFFIX[slot]}`),
-  // LXC mounts an image that sits in the container directory on <container>/rootfs.
-  fromRef: (ref, containerDir) =>
-    at(ref.path, path.dirname(ref.path) === containerDir ? `${containerDir}/rootfs` : undefined),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async inspect(_ctx, loc) {
     const st = await regularImage(loc.path);
@@ -76,6 +85,7 @@ export const loopDriver: Driver = {
     const dev = await attachLoop(loc.path, { readOnly });
     return { path: dev.path, refreshCapacity: () => setLoopCapacity(dev), release: () => dev.close() };
   },
+  holders: (loc) => loopsBackedBy(loc.path),
   async resizeDevice(_ctx, loc, size) {
     await fs.truncate(loc.path, size);
   },

@@ -1,8 +1,12 @@
 import { InvalidInput, ToolFailed } from "../model/errors";
-import { DEFAULT_FSTYPE, DEFAULT_SIZE, DEFAULT_VG } from "../model/requests";
+import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { readSuperblock } from "../host/superblock";
-import { Driver, Location, OpContext, Slot } from "./types";
+import { isHostPath, LVM_NAME } from "./syntax";
+import { BlockDriver, Location, OpContext, Slot } from "./types";
+
+/** LXC's default volume group (lxc.bdev.lvm.vg). */
+const DEFAULT_VG = "lxc";
 
 const LV_SLOT_SUFFIX: Record<Slot, string> = { final: "", new: "_lxcrootfs_new", old: "_lxcrootfs_old" };
 
@@ -39,15 +43,22 @@ export const lvmCommands = {
 };
 
 /** A logical volume, thick or thin: LXC's `lvm` backend. Not kernel-verified here (no device-mapper). */
-export const lvmDriver: Driver = {
+export const lvmDriver: BlockDriver = {
+  kind: "block",
   store: "lvm",
-  caps: { isBlock: true, sized: true, needsLower: false, canSnapshot: true, kernelVerified: false },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: false },
+  prefixes: ["lvm"],
+  options: { vgName: LVM_NAME, lvName: LVM_NAME, thinPool: LVM_NAME },
+  parse: (body) => (isHostPath(body) && /^\/dev\/[^/]+\/[^/]+$/.test(body) ? lvOf({ store: "lvm", path: body, rootfsPath: `lvm:${body}` }) : null),
+  optionsOf: (loc) => {
+    const { vg, lv, thinPool } = lvOf(loc);
+    return { vgName: vg, lvName: lv, ...(thinPool ? { thinPool } : {}) };
+  },
   locate: (spec) => at(spec.vgName ?? DEFAULT_VG, spec.lvName ?? spec.container, spec.thinPool),
   relocate: (final, slot) => {
     const { vg, lv, thinPool } = lvOf(final);
     return at(vg, `${lv}${LV_SLOT_SUFFIX[slot]}`, thinPool);
   },
-  fromRef: (ref) => lvOf({ store: "lvm", path: ref.path, rootfsPath: `lvm:${ref.path}` }),
   async precheck(ctx, spec) {
     const vg = spec.vgName ?? DEFAULT_VG;
     await ctx.run(lvmCommands.checkVg(vg)).catch((e) => {

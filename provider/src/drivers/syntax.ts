@@ -1,53 +1,20 @@
-import { InvalidInput } from "../model/errors";
-import { STORES, Store } from "../model/requests";
+/** The syntax every store's rootfs strings share: LXC splits them on ':', and paths are absolute. */
 
-/** A parsed `lxc.rootfs.path`. `path` is the object holding the data; `lower` only for overlay. */
-export interface RootfsRef {
-  store: Store;
-  path: string;
-  lower?: string;
-}
-
-const ALLOWED =
+/** What a rootfs string may be, for errors. */
+export const ROOTFS_STRING_FORMS =
   "an LXC rootfs string: dir:/abs/path, loop:/abs/image, btrfs:/abs/subvolume, overlay:/abs/lower:/abs/upper, lvm:/dev/vg/lv or zfs:pool/dataset";
 
-/**
- * Parses an LXC rootfs string. The prefix is required, except that a bare absolute path is taken as
- * `dir:` the way LXC itself reads it. Paths may not contain ':' (LXC splits on it) or newlines.
- */
-export function parseRootfsString(value: string, property: string): RootfsRef {
-  if (typeof value !== "string" || value.length === 0 || /[\n\0]/.test(value)) {
-    throw new InvalidInput(property, value, ALLOWED);
-  }
-  if (value.startsWith("/")) return checkRef({ store: "dir", path: value }, value, property);
-  const colon = value.indexOf(":");
-  const prefix = colon > 0 ? value.slice(0, colon) : "";
-  const rest = value.slice(colon + 1);
-  const store = (prefix === "overlayfs" ? "overlay" : prefix) as Store;
-  if (!STORES.includes(store)) throw new InvalidInput(property, value, ALLOWED);
-  if (store === "overlay") {
-    const parts = rest.split(":");
-    if (parts.length !== 2) throw new InvalidInput(property, value, ALLOWED);
-    return checkRef({ store, lower: parts[0], path: parts[1] }, value, property);
-  }
-  return checkRef({ store, path: rest }, value, property);
+/** An absolute host path without '..' or ':' (LXC would split on it). */
+export function isHostPath(p: string): boolean {
+  return p.startsWith("/") && !p.includes(":") && !p.split("/").includes("..");
 }
 
-function checkRef(ref: RootfsRef, value: string, property: string): RootfsRef {
-  const paths = [ref.path, ...(ref.lower !== undefined ? [ref.lower] : [])];
-  for (const p of paths) {
-    if (ref.store === "zfs") {
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.:\-/]*$/.test(p) || p.includes("//") || p.endsWith("/")) {
-        throw new InvalidInput(property, value, ALLOWED);
-      }
-    } else if (!p.startsWith("/") || p.includes(":") || p.split("/").includes("..")) {
-      throw new InvalidInput(property, value, ALLOWED);
-    }
-  }
-  if (ref.store === "lvm" && !/^\/dev\/[^/]+\/[^/]+$/.test(ref.path)) throw new InvalidInput(property, value, ALLOWED);
-  return ref;
+/** A ZFS dataset name: pool/child/..., no empty components. */
+export function isDatasetName(p: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.:\-/]*$/.test(p) && !p.includes("//") && !p.endsWith("/");
 }
 
-export function formatRootfsString(ref: RootfsRef): string {
-  return ref.store === "overlay" ? `overlay:${ref.lower}:${ref.path}` : `${ref.store}:${ref.path}`;
-}
+/** An LVM name (volume group, logical volume, thin pool), as lvm(8) allows it. */
+export const LVM_NAME = { pattern: /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/, allowed: "a valid LVM name" };
+/** A ZFS dataset path given as an option. */
+export const ZFS_NAME = { pattern: /^[A-Za-z0-9][A-Za-z0-9_.:-]*(\/[A-Za-z0-9][A-Za-z0-9_.:-]*)*$/, allowed: "a valid ZFS name" };

@@ -1,5 +1,4 @@
-import { RootfsRef } from "./syntax";
-import { Fstype, RootfsSpec, Store } from "../model/requests";
+import { Fstype, RootfsSpec, Store, StoreOption, StoreOptions } from "../model/requests";
 import { Mounted } from "../host/mounts";
 import { Runner } from "../host/run";
 
@@ -19,7 +18,7 @@ export interface Location {
    * directory; it must stay inside `<lxcPath>/<container>`. Undefined for volumes (LV, dataset).
    */
   localRoot?: string;
-  /** Loop, final slot: the empty directory LXC mounts the image on (`<lxcPath>/<container>/rootfs`). */
+  /** The directory LXC mounts the store on (`<lxcPath>/<container>/rootfs` for loop and zfs). */
   mountPoint?: string;
 }
 
@@ -50,17 +49,24 @@ export interface OpContext {
 
 /**
  * Capabilities are data: callers test these, never a store's name.
- * - isBlock: the store is a block device holding a filesystem of `fstype` (loop, lvm).
  * - sized: the store enforces `size` (block device size, btrfs qgroup, zfs quota).
  * - needsLower: the store is a layer over a lower rootfs given by `from` (overlay).
+ * - sharesHostFiles: its files are the host filesystem's own, so a copy between two such trees can share
+ *   extents (reflinks) where that filesystem allows.
+ * - kernelVerified: the test suite drives this store on a real kernel (the README's support matrix).
  */
 export interface Capabilities {
-  isBlock: boolean;
   sized: boolean;
   needsLower: boolean;
-  canSnapshot: boolean;
-  /** Whether the test suite drives this backend on a real kernel (README support matrix). */
+  sharesHostFiles: boolean;
   kernelVerified: boolean;
+}
+
+/** One store option: the names it accepts, and its default when the store is chosen without it. */
+export interface OptionRule {
+  pattern: RegExp;
+  /** What the pattern allows, for the error. */
+  allowed: string;
 }
 
 export interface CreateOptions {
@@ -70,38 +76,63 @@ export interface CreateOptions {
   format: boolean;
 }
 
-export interface Driver {
+interface DriverBase {
   readonly store: Store;
   readonly caps: Capabilities;
+  /** The prefixes of the `lxc.rootfs.path` strings this store owns (`overlay` also reads `overlayfs`). */
+  readonly prefixes: readonly string[];
+  /** The options this store takes, and their rules. */
+  readonly options: Readonly<Partial<Record<StoreOption, OptionRule>>>;
+  /** The location a rootfs string's body (after the prefix) names, for a container directory; null when malformed. Pure. */
+  parse(body: string, containerDir: string): Location | null;
+  /** The store LXC made under its own names in a container directory with no `lxc.rootfs.path`. */
+  detect?(containerDir: string): Promise<Location | null>;
   /** Where a container's store lives (the final slot). Pure. */
   locate(spec: RootfsSpec, containerDir: string): Location;
   /** The same store in another slot: a sibling name under the same parent. Pure. */
   relocate(final: Location, slot: Slot): Location;
-  /** The location a parsed rootfs string names, for a container directory. Pure. */
-  fromRef(ref: RootfsRef, containerDir: string): Location;
+  /** The store options a location implies, so an update that names none keeps the volume where it is. Pure. */
+  optionsOf(loc: Location): StoreOptions;
+  /** Refuses a `from` this store cannot layer over (overlay's lower layer). Pure. */
+  checkLower?(from: string | undefined): void;
   exists(ctx: OpContext, loc: Location): Promise<boolean>;
   /** Checks the host can hold this store (btrfs filesystem, volume group, pool) before anything is made. */
   precheck?(ctx: OpContext, spec: RootfsSpec, lxcPath: string): Promise<void>;
+  /** Why a location cannot serve as a `from` source, or null. */
+  sourceProblem?(loc: Location): Promise<string | null>;
   inspect(ctx: OpContext, loc: Location): Promise<StoreUsage>;
   /** Makes an empty store (formatted, for block stores with `format`). Never overwrites. */
   create(ctx: OpContext, loc: Location, opts: CreateOptions): Promise<void>;
   /** Renames a store between slots. */
   move(ctx: OpContext, from: Location, to: Location): Promise<void>;
   destroy(ctx: OpContext, loc: Location): Promise<void>;
-  /** Makes what LXC needs next to the final store (the loop mount point). */
+  /** Makes what LXC needs next to the final store (the loop mount point, the dataset's mountpoint). */
   finalize?(ctx: OpContext, loc: Location): Promise<void>;
+}
 
-  /** Tree stores: a mounted (or plain) view of the files. Block stores are mounted generically. */
-  mountTree?(ctx: OpContext, loc: Location, readOnly: boolean): Promise<Mounted>;
-  /** Block stores: the image or device path whose bytes a block copy reads and writes. */
-  blockPath?(loc: Location): string;
-  attach?(ctx: OpContext, loc: Location, readOnly: boolean): Promise<BlockDevice>;
-  /** Block stores: set the device size (the filesystem is resized separately). */
-  resizeDevice?(ctx: OpContext, loc: Location, size: number): Promise<void>;
+/** A block device holding a filesystem of `fstype` (loop, lvm): attached and mounted generically. */
+export interface BlockDriver extends DriverBase {
+  readonly kind: "block";
+  /** The image or device path whose bytes a block copy reads and writes. */
+  blockPath(loc: Location): string;
+  attach(ctx: OpContext, loc: Location, readOnly: boolean): Promise<BlockDevice>;
+  /** Sets the device size (the filesystem is resized separately). */
+  resizeDevice(ctx: OpContext, loc: Location, size: number): Promise<void>;
+  /** What holds the store open besides mounts (loop devices over an image). */
+  holders?(loc: Location): Promise<string[]>;
+}
+
+/** A tree of files (dir, btrfs, overlay, zfs). */
+export interface TreeDriver extends DriverBase {
+  readonly kind: "tree";
+  /** A mounted (or plain) view of the files. */
+  mountTree(ctx: OpContext, loc: Location, readOnly: boolean): Promise<Mounted>;
   /** Sized tree stores: set the limit (btrfs qgroup, zfs quota). */
   setLimit?(ctx: OpContext, loc: Location, size: number): Promise<void>;
   /** A copy cheaper than a file copy (btrfs snapshot on the same filesystem); false when it does not apply. */
-  cloneFrom?(ctx: OpContext, src: Location, srcDriver: Driver, dst: Location): Promise<boolean>;
+  cloneFrom?(ctx: OpContext, src: Location, dst: Location): Promise<boolean>;
 }
+
+export type Driver = BlockDriver | TreeDriver;
 
 export const SLOT_SUFFIX: Record<Slot, string> = { final: "", new: ".lxc-rootfs-new", old: ".lxc-rootfs-old" };

@@ -1,7 +1,10 @@
 import { InvalidInput, ToolFailed } from "../model/errors";
-import { DEFAULT_ZFS_ROOT } from "../model/requests";
 import { mountOnScratch } from "../host/mounts";
-import { Driver, Location, Slot } from "./types";
+import { isDatasetName, ZFS_NAME } from "./syntax";
+import { Location, Slot, TreeDriver } from "./types";
+
+/** LXC's default parent dataset (lxc.bdev.zfs.root). */
+const DEFAULT_ZFS_ROOT = "lxc";
 
 const DATASET_SLOT_SUFFIX: Record<Slot, string> = { final: "", new: "-lxcrootfs-new", old: "-lxcrootfs-old" };
 
@@ -28,12 +31,16 @@ export const zfsCommands = {
  * A ZFS dataset with `mountpoint=<lxcPath>/<name>/rootfs` and `canmount=noauto`: LXC's `zfs` backend.
  * `size` is the dataset's refquota. Not kernel-verified here (no ZFS module).
  */
-export const zfsDriver: Driver = {
+export const zfsDriver: TreeDriver = {
+  kind: "tree",
   store: "zfs",
-  caps: { isBlock: false, sized: true, needsLower: false, canSnapshot: true, kernelVerified: false },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: false },
+  prefixes: ["zfs"],
+  options: { zfsRoot: ZFS_NAME },
+  parse: (body, containerDir) => (isDatasetName(body) ? at(body, `${containerDir}/rootfs`) : null),
+  optionsOf: (loc) => (loc.path.includes("/") ? { zfsRoot: loc.path.slice(0, loc.path.lastIndexOf("/")) } : {}),
   locate: (spec, containerDir) => at(`${spec.zfsRoot ?? DEFAULT_ZFS_ROOT}/${spec.container}`, `${containerDir}/rootfs`),
   relocate: (final, slot) => at(`${final.path}${DATASET_SLOT_SUFFIX[slot]}`, final.mountPoint),
-  fromRef: (ref, containerDir) => at(ref.path, `${containerDir}/rootfs`),
   async precheck(ctx, spec) {
     const root = spec.zfsRoot ?? DEFAULT_ZFS_ROOT;
     await ctx.run(zfsCommands.checkRoot(root)).catch((e) => {

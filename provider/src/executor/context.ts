@@ -6,7 +6,7 @@ import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { Unsafe } from "../model/errors";
-import { RootfsSpec } from "../model/requests";
+import { ContainerRef, containerDirOf } from "../model/requests";
 import { Location, OpContext } from "../drivers/types";
 import { withContainerLock } from "../host/lock";
 import { mountsUnder, unmount } from "../host/mounts";
@@ -21,15 +21,11 @@ export interface OperationOptions {
   log?: (message: string) => void;
 }
 
-export function containerDirOf(spec: Pick<RootfsSpec, "lxcPath" | "container">): string {
-  return path.join(spec.lxcPath, spec.container);
-}
-
 /**
  * Refuses a container directory that is a symlink or whose lxcPath resolves elsewhere through one: every
  * path this tool deletes is checked lexically against the container directory, so that must be real.
  */
-async function checkContainerDir(spec: RootfsSpec, dir: string): Promise<void> {
+async function checkContainerDir(spec: ContainerRef, dir: string): Promise<void> {
   const st = await lstatOrNull(dir);
   if (st && !st.isDirectory()) throw new Unsafe(`refusing to use ${dir}: it is not a directory (a symbolic link?)`);
   const parent = await lstatOrNull(spec.lxcPath);
@@ -38,7 +34,7 @@ async function checkContainerDir(spec: RootfsSpec, dir: string): Promise<void> {
 
 /** Runs `fn` holding the container's lock, after recovering from any interrupted earlier operation. */
 export async function withOperation<T>(
-  spec: RootfsSpec,
+  spec: ContainerRef,
   opts: OperationOptions,
   fn: (ctx: OpContext) => Promise<T>,
   { createDir = false, readOnly = false } = {},
@@ -82,7 +78,7 @@ export function makeContext(containerDir: string, opts: OperationOptions): OpCon
 }
 
 /** A context for reads and checks: it can run tools but has no scratch space, so it cannot mount. */
-export function readOnlyContext(spec: RootfsSpec, opts: OperationOptions): OpContext {
+export function readOnlyContext(spec: ContainerRef, opts: OperationOptions): OpContext {
   return {
     run: opts.run ?? realRun,
     containerDir: containerDirOf(spec),
@@ -111,7 +107,7 @@ async function releaseLeftovers(workDir: string): Promise<void> {
   }
 }
 
-/** The journal of a swap in progress (see lifecycle/swap.ts). */
+/** The journal of a swap in progress (see swap.ts). */
 export interface Journal {
   phase: "building" | "swapping" | "cleanup";
   built: Location;
@@ -125,7 +121,7 @@ export function journalPath(containerDir: string): string {
 }
 
 /** Whether an operation on this container was interrupted (its journal is still there). */
-export async function hasJournal(spec: Pick<RootfsSpec, "lxcPath" | "container">): Promise<boolean> {
+export async function hasJournal(spec: ContainerRef): Promise<boolean> {
   const file = journalPath(containerDirOf(spec));
   const dir = await lstatOrNull(path.dirname(file));
   if (!dir) return false;

@@ -3,12 +3,13 @@
  * reports a failure as one marked JSON line on stderr.
  */
 import { promises as fs } from "fs";
-import { DRIVERS } from "../drivers";
+import { errorToJSON } from "../model/errors";
+import { DRIVERS, sharesExtents } from "../drivers";
 import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { copyTree } from "../host/treecopy";
 import { makeContext } from "./context";
 import { ERROR_MARKER, IsolatedTask, RESULT_MARKER } from "./isolated";
-import { withMountedDevice, withMountedStore } from "./storage";
+import { withMountedDevice, withMountedStore } from "./mount";
 
 async function main(task: IsolatedTask): Promise<void> {
   const ctx = makeContext(task.containerDir, {});
@@ -19,8 +20,7 @@ async function main(task: IsolatedTask): Promise<void> {
       await withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
         withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
           const { bavail, bsize } = await fs.statfs(to);
-          const sameHost = !src.caps.isBlock && !dst.caps.isBlock && task.src.store !== "overlay";
-          const method = await copyTree(ctx.run, from, to, { needed: task.neededBytes, available: bavail * bsize }, sameHost);
+          const method = await copyTree(ctx.run, from, to, { needed: task.neededBytes, available: bavail * bsize }, sharesExtents(src.store, dst.store));
           // On disk before the swap may point the config at it and destroy the old store: syncfs flushes the
           // new filesystem, and for a loop-mounted one the loop driver turns the flush into an fsync of the image.
           await ctx.run(["sync", "-f", to]);
@@ -38,9 +38,11 @@ async function main(task: IsolatedTask): Promise<void> {
   }
 }
 
-main(JSON.parse(process.argv[2]) as IsolatedTask).catch((e: Error & Record<string, unknown>) => {
+main(JSON.parse(process.argv[2]) as IsolatedTask).catch((e: unknown) => {
+  const json = errorToJSON(e);
   // A tool's message can be long (cp lists every file it could not read): the marker carries its end.
-  const message = e.message.length > 8192 ? `…${e.message.slice(-8192)}` : e.message;
-  process.stderr.write(`${ERROR_MARKER}${JSON.stringify({ ...e, stderr: undefined, name: e.name, message })}\n`);
+  if (json.message.length > 8192) json.message = `…${json.message.slice(-8192)}`;
+  if (typeof json.stderr === "string") json.stderr = json.stderr.slice(-8192);
+  process.stderr.write(`${ERROR_MARKER}${JSON.stringify(json)}\n`);
   process.exit(1);
 });

@@ -6,8 +6,9 @@
  */
 import { existsSync } from "fs";
 import path from "path";
-import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
+import { ErrorJSON, errorFromJSON, RootfsError, ToolFailed } from "../model/errors";
 import { Fstype, Store } from "../model/requests";
+import { CopyMethod } from "../model/results";
 import { Location, OpContext } from "../drivers/types";
 
 export type IsolatedTask =
@@ -33,7 +34,7 @@ const HELPER = __filename.endsWith(".ts")
 export const RESULT_MARKER = "LXC_ROOTFS_RESULT ";
 
 export interface IsolatedResult {
-  method?: "reflink" | "cp";
+  method?: Extract<CopyMethod, "reflink" | "cp">;
 }
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {
@@ -46,15 +47,12 @@ export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<I
     if (!(e instanceof ToolFailed)) throw e;
     const line = e.stderr.split("\n").find((l) => l.startsWith(ERROR_MARKER));
     if (!line) throw e;
-    let err: { name: string; message: string; neededBytes?: number; availableBytes?: number; where?: string };
+    let err: ErrorJSON;
     try {
       err = JSON.parse(line.slice(ERROR_MARKER.length));
     } catch {
       throw new RootfsError(`${task.kind} failed: ${e.stderr.slice(-4096)}`);
     }
-    if (err.name === "NoSpace") throw new NoSpace(err.where ?? "", err.neededBytes ?? 0, err.availableBytes ?? 0);
-    const typed = new RootfsError(err.message);
-    typed.name = err.name;
-    throw typed;
+    throw errorFromJSON(err);
   }
 }

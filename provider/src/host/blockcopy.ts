@@ -4,8 +4,10 @@
  * ("keep holes! So punt for now"); this is what makes a same-fstype clone cost what it holds, not its size.
  */
 import { promises as fs, constants as fsc } from "fs";
-import { copyFileRange, ioctlBuffer, lseek, SyscallError } from "../native/libc";
+import { copyFileRange, ioctlBuffer, lseek } from "../native/libc";
+import { SyscallError } from "../model/errors";
 import { reflink } from "../native/loop";
+import { BlockCopyMethod } from "../model/results";
 
 const SEEK_SET = 0;
 const SEEK_DATA = 3;
@@ -13,7 +15,6 @@ const SEEK_HOLE = 4;
 const BLKZEROOUT = 0x127f;
 const CHUNK = 8 * 1024 * 1024;
 
-export type BlockCopyMethod = "reflink" | "sparse-copy";
 
 export interface BlockCopyResult {
   method: BlockCopyMethod;

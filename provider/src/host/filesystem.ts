@@ -3,32 +3,9 @@
  * enforced by the lifecycle: grow the device then the filesystem; shrink the filesystem then the device.
  */
 import { CannotShrink, NoSpace } from "../model/errors";
+import { isExt } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { Runner } from "./run";
-
-/**
- * Smallest size per filesystem: what mkfs accepts with its defaults (e2fsprogs 1.47, xfsprogs 6.1), and
- * for btrfs 256 MiB, below which the kernel refuses every resize (BTRFS_IOC_RESIZE: EINVAL), though
- * mkfs.btrfs would make one from 114 MiB.
- */
-export const MIN_FS_SIZE: Record<Fstype, number> = {
-  ext2: 2 * 2 ** 20,
-  ext3: 8 * 2 ** 20,
-  ext4: 8 * 2 ** 20,
-  xfs: 300 * 2 ** 20,
-  btrfs: 256 * 2 ** 20,
-};
-
-export function isExt(fstype: Fstype): boolean {
-  return fstype === "ext2" || fstype === "ext3" || fstype === "ext4";
-}
-
-/** Which filesystems can shrink, and how. xfs never shrinks. */
-export function shrinkMode(fstype: Fstype): "offline" | "online" | null {
-  if (isExt(fstype)) return "offline";
-  if (fstype === "btrfs") return "online";
-  return null;
-}
 
 /** mkfs without any prompt: -F/-f force, -q quiet; stdin is /dev/null. */
 export function mkfsArgv(fstype: Fstype, target: string): string[] {
@@ -38,11 +15,6 @@ export function mkfsArgv(fstype: Fstype, target: string): string[] {
 
 export async function makeFilesystem(run: Runner, fstype: Fstype, target: string): Promise<void> {
   await run(mkfsArgv(fstype, target));
-}
-
-/** Whether growing happens on the unmounted device (ext*) rather than through a mount (xfs, btrfs). */
-export function growsOffline(fstype: Fstype): boolean {
-  return isExt(fstype);
 }
 
 /** e2fsck -f, required by resize2fs before an offline resize; exit 1 means "errors corrected". */

@@ -1,5 +1,6 @@
 import { promises as fs } from "fs";
-import { mount, umount2, SyscallError } from "../native/libc";
+import {mount, umount2 } from "../native/libc";
+import { SyscallError } from "../model/errors";
 
 export const MS_RDONLY = 1;
 export const MS_NOSUID = 2;

@@ -12,12 +12,15 @@ export async function lstatOrNull(p: string) {
   }
 }
 
-/** Refuses any path that is not strictly below `containerDir` (lexically: `..` never escapes). */
-export function assertInside(containerDir: string, p: string): void {
+/** Whether a path is strictly below `containerDir` (lexically: `..` never escapes). */
+export function isInside(containerDir: string, p: string): boolean {
   const rel = path.relative(containerDir, path.resolve(p));
-  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
-    throw new Unsafe(`refusing to touch ${p}: it is outside ${containerDir}`);
-  }
+  return !(rel === "" || rel.startsWith("..") || path.isAbsolute(rel));
+}
+
+/** Refuses any path that is not strictly below `containerDir`. */
+export function assertInside(containerDir: string, p: string): void {
+  if (!isInside(containerDir, p)) throw new Unsafe(`refusing to touch ${p}: it is outside ${containerDir}`);
 }
 
 /**

@@ -1,3 +1,5 @@
+import { formatBytes } from "./bytes";
+
 /**
  * Typed errors that say what a user can do. Each adapter maps them its own way: the CLI to an exit code
  * and stderr, the Pulumi providers to check failures or engine errors.
@@ -79,13 +81,47 @@ export class ToolFailed extends RootfsError {
 /** A refusal that protects data: a path outside the container, a symlink, adopted storage. */
 export class Unsafe extends RootfsError {}
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
+/** A system call failed; `code` is the errno name, like Node's own fs errors, so callers can test it. */
+export class SyscallError extends RootfsError {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${syscall}(${detail}) failed: ${code}`);
   }
-  return `${i === 0 ? v : v.toFixed(v >= 100 ? 0 : 1)} ${units[i]} (${n} bytes)`;
 }
+
+/**
+ * Errors cross process boundaries as plain data (the mount helper, and the agent of a remote host): a
+ * JSON object with the class name, the message and the class's fields. Decoding gives back the same
+ * class with the same fields and message; a name that is not one of these comes back as a RootfsError.
+ */
+const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
+  [RootfsError, InvalidInput, InUse, NoSpace, CannotShrink, AlreadyExists, NotFound, ToolFailed, Unsafe, SyscallError].map((c) => [c.name, c]),
+);
+
+export type ErrorJSON = { name: string; message: string } & Record<string, unknown>;
+
+export function errorToJSON(e: unknown): ErrorJSON {
+  if (!(e instanceof Error)) return { name: "RootfsError", message: String(e) };
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) if (k !== "stack" && k !== "name" && k !== "message") fields[k] = v;
+  const { code } = e as NodeJS.ErrnoException;
+  if (code !== undefined) fields.code = code;
+  return { ...fields, name: CLASSES.has(e.name) ? e.name : "RootfsError", message: e.message };
+}
+
+export function errorFromJSON(json: ErrorJSON): RootfsError {
+  const cls = CLASSES.get(String(json.name)) ?? RootfsError;
+  const e = Object.create(cls.prototype) as RootfsError;
+  Object.defineProperty(e, "message", { value: String(json.message), writable: true, configurable: true });
+  Object.defineProperty(e, "name", { value: cls.name, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(json)) {
+    if (k !== "name" && k !== "message" && k !== "__proto__" && k !== "constructor") (e as unknown as Record<string, unknown>)[k] = v;
+  }
+  Error.captureStackTrace?.(e, errorFromJSON);
+  return e;
+}
+

@@ -1,48 +1,55 @@
-export const STORES = ["dir", "loop", "btrfs", "overlay", "lvm", "zfs"] as const;
-export type Store = (typeof STORES)[number];
+/**
+ * The core's requests: plain data, JSON in and out, so that an adapter in another process (or on another
+ * host) can send them. The store and filesystem names are the generated SDK's, from schema.json.
+ */
+import path from "path";
+import type { BackingStore, Fstype } from "../../../sdk/nodejs/types/enums";
 
-export const FSTYPES = ["ext2", "ext3", "ext4", "xfs", "btrfs"] as const;
-export type Fstype = (typeof FSTYPES)[number];
+export type Store = BackingStore;
+export type { Fstype };
 
 /** The defaults of LXC's storage layer (src/lxc/storage/storage.h). */
 export const DEFAULT_SIZE = 1073741824;
 export const DEFAULT_FSTYPE: Fstype = "ext4";
-export const DEFAULT_LXC_PATH = "/var/lib/lxc";
-export const DEFAULT_VG = "lxc";
-export const DEFAULT_THIN_POOL = "lxc";
-export const DEFAULT_ZFS_ROOT = "lxc";
 
-/** A validated request: what the rootfs of one container should be. */
-export interface RootfsSpec {
+/** Which container: enough to find, inspect or destroy what its config names. */
+export interface ContainerRef {
   container: string;
   /** Absolute, as given (not resolved through symlinks). */
   lxcPath: string;
+  /**
+   * Where the rootfs was last seen (`lxc.rootfs.path`), a hint for when the config names none: a volume
+   * or overlay is found by it. Never followed outside the container directory or its named volume.
+   */
+  rootfsPath?: string;
+}
+
+/** The options only some stores take: LVM's volume group, volume name and thin pool, ZFS's parent dataset. */
+export interface StoreOptions {
+  vgName?: string;
+  lvName?: string;
+  thinPool?: string;
+  zfsRoot?: string;
+}
+export type StoreOption = keyof StoreOptions;
+
+/** A validated request to create: what the rootfs of one container should be. */
+export interface RootfsSpec extends ContainerRef, StoreOptions {
   backingStore: Store;
   /** Bytes. Undefined: the store's default (1 GiB for block stores, none for the others). */
   size?: number;
   fstype?: Fstype;
   /** An LXC rootfs string whose content is copied in at create (the lower layer for overlay). */
   from?: string;
-  vgName?: string;
-  lvName?: string;
-  thinPool?: string;
-  zfsRoot?: string;
 }
 
-/** What is really on the host, read without mounting. These are the resource's outputs. */
-export interface Observed {
-  container: string;
-  lxcPath: string;
-  backingStore: Store;
-  /** The `lxc.rootfs.path` string, e.g. `loop:/var/lib/lxc/web/rootdev`. */
-  rootfsPath: string;
-  /** Capacity in bytes: image or device size, btrfs qgroup limit, zfs quota; null where there is none. */
-  sizeBytes: number | null;
-  fstype: Fstype | null;
-  /** Bytes the storage takes on the host (st_blocks of an image, du of a tree, LV size). */
-  allocatedBytes: number;
-  /** Bytes of data inside the filesystem: what a file-level copy would move. */
-  usedBytes: number;
-  /** Whether `lxc.rootfs.managed = 0`: LXC and this tool never delete such storage. */
-  managed: boolean;
+/** A validated request to update: only what is asked for; the rest is kept from the host. */
+export interface RootfsChange extends StoreOptions {
+  backingStore?: Store;
+  size?: number;
+  fstype?: Fstype;
+}
+
+export function containerDirOf(ref: Pick<ContainerRef, "lxcPath" | "container">): string {
+  return path.join(ref.lxcPath, ref.container);
 }

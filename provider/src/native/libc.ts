@@ -7,6 +7,7 @@
  * provider's event loop never blocks. koffi cannot run variadic functions asynchronously, hence one fixed
  * prototype per ioctl shape.
  */
+import { SyscallError } from "../model/errors";
 
 type AsyncFn = ((...args: unknown[]) => number) & {
   async: (...args: unknown[]) => void;
@@ -47,18 +48,6 @@ function libc(): Libc {
     mknod: lib.func("int mknod(const char *path, unsigned int mode, uint64_t dev)"),
   };
   return cached;
-}
-
-/** An error carrying the errno name, like Node's own fs errors, so callers can test `code`. */
-export class SyscallError extends Error {
-  constructor(
-    readonly syscall: string,
-    readonly errno: number,
-    readonly code: string,
-    detail: string,
-  ) {
-    super(`${syscall}(${detail}) failed: ${code}`);
-  }
 }
 
 /** Linux errnos that Node's os.constants.errno leaves out. */
@@ -138,3 +127,4 @@ export function mknodBlock(path: string, major: number, minor: number): Promise<
   const dev = BigInt((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12));
   return call("mknod", libc().mknod, path, path, S_IFBLK | 0o660, dev);
 }
+

@@ -1,10 +1,11 @@
 /**
- * `lxc-rootfs`: the storage lifecycle from a shell. A thin adapter: it parses flags, calls the lifecycle
- * and prints one JSON object; errors go to stderr naming the option.
+ * `lxc-rootfs`: the storage core from a shell. A thin adapter: it parses flags, makes one core call and
+ * prints one JSON object; errors go to stderr naming the option.
  */
 import { parseArgs } from "util";
 import { InvalidInput, RootfsError } from "../../model/errors";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../api";
+import { ContainerRef, RootfsChange, RootfsSpec } from "../../model/requests";
+import { localCore } from "../../api";
 
 /** CLI option for each input property, so errors name what the user typed. */
 const OPTIONS: Record<string, string> = {
@@ -29,6 +30,14 @@ store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET 
 STORE: dir, loop, btrfs, overlay, lvm, zfs   FS: ext2, ext3, ext4, xfs, btrfs   SIZE: bytes or 512M, 2G, 1GiB`;
 
 class UsageError extends Error {}
+
+/** The properties each command takes besides container and lxcPath. */
+const TAKES: Record<string, readonly string[]> = {
+  create: ["backingStore", "size", "fstype", "from", "vgName", "lvName", "thinPool", "zfsRoot"],
+  update: ["backingStore", "size", "fstype", "vgName", "lvName", "thinPool", "zfsRoot"],
+  inspect: [],
+  destroy: [],
+};
 
 function optionOf(property: string): string {
   const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === property);
@@ -73,28 +82,29 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
     if (inputs.lxcPath === undefined) throw new InvalidInput("lxcPath", undefined, "required");
     if (inputs.container === undefined) throw new InvalidInput("container", undefined, "required");
+    if (!(command in TAKES)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    const { container, lxcPath, ...rest } = inputs;
+    for (const prop of Object.keys(rest)) {
+      if (!TAKES[command].includes(prop)) throw new UsageError(`${optionOf(prop)} does not apply to ${command}`);
+    }
+    const ref = { container, lxcPath };
     let result: unknown;
     switch (command) {
       case "create":
         if (inputs.backingStore === undefined) throw new InvalidInput("backingStore", undefined, "required: dir, loop, btrfs, overlay, lvm or zfs");
-        result = await createRootfs(inputs, { log });
+        result = await localCore.create(inputs, { log });
         break;
-      case "update": {
-        // Unspecified options keep what is there: start from the current store.
-        const current = await inspectRootfs({ ...inputs, backingStore: undefined, size: undefined, fstype: undefined });
-        if (!current) throw new RootfsError(`no rootfs for ${inputs.container} in ${inputs.lxcPath}`);
-        result = await updateRootfs({ backingStore: current.backingStore, ...inputs }, { log });
+      case "update":
+        // One call: what is not given is kept from the host, read inside the container's lock.
+        result = await localCore.update(ref, rest, { log });
         break;
-      }
       case "inspect":
-        result = await inspectRootfs(inputs, { log });
+        result = await localCore.inspect(ref, { log });
         if (!result) throw new RootfsError(`no rootfs for ${inputs.container} in ${inputs.lxcPath}`);
         break;
       case "destroy":
-        result = await destroyRootfs(inputs, { log });
+        result = await localCore.destroy(ref, { log });
         break;
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
     out.write(`${JSON.stringify(result)}\n`);
     return 0;

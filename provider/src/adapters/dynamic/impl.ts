@@ -1,10 +1,11 @@
 /**
- * The dynamic provider's methods, as plain functions over lifecycle/resource.ts. Loaded inside each call
- * by the serialized provider (pulumi/rootfs.ts), never captured: koffi and the lifecycle stay out of the
+ * The dynamic provider's methods, as plain functions over ../pulumi/resource.ts. Loaded inside each call
+ * by the serialized provider (rootfs.ts), never captured: koffi and the storage core stay out of the
  * state. Messages printed here appear in the engine's output under the stack, so a preview shows what an
  * update will do and an update shows what it did.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { localCore } from "../../api";
 import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../pulumi/resource";
 import { label, plainErrors as plain } from "../pulumi/messages";
 
@@ -14,7 +15,7 @@ export async function check(_olds: Props, news: Props): Promise<dynamic.CheckRes
 
 export async function diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
   return plain(async () => {
-    const d = diffResource(olds, news);
+    const d = await diffResource(olds, news, localCore);
     if (d.summary) console.log(`${label(news)}: ${d.summary}`);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
   });
@@ -22,7 +23,7 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<dynam
 
 export async function create(news: Props): Promise<dynamic.CreateResult> {
   return plain(async () => {
-    const r = await createResource(news, { log: (m) => console.log(`${label(news)}: ${m}`) });
+    const r = await createResource(news, localCore, { log: (m) => console.log(`${label(news)}: ${m}`) });
     if (r.method !== "none") console.log(`${label(news)}: filled from ${String(news.from)} by ${r.method}`);
     return { id: r.id, outs: r.outs };
   });
@@ -30,14 +31,14 @@ export async function create(news: Props): Promise<dynamic.CreateResult> {
 
 export async function read(id: string, props: Props): Promise<dynamic.ReadResult> {
   return plain(async () => {
-    const r = await readResource(props);
+    const r = await readResource(props, localCore);
     return r ? { id: r.id, props: r.outs } : { id: "", props: {} };
   });
 }
 
-export async function update(_id: string, _olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+export async function update(_id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
   return plain(async () => {
-    const r = await updateResource(news);
+    const r = await updateResource(olds, news, localCore);
     console.log(`${label(news)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
     return { outs: r.outs };
   });
@@ -45,7 +46,7 @@ export async function update(_id: string, _olds: Props, news: Props): Promise<dy
 
 export async function remove(_id: string, props: Props): Promise<void> {
   return plain(async () => {
-    const r = await deleteResource(props);
+    const r = await deleteResource(props, localCore);
     if (!r.destroyed) console.log(`${label(props)}: nothing deleted: ${r.reason}`);
   });
 }

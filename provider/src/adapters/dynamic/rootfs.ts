@@ -7,6 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import path from "path";
+import type { RootfsArgs } from "../../../../sdk/nodejs/rootfs";
+import type { BackingStore, Fstype } from "../../../../sdk/nodejs/types/enums";
 
 /** Resolved by package name from the project's node_modules first, then at this installation's path. */
 const IMPL_MODULE = "pulumi-lxc/dist/provider/src/adapters/dynamic/impl.js";
@@ -31,22 +33,8 @@ const provider: pulumi.dynamic.ResourceProvider = {
   delete: (id, props) => impl().remove(id, props),
 };
 
-export type BackingStore = "dir" | "loop" | "btrfs" | "overlay" | "lvm" | "zfs";
-export type Fstype = "ext2" | "ext3" | "ext4" | "xfs" | "btrfs";
-
-/** Inputs; see schema.json for each property's rules and defaults. */
-export interface RootfsArgs {
-  container: pulumi.Input<string>;
-  lxcPath?: pulumi.Input<string>;
-  backingStore?: pulumi.Input<BackingStore>;
-  size?: pulumi.Input<string | number>;
-  fstype?: pulumi.Input<Fstype>;
-  from?: pulumi.Input<string>;
-  vgName?: pulumi.Input<string>;
-  lvName?: pulumi.Input<string>;
-  thinPool?: pulumi.Input<string>;
-  zfsRoot?: pulumi.Input<string>;
-}
+/** The inputs are the generated SDK's, from schema.json: see it for each property's rules and defaults. */
+export type { RootfsArgs };
 
 export class Rootfs extends pulumi.dynamic.Resource {
   declare readonly container: pulumi.Output<string>;

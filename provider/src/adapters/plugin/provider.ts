@@ -1,9 +1,11 @@
 /**
  * `lxc:index:Rootfs` as a schema-based provider plugin, for every Pulumi language and for `pulumi import`.
- * A thin adapter over lifecycle/resource.ts, the code behind the dynamic provider too: it only translates
+ * A thin adapter over ../pulumi/resource.ts, the code behind the dynamic provider too: it only translates
  * the wire (secret envelopes, URNs, the import read) and reports through the engine's log.
  */
 import type * as provider from "@pulumi/pulumi/provider";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime";
+import { RESOURCE_TOKEN as ROOTFS_TYPE } from "../../model/schema";
 import {
   checkResource,
   createResource,
@@ -15,14 +17,13 @@ import {
   readResource,
   updateResource,
 } from "../pulumi/resource";
+import { localCore } from "../../api";
 import { EngineLog } from "../pulumi/engine-log";
 import { label, plainErrors } from "../pulumi/messages";
 
-export const ROOTFS_TYPE = "lxc:index:Rootfs";
-
 /** Pulumi's marker for a secret value on the wire: { [SIG]: SECRET, value }. */
-const SIG = "4dabf18193072939515e22adb298388d";
-const SECRET = "1b47061264138c4ac30d75fd1eb44270";
+const SIG = specialSigKey;
+const SECRET = specialSecretSig;
 
 function isSecret(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET;
@@ -73,7 +74,7 @@ export class RootfsProvider implements provider.Provider {
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     return plainErrors(async () => {
       const n = unwrapSecrets(news).plain;
-      const d = diffResource(unwrapSecrets(olds).plain, n);
+      const d = await diffResource(unwrapSecrets(olds).plain, n, localCore);
       if (d.summary) await this.log(urn, `${label(n)}: ${d.summary}`);
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
     });
@@ -83,7 +84,7 @@ export class RootfsProvider implements provider.Provider {
     assertRootfs(urn);
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(inputs);
-      const r = await createResource(plain, { log: (m) => void this.log(urn, `${label(plain)}: ${m}`) });
+      const r = await createResource(plain, localCore, { log: (m) => void this.log(urn, `${label(plain)}: ${m}`) });
       if (r.method !== "none") await this.log(urn, `${label(plain)}: filled from ${String(plain.from)} by ${r.method}`);
       return { id: r.id, outs: wrapSecrets(r.outs, secret) };
     });
@@ -94,16 +95,16 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const importing = Object.keys(props ?? {}).length === 0;
       const { plain, secret } = unwrapSecrets(importing ? propsFromId(id) : props);
-      const r = await readResource(plain);
+      const r = await readResource(plain, localCore);
       if (!r) return { id: "", props: {} };
       return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? inputsFromObserved(r.outs) : undefined };
     });
   }
 
-  async update(_id: string, urn: string, _olds: Props, news: Props): Promise<provider.UpdateResult> {
+  async update(_id: string, urn: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(news);
-      const r = await updateResource(plain);
+      const r = await updateResource(unwrapSecrets(olds).plain, plain, localCore);
       await this.log(urn, `${label(plain)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
       return { outs: wrapSecrets(r.outs, secret) };
     });
@@ -112,7 +113,7 @@ export class RootfsProvider implements provider.Provider {
   async delete(_id: string, urn: string, props: Props): Promise<void> {
     return plainErrors(async () => {
       const { plain } = unwrapSecrets(props);
-      const r = await deleteResource(plain);
+      const r = await deleteResource(plain, localCore);
       if (!r.destroyed) await this.log(urn, `${label(plain)}: nothing deleted: ${r.reason}`);
     });
   }

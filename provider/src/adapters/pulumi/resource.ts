@@ -4,20 +4,19 @@
  * knows Pulumi's wire formats; adapters translate.
  */
 import path from "path";
+import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
 import { InvalidInput, RootfsError } from "../../model/errors";
-import { inputDefaults, inputNames } from "../../model/schema";
+import { ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../../model/requests";
+import { Observed } from "../../model/results";
+import { inputNames, storeValues } from "../../model/schema";
 import { parseSize, SIZE_ALIGN } from "../../model/sizes";
-import { Observed, RootfsSpec } from "../../model/requests";
-import { DRIVERS } from "../../drivers";
-import { containerDirOf, OperationOptions } from "../../executor/context";
-import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../api";
+import { isBlockStore } from "../../drivers";
 import { planUpdate } from "../../planner/plan";
-import { inputFailures, validateSpec } from "../../api/validate";
+import { OperationOptions, RootfsCore } from "../../api";
+import { inputFailures, validateSpec, withDefaults } from "../../api/validate";
 
 export type Props = Record<string, unknown>;
 
-/** The engine's placeholder for a value not known during a preview. */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
 /** Used at create only: changing it later changes nothing on the host. */
@@ -34,11 +33,6 @@ export function inputsOf(props: Props): Props {
   const out: Props = {};
   for (const k of inputNames) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
   return out;
-}
-
-/** Inputs with schema.json's defaults made explicit, so the state says what was meant. */
-export function withDefaults(inputs: Props): Props {
-  return { lxcPath: inputDefaults.lxcPath, backingStore: inputDefaults.backingStore, ...inputs };
 }
 
 export interface CheckResult {
@@ -87,28 +81,49 @@ function sameValue(key: string, a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** The container a resource names, and where its rootfs was last seen (for a config that names none). */
+function refOf(props: Props): ContainerRef {
+  const inputs = withDefaults(inputsOf(props));
+  const ref: ContainerRef = { container: inputs.container as string, lxcPath: inputs.lxcPath as string };
+  if (typeof props.rootfsPath === "string") ref.rootfsPath = props.rootfsPath;
+  return ref;
+}
+
+/** The wanted state as an update: everything but the container's identity and what only create reads. */
+function changeOf(inputs: Props): Props {
+  const change: Props = {};
+  for (const [k, v] of Object.entries(inputs)) if (!REPLACE_ON_CHANGE.includes(k as never) && !CREATE_ONLY.includes(k)) change[k] = v;
+  return change;
+}
+
 /**
  * Compares what is recorded (the old outputs: what the host held at the last create, update or refresh)
- * with what is wanted. "1G" and 1073741824 are one size; `from` only matters at create.
+ * with what is wanted, without touching the host. "1G" and 1073741824 are one size; `from` only matters
+ * at create.
  */
-export function diffResource(olds: Props, news: Props): DiffResult {
+export function diffRecorded(olds: Props, news: Props): DiffResult & { known: boolean } {
   const oldInputs = withDefaults(inputsOf(olds));
   const newInputs = withDefaults(inputsOf(news));
   const replaces = REPLACE_ON_CHANGE.filter((k) => !sameValue(k, oldInputs[k], newInputs[k]));
   if (replaces.length) {
-    return { changes: true, replaces: [...replaces], summary: `replace: ${replaces.map((k) => `${k} ${JSON.stringify(oldInputs[k])} → ${JSON.stringify(newInputs[k])}`).join(", ")}` };
+    return {
+      changes: true,
+      replaces: [...replaces],
+      known: true,
+      summary: `replace: ${replaces.map((k) => `${k} ${JSON.stringify(oldInputs[k])} → ${JSON.stringify(newInputs[k])}`).join(", ")}`,
+    };
   }
-  if (Object.values(newInputs).some(isUnknown)) return { changes: true, replaces: [], summary: "update: values known only after apply" };
+  if (Object.values(newInputs).some(isUnknown)) return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
   const spec = validateSpec(newInputs);
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
     // No recorded observation (an old state): fall back to comparing inputs.
     const keys = new Set([...Object.keys(oldInputs), ...Object.keys(newInputs)].filter((k) => !CREATE_ONLY.includes(k)));
     const changes = [...keys].some((k) => !sameValue(k, oldInputs[k], newInputs[k]));
-    return { changes, replaces: [] };
+    return { changes, replaces: [], known: true };
   }
   const plan = planUpdate(
     {
-      store: olds.backingStore as RootfsSpec["backingStore"],
+      store: olds.backingStore as Store,
       sizeBytes: (olds.sizeBytes as number | null | undefined) ?? null,
       fstype: (olds.fstype as RootfsSpec["fstype"] | null | undefined) ?? null,
       usedBytes: Number(olds.usedBytes ?? 0),
@@ -117,7 +132,22 @@ export function diffResource(olds: Props, news: Props): DiffResult {
     },
     spec,
   );
-  return { changes: plan.strategy !== "none", replaces: [], summary: plan.strategy === "none" ? undefined : plan.summary };
+  return { changes: plan.strategy !== "none", replaces: [], known: true, summary: plan.strategy === "none" ? undefined : plan.summary };
+}
+
+/**
+ * The diff a reviewer reads. When the record says something is to do, the host is asked what, with the
+ * update's own preparation (read-only): a preview then fails with the update's own error when the host
+ * cannot take the change (the store cannot live on this lxcPath, no volume group, no room), and the plan
+ * counts the bytes the host holds now, not those of the last refresh.
+ */
+export async function diffResource(olds: Props, news: Props, core: RootfsCore): Promise<DiffResult> {
+  const { known, ...recorded } = diffRecorded(olds, news);
+  if (!recorded.changes || recorded.replaces.length || !known) return recorded;
+  const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))));
+  // Null: an interrupted operation awaits recovery, which the update does first; the record speaks.
+  if (plan === null) return recorded;
+  return { changes: true, replaces: [], summary: plan.strategy === "none" ? "no change on the host; the state is brought up to date" : plan.summary };
 }
 
 /**
@@ -138,15 +168,15 @@ export function propsFromId(id: string): Props {
  */
 export function inputsFromObserved(outs: Props): Props {
   const inputs: Props = { container: outs.container, lxcPath: outs.lxcPath, backingStore: outs.backingStore };
-  const caps = DRIVERS[outs.backingStore as RootfsSpec["backingStore"]]?.caps;
+  const block = typeof outs.backingStore === "string" && storeValues.includes(outs.backingStore) && isBlockStore(outs.backingStore as Store);
   // Whole sectors, as planning compares them: an image lxc-create made is one byte over its size.
-  if (caps?.isBlock && typeof outs.sizeBytes === "number") inputs.size = outs.sizeBytes - (outs.sizeBytes % SIZE_ALIGN);
-  if (caps?.isBlock && typeof outs.fstype === "string") inputs.fstype = outs.fstype;
+  if (block && typeof outs.sizeBytes === "number") inputs.size = outs.sizeBytes - (outs.sizeBytes % SIZE_ALIGN);
+  if (block && typeof outs.fstype === "string") inputs.fstype = outs.fstype;
   return inputs;
 }
 
 /** The resource's id: its container directory. */
-export function resourceId(spec: Pick<RootfsSpec, "lxcPath" | "container">): string {
+export function resourceId(spec: ContainerRef): string {
   return containerDirOf(spec);
 }
 
@@ -156,30 +186,28 @@ function outputs(inputs: Props, observed: Observed): Props {
   return out;
 }
 
-export async function createResource(news: Props, opts: OperationOptions = {}): Promise<{ id: string; outs: Props; method: string }> {
+export async function createResource(news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ id: string; outs: Props; method: string }> {
   const inputs = withDefaults(inputsOf(news));
-  const created = await createRootfs(inputs, opts);
+  const created = await core.create(inputs, opts);
   return { id: resourceId(created), outs: outputs(inputs, created), method: created.method };
 }
 
 /** What is on the host now, without mounting. Null when the rootfs is gone (refresh drops it). */
-export async function readResource(props: Props, opts: OperationOptions = {}): Promise<{ id: string; outs: Props } | null> {
-  const inputs = withDefaults(inputsOf(props));
-  // Inspect locates the store through the container's config; the recorded store helps when there is none.
-  const observed = await inspectRootfs({ ...inputs, size: undefined, fstype: undefined, backingStore: props.backingStore ?? inputs.backingStore }, opts);
+export async function readResource(props: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ id: string; outs: Props } | null> {
+  const observed = await core.inspect(refOf(props), opts);
   if (!observed) return null;
-  return { id: resourceId(observed), outs: outputs(inputs, observed) };
+  return { id: resourceId(observed), outs: outputs(withDefaults(inputsOf(props)), observed) };
 }
 
-export async function updateResource(news: Props, opts: OperationOptions = {}): Promise<{ outs: Props; strategy: string; summary: string; method: string }> {
+/** The wanted state, in full: what equals the host is kept, the rest changes. */
+export async function updateResource(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ outs: Props; strategy: string; summary: string; method: string }> {
   const inputs = withDefaults(inputsOf(news));
-  const updated = await updateRootfs(inputs, opts);
+  const updated = await core.update(refOf(olds), changeOf(inputs), opts);
   return { outs: outputs(inputs, updated), strategy: updated.strategy, summary: updated.summary, method: updated.method };
 }
 
-export async function deleteResource(props: Props, opts: OperationOptions = {}): Promise<{ destroyed: boolean; reason?: string }> {
-  const inputs = withDefaults(inputsOf(props));
-  return destroyRootfs({ ...inputs, size: undefined, fstype: undefined, from: DRIVERS[(inputs.backingStore as RootfsSpec["backingStore"]) ?? "dir"].caps.needsLower ? inputs.from : undefined }, opts);
+export async function deleteResource(props: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ destroyed: boolean; reason?: string }> {
+  return core.destroy(refOf(props), opts);
 }
 
 /** A message for an error, as a user should read it. */

@@ -1,0 +1,67 @@
+/** Create: a new store, empty or filled from `from`, swapped in as the container's rootfs. */
+import { promises as fs } from "fs";
+import { AlreadyExists } from "../model/errors";
+import { RootfsSpec, containerDirOf } from "../model/requests";
+import { CopyMethod, CreateResult } from "../model/results";
+import { DRIVERS, isBlock } from "../drivers";
+import { removeEmptyDir } from "../host/paths";
+import { planFill } from "../planner/plan";
+import { resolveTarget } from "../planner/target";
+import { OperationOptions, readOnlyContext, withOperation } from "./context";
+import { buildStore, Source } from "./fill";
+import { assertHostSpace } from "./guards";
+import { locateCurrent, observeAt, observeSource } from "./observe";
+import { buildAndSwap, recover } from "./swap";
+
+/**
+ * Host checks that touch nothing: the store can live here, and `from` exists. Returns the source to copy
+ * from (none for a layered store, whose `from` is its lower layer).
+ */
+async function precheck(spec: RootfsSpec, opts: OperationOptions): Promise<Source | undefined> {
+  const ctx = readOnlyContext(spec, opts);
+  const driver = DRIVERS[spec.backingStore];
+  await driver.precheck?.(ctx, spec, spec.lxcPath);
+  const source = spec.from !== undefined ? await observeSource(ctx, spec.from) : undefined;
+  return driver.caps.needsLower ? undefined : source;
+}
+
+export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
+  const containerDir = containerDirOf(spec);
+  const source = await precheck(spec, opts);
+  const dirExisted = await fs.lstat(containerDir).then(
+    () => true,
+    () => false,
+  );
+  try {
+    return await withOperation(
+      spec,
+      opts,
+      async (ctx) => {
+        await recover(ctx);
+        const existing = await locateCurrent(ctx, spec);
+        if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
+        const driver = DRIVERS[spec.backingStore];
+        const newFinal = driver.locate(spec, ctx.containerDir);
+        // A volume the config does not name (an LV, a dataset) is someone's: never written over.
+        if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
+        const sourceShape = source && { store: source.driver.store, ...source.usage };
+        const target = resolveTarget(spec, sourceShape);
+        const fill = sourceShape ? planFill(sourceShape, target) : { strategy: "empty" as const, bytesToMove: 0 };
+        await assertHostSpace(ctx, driver, newFinal, isBlock(driver) ? (target.size ?? 0) : (source?.usage.usedBytes ?? 0));
+        let method: CopyMethod = "none";
+        await buildAndSwap(ctx, {
+          newDriver: driver,
+          newFinal,
+          build: async (built) => {
+            method = await buildStore(ctx, driver, built, target, source, fill.strategy);
+          },
+        });
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), method };
+      },
+      { createDir: true },
+    );
+  } catch (e) {
+    if (!dirExisted) await removeEmptyDir(containerDir);
+    throw e;
+  }
+}

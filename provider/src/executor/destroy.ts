@@ -1,0 +1,27 @@
+/** Destroy: the storage and the config's pointer to it; never storage the config marks as not ours. */
+import { ContainerRef, containerDirOf } from "../model/requests";
+import { DestroyResult } from "../model/results";
+import { clearRootfsPath } from "../host/lxc-config";
+import { removeEmptyDir } from "../host/paths";
+import { OperationOptions, withOperation } from "./context";
+import { assertNotInUse } from "./guards";
+import { observeOwned } from "./inspect";
+import { recover } from "./swap";
+
+export async function destroy(ref: ContainerRef, opts: OperationOptions): Promise<DestroyResult> {
+  const containerDir = containerDirOf(ref);
+  const result = await withOperation(ref, opts, async (ctx): Promise<DestroyResult> => {
+    await recover(ctx);
+    const current = await observeOwned(ctx, ref);
+    if (!current) return { destroyed: false, reason: "no rootfs found" };
+    if (!current.observed.managed) {
+      return { destroyed: false, reason: `${containerDir}/config sets lxc.rootfs.managed = 0: the storage is not ours to delete; left in place` };
+    }
+    await assertNotInUse(ctx, current.driver, current.loc);
+    await current.driver.destroy(ctx, current.loc);
+    await clearRootfsPath(containerDir);
+    return { destroyed: true };
+  });
+  await removeEmptyDir(containerDir);
+  return result;
+}

@@ -1,0 +1,130 @@
+/**
+ * Update: from what is on the host and what the change asks, one plan, checked against the host, then
+ * carried out. The preview runs the same preparation, read-only, so a preview that passes means the
+ * update will not fail on anything the host can tell beforehand.
+ */
+import { AlreadyExists, NotFound, RootfsError } from "../model/errors";
+import { ContainerRef, Fstype, RootfsChange, RootfsSpec } from "../model/requests";
+import { UpdatePlan } from "../model/plans";
+import { CopyMethod, UpdateResult } from "../model/results";
+import { BlockDriver, Driver, DRIVERS, isBlock, Location, OpContext } from "../drivers";
+import { planUpdate } from "../planner/plan";
+import { specForUpdate } from "../planner/target";
+import { hasJournal, OperationOptions, withOperation } from "./context";
+import { buildStore } from "./fill";
+import { assertHostSpace, assertNotInUse } from "./guards";
+import { observeOwned } from "./inspect";
+import { Current, observeCurrent, shapeOf } from "./observe";
+import { growBlockStore, shrinkBlockStore } from "./resize";
+import { buildAndSwap, recover } from "./swap";
+
+interface Prepared {
+  current: Current;
+  spec: RootfsSpec;
+  plan: UpdatePlan;
+  /** Copies only: the new store and where it goes. */
+  next?: { driver: Driver; loc: Location };
+}
+
+/** The filesystem of a block store to resize: one must have been found in it. */
+function fstypeOf(current: Current): Fstype {
+  if (current.observed.fstype === null) throw new RootfsError(`cannot resize ${current.loc.rootfsPath}: no filesystem was found in it`);
+  return current.observed.fstype;
+}
+
+function asBlock(driver: Driver): BlockDriver {
+  if (!isBlock(driver)) throw new RootfsError(`internal: ${driver.store} is not a block store`);
+  return driver;
+}
+
+/** Observes, plans and runs every host check the plan needs; changes nothing. */
+async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsChange): Promise<Prepared> {
+  const current = await observeOwned(ctx, ref);
+  if (!current) throw new NotFound(`a rootfs for container ${ref.container} in ${ref.lxcPath}`);
+  const shape = shapeOf(current);
+  const spec = specForUpdate(ref, { shape, loc: current.loc }, change);
+  const plan = planUpdate(shape, spec);
+  const { driver, loc } = current;
+  const { target } = plan;
+  await DRIVERS[spec.backingStore].precheck?.(ctx, spec, spec.lxcPath);
+  switch (plan.strategy) {
+    case "none":
+    case "set-limit":
+      return { current, spec, plan };
+    case "grow-in-place":
+      await assertNotInUse(ctx, driver, loc);
+      await assertHostSpace(ctx, driver, loc, (target.size ?? 0) - (shape.sizeBytes ?? 0));
+      return { current, spec, plan };
+    case "shrink-in-place":
+      await assertNotInUse(ctx, driver, loc);
+      return { current, spec, plan };
+    case "block-copy":
+    case "file-copy": {
+      await assertNotInUse(ctx, driver, loc);
+      const newDriver = DRIVERS[target.store];
+      const newLoc = newDriver.locate(spec, ctx.containerDir);
+      // A volume outside the container directory (an LV, a dataset) that already exists is someone's.
+      if (newLoc.localRoot === undefined && newLoc.path !== loc.path && (await newDriver.exists(ctx, newLoc))) {
+        throw new AlreadyExists(newLoc.rootfsPath);
+      }
+      await assertHostSpace(ctx, newDriver, newLoc, isBlock(newDriver) ? (target.size ?? 0) : current.observed.usedBytes);
+      return { current, spec, plan, next: { driver: newDriver, loc: newLoc } };
+    }
+  }
+}
+
+/**
+ * The plan an update would carry out, from the host as it is now, with the same checks; nothing is
+ * changed. Null while an interrupted operation awaits recovery (the update recovers first).
+ */
+export async function planStoreUpdate(ref: ContainerRef, change: RootfsChange, opts: OperationOptions): Promise<UpdatePlan | null> {
+  if (await hasJournal(ref)) return null;
+  return withOperation(ref, opts, async (ctx) => (await prepareUpdate(ctx, ref, change)).plan, { readOnly: true });
+}
+
+async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared): Promise<CopyMethod> {
+  const { driver, loc, observed } = current;
+  const { target } = plan;
+  const size = target.size ?? 0;
+  switch (plan.strategy) {
+    case "none":
+      return "none";
+    case "grow-in-place":
+      await growBlockStore(ctx, asBlock(driver), loc, fstypeOf(current), observed.sizeBytes ?? size, size);
+      return "none";
+    case "shrink-in-place":
+      await shrinkBlockStore(ctx, asBlock(driver), loc, fstypeOf(current), size);
+      return "none";
+    case "set-limit":
+      if (driver.kind !== "tree" || !driver.setLimit || target.size === undefined) throw new RootfsError(`internal: ${driver.store} sets no limit`);
+      await driver.setLimit(ctx, loc, target.size);
+      return "none";
+    case "block-copy":
+    case "file-copy": {
+      if (!next) throw new RootfsError("internal: a copy without a destination");
+      let method: CopyMethod = "none";
+      // Same store (an fstype change): the old store is parked before the new one takes its name.
+      await buildAndSwap(ctx, {
+        newDriver: next.driver,
+        newFinal: next.loc,
+        old: { driver, loc },
+        build: async (built) => {
+          method = await buildStore(ctx, next.driver, built, target, { driver, loc, usage: observed }, plan.strategy === "block-copy" ? "block-copy" : "file-copy");
+        },
+      });
+      return method;
+    }
+  }
+}
+
+export async function updateStore(ref: ContainerRef, change: RootfsChange, opts: OperationOptions): Promise<UpdateResult> {
+  return withOperation(ref, opts, async (ctx) => {
+    await recover(ctx);
+    const prepared = await prepareUpdate(ctx, ref, change);
+    ctx.log(prepared.plan.summary);
+    const method = await executeUpdate(ctx, prepared);
+    const after = await observeCurrent(ctx, ref);
+    if (!after) throw new RootfsError(`internal: the rootfs of ${ref.container} is gone after its update`);
+    return { ...after.observed, strategy: prepared.plan.strategy, method, summary: prepared.plan.summary };
+  });
+}

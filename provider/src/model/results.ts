@@ -1,0 +1,44 @@
+/** What the core answers: plain data, the resource's outputs among it. */
+import type { Fstype, Store } from "./requests";
+import type { UpdateStrategy } from "./plans";
+
+/** What is really on the host, read without mounting. These are the resource's outputs. */
+export interface Observed {
+  container: string;
+  lxcPath: string;
+  backingStore: Store;
+  /** The `lxc.rootfs.path` string, e.g. `loop:/var/lib/lxc/web/rootdev`. */
+  rootfsPath: string;
+  /** Capacity in bytes: image or device size, btrfs qgroup limit, zfs quota; null where there is none. */
+  sizeBytes: number | null;
+  fstype: Fstype | null;
+  /** Bytes the storage takes on the host (st_blocks of an image, du of a tree, LV size). */
+  allocatedBytes: number;
+  /** Bytes of data inside the filesystem: what a file-level copy would move. */
+  usedBytes: number;
+  /** Whether `lxc.rootfs.managed = 0`: LXC and this tool never delete such storage. */
+  managed: boolean;
+}
+
+/** How a block copy went: extents shared (reflink) or allocated blocks copied with holes kept. */
+export type BlockCopyMethod = "reflink" | "sparse-copy";
+
+/** How a fill or update moved the data, as reported to the user. */
+export type CopyMethod = BlockCopyMethod | "cp" | "snapshot" | "none";
+
+export interface CreateResult extends Observed {
+  /** How the content of `from` got in. */
+  method: CopyMethod;
+}
+
+export interface UpdateResult extends Observed {
+  strategy: UpdateStrategy;
+  method: CopyMethod;
+  summary: string;
+}
+
+export interface DestroyResult {
+  destroyed: boolean;
+  /** Why nothing was deleted (nothing there, or adopted storage). */
+  reason?: string;
+}

@@ -1,0 +1,109 @@
+/**
+ * Every rule that depends on the store, once: which properties a store takes, the size floor of each
+ * filesystem, the lower layer, the defaults, and what an update keeps from the host. Pure: the API's
+ * validation and the update's preparation both call these.
+ */
+import { InvalidInput } from "../model/errors";
+import { MIN_FS_SIZE } from "../model/filesystems";
+import { ContainerRef, DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsChange, RootfsSpec, Store, StoreOption, StoreOptions } from "../model/requests";
+import { StoreShape, Target } from "../model/plans";
+import { parseSize } from "../model/sizes";
+import { DRIVERS, isBlock, isBlockStore, Location, parseRootfsString, storesWhere } from "../drivers";
+
+export const STORE_OPTIONS: readonly StoreOption[] = ["vgName", "lvName", "thinPool", "zfsRoot"];
+
+function list(stores: string[]): string {
+  return stores.length < 2 ? stores.join("") : `${stores.slice(0, -1).join(", ")} and ${stores[stores.length - 1]}`;
+}
+
+/** The size floor of a filesystem, for a size as given and for one kept from the host. */
+export function checkSizeFloor(size: number, fstype: Fstype, given: unknown = size): void {
+  const min = MIN_FS_SIZE[fstype];
+  if (size < min) throw new InvalidInput("size", given, `at least ${min} bytes (${min / 2 ** 20}M) for ${fstype}`);
+}
+
+/** What a request says beyond the container and the store: values as given (strings or numbers). */
+export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | StoreOption, unknown>>;
+
+/**
+ * Judges the properties that depend on the store, on the values as given, in one order: fstype (block
+ * stores only), size (sized stores only, above the filesystem's floor), from (a rootfs string; a layered
+ * store needs one; create only), then each store option (its own store only, in its syntax).
+ * `keptFstype`: the filesystem an update keeps when it names none.
+ */
+export function judgeStoreRules(
+  store: Store,
+  inputs: StoreInputs,
+  { creating, keptFstype }: { creating: boolean; keptFstype?: Fstype | null },
+): Omit<RootfsSpec, keyof ContainerRef | "backingStore"> {
+  const driver = DRIVERS[store];
+  const out: Omit<RootfsSpec, keyof ContainerRef | "backingStore"> = {};
+  if (inputs.fstype !== undefined) {
+    if (!isBlock(driver)) {
+      throw new InvalidInput("fstype", inputs.fstype, `only block stores (${storesWhere(isBlock).join(", ")}) take an fstype; ${store} has none`);
+    }
+    out.fstype = inputs.fstype as Fstype;
+  }
+  if (inputs.size !== undefined) {
+    if (!driver.caps.sized) {
+      throw new InvalidInput("size", inputs.size, `${store} has no size; only ${list(storesWhere((d) => d.caps.sized))} take one`);
+    }
+    out.size = parseSize(inputs.size, "size");
+    const fstype = out.fstype ?? (isBlock(driver) ? (keptFstype ?? DEFAULT_FSTYPE) : undefined);
+    if (fstype) checkSizeFloor(out.size, fstype, inputs.size);
+  }
+  if (creating) {
+    if (inputs.from !== undefined) {
+      parseRootfsString(inputs.from, "from", "/");
+      out.from = inputs.from as string;
+    }
+    driver.checkLower?.(out.from);
+  }
+  for (const name of STORE_OPTIONS) {
+    const value = inputs[name];
+    if (value === undefined) continue;
+    const rule = driver.options[name];
+    if (!rule) throw new InvalidInput(name, value, `only for backingStore ${storesWhere((d) => name in d.options).join(" or ")}`);
+    if (typeof value !== "string" || !rule.pattern.test(value)) throw new InvalidInput(name, value, rule.allowed);
+    out[name] = value;
+  }
+  return out;
+}
+
+/** The store options a change names. */
+function optionsIn(change: StoreOptions): StoreOptions {
+  return Object.fromEntries(STORE_OPTIONS.filter((k) => change[k] !== undefined).map((k) => [k, change[k]]));
+}
+
+/**
+ * The spec an update aims at: what the change asks for, and the rest kept from the host. The store stays
+ * unless named; staying, it keeps its volume (volume group, name, pool, parent dataset) except for the
+ * options the change names. The store's rules are judged here when the change did not name the store,
+ * since only the host says which store that is.
+ */
+export function specForUpdate(ref: ContainerRef, current: { shape: StoreShape; loc: Location }, change: RootfsChange): RootfsSpec {
+  const store = change.backingStore ?? current.shape.store;
+  if (change.backingStore === undefined) {
+    judgeStoreRules(store, change, { creating: false, keptFstype: isBlockStore(current.shape.store) ? current.shape.fstype : null });
+  }
+  const kept = store === current.shape.store ? DRIVERS[store].optionsOf(current.loc) : {};
+  const spec: RootfsSpec = { container: ref.container, lxcPath: ref.lxcPath, backingStore: store, ...kept, ...optionsIn(change) };
+  if (change.size !== undefined) spec.size = change.size;
+  if (change.fstype !== undefined) spec.fstype = change.fstype;
+  return spec;
+}
+
+/** What a spec asks for, with the unspecified filled from what is there (or the defaults). */
+export function resolveTarget(spec: RootfsSpec, current: StoreShape | undefined): Target {
+  const driver = DRIVERS[spec.backingStore];
+  const fromBlock = current !== undefined && isBlockStore(current.store);
+  const target: Target = { store: spec.backingStore };
+  if (isBlock(driver)) {
+    target.fstype = spec.fstype ?? (fromBlock ? (current.fstype ?? undefined) : undefined) ?? DEFAULT_FSTYPE;
+    target.size = spec.size ?? (fromBlock ? (current.sizeBytes ?? undefined) : undefined) ?? DEFAULT_SIZE;
+    checkSizeFloor(target.size, target.fstype);
+  } else if (driver.caps.sized) {
+    target.size = spec.size ?? (current?.store === spec.backingStore ? (current.sizeBytes ?? undefined) : undefined);
+  }
+  return target;
+}
