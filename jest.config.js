@@ -1,9 +1,22 @@
-/** Every test runs for real: root, loop devices, mounts and LXC. See README "Tests". */
+/**
+ * Two projects. `unit`: the pure tests (planner, validation, sizes, rootfs strings, the errors' JSON round
+ * trip, docs), which run without root, apt or the Pulumi toolchain (`npm run test:unit`). `system`: every
+ * other test, for real: root, loop devices, mounts, LXC and the Pulumi engine, with a global check that no
+ * prerequisite is missing and no loop device or mount is left. `npm test` runs both.
+ */
+const common = { preset: "ts-jest", testEnvironment: "node" };
+
 module.exports = {
-  preset: "ts-jest",
-  testEnvironment: "node",
-  roots: ["<rootDir>/test"],
   testTimeout: 300000,
-  globalSetup: "<rootDir>/test/helpers/global-setup.ts",
-  globalTeardown: "<rootDir>/test/helpers/global-teardown.ts",
+  projects: [
+    { ...common, displayName: "unit", roots: ["<rootDir>/test/unit"] },
+    {
+      ...common,
+      displayName: "system",
+      roots: ["<rootDir>/test"],
+      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/unit/"],
+      globalSetup: "<rootDir>/test/helpers/global-setup.ts",
+      globalTeardown: "<rootDir>/test/helpers/global-teardown.ts",
+    },
+  ],
 };

@@ -117,9 +117,11 @@ export function errorFromJSON(json: ErrorJSON): RootfsError {
   const cls = CLASSES.get(String(json.name)) ?? RootfsError;
   const e = Object.create(cls.prototype) as RootfsError;
   Object.defineProperty(e, "message", { value: String(json.message), writable: true, configurable: true });
-  Object.defineProperty(e, "name", { value: cls.name, writable: true, configurable: true });
+  // As the constructors leave them: message own and hidden, name own and enumerable, then the fields.
+  const fields = e as unknown as Record<string, unknown>;
+  fields.name = cls.name;
   for (const [k, v] of Object.entries(json)) {
-    if (k !== "name" && k !== "message" && k !== "__proto__" && k !== "constructor") (e as unknown as Record<string, unknown>)[k] = v;
+    if (k !== "name" && k !== "message" && k !== "__proto__" && k !== "constructor") fields[k] = v;
   }
   Error.captureStackTrace?.(e, errorFromJSON);
   return e;
