@@ -5,10 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
+source scripts/pulumi-version.sh
 GENSDK=$(bash scripts/build-gensdk.sh)
 OUT="${OUT:-sdk}"
 # The pulumi Go SDK the generated Go package builds against: the CLI's own version.
-PULUMI_GO_SDK=v3.259.0
+PULUMI_GO_SDK=v$PULUMI_VERSION
 mkdir -p "$OUT"
 "$GENSDK" schema.json "$OUT" nodejs python go
 # The Go SDK is one module at sdk/, as Pulumi's providers lay it out: import

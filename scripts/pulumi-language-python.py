@@ -17,7 +17,8 @@ from pulumi.automation._server import LanguageServer
 from pulumi.runtime.proto import language_pb2_grpc, plugin_pb2
 
 ENGINE = ([a for a in sys.argv[1:] if not a.startswith("-")] or [""])[-1]
-PULUMI_VERSION = "3.259.0"
+# The release setup installed (scripts/setup-python.sh sets it in the launcher).
+PULUMI_VERSION = os.environ["PULUMI_LXC_PULUMI_VERSION"]
 
 
 def entry_of(request) -> str:

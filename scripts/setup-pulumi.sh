@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
-VERSION=v3.259.0
+source scripts/pulumi-version.sh
+VERSION=v$PULUMI_VERSION
 # Pulumi YAML's language host, built from its own module (its go.mod pins the pkg/v3 it compiles against).
 YAML_VERSION=v1.25.0
 BIN="$PWD/.tools/bin"

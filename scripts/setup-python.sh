@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
-PULUMI_VERSION=3.259.0
+source scripts/pulumi-version.sh
 CACHE="${PULUMI_LXC_CACHE:-$HOME/.cache/pulumi-lxc}"
 CLI_DIR="$CACHE/pulumi-v$PULUMI_VERSION"
 [ -x "$CLI_DIR/pulumi" ] && [ "$(readlink -f .tools/bin/pulumi)" = "$(readlink -f "$CLI_DIR/pulumi")" ] || exit 0
@@ -20,7 +20,7 @@ fi
 install -m 0644 scripts/pulumi-language-python.py "$CLI_DIR/pulumi-language-python.py"
 cat > "$CLI_DIR/pulumi-language-python.tmp" <<LAUNCHER
 #!/bin/sh
-exec "$VENV/bin/python" -u "$CLI_DIR/pulumi-language-python.py" "\$@"
+PULUMI_LXC_PULUMI_VERSION=$PULUMI_VERSION exec "$VENV/bin/python" -u "$CLI_DIR/pulumi-language-python.py" "\$@"
 LAUNCHER
 chmod 0755 "$CLI_DIR/pulumi-language-python.tmp"
 mv "$CLI_DIR/pulumi-language-python.tmp" "$CLI_DIR/pulumi-language-python"
