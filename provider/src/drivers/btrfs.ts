@@ -1,11 +1,11 @@
 import { promises as fs } from "fs";
+import { SUPER_MAGIC } from "../model/filesystems";
 import { AlreadyExists, InvalidInput, ToolFailed } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
 import { isHostPath } from "./syntax";
 import { Location, OpContext, SLOT_SUFFIX, TreeDriver } from "./types";
 
-const BTRFS_SUPER_MAGIC = 0x9123683e;
 /** The root directory of every btrfs subvolume has this inode number. */
 const SUBVOLUME_INO = 256;
 
@@ -15,7 +15,7 @@ function at(path: string): Location {
 
 export async function isBtrfs(p: string): Promise<boolean> {
   const st = await fs.statfs(p);
-  return st.type === BTRFS_SUPER_MAGIC;
+  return st.type === SUPER_MAGIC.btrfs;
 }
 
 export async function isSubvolume(p: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import { existsSync } from "fs";
 import path from "path";
 import { ErrorJSON, errorFromJSON, RootfsError, ToolFailed } from "../model/errors";
 import { Fstype, Store } from "../model/requests";
-import { CopyMethod } from "../model/results";
+import { TreeCopyMethod } from "../model/results";
 import { Location, OpContext } from "../drivers/types";
 
 export type IsolatedTask =
@@ -34,7 +34,7 @@ const HELPER = __filename.endsWith(".ts")
 export const RESULT_MARKER = "LXC_ROOTFS_RESULT ";
 
 export interface IsolatedResult {
-  method?: Extract<CopyMethod, "reflink" | "cp">;
+  method?: TreeCopyMethod;
 }
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {

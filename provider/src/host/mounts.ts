@@ -70,30 +70,6 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .sort((a, b) => b.length - a.length);
 }
 
-/** The mount sources (devices) mounted at or below `dir`. */
-export async function mountSourcesUnder(dir: string): Promise<string[]> {
-  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
-  const prefix = dir.endsWith("/") ? dir : `${dir}/`;
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
-    const fields = line.split(" ");
-    const mp = fields[4] && unescapeMountinfo(fields[4]);
-    const sep = fields.indexOf("-");
-    if (mp && (mp === dir || mp.startsWith(prefix)) && sep > 0) out.push(unescapeMountinfo(fields[sep + 2]));
-  }
-  return out;
-}
-
 export async function isMountPoint(dir: string): Promise<boolean> {
   return (await mountsUnder(dir)).includes(dir);
-}
-
-/** Whether any mount uses `device` as its source. */
-export async function isDeviceMounted(device: string): Promise<boolean> {
-  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
-  return text.split("\n").some((line) => {
-    const fields = line.split(" ");
-    const sep = fields.indexOf("-");
-    return sep > 0 && unescapeMountinfo(fields[sep + 2]) === device;
-  });
 }

@@ -8,11 +8,8 @@
 import { promises as fs } from "fs";
 import { NoSpace, ToolFailed } from "../model/errors";
 import { Runner } from "./run";
-
-const BTRFS_SUPER_MAGIC = 0x9123683e;
-const XFS_SUPER_MAGIC = 0x58465342;
-
-export type TreeCopyMethod = "reflink" | "cp";
+import { SUPER_MAGIC } from "../model/filesystems";
+import { TreeCopyMethod } from "../model/results";
 
 const strip = (p: string) => p.replace(/\/+$/, "") || "/";
 
@@ -32,7 +29,7 @@ export function reflinkCopyArgv(src: string, dst: string): string[] {
 /** Whether `src` and `dst` are both directly on a reflink-capable filesystem of one type. */
 async function reflinkCandidates(src: string, dst: string): Promise<boolean> {
   const [a, b] = await Promise.all([fs.statfs(src), fs.statfs(dst)]);
-  return a.type === b.type && (a.type === BTRFS_SUPER_MAGIC || a.type === XFS_SUPER_MAGIC);
+  return a.type === b.type && (a.type === SUPER_MAGIC.btrfs || a.type === SUPER_MAGIC.xfs);
 }
 
 /**

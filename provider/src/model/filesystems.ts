@@ -29,3 +29,6 @@ export function shrinkMode(fstype: Fstype): "offline" | "online" | null {
 export function growsOffline(fstype: Fstype): boolean {
   return isExt(fstype);
 }
+
+/** statfs(2) f_type of the filesystems whose files can share extents (reflinks). */
+export const SUPER_MAGIC = { btrfs: 0x9123683e, xfs: 0x58465342 } as const;

@@ -23,8 +23,11 @@ export interface Observed {
 /** How a block copy went: extents shared (reflink) or allocated blocks copied with holes kept. */
 export type BlockCopyMethod = "reflink" | "sparse-copy";
 
+/** How a file copy went: extents shared (cp --reflink) or bytes copied (cp). */
+export type TreeCopyMethod = "reflink" | "cp";
+
 /** How a fill or update moved the data, as reported to the user. */
-export type CopyMethod = BlockCopyMethod | "cp" | "snapshot" | "none";
+export type CopyMethod = BlockCopyMethod | TreeCopyMethod | "snapshot" | "none";
 
 export interface CreateResult extends Observed {
   /** How the content of `from` got in. */

@@ -24,11 +24,3 @@ export function parseSize(value: unknown, property = "size"): number {
   }
   return bytes;
 }
-
-/** The shortest exact spelling of a byte count, for messages and CLI output. */
-export function formatSize(bytes: number): string {
-  for (const unit of ["T", "G", "M", "K"]) {
-    if (bytes % UNITS[unit] === 0) return `${bytes / UNITS[unit]}${unit}`;
-  }
-  return String(bytes);
-}
