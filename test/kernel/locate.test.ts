@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { createRootfs, destroyRootfs, inspectRootfs } from "../../provider/src/api";
-import { loopsUnder, mountsUnder, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, loopsUnder, mountsUnder, tempDir, treeDigest } from "../helpers/env";
 
 let lxcPath: string;
 let outside: string;
@@ -58,4 +58,17 @@ it("a recorded place outside the container directory is never used", async () =>
   expect(await destroyRootfs(ref)).toEqual({ destroyed: false, reason: "no rootfs found" });
   expect(await treeDigest(outside)).toBe(before);
   await fs.rm(path.join(lxcPath, "away"), { recursive: true });
+});
+
+it("the CLI names the place with --rootfs-path, and refuses store flags on destroy, saying how to find the rootfs", async () => {
+  const lower = path.join(lxcPath, "lower2");
+  await fs.mkdir(lower);
+  const created = await cliOk(["create", "--lxcpath", lxcPath, "--name", "ov2", "--backing-store", "overlay", "--from", `dir:${lower}`]);
+  await forgetInConfig("ov2");
+  const flagged = await cli(["destroy", "--lxcpath", lxcPath, "--name", "ov2", "--backing-store", "overlay"]);
+  expect(flagged.code).toBe(2);
+  expect(flagged.stderr).toMatch(/^lxc-rootfs: --backing-store does not apply to destroy; the rootfs is found from the container's config, or named with --rootfs-path/);
+  expect(await cliOk(["destroy", "--lxcpath", lxcPath, "--name", "ov2", "--rootfs-path", created.rootfsPath])).toEqual({ destroyed: true });
+  await expect(fs.lstat(path.join(lxcPath, "ov2"))).rejects.toThrow(/ENOENT/);
+  await fs.rmdir(lower);
 });

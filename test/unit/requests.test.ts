@@ -5,9 +5,9 @@
 import { InvalidInput } from "../../provider/src/model/errors";
 import { StoreShape } from "../../provider/src/model/plans";
 import { validateChange, validateRef } from "../../provider/src/api/validate";
+import { destinationOf, specForUpdate } from "../../provider/src/planner/target";
 import { DRIVERS } from "../../provider/src/drivers";
-import { specForUpdate } from "../../provider/src/planner/target";
-import { planUpdate } from "../../provider/src/planner/plan";
+import { planChange, planUpdate } from "../../provider/src/planner/plan";
 
 const G = 2 ** 30;
 const ref = { container: "web", lxcPath: "/var/lib/lxc" };
@@ -23,7 +23,6 @@ const refused = (fn: () => unknown): InvalidInput => {
 };
 
 const loop: StoreShape = { store: "loop", sizeBytes: 2 * G, fstype: "ext4", usedBytes: 1e8, allocatedBytes: 1e8, rootfsPath: `loop:${dir}/rootdev` };
-const current = (shape: StoreShape) => ({ shape, loc: DRIVERS[shape.store].parse(shape.rootfsPath!.replace(/^\w+:/, ""), dir)! });
 
 describe("a container reference", () => {
   it("needs no store options, takes lxcPath's default, and refuses what it does not take", () => {
@@ -35,27 +34,43 @@ describe("a container reference", () => {
 
 describe("an update", () => {
   it("keeps the store, size and fstype the change leaves out", () => {
-    const spec = specForUpdate(ref, current(loop), validateChange({ size: "4G" }));
+    const spec = specForUpdate(ref, (loop), validateChange({ size: "4G" }));
     expect(spec).toEqual({ ...ref, backingStore: "loop", size: 4 * G });
     expect(planUpdate(loop, spec)).toMatchObject({ strategy: "grow-in-place", target: { store: "loop", size: 4 * G, fstype: "ext4" } });
-    expect(planUpdate(loop, specForUpdate(ref, current(loop), validateChange({}))).strategy).toBe("none");
+    expect(planUpdate(loop, specForUpdate(ref, (loop), validateChange({}))).strategy).toBe("none");
   });
 
-  it("keeps an LV's volume group and name unless the change names them", () => {
+  it("stays on its volume unless the change gives a store option another value than the host's", () => {
     const lv: StoreShape = { ...loop, store: "lvm", rootfsPath: "lvm:/dev/vg0/data" };
-    expect(specForUpdate(ref, current(lv), validateChange({ size: "4G" }))).toMatchObject({ vgName: "vg0", lvName: "data" });
-    const renamed = specForUpdate(ref, current(lv), validateChange({ lvName: "web2" }));
-    expect(renamed).toMatchObject({ vgName: "vg0", lvName: "web2" });
-    expect(planUpdate(lv, renamed).summary).toMatch(/to lvm:\/dev\/vg0\/web2/);
+    expect(planChange(ref, lv, validateChange({ size: "4G" })).plan.strategy).toBe("grow-in-place");
+    // The program says vg0, as the host does; lvName (the container's name by default) is not asked for.
+    expect(planChange(ref, lv, validateChange({ backingStore: "lvm", vgName: "vg0" })).plan.strategy).toBe("none");
+    const renamed = planChange(ref, lv, validateChange({ lvName: "web2" }));
+    expect(renamed.spec).toMatchObject({ vgName: "vg0", lvName: "web2" });
+    expect(renamed.plan.summary).toMatch(/from lvm:\/dev\/vg0\/data to lvm:\/dev\/vg0\/web2/);
+  });
+
+  it("a dataset not named after its container is resized where it is, never moved by a size change", () => {
+    const ds: StoreShape = { store: "zfs", sizeBytes: 2 * G, fstype: null, usedBytes: 1e8, allocatedBytes: 1e8, rootfsPath: "zfs:rpool/data/subvol-101-disk-0" };
+    expect(planChange(ref, ds, validateChange({ size: "4G" })).plan).toMatchObject({ strategy: "set-limit", bytesToMove: 0 });
+    expect(planChange(ref, ds, validateChange({ backingStore: "zfs", zfsRoot: "rpool/data", size: "2G" })).plan.strategy).toBe("none");
+    expect(planChange(ref, ds, validateChange({ zfsRoot: "tank" })).plan.summary).toMatch(/to zfs:tank\/web$/);
+  });
+
+  it("a same-store copy (a new filesystem) goes where the rootfs is, not to the default volume", () => {
+    const lv: StoreShape = { ...loop, store: "lvm", rootfsPath: "lvm:/dev/vg0/data" };
+    const { spec, plan } = planChange(ref, lv, validateChange({ fstype: "xfs" }));
+    expect(plan.strategy).toBe("file-copy");
+    expect(destinationOf(spec, DRIVERS.lvm.parse("/dev/vg0/data", dir) ?? undefined).rootfsPath).toBe("lvm:/dev/vg0/data");
   });
 
   it("judges the store's rules against the store on the host when the change does not name one", () => {
     const tree: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 1e6, allocatedBytes: 1e6, rootfsPath: `dir:${dir}/rootfs` };
-    expect(refused(() => specForUpdate(ref, current(tree), validateChange({ size: "1G" }))).message).toMatch(/^size: invalid value 1073741824: dir has no size/);
-    expect(refused(() => specForUpdate(ref, current(tree), validateChange({ vgName: "vg0" }))).message).toMatch(/only for backingStore lvm/);
+    expect(refused(() => specForUpdate(ref, (tree), validateChange({ size: "1G" }))).message).toMatch(/^size: invalid value 1073741824: dir has no size/);
+    expect(refused(() => specForUpdate(ref, (tree), validateChange({ vgName: "vg0" }))).message).toMatch(/only for backingStore lvm/);
     // The floor of the filesystem the rootfs keeps: xfs needs 300M.
     const xfs = { ...loop, fstype: "xfs" as const };
-    expect(refused(() => specForUpdate(ref, current(xfs), validateChange({ size: "100M" }))).message).toMatch(/at least 314572800 bytes \(300M\) for xfs/);
+    expect(refused(() => specForUpdate(ref, (xfs), validateChange({ size: "100M" }))).message).toMatch(/at least 314572800 bytes \(300M\) for xfs/);
   });
 
   it("judges them at the edge when the change names the store", () => {
@@ -66,6 +81,6 @@ describe("an update", () => {
 
   it("checks the floor of a filesystem kept with a new one's size, and a new filesystem with a kept size", () => {
     const small: StoreShape = { ...loop, sizeBytes: 64 * 2 ** 20 };
-    expect(() => planUpdate(small, specForUpdate(ref, current(small), validateChange({ fstype: "xfs" })))).toThrow(/at least 314572800 bytes \(300M\) for xfs/);
+    expect(() => planUpdate(small, specForUpdate(ref, (small), validateChange({ fstype: "xfs" })))).toThrow(/at least 314572800 bytes \(300M\) for xfs/);
   });
 });

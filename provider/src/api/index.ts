@@ -14,7 +14,6 @@ import { planStoreUpdate, updateStore } from "../executor/update";
 import { validateChange, validateRef, validateSpec } from "./validate";
 
 export type { OperationOptions };
-type Raw = Record<string, unknown>;
 
 /**
  * A request as it arrives (flags, a program's inputs, a line off the wire): any values, since each is

@@ -7,10 +7,10 @@ import type { default as Ajv, ErrorObject } from "ajv";
 import path from "path";
 import { InvalidInput } from "../model/errors";
 import { parseSize } from "../model/sizes";
-import { ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../model/requests";
+import { CHANGE_KEYS, ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import { inputDefaults, inputJsonSchema, RESOURCE_TOKEN } from "../model/schema";
 import { parseRootfsString } from "../drivers";
-import { judgeStoreRules, STORE_OPTIONS, StoreInputs } from "../planner/target";
+import { judgeStoreRules, StoreInputs } from "../planner/target";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -119,8 +119,6 @@ export function validateSpec(raw: Raw): RootfsSpec {
   const backingStore = inputs.backingStore as Store;
   return { ...ref, backingStore, ...judgeStoreRules(backingStore, inputs as StoreInputs, { creating: true }) };
 }
-
-const CHANGE_KEYS = ["backingStore", "size", "fstype", ...STORE_OPTIONS] as const;
 
 /**
  * What an update changes: only the properties given. The store's rules are judged here when the change

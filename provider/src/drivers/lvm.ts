@@ -50,6 +50,7 @@ export const lvmDriver: BlockDriver = {
   prefixes: ["lvm"],
   options: { vgName: LVM_NAME, lvName: LVM_NAME, thinPool: LVM_NAME },
   parse: (body) => (isHostPath(body) && /^\/dev\/[^/]+\/[^/]+$/.test(body) ? lvOf({ store: "lvm", path: body, rootfsPath: `lvm:${body}` }) : null),
+  // The thin pool is not in the path: an update that copies a thin LV names thinPool to stay thin.
   optionsOf: (loc) => {
     const { vg, lv, thinPool } = lvOf(loc);
     return { vgName: vg, lvName: lv, ...(thinPool ? { thinPool } : {}) };

@@ -32,13 +32,10 @@ export async function withMountedDevice<T>(ctx: OpContext, device: string, fstyp
 /** A view of a store's files: block stores are attached and mounted, tree stores give their directory. */
 export async function mountStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean): Promise<Mounted> {
   if (driver.kind === "tree") return driver.mountTree(ctx, loc, readOnly);
+  if (fstype === null) throw new Unsafe(`refusing to mount ${loc.rootfsPath}: no filesystem was found in it`);
   const dev = await driver.attach(ctx, loc, readOnly);
   try {
-    if (fstype === null) {
-    await dev.release();
-    throw new Unsafe(`refusing to mount ${loc.rootfsPath}: no filesystem was found in it`);
-  }
-  const m = await mountDevice(ctx, dev.path, fstype, readOnly);
+    const m = await mountDevice(ctx, dev.path, fstype, readOnly);
     return {
       root: m.root,
       release: async () => {

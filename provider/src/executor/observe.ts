@@ -31,12 +31,8 @@ function configured(containerDir: string, value: string): Found {
  */
 function hinted(containerDir: string, rootfsPath: string | undefined): Found | null {
   if (rootfsPath === undefined) return null;
-  try {
-    const found = parseRootfsString(rootfsPath, "rootfsPath", containerDir);
-    return found.loc.localRoot === undefined || isInside(containerDir, found.loc.localRoot) ? found : null;
-  } catch {
-    return null;
-  }
+  const found = parseRootfsString(rootfsPath, "rootfsPath", containerDir);
+  return found.loc.localRoot === undefined || isInside(containerDir, found.loc.localRoot) ? found : null;
 }
 
 /** Locates the container's current storage: the config's lxc.rootfs.path, else the recorded place, else LXC's names. */

@@ -8,8 +8,8 @@ import { ContainerRef, Fstype, RootfsChange, RootfsSpec } from "../model/request
 import { UpdatePlan } from "../model/plans";
 import { CopyMethod, UpdateResult } from "../model/results";
 import { BlockDriver, Driver, DRIVERS, isBlock, Location, OpContext } from "../drivers";
-import { planUpdate } from "../planner/plan";
-import { specForUpdate } from "../planner/target";
+import { planChange } from "../planner/plan";
+import { destinationOf } from "../planner/target";
 import { hasJournal, OperationOptions, withOperation } from "./context";
 import { buildStore } from "./fill";
 import { assertHostSpace, assertNotInUse } from "./guards";
@@ -37,32 +37,32 @@ function asBlock(driver: Driver): BlockDriver {
   return driver;
 }
 
-/** Observes, plans and runs every host check the plan needs; changes nothing. */
+/**
+ * Observes, plans and checks that the host can take the plan: the store can live here (its volume group,
+ * pool or parent dataset exists), there is room, a volume to move to is free. Changes nothing. Whether
+ * the rootfs is in use is left to the update itself: a stack may stop the container before it.
+ */
 async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsChange): Promise<Prepared> {
   const current = await observeOwned(ctx, ref);
   if (!current) throw new NotFound(`a rootfs for container ${ref.container} in ${ref.lxcPath}`);
   const shape = shapeOf(current);
-  const spec = specForUpdate(ref, { shape, loc: current.loc }, change);
-  const plan = planUpdate(shape, spec);
+  const { spec, plan } = planChange(ref, shape, change);
   const { driver, loc } = current;
   const { target } = plan;
-  await DRIVERS[spec.backingStore].precheck?.(ctx, spec, spec.lxcPath);
   switch (plan.strategy) {
     case "none":
     case "set-limit":
+    case "shrink-in-place":
       return { current, spec, plan };
     case "grow-in-place":
-      await assertNotInUse(ctx, driver, loc);
       await assertHostSpace(ctx, driver, loc, (target.size ?? 0) - (shape.sizeBytes ?? 0));
-      return { current, spec, plan };
-    case "shrink-in-place":
-      await assertNotInUse(ctx, driver, loc);
       return { current, spec, plan };
     case "block-copy":
     case "file-copy": {
-      await assertNotInUse(ctx, driver, loc);
       const newDriver = DRIVERS[target.store];
-      const newLoc = newDriver.locate(spec, ctx.containerDir);
+      const newLoc = destinationOf(spec, loc);
+      // The new store's host: its filesystem, volume group, pool or parent dataset, as the destination names them.
+      await newDriver.precheck?.(ctx, { ...spec, ...newDriver.optionsOf(newLoc) }, spec.lxcPath);
       // A volume outside the container directory (an LV, a dataset) that already exists is someone's.
       if (newLoc.localRoot === undefined && newLoc.path !== loc.path && (await newDriver.exists(ctx, newLoc))) {
         throw new AlreadyExists(newLoc.rootfsPath);
@@ -86,6 +86,8 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
   const { driver, loc, observed } = current;
   const { target } = plan;
   const size = target.size ?? 0;
+  // Offline resizes and moves need the rootfs to themselves: its container stopped, nothing mounted on it.
+  if (plan.strategy !== "none" && plan.strategy !== "set-limit") await assertNotInUse(ctx, driver, loc);
   switch (plan.strategy) {
     case "none":
       return "none";

@@ -32,6 +32,7 @@ export interface StoreOptions {
   zfsRoot?: string;
 }
 export type StoreOption = keyof StoreOptions;
+export const STORE_OPTIONS: readonly StoreOption[] = ["vgName", "lvName", "thinPool", "zfsRoot"];
 
 /** A validated request to create: what the rootfs of one container should be. */
 export interface RootfsSpec extends ContainerRef, StoreOptions {
@@ -49,6 +50,9 @@ export interface RootfsChange extends StoreOptions {
   size?: number;
   fstype?: Fstype;
 }
+
+/** The properties an update takes; the rest name the container, or are read at create only (`from`). */
+export const CHANGE_KEYS: readonly (keyof RootfsChange)[] = ["backingStore", "size", "fstype", ...STORE_OPTIONS];
 
 export function containerDirOf(ref: Pick<ContainerRef, "lxcPath" | "container">): string {
   return path.join(ref.lxcPath, ref.container);

@@ -2,15 +2,14 @@
  * Planning is pure: from what is on the host and what is wanted, which strategy, moving how many bytes.
  * The preview message, the update and the unit tests all read this one plan.
  */
-import path from "path";
 import { formatBytes } from "../model/bytes";
 import { CannotShrink, InvalidInput, NoSpace } from "../model/errors";
 import { shrinkMode } from "../model/filesystems";
 import { FillStrategy, StoreShape, Target, UpdatePlan, UpdateStrategy } from "../model/plans";
-import { DEFAULT_FSTYPE, Fstype, RootfsSpec, Store } from "../model/requests";
+import { ContainerRef, containerDirOf, DEFAULT_FSTYPE, Fstype, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import { SIZE_ALIGN } from "../model/sizes";
-import { canClone, DRIVERS, isBlockStore, sharesExtents } from "../drivers";
-import { resolveTarget } from "./target";
+import { canClone, DRIVERS, isBlockStore, parseRootfsString, sharesExtents } from "../drivers";
+import { destinationOf, resolveTarget, specForUpdate } from "./target";
 
 function mib(n: number): string {
   return `${Math.max(1, Math.round(n / 2 ** 20))} MiB`;
@@ -34,12 +33,6 @@ export function planFill(source: StoreShape, target: Target): { strategy: FillSt
   return { strategy: "file-copy", bytesToMove: source.usedBytes };
 }
 
-/** Whether the spec names another volume (LVM volume group or name, thin pool, ZFS root) than the current one. */
-function movesVolume(current: StoreShape, spec: RootfsSpec): boolean {
-  const named = spec.vgName ?? spec.lvName ?? spec.thinPool ?? spec.zfsRoot;
-  if (named === undefined || current.rootfsPath === undefined) return false;
-  return DRIVERS[spec.backingStore].locate(spec, path.join(spec.lxcPath, spec.container)).rootfsPath !== current.rootfsPath;
-}
 
 export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
   // A block device holds whole 512-byte sectors: LXC's images are size + 1 bytes, and that last byte is
@@ -54,8 +47,9 @@ export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
   if (current.store !== target.store && DRIVERS[target.store].caps.needsLower) {
     throw new InvalidInput("backingStore", target.store, `${target.store} can only be chosen when the rootfs is created, with from naming its lower layer`);
   }
-  if (current.store === target.store && movesVolume(current, spec)) {
-    const where = DRIVERS[target.store].locate(spec, path.join(spec.lxcPath, spec.container)).rootfsPath;
+  // Same store, another volume: the data moves there.
+  const where = current.store === target.store && current.rootfsPath !== undefined ? destinationOf(spec, parseRootfsString(current.rootfsPath, "rootfsPath", containerDirOf(spec)).loc).rootfsPath : undefined;
+  if (where !== undefined && where !== current.rootfsPath) {
     if (toBlock && target.fstype === current.fstype && current.sizeBytes !== null && target.size! >= current.sizeBytes) {
       return plan("block-copy", current.allocatedBytes, `block copy of ${mib(current.allocatedBytes)} allocated from ${current.rootfsPath} to ${where}`);
     }
@@ -90,4 +84,10 @@ export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
   // Two trees of the host's own filesystem are reflinked where it shares extents (btrfs, xfs).
   const how = sharesExtents(current.store, target.store) ? " (reflinked where both share one btrfs or xfs)" : "";
   return plan("file-copy", current.usedBytes, `copy ${mib(current.usedBytes)} file by file${how} from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`);
+}
+
+/** An update's plan from what is there and what the change asks: the one rule for the preview and the update. */
+export function planChange(ref: ContainerRef, shape: StoreShape, change: RootfsChange): { spec: RootfsSpec; plan: UpdatePlan } {
+  const spec = specForUpdate(ref, shape, change);
+  return { spec, plan: planUpdate(shape, spec) };
 }

@@ -5,12 +5,10 @@
  */
 import { InvalidInput } from "../model/errors";
 import { MIN_FS_SIZE } from "../model/filesystems";
-import { ContainerRef, DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsChange, RootfsSpec, Store, StoreOption, StoreOptions } from "../model/requests";
+import { ContainerRef, containerDirOf, DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsChange, RootfsSpec, Store, STORE_OPTIONS, StoreOption, StoreOptions } from "../model/requests";
 import { StoreShape, Target } from "../model/plans";
 import { parseSize } from "../model/sizes";
 import { DRIVERS, isBlock, isBlockStore, Location, parseRootfsString, storesWhere } from "../drivers";
-
-export const STORE_OPTIONS: readonly StoreOption[] = ["vgName", "lvName", "thinPool", "zfsRoot"];
 
 function list(stores: string[]): string {
   return stores.length < 2 ? stores.join("") : `${stores.slice(0, -1).join(", ")} and ${stores[stores.length - 1]}`;
@@ -70,27 +68,45 @@ export function judgeStoreRules(
   return out;
 }
 
-/** The store options a change names. */
-function optionsIn(change: StoreOptions): StoreOptions {
-  return Object.fromEntries(STORE_OPTIONS.filter((k) => change[k] !== undefined).map((k) => [k, change[k]]));
+/** Where a rootfs is, parsed from what was observed; undefined when nothing was. */
+function locationOf(ref: ContainerRef, shape: StoreShape): Location | undefined {
+  return shape.rootfsPath === undefined ? undefined : parseRootfsString(shape.rootfsPath, "rootfsPath", containerDirOf(ref)).loc;
 }
 
 /**
  * The spec an update aims at: what the change asks for, and the rest kept from the host. The store stays
- * unless named; staying, it keeps its volume (volume group, name, pool, parent dataset) except for the
- * options the change names. The store's rules are judged here when the change did not name the store,
- * since only the host says which store that is.
+ * unless named. Staying, the rootfs stays where it is, on its volume, unless the change gives a store
+ * option a value other than the host's: then it moves, keeping the options the change leaves out (a new
+ * volume name stays in the volume group). The store's rules are judged here when the change did not name
+ * the store, since only the host says which store that is.
  */
-export function specForUpdate(ref: ContainerRef, current: { shape: StoreShape; loc: Location }, change: RootfsChange): RootfsSpec {
-  const store = change.backingStore ?? current.shape.store;
+export function specForUpdate(ref: ContainerRef, shape: StoreShape, change: RootfsChange): RootfsSpec {
+  const store = change.backingStore ?? shape.store;
   if (change.backingStore === undefined) {
-    judgeStoreRules(store, change, { creating: false, keptFstype: isBlockStore(current.shape.store) ? current.shape.fstype : null });
+    judgeStoreRules(store, change, { creating: false, keptFstype: isBlockStore(shape.store) ? shape.fstype : null });
   }
-  const kept = store === current.shape.store ? DRIVERS[store].optionsOf(current.loc) : {};
-  const spec: RootfsSpec = { container: ref.container, lxcPath: ref.lxcPath, backingStore: store, ...kept, ...optionsIn(change) };
+  let options: StoreOptions = Object.fromEntries(STORE_OPTIONS.filter((k) => change[k] !== undefined).map((k) => [k, change[k]]));
+  const loc = store === shape.store ? locationOf(ref, shape) : undefined;
+  if (loc) {
+    const host = DRIVERS[store].optionsOf(loc);
+    const differs = STORE_OPTIONS.some((k) => options[k] !== undefined && options[k] !== host[k]);
+    options = differs ? { ...host, ...options } : {};
+  }
+  const spec: RootfsSpec = { container: ref.container, lxcPath: ref.lxcPath, backingStore: store, ...options };
   if (change.size !== undefined) spec.size = change.size;
   if (change.fstype !== undefined) spec.fstype = change.fstype;
   return spec;
+}
+
+/**
+ * Where an update puts the rootfs: where it is, unless the store changes or the spec names a volume
+ * (specForUpdate names one only to move it).
+ */
+export function destinationOf(spec: RootfsSpec, current: Location | undefined): Location {
+  const driver = DRIVERS[spec.backingStore];
+  const named = STORE_OPTIONS.some((k) => spec[k] !== undefined);
+  if (current && current.store === spec.backingStore && !named) return current;
+  return driver.locate(spec, containerDirOf(spec));
 }
 
 /** What a spec asks for, with the unspecified filled from what is there (or the defaults). */

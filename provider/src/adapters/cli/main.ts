@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "util";
 import { InvalidInput, RootfsError } from "../../model/errors";
-import { ContainerRef, RootfsChange, RootfsSpec } from "../../model/requests";
+import { CHANGE_KEYS } from "../../model/requests";
 import { localCore } from "../../api";
 
 /** CLI option for each input property, so errors name what the user typed. */
@@ -19,6 +19,7 @@ const OPTIONS: Record<string, string> = {
   lvname: "lvName",
   thinpool: "thinPool",
   zfsroot: "zfsRoot",
+  "rootfs-path": "rootfsPath",
 };
 
 const USAGE = `usage:
@@ -27,16 +28,17 @@ const USAGE = `usage:
   lxc-rootfs inspect --lxcpath DIR --name NAME
   lxc-rootfs destroy --lxcpath DIR --name NAME
 store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET (zfs)
+inspect, destroy, update: --rootfs-path ROOTFS names the storage when the container's config does not
 STORE: dir, loop, btrfs, overlay, lvm, zfs   FS: ext2, ext3, ext4, xfs, btrfs   SIZE: bytes or 512M, 2G, 1GiB`;
 
 class UsageError extends Error {}
 
-/** The properties each command takes besides container and lxcPath. */
+/** The properties each command takes besides container and lxcPath: the core's requests' own. */
 const TAKES: Record<string, readonly string[]> = {
-  create: ["backingStore", "size", "fstype", "from", "vgName", "lvName", "thinPool", "zfsRoot"],
-  update: ["backingStore", "size", "fstype", "vgName", "lvName", "thinPool", "zfsRoot"],
-  inspect: [],
-  destroy: [],
+  create: [...CHANGE_KEYS, "from"],
+  update: [...CHANGE_KEYS, "rootfsPath"],
+  inspect: ["rootfsPath"],
+  destroy: ["rootfsPath"],
 };
 
 function optionOf(property: string): string {
@@ -83,11 +85,14 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     if (inputs.lxcPath === undefined) throw new InvalidInput("lxcPath", undefined, "required");
     if (inputs.container === undefined) throw new InvalidInput("container", undefined, "required");
     if (!(command in TAKES)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-    const { container, lxcPath, ...rest } = inputs;
-    for (const prop of Object.keys(rest)) {
-      if (!TAKES[command].includes(prop)) throw new UsageError(`${optionOf(prop)} does not apply to ${command}`);
+    const { container, lxcPath, rootfsPath, ...rest } = inputs;
+    for (const prop of Object.keys(inputs)) {
+      if (prop === "container" || prop === "lxcPath" || TAKES[command].includes(prop)) continue;
+      // inspect and destroy find the storage from the container's config, whatever store it is.
+      const hint = command === "create" ? "" : "; the rootfs is found from the container's config, or named with --rootfs-path";
+      throw new UsageError(`${optionOf(prop)} does not apply to ${command}${hint}`);
     }
-    const ref = { container, lxcPath };
+    const ref = { container, lxcPath, rootfsPath };
     let result: unknown;
     switch (command) {
       case "create":

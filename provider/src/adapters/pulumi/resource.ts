@@ -6,14 +6,15 @@
 import path from "path";
 import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
 import { InvalidInput, RootfsError } from "../../model/errors";
-import { ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../../model/requests";
+import { CHANGE_KEYS, ContainerRef, containerDirOf, Fstype, Store } from "../../model/requests";
+import { StoreShape } from "../../model/plans";
 import { Observed } from "../../model/results";
 import { inputNames, storeValues } from "../../model/schema";
 import { parseSize, SIZE_ALIGN } from "../../model/sizes";
 import { isBlockStore } from "../../drivers";
-import { planUpdate } from "../../planner/plan";
+import { planChange } from "../../planner/plan";
 import { OperationOptions, RootfsCore } from "../../api";
-import { inputFailures, validateSpec, withDefaults } from "../../api/validate";
+import { inputFailures, validateChange, validateSpec, withDefaults } from "../../api/validate";
 
 export type Props = Record<string, unknown>;
 
@@ -89,11 +90,9 @@ function refOf(props: Props): ContainerRef {
   return ref;
 }
 
-/** The wanted state as an update: everything but the container's identity and what only create reads. */
+/** The wanted state as an update: what an update takes of the inputs. */
 function changeOf(inputs: Props): Props {
-  const change: Props = {};
-  for (const [k, v] of Object.entries(inputs)) if (!REPLACE_ON_CHANGE.includes(k as never) && !CREATE_ONLY.includes(k)) change[k] = v;
-  return change;
+  return Object.fromEntries(CHANGE_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
 }
 
 /**
@@ -114,25 +113,30 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
     };
   }
   if (Object.values(newInputs).some(isUnknown)) return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
-  const spec = validateSpec(newInputs);
+  // A bad value stops the preview here, naming the property.
+  validateSpec(newInputs);
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
     // No recorded observation (an old state): fall back to comparing inputs.
     const keys = new Set([...Object.keys(oldInputs), ...Object.keys(newInputs)].filter((k) => !CREATE_ONLY.includes(k)));
     const changes = [...keys].some((k) => !sameValue(k, oldInputs[k], newInputs[k]));
     return { changes, replaces: [], known: true };
   }
-  const plan = planUpdate(
-    {
-      store: olds.backingStore as Store,
-      sizeBytes: (olds.sizeBytes as number | null | undefined) ?? null,
-      fstype: (olds.fstype as RootfsSpec["fstype"] | null | undefined) ?? null,
-      usedBytes: Number(olds.usedBytes ?? 0),
-      allocatedBytes: Number(olds.allocatedBytes ?? 0),
-      rootfsPath: olds.rootfsPath as string,
-    },
-    spec,
-  );
-  return { changes: plan.strategy !== "none", replaces: [], known: true, summary: plan.strategy === "none" ? undefined : plan.summary };
+  const recorded: StoreShape = {
+    store: olds.backingStore as Store,
+    sizeBytes: (olds.sizeBytes as number | null | undefined) ?? null,
+    fstype: (olds.fstype as Fstype | null | undefined) ?? null,
+    usedBytes: Number(olds.usedBytes ?? 0),
+    allocatedBytes: Number(olds.allocatedBytes ?? 0),
+    rootfsPath: olds.rootfsPath as string,
+  };
+  try {
+    const { plan } = planChange(refOf(olds), recorded, validateChange(changeOf(newInputs)));
+    return { changes: plan.strategy !== "none", replaces: [], known: true, summary: plan.strategy === "none" ? undefined : plan.summary };
+  } catch (e) {
+    // What the record cannot plan (room for the bytes it last counted, say) the host may: it is asked.
+    if (e instanceof RootfsError) return { changes: true, replaces: [], known: true };
+    throw e;
+  }
 }
 
 /**
@@ -141,13 +145,15 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
  * cannot take the change (the store cannot live on this lxcPath, no volume group, no room), and the plan
  * counts the bytes the host holds now, not those of the last refresh.
  */
-export async function diffResource(olds: Props, news: Props, core: RootfsCore): Promise<DiffResult> {
+export async function diffResource(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<DiffResult> {
   const { known, ...recorded } = diffRecorded(olds, news);
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
-  const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))));
+  const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))), opts);
   // Null: an interrupted operation awaits recovery, which the update does first; the record speaks.
   if (plan === null) return recorded;
-  return { changes: true, replaces: [], summary: plan.strategy === "none" ? "no change on the host; the state is brought up to date" : plan.summary };
+  // The host already holds what is wanted: nothing to do (a refresh brings the record up to date).
+  if (plan.strategy === "none") return { changes: false, replaces: [] };
+  return { changes: true, replaces: [], summary: plan.summary };
 }
 
 /**

@@ -1,0 +1,70 @@
+/**
+ * The Pulumi diff: the record first, without touching the host; the host, through the core's planUpdate,
+ * whenever the record says something is to do. A fake core stands in for the host here; the engine tests
+ * (test/pulumi/preview-checks) drive the real one.
+ */
+import { unknownValue } from "@pulumi/pulumi/runtime";
+import { NoSpace } from "../../provider/src/model/errors";
+import { UpdatePlan } from "../../provider/src/model/plans";
+import { RootfsCore } from "../../provider/src/api";
+import { diffResource } from "../../provider/src/adapters/pulumi/resource";
+
+const M = 2 ** 20;
+const inputs = { container: "web", lxcPath: "/var/lib/lxc", backingStore: "loop", size: "1G", fstype: "ext4" };
+const olds = { ...inputs, rootfsPath: "loop:/var/lib/lxc/web/rootdev", sizeBytes: 1024 * M, fstype: "ext4", usedBytes: 900 * M, allocatedBytes: 900 * M, managed: true };
+
+function fakeCore(answer: UpdatePlan | null | Error) {
+  const calls: unknown[][] = [];
+  const core = {
+    planUpdate: async (...args: unknown[]) => {
+      calls.push(args);
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+  } as unknown as RootfsCore;
+  return { core, calls };
+}
+const plan = (strategy: UpdatePlan["strategy"], summary: string): UpdatePlan => ({ strategy, summary, bytesToMove: 0, target: { store: "loop" } });
+
+describe("diff", () => {
+  it("asks nothing of the host when the record says nothing is to do", async () => {
+    const { core, calls } = fakeCore(new Error("asked"));
+    expect(await diffResource(olds, inputs, core)).toEqual({ changes: false, replaces: [] });
+    expect(calls).toEqual([]);
+  });
+
+  it("reports the host's plan, asking with the recorded place and the wanted state, and the caller's options", async () => {
+    const { core, calls } = fakeCore(plan("file-copy", "copy 312 MiB file by file from loop ext4 1.0 GiB into a new dir"));
+    const opts = { log: () => undefined };
+    const d = await diffResource(olds, { ...inputs, backingStore: "dir", size: undefined, fstype: undefined }, core, opts);
+    expect(d).toEqual({ changes: true, replaces: [], summary: "copy 312 MiB file by file from loop ext4 1.0 GiB into a new dir" });
+    expect(calls).toEqual([[{ container: "web", lxcPath: "/var/lib/lxc", rootfsPath: olds.rootfsPath }, { backingStore: "dir" }, opts]]);
+  });
+
+  it("a shrink the record cannot plan (it counted 900 MiB) is the host's to judge", async () => {
+    const { core } = fakeCore(plan("shrink-in-place", "shrink in place (offline): loop ext4 1.0 GiB → 512 MiB"));
+    expect(await diffResource(olds, { ...inputs, size: "512M" }, core)).toMatchObject({ changes: true, summary: expect.stringMatching(/^shrink in place/) });
+  });
+
+  it("the host's refusal is the preview's error", async () => {
+    const { core } = fakeCore(new NoSpace("/var/lib/lxc/web (loop)", 64 * 2 ** 40, 2 ** 36));
+    await expect(diffResource(olds, { ...inputs, size: "64T" }, core)).rejects.toThrow(/^no space on \/var\/lib\/lxc\/web \(loop\)/);
+  });
+
+  it("nothing to do when the host already holds what is wanted", async () => {
+    const { core } = fakeCore(plan("none", "no change"));
+    expect(await diffResource(olds, { ...inputs, size: "2G" }, core)).toEqual({ changes: false, replaces: [] });
+  });
+
+  it("the record speaks while an interrupted operation awaits recovery", async () => {
+    const { core } = fakeCore(null);
+    expect(await diffResource(olds, { ...inputs, size: "2G" }, core)).toMatchObject({ changes: true, summary: expect.stringMatching(/^grow in place/) });
+  });
+
+  it("values unknown at preview, and replacements, are not the host's to plan", async () => {
+    const { core, calls } = fakeCore(new Error("asked"));
+    expect(await diffResource(olds, { ...inputs, size: unknownValue }, core)).toMatchObject({ changes: true, replaces: [] });
+    expect(await diffResource(olds, { ...inputs, container: "db" }, core)).toMatchObject({ changes: true, replaces: ["container"] });
+    expect(calls).toEqual([]);
+  });
+});
