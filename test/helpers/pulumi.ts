@@ -58,6 +58,14 @@ export async function makeStack(label: string, program: () => Promise<Record<str
   };
 }
 
+/** Destroys a test stack whose rootfs live under `lxcPath`, checks nothing is left attached there, removes it. */
+export async function destroyStackUnder(t: TestStack, lxcPath: string): Promise<void> {
+  await t.destroy();
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+  await fs.rm(lxcPath, { recursive: true, force: true });
+}
+
 /** The serialized dynamic provider text of every resource in the stack's state. */
 export async function serializedProviders(stack: Stack): Promise<string[]> {
   const state = await stack.exportStack();

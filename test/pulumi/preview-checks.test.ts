@@ -4,8 +4,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, loopsUnder, mountsUnder, must, tempDir } from "../helpers/env";
-import { makeStack, TestStack } from "../helpers/pulumi";
+import { REPO, must, tempDir } from "../helpers/env";
+import { destroyStackUnder, makeStack, TestStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
@@ -25,12 +25,7 @@ beforeAll(async () => {
   await t.run((onOutput) => t.stack.up({ onOutput }));
 });
 
-afterAll(async () => {
-  await t.destroy();
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
-});
+afterAll(() => destroyStackUnder(t, lxcPath));
 
 const image = () => path.join(lxcPath, "web", "rootdev");
 

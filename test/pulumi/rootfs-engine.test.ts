@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { REPO, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
-import { makeStack, serializedProviders, TestStack } from "../helpers/pulumi";
+import { destroyStackUnder, makeStack, serializedProviders, TestStack } from "../helpers/pulumi";
 
 // The compiled package, as a user gets it: what the engine's dynamic provider host will load.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -31,12 +31,7 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  await t.destroy();
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
-});
+afterAll(() => destroyStackUnder(t, lxcPath));
 
 const image = () => path.join(lxcPath, "web", "rootdev");
 

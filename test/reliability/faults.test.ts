@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { createRootfs, destroyRootfs } from "../../provider/src/api";
-import { cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, REPO, sh, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, REPO, sh, tempDir } from "../helpers/env";
 import { makeStack } from "../helpers/pulumi";
 
 const MiB = 2 ** 20;
