@@ -6,6 +6,7 @@ import { readFileSync } from "fs";
 import path from "path";
 import * as provider from "@pulumi/pulumi/provider";
 import { engineLog } from "../pulumi/engine-log";
+import { PACKAGE_VERSION } from "../../model/schema";
 import { RootfsProvider } from "./provider";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -24,11 +25,11 @@ function tolerateImportRead(): void {
   };
 }
 
-const ROOT = path.resolve(__dirname, "..", "..", "..", "..");
+// dist/provider/src/adapters/plugin → the package root, where schema.json is served from as written.
+const ROOT = path.resolve(__dirname, "..", "..", "..", "..", "..");
 const schema = readFileSync(path.join(ROOT, "schema.json"), "utf8");
-const version = (JSON.parse(schema) as { version: string }).version;
 const args = process.argv.slice(2);
 const engineAddress = args.find((a) => !a.startsWith("-"));
 
 tolerateImportRead();
-void provider.main(new RootfsProvider(version, schema, engineLog(engineAddress)), args);
+void provider.main(new RootfsProvider(PACKAGE_VERSION, schema, engineLog(engineAddress)), args);

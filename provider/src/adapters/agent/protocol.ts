@@ -1,0 +1,29 @@
+/**
+ * The agent's protocol: the core's typed requests as JSON lines over one byte stream (an SSH channel, or
+ * a child's stdio). The agent speaks first, a hello with its protocol and package version; then each
+ * request carries an id, and every line back names the id it answers: log lines while it runs, then one
+ * result or one error (the error's class and fields, model/errors.ts's JSON).
+ */
+import type { ErrorJSON } from "../../model/errors";
+
+export const PROTOCOL = 1;
+
+/** The five calls of RootfsCore. */
+export const OPS = ["inspect", "create", "planUpdate", "update", "destroy"] as const;
+export type Op = (typeof OPS)[number];
+
+export interface Hello {
+  hello: { protocol: number; version: string };
+}
+
+export interface Request {
+  id: number;
+  op: Op;
+  /** The call's requests, in order: [ref], [spec], or [ref, change]. */
+  args: unknown[];
+}
+
+export type Reply =
+  | { id: number; log: string }
+  | { id: number; result: unknown }
+  | { id: number | null; error: ErrorJSON };

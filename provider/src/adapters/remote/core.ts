@@ -1,0 +1,93 @@
+/**
+ * The core of another host: RootfsCore over an agent's byte stream (adapters/agent/protocol.ts). Requests
+ * are told apart by id, so one agent serves every Rootfs of its host at once; log lines reach the
+ * caller's `log` as local operations' do; errors come back as their own class.
+ */
+import type { Readable, Writable } from "stream";
+import { ErrorJSON, errorFromJSON, RootfsError } from "../../model/errors";
+import type { OperationOptions, RootfsCore } from "../../api";
+import { readLines } from "../agent/lines";
+import { Op, PROTOCOL } from "../agent/protocol";
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  log?: (line: string) => void;
+}
+
+export interface AgentCore extends RootfsCore {
+  /** The agent's package version, once it has said hello. */
+  readonly version: Promise<string>;
+  /** Ends the agent's input: it finishes what is in flight, then exits. */
+  close(): void;
+}
+
+/** A RootfsCore served by the agent at the other end of `stdin`/`stdout`; `where` names it in errors. */
+export function agentCore(channel: { stdin: Writable; stdout: Readable }, where: string): AgentCore {
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let failure: Error | null = null;
+  let greeted: (version: string) => void = () => undefined;
+  let refused: (e: Error) => void = () => undefined;
+  const version = new Promise<string>((resolve, reject) => {
+    greeted = resolve;
+    refused = reject;
+  });
+  // Nobody may be waiting on the hello yet; its failure reaches every call.
+  version.catch(() => undefined);
+
+  function fail(e: Error): void {
+    if (failure) return;
+    failure = e;
+    refused(e);
+    for (const p of pending.values()) p.reject(e);
+    pending.clear();
+  }
+
+  function receive(line: string): void {
+    let message: Record<string, unknown>;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      return fail(new RootfsError(`${where}: the agent sent a line that is not JSON: ${line.slice(0, 200)}`));
+    }
+    if (typeof message !== "object" || message === null) return fail(new RootfsError(`${where}: the agent sent ${line.slice(0, 200)}`));
+    if ("hello" in message) {
+      const hello = message.hello as { protocol?: unknown; version?: unknown } | null;
+      if (hello?.protocol !== PROTOCOL) return fail(new RootfsError(`${where}: the agent speaks protocol ${String(hello?.protocol)}, this provider ${PROTOCOL}`));
+      return greeted(String(hello.version));
+    }
+    const p = typeof message.id === "number" ? pending.get(message.id) : undefined;
+    if ("error" in message && message.id === null) return fail(errorFromJSON(message.error as ErrorJSON));
+    if (!p) return;
+    if ("log" in message) return p.log?.(String(message.log));
+    pending.delete(message.id as number);
+    if ("result" in message) p.resolve(message.result);
+    else if ("error" in message && typeof message.error === "object" && message.error !== null) p.reject(errorFromJSON(message.error as ErrorJSON));
+    else p.reject(new RootfsError(`${where}: the agent answered ${line.slice(0, 200)}`));
+  }
+
+  readLines(channel.stdout, receive, () => fail(new RootfsError(`${where}: the agent's channel closed`)));
+  channel.stdout.on("error", (e: Error) => fail(new RootfsError(`${where}: the agent's channel failed: ${e.message}`)));
+  channel.stdin.on("error", (e: Error) => fail(new RootfsError(`${where}: the agent's channel failed: ${e.message}`)));
+
+  async function call<T>(op: Op, args: unknown[], opts: OperationOptions = {}): Promise<T> {
+    await version;
+    if (failure) throw failure;
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, log: opts.log });
+      channel.stdin.write(`${JSON.stringify({ id, op, args })}\n`);
+    });
+  }
+
+  return {
+    version,
+    inspect: (ref, opts) => call("inspect", [ref], opts),
+    create: (spec, opts) => call("create", [spec], opts),
+    planUpdate: (ref, change, opts) => call("planUpdate", [ref, change], opts),
+    update: (ref, change, opts) => call("update", [ref, change], opts),
+    destroy: (ref, opts) => call("destroy", [ref], opts),
+    close: () => channel.stdin.end(),
+  };
+}
