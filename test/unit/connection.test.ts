@@ -1,0 +1,56 @@
+/** The `connection` input, checked before anything dials: @pulumi/command's shape and defaults; errors never show a credential. */
+import { InvalidInput } from "../../provider/src/model/errors";
+import { machineOf, validateConnection } from "../../provider/src/adapters/remote/connection";
+
+const refused = (raw: unknown): InvalidInput => {
+  try {
+    validateConnection(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(InvalidInput);
+    return e as InvalidInput;
+  }
+  throw new Error("accepted");
+};
+
+it("takes @pulumi/command's defaults", () => {
+  expect(validateConnection({ host: "10.0.0.5", privateKey: "KEY" })).toEqual({ host: "10.0.0.5", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15, privateKey: "KEY" });
+});
+
+it("checks a bastion as a connection without a proxy of its own", () => {
+  const c = validateConnection({ host: "web.lab", user: "ops", proxy: { host: "bastion.lab", port: 2222 } });
+  expect(c.proxy).toEqual({ host: "bastion.lab", port: 2222, user: "root", dialErrorLimit: 10, perDialTimeout: 15 });
+  expect(refused({ host: "web.lab", proxy: { host: "b", proxy: { host: "c" } } }).property).toBe("connection.proxy.proxy");
+});
+
+it.each([
+  [{}, "connection.host"],
+  [{ host: "a b" }, "connection.host"],
+  [{ host: "web", port: 0 }, "connection.port"],
+  [{ host: "web", port: "22" }, "connection.port"],
+  [{ host: "web", dialErrorLimit: 1.5 }, "connection.dialErrorLimit"],
+  [{ host: "web", user: "$(reboot)" }, "connection.user"],
+  [{ host: "web", colour: "blue" }, "connection.colour"],
+  [{ host: "web", proxy: { host: "" } }, "connection.proxy.host"],
+  ["web", "connection"],
+])("%j is refused naming %s", (raw, property) => {
+  const e = refused(raw);
+  expect(e.property).toBe(property);
+  expect(e.message.startsWith(`${property}: invalid value`)).toBe(true);
+});
+
+it("never shows a credential in an error", () => {
+  for (const field of ["password", "privateKey", "privateKeyPassword"]) {
+    const e = refused({ host: "web", [field]: 42 });
+    expect(e.property).toBe(`connection.${field}`);
+    expect(e.message).not.toContain("42");
+    expect(e.message).toContain("[secret]");
+  }
+  const e = refused({ host: "web", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----", port: -1 });
+  expect(e.message).not.toContain("BEGIN");
+  expect(refused({ host: "web", passphrase: "hunter2" }).message).not.toContain("hunter2");
+});
+
+it("one machine per host and port, whatever the case of the name", () => {
+  expect(machineOf(validateConnection({ host: "Web.Lab" }))).toBe(machineOf(validateConnection({ host: "web.lab", port: 22 })));
+  expect(machineOf(validateConnection({ host: "web.lab", port: 2222 }))).not.toBe(machineOf(validateConnection({ host: "web.lab" })));
+});
