@@ -44,7 +44,7 @@ export function parseRootfsString(value: unknown, property: string, containerDir
 /** The store LXC made under its own names in a container directory, if any. */
 export async function detectRootfs(containerDir: string): Promise<Found | null> {
   for (const driver of DETECT_ORDER) {
-    const loc = await driver.detect!(containerDir);
+    const loc = await driver.detect?.(containerDir);
     if (loc) return { driver, loc };
   }
   return null;

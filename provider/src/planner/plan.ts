@@ -50,7 +50,7 @@ export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
   // Same store, another volume: the data moves there.
   const where = current.store === target.store && current.rootfsPath !== undefined ? destinationOf(spec, parseRootfsString(current.rootfsPath, "rootfsPath", containerDirOf(spec)).loc).rootfsPath : undefined;
   if (where !== undefined && where !== current.rootfsPath) {
-    if (toBlock && target.fstype === current.fstype && current.sizeBytes !== null && target.size! >= current.sizeBytes) {
+    if (toBlock && target.fstype === current.fstype && current.sizeBytes !== null && target.size !== undefined && target.size >= current.sizeBytes) {
       return plan("block-copy", current.allocatedBytes, `block copy of ${mib(current.allocatedBytes)} allocated from ${current.rootfsPath} to ${where}`);
     }
     checkFits(`the new ${target.store} rootfs`, current.usedBytes, target.size);
