@@ -51,6 +51,8 @@ it("up with a secret and an unknown input, a store change with the plan in the p
   const web = JSON.parse(state.stdout).deployment.resources.find((r: { urn: string }) => r.urn.endsWith("lxc:index:Rootfs::web"));
   expect(web.outputs.from).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
   expect(state.stdout).not.toContain(`dir:${seed}`);
+  // Nor in what the engine printed.
+  expect(preview.text + up.text).not.toContain(seed);
   expect(web.id).toBe(path.join(lxcPath, "web"));
 
   expect((await pulumi("preview", "--expect-no-changes")).code).toBe(0);

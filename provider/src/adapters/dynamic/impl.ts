@@ -24,7 +24,8 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<dynam
 export async function create(news: Props): Promise<dynamic.CreateResult> {
   return plain(async () => {
     const r = await createResource(news, localCore, { log: (m) => console.log(`${label(news)}: ${m}`) });
-    if (r.method !== "none") console.log(`${label(news)}: filled from ${String(news.from)} by ${r.method}`);
+    // Not the value of from: it may be secret, and the engine's output is not.
+    if (r.method !== "none") console.log(`${label(news)}: filled from \`from\` by ${r.method}`);
     return { id: r.id, outs: r.outs };
   });
 }

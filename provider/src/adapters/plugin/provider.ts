@@ -42,6 +42,11 @@ export function unwrapSecrets(props: Props): { plain: Props; secret: Set<string>
   return { plain, secret };
 }
 
+/** The name of a rootfs for the engine's log, with any secret part of it shown as [secret]. */
+function labelOf(plain: Props, secret: Set<string>): string {
+  return label({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
+}
+
 /** Puts the values that came in secret back in envelopes, so outputs stay secret in the state. */
 export function wrapSecrets(props: Props, secret: Set<string>): Props {
   const out: Props = {};
@@ -73,9 +78,9 @@ export class RootfsProvider implements provider.Provider {
 
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     return plainErrors(async () => {
-      const n = unwrapSecrets(news).plain;
-      const d = await diffResource(unwrapSecrets(olds).plain, n, localCore);
-      if (d.summary) await this.log(urn, `${label(n)}: ${d.summary}`);
+      const n = unwrapSecrets(news);
+      const d = await diffResource(unwrapSecrets(olds).plain, n.plain, localCore);
+      if (d.summary) await this.log(urn, `${labelOf(n.plain, n.secret)}: ${d.summary}`);
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
     });
   }
@@ -84,8 +89,9 @@ export class RootfsProvider implements provider.Provider {
     assertRootfs(urn);
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(inputs);
-      const r = await createResource(plain, localCore, { log: (m) => void this.log(urn, `${label(plain)}: ${m}`) });
-      if (r.method !== "none") await this.log(urn, `${label(plain)}: filled from ${String(plain.from)} by ${r.method}`);
+      const r = await createResource(plain, localCore, { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
+      // Not the value of from: it may be secret, and the engine's log is not.
+      if (r.method !== "none") await this.log(urn, `${labelOf(plain, secret)}: filled from \`from\` by ${r.method}`);
       return { id: r.id, outs: wrapSecrets(r.outs, secret) };
     });
   }
@@ -105,16 +111,16 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(news);
       const r = await updateResource(unwrapSecrets(olds).plain, plain, localCore);
-      await this.log(urn, `${label(plain)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
+      await this.log(urn, `${labelOf(plain, secret)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
       return { outs: wrapSecrets(r.outs, secret) };
     });
   }
 
   async delete(_id: string, urn: string, props: Props): Promise<void> {
     return plainErrors(async () => {
-      const { plain } = unwrapSecrets(props);
+      const { plain, secret } = unwrapSecrets(props);
       const r = await deleteResource(plain, localCore);
-      if (!r.destroyed) await this.log(urn, `${label(plain)}: nothing deleted: ${r.reason}`);
+      if (!r.destroyed) await this.log(urn, `${labelOf(plain, secret)}: nothing deleted: ${r.reason}`);
     });
   }
 }
