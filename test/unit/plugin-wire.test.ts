@@ -13,6 +13,16 @@ it("unwraps top-level secrets and wraps the same keys back, leaving the others p
   expect(wrapSecrets({ container: "web", from: "dir:/x", usedBytes: 1 }, secret)).toEqual({ container: "web", from: { [SIG]: SECRET, value: "dir:/x" }, usedBytes: 1 });
 });
 
+it("opens secrets nested in a value, and wraps the whole top-level value back", () => {
+  const wire = { container: "web", connection: { host: "h", privateKey: { [SIG]: SECRET, value: "KEY" }, proxy: { password: { [SIG]: SECRET, value: "pw" } } }, tags: [{ [SIG]: SECRET, value: "t" }] };
+  const { plain, secret } = unwrapSecrets(wire);
+  expect(plain).toEqual({ container: "web", connection: { host: "h", privateKey: "KEY", proxy: { password: "pw" } }, tags: ["t"] });
+  expect([...secret].sort()).toEqual(["connection", "tags"]);
+  const back = wrapSecrets(plain, secret);
+  expect(back.connection).toEqual({ [SIG]: SECRET, value: plain.connection });
+  expect(back.container).toBe("web");
+});
+
 it.each([
   ["/var/lib/lxc/web", { container: "web", lxcPath: "/var/lib/lxc" }],
   ["/var/lib/lxc/web/", { container: "web", lxcPath: "/var/lib/lxc" }],

@@ -29,15 +29,31 @@ function isSecret(v: unknown): v is { value: unknown } {
   return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET;
 }
 
-/** Top-level values out of their secret envelopes, remembering which were secret. */
+/** A value with every secret envelope inside it opened (an object's field can be secret on its own). */
+function openSecrets(v: unknown): { value: unknown; secret: boolean } {
+  if (isSecret(v)) return { value: openSecrets(v.value).value, secret: true };
+  if (Array.isArray(v)) {
+    const items = v.map(openSecrets);
+    return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+  }
+  if (typeof v === "object" && v !== null) {
+    const fields = Object.entries(v).map(([k, f]) => [k, openSecrets(f)] as const);
+    return { value: Object.fromEntries(fields.map(([k, f]) => [k, f.value])), secret: fields.some(([, f]) => f.secret) };
+  }
+  return { value: v, secret: false };
+}
+
+/**
+ * Values out of their secret envelopes, at any depth, remembering which top-level properties held a
+ * secret: those go back whole into an envelope (wrapSecrets), so no part of them is stored in plain text.
+ */
 export function unwrapSecrets(props: Props): { plain: Props; secret: Set<string> } {
   const plain: Props = {};
   const secret = new Set<string>();
   for (const [k, v] of Object.entries(props ?? {})) {
-    if (isSecret(v)) {
-      secret.add(k);
-      plain[k] = v.value;
-    } else plain[k] = v;
+    const opened = openSecrets(v);
+    plain[k] = opened.value;
+    if (opened.secret) secret.add(k);
   }
   return { plain, secret };
 }
