@@ -1,5 +1,4 @@
 /** What is on the host for a container, read without mounting anything. */
-import path from "path";
 import { InvalidInput, Unsafe } from "../model/errors";
 import { ContainerRef } from "../model/requests";
 import { Observed } from "../model/results";
@@ -68,8 +67,8 @@ export function shapeOf(current: Current): StoreShape {
 
 /** A `from` rootfs: it must exist, and is read, never written. */
 export async function observeSource(ctx: OpContext, from: string) {
-  const probe = parseRootfsString(from, "from", "/");
-  const { driver, loc } = parseRootfsString(from, "from", path.dirname(probe.loc.path));
+  // A source belongs to no container of ours: it is read through its own path, never LXC's mount point.
+  const { driver, loc } = parseRootfsString(from, "from", "/");
   if (!(await driver.exists(ctx, loc).catch(() => false))) {
     throw new InvalidInput("from", from, "an existing rootfs; nothing is there");
   }
