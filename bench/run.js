@@ -7,7 +7,7 @@
  *   npm run bench -- --json  one JSON array of { case, ours_s, peer, peer_s, ratio }
  */
 "use strict";
-const { execFileSync, spawnSync } = require("child_process");
+const { spawnSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
@@ -272,6 +272,10 @@ function output() {
 
 main().catch((e) => {
   console.error(e);
-  try { teardown(); } catch {}
+  try {
+    teardown();
+  } catch {
+    // The run failed already; teardown is best effort and its own error would hide the first.
+  }
   process.exit(1);
 });

@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import os from "os";
 import path from "path";
+import type { CreateResult, DestroyResult, UpdateResult } from "../../provider/src/model/results";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 export const CLI = path.join(REPO, "bin", "lxc-rootfs.js");
@@ -48,10 +49,13 @@ export async function must(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?
   return r.stdout;
 }
 
+/** What `lxc-rootfs` prints: one of the core's results, typed as all of them so that a test reads the field it expects. */
+export type CliJson = CreateResult & UpdateResult & DestroyResult;
+
 /** Runs the real `lxc-rootfs` CLI in its own process. */
-export async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<Ran & { json: any }> {
+export async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<Ran & { json: CliJson | undefined }> {
   const r = await sh([process.execPath, CLI, ...args], { env });
-  let json: unknown;
+  let json: CliJson | undefined;
   try {
     json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
   } catch {
@@ -61,10 +65,10 @@ export async function cli(args: string[], env?: NodeJS.ProcessEnv): Promise<Ran 
 }
 
 /** cli that must succeed. */
-export async function cliOk(args: string[], env?: NodeJS.ProcessEnv): Promise<any> {
+export async function cliOk(args: string[], env?: NodeJS.ProcessEnv): Promise<CliJson> {
   const r = await cli(args, env);
   if (r.code !== 0) throw new Error(`lxc-rootfs ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
-  return r.json;
+  return r.json as CliJson;
 }
 
 /** A content fingerprint of a tree: paths, types, modes, owners, sizes, link targets and file hashes. */

@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { attachLoop } from "../../provider/src/native/loop";
-import { allocatedBytes, blkidType, cli, cliOk, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest, imageDigest, withImageMounted } from "../helpers/env";
+import { allocatedBytes, blkidType, cli, cliOk, CliJson, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest, imageDigest, withImageMounted } from "../helpers/env";
 
 const M = 2 ** 20;
 let lxcPath: string;
@@ -125,7 +125,7 @@ print(os.getxattr(f, "system.posix_acl_access").hex(), os.getxattr(f, "user.orig
 });
 
 describe("loop update", () => {
-  const strategies: Array<[string, string[], string, (o: any) => void]> = [
+  const strategies: Array<[string, string[], string, (o: CliJson) => void]> = [
     ["grows ext4 in place", ["--size", "192M"], "grow-in-place", (o) => expect(o).toMatchObject({ sizeBytes: 192 * M, fstype: "ext4" })],
     ["shrinks ext4 offline", ["--size", "96M"], "shrink-in-place", (o) => expect(o.sizeBytes).toBe(96 * M)],
     ["changes the fstype by a file copy", ["--fstype", "btrfs", "--size", "300M"], "file-copy", (o) => expect(o.fstype).toBe("btrfs")],

@@ -3,13 +3,13 @@
  * <version> --file <tarball>` into a fresh PULUMI_HOME, and a project with no plugins.providers entry
  * creates and destroys a rootfs through it.
  */
-import { promises as fs } from "fs";
+import { promises as fs, readFileSync } from "fs";
 import path from "path";
 import { must, REPO } from "../helpers/env";
 import { cliProject } from "../helpers/pulumi";
 
 const PROJECT = path.join(__dirname, "fixtures", "plugin-installed");
-const VERSION = JSON.parse(require("fs").readFileSync(path.join(REPO, "schema.json"), "utf8")).version as string;
+const VERSION = JSON.parse(readFileSync(path.join(REPO, "schema.json"), "utf8")).version as string;
 
 it("pack-plugin's tarball installs with pulumi plugin install and serves pulumi up and destroy", async () => {
   // Only the installed plugin may serve lxc: nothing from PATH.

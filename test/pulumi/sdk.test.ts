@@ -3,12 +3,12 @@
  * regenerating them must give the committed bytes, every input must reach every SDK, and the schema must
  * say what each property means.
  */
-import { promises as fs } from "fs";
+import { promises as fs, readFileSync } from "fs";
 import path from "path";
 import { REPO, sh, tempDir } from "../helpers/env";
 
 const LANGUAGES = ["nodejs", "python", "go"];
-const schema = JSON.parse(require("fs").readFileSync(path.join(REPO, "schema.json"), "utf8"));
+const schema = JSON.parse(readFileSync(path.join(REPO, "schema.json"), "utf8"));
 const rootfs = schema.resources["lxc:index:Rootfs"];
 const inputs = Object.keys(rootfs.inputProperties);
 

@@ -61,8 +61,8 @@ async function settles(fn: () => Promise<unknown>): Promise<{ ok: true } | { ok:
     await Promise.race([fn(), hang]);
     return { ok: true };
   } catch (e) {
-    if (!(e instanceof RootfsError)) throw new Error(`not one of our errors: ${(e as Error)?.stack ?? String(e)}`);
-    if (!e.message) throw new Error("an error without a message");
+    if (!(e instanceof RootfsError)) throw new Error(`not one of our errors: ${(e as Error)?.stack ?? String(e)}`, { cause: e });
+    if (!e.message) throw new Error("an error without a message", { cause: e });
     return { ok: false, err: e };
   } finally {
     clearTimeout(timer);

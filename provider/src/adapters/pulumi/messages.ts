@@ -13,6 +13,6 @@ export async function plainErrors<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    throw new Error(describeError(e));
+    throw new Error(describeError(e), { cause: e });
   }
 }
