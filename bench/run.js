@@ -19,7 +19,9 @@ const JSON_OUT = process.argv.includes("--json");
 const WORK = path.join(os.tmpdir(), "pulumi-lxc-bench");
 const EXT = path.join(WORK, "ext4");
 const BTRFS = path.join(WORK, "btrfs");
-const log = (...a) => { if (!JSON_OUT) console.error(...a); };
+const log = (...a) => {
+  if (!JSON_OUT) console.error(...a);
+};
 
 function sh(argv, opts = {}) {
   const r = spawnSync(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...opts });
@@ -35,10 +37,19 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const allocated = (p) => Number(sh(["du", "-s", "-B1", "-x", "--", p]).split("\t")[0]);
 const results = [];
 function record(name, ours, peer, peerS, extra = {}) {
-  const row = { case: name, ours_s: +ours.toFixed(4), peer, peer_s: peerS === null ? null : +peerS.toFixed(4), ratio: peerS ? +(ours / peerS).toFixed(3) : null, ...extra };
+  const row = {
+    case: name,
+    ours_s: +ours.toFixed(4),
+    peer,
+    peer_s: peerS === null ? null : +peerS.toFixed(4),
+    ratio: peerS ? +(ours / peerS).toFixed(3) : null,
+    ...extra,
+  };
   results.push(row);
   const u = extra.unit === "MB" ? " MB" : "s";
-  log(`${name.padEnd(44)} ours ${row.ours_s.toFixed(3)}${u}  ${peer.padEnd(34)} ${peerS === null ? "-" : `${row.peer_s.toFixed(3)}${u}`}  ratio ${row.ratio ?? "-"}`);
+  log(
+    `${name.padEnd(44)} ours ${row.ours_s.toFixed(3)}${u}  ${peer.padEnd(34)} ${peerS === null ? "-" : `${row.peer_s.toFixed(3)}${u}`}  ratio ${row.ratio ?? "-"}`,
+  );
 }
 
 /**
@@ -52,10 +63,22 @@ const settle = () => spawnSync("sync");
 function sideBySide(name, peerName, ours, peer, after = () => {}) {
   const a = [];
   const b = [];
-  const runOurs = (i) => { settle(); a.push(ours(i)); };
-  const runPeer = (i) => { settle(); b.push(peer(i)); };
+  const runOurs = (i) => {
+    settle();
+    a.push(ours(i));
+  };
+  const runPeer = (i) => {
+    settle();
+    b.push(peer(i));
+  };
   for (let i = 0; i < ROUNDS; i++) {
-    if (i % 2 === 0) { runOurs(i); runPeer(i); } else { runPeer(i); runOurs(i); }
+    if (i % 2 === 0) {
+      runOurs(i);
+      runPeer(i);
+    } else {
+      runPeer(i);
+      runOurs(i);
+    }
     after(i);
   }
   record(name, median(a), peerName, median(b));
@@ -105,12 +128,21 @@ async function main() {
       ["btrfs", BTRFS, [], []],
     ]) {
       const created = [];
-      sideBySide(`create ${store}`, `lxc-create -t /bin/true -B ${store}`,
+      sideBySide(
+        `create ${store}`,
+        `lxc-create -t /bin/true -B ${store}`,
         (i) => timed([...CLI, "create", "--lxcpath", lxc, "--name", `o${store}${i}`, "--backing-store", store, ...extra]),
-        (i) => { created.push(i); return timed(["lxc-create", "-P", lxc, "-n", `p${store}${i}`, "-t", "/bin/true", "-B", store, ...peerExtra]); });
-      sideBySide(`destroy ${store}`, "lxc-destroy",
+        (i) => {
+          created.push(i);
+          return timed(["lxc-create", "-P", lxc, "-n", `p${store}${i}`, "-t", "/bin/true", "-B", store, ...peerExtra]);
+        },
+      );
+      sideBySide(
+        `destroy ${store}`,
+        "lxc-destroy",
         (i) => timed([...CLI, "destroy", "--lxcpath", lxc, "--name", `o${store}${i}`]),
-        (i) => timed(["lxc-destroy", "-P", lxc, "-n", `p${store}${i}`]));
+        (i) => timed(["lxc-destroy", "-P", lxc, "-n", `p${store}${i}`]),
+      );
     }
 
     // 3-4. backing-store changes with data, against lxc-copy of the same source.
@@ -125,18 +157,30 @@ async function main() {
     const srcAlloc = fs.statSync(srcImage).blocks * 512;
     const space = {};
     const copyCase = (name, lxc, oursArgs, peerArgs, resultPath, source, srcBytes) => {
-      sideBySide(name, `lxc-copy ${peerArgs.join(" ")}`,
+      sideBySide(
+        name,
+        `lxc-copy ${peerArgs.join(" ")}`,
         (i) => timed([...CLI, "create", "--lxcpath", lxc, "--name", `c${i}`, ...oursArgs, "--from", source]),
         (i) => timed(["lxc-copy", "-P", lxc, "-n", peerArgs.includes("btrfs") ? "srcdir" : "src", "-N", `k${i}`, ...peerArgs]),
         (i) => {
-          if (i === 0) space[name] = { ours: allocated(resultPath(lxc, `c${i}`)), peer: allocated(resultPath(lxc, `k${i}`)), source: srcBytes };
+          if (i === 0)
+            space[name] = { ours: allocated(resultPath(lxc, `c${i}`)), peer: allocated(resultPath(lxc, `k${i}`)), source: srcBytes };
           sh([...CLI, "destroy", "--lxcpath", lxc, "--name", `c${i}`]);
           peerDestroy(lxc, `k${i}`);
-        });
+        },
+      );
     };
     const image = (lxc, n) => path.join(lxc, n, "rootdev");
     const tree = (lxc, n) => path.join(lxc, n, "rootfs");
-    copyCase("loop→loop 2G, same fstype", EXT, ["--backing-store", "loop", "--size", "2G"], ["-B", "loop", "-L", "2G"], image, `loop:${srcImage}`, srcAlloc);
+    copyCase(
+      "loop→loop 2G, same fstype",
+      EXT,
+      ["--backing-store", "loop", "--size", "2G"],
+      ["-B", "loop", "-L", "2G"],
+      image,
+      `loop:${srcImage}`,
+      srcAlloc,
+    );
     const floor = [];
     for (let i = 0; i < ROUNDS; i++) {
       settle();
@@ -168,23 +212,56 @@ async function main() {
     // loop→loop where the lxcPath is btrfs: the image is reflinked (FICLONE), lxc-copy still copies it.
     sh(["lxc-create", "-P", BTRFS, "-n", "srcloop", "-t", "/bin/true", "-B", "loop", "--fssize", "1G", "--fstype", "ext4"]);
     sh(["cp", "--sparse=always", srcImage, path.join(BTRFS, "srcloop", "rootdev")]);
-    sideBySide("loop→loop 2G on a btrfs lxcPath", "lxc-copy -B loop -L 2G",
-      (i) => timed([...CLI, "create", "--lxcpath", BTRFS, "--name", `r${i}`, "--backing-store", "loop", "--size", "2G", "--from", `loop:${path.join(BTRFS, "srcloop", "rootdev")}`]),
+    sideBySide(
+      "loop→loop 2G on a btrfs lxcPath",
+      "lxc-copy -B loop -L 2G",
+      (i) =>
+        timed([
+          ...CLI,
+          "create",
+          "--lxcpath",
+          BTRFS,
+          "--name",
+          `r${i}`,
+          "--backing-store",
+          "loop",
+          "--size",
+          "2G",
+          "--from",
+          `loop:${path.join(BTRFS, "srcloop", "rootdev")}`,
+        ]),
       (i) => timed(["lxc-copy", "-P", BTRFS, "-n", "srcloop", "-N", `q${i}`, "-B", "loop", "-L", "2G"]),
       (i) => {
         sh([...CLI, "destroy", "--lxcpath", BTRFS, "--name", `r${i}`]);
         peerDestroy(BTRFS, `q${i}`);
-      });
-    copyCase("dir→btrfs", BTRFS, ["--backing-store", "btrfs"], ["-B", "btrfs"], tree, `dir:${path.join(BTRFS, "srcdir", "rootfs")}`, dirAlloc);
+      },
+    );
+    copyCase(
+      "dir→btrfs",
+      BTRFS,
+      ["--backing-store", "btrfs"],
+      ["-B", "btrfs"],
+      tree,
+      `dir:${path.join(BTRFS, "srcdir", "rootfs")}`,
+      dirAlloc,
+    );
 
     for (const [name, s] of Object.entries(space)) {
-      record(`space: ${name} (allocated, ours vs source)`, s.ours / 1e6, "source allocated (MB)", s.source / 1e6, { unit: "MB", peer_result_MB: +(s.peer / 1e6).toFixed(1) });
+      record(`space: ${name} (allocated, ours vs source)`, s.ours / 1e6, "source allocated (MB)", s.source / 1e6, {
+        unit: "MB",
+        peer_result_MB: +(s.peer / 1e6).toFixed(1),
+      });
     }
 
     // The floor of any Node CLI on this machine: starting Node and doing nothing.
     const nodeFloor = [];
     for (let i = 0; i < ROUNDS; i++) nodeFloor.push(timed([process.execPath, "-e", "0"]));
-    record("node -e 0 (any Node CLI's start-up)", median(nodeFloor), "lxc-create -t /bin/true -B dir", results.find((r) => r.case === "create dir").peer_s);
+    record(
+      "node -e 0 (any Node CLI's start-up)",
+      median(nodeFloor),
+      "lxc-create -t /bin/true -B dir",
+      results.find((r) => r.case === "create dir").peer_s,
+    );
 
     // 5. inside the library, no process start: what a pulumi up of many resources pays per resource.
     const lib = require(path.join(ROOT, "dist", "provider", "src", "index.js"));
@@ -215,21 +292,50 @@ async function engineCases(lib) {
   const { LocalWorkspace, PulumiCommand } = require("@pulumi/pulumi/automation");
   const pulumi = require("@pulumi/pulumi");
   const cmd = await PulumiCommand.get({ root: path.join(ROOT, ".tools"), skipVersionCheck: true });
-  const noop = { async create(inputs) { return { id: inputs.n, outs: inputs }; }, async read(id, props) { return { id, props }; } };
-  class Noop extends pulumi.dynamic.Resource { constructor(n) { super(noop, n, { n }); } }
+  const noop = {
+    async create(inputs) {
+      return { id: inputs.n, outs: inputs };
+    },
+    async read(id, props) {
+      return { id, props };
+    },
+  };
+  class Noop extends pulumi.dynamic.Resource {
+    constructor(n) {
+      super(noop, n, { n });
+    }
+  }
   async function stack(name, program) {
     const dir = path.join(WORK, `stack-${name}`);
     fs.mkdirSync(path.join(dir, "state"), { recursive: true });
-    return LocalWorkspace.createOrSelectStack({ stackName: "bench", projectName: `bench-${name}`, program }, {
-      workDir: dir, pulumiCommand: cmd,
-      envVars: { PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "bench", PULUMI_HOME: path.join(dir, "home"), PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true" },
-    });
+    return LocalWorkspace.createOrSelectStack(
+      { stackName: "bench", projectName: `bench-${name}`, program },
+      {
+        workDir: dir,
+        pulumiCommand: cmd,
+        envVars: {
+          PULUMI_BACKEND_URL: `file://${dir}/state`,
+          PULUMI_CONFIG_PASSPHRASE: "bench",
+          PULUMI_HOME: path.join(dir, "home"),
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        },
+      },
+    );
   }
-  const time = async (fn) => { const t = process.hrtime.bigint(); await fn(); return Number(process.hrtime.bigint() - t) / 1e9; };
+  const time = async (fn) => {
+    const t = process.hrtime.bigint();
+    await fn();
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  };
   for (const n of [1, 20]) {
     const names = Array.from({ length: n }, (_, i) => `e${n}x${i}`);
-    const ours = await stack(`rootfs${n}`, async () => { for (const c of names) new lib.Rootfs(c, { container: c, lxcPath: EXT, backingStore: "loop", size: "1G" }); });
-    const peer = await stack(`noop${n}`, async () => { for (const c of names) new Noop(c); });
+    const ours = await stack(`rootfs${n}`, async () => {
+      for (const c of names) new lib.Rootfs(c, { container: c, lxcPath: EXT, backingStore: "loop", size: "1G" });
+    });
+    const peer = await stack(`noop${n}`, async () => {
+      for (const c of names) new Noop(c);
+    });
     const oursUp = await time(() => ours.up({ parallel: 20 }));
     const peerUp = await time(() => peer.up({ parallel: 20 }));
     record(`pulumi up of ${n} loop Rootfs`, oursUp, `pulumi up of ${n} no-op dynamic resources`, peerUp);
@@ -237,8 +343,13 @@ async function engineCases(lib) {
       const a = [];
       const b = [];
       for (let i = 0; i < ROUNDS; i++) {
-        if (i % 2 === 0) { a.push(await time(() => ours.refresh({ parallel: 20 }))); b.push(await time(() => peer.refresh({ parallel: 20 }))); }
-        else { b.push(await time(() => peer.refresh({ parallel: 20 }))); a.push(await time(() => ours.refresh({ parallel: 20 }))); }
+        if (i % 2 === 0) {
+          a.push(await time(() => ours.refresh({ parallel: 20 })));
+          b.push(await time(() => peer.refresh({ parallel: 20 })));
+        } else {
+          b.push(await time(() => peer.refresh({ parallel: 20 })));
+          a.push(await time(() => ours.refresh({ parallel: 20 })));
+        }
       }
       record("pulumi refresh of 20 loop Rootfs", median(a), "pulumi refresh of 20 no-op dynamic resources", median(b));
     }
@@ -250,13 +361,21 @@ async function engineCases(lib) {
 function machine() {
   const mem = Math.round(os.totalmem() / 2 ** 30);
   const lxc = sh(["lxc-create", "--version"]).trim();
-  return `${os.cpus().length} × ${os.cpus()[0].model}, ${mem} GiB, Linux ${os.release()}, LXC ${lxc}, Node ${process.version}; ` +
-    `lxcPath on ext4 (${WORK}/ext4, host /tmp) and on btrfs (an 8 GiB loop image); ${ROUNDS} rounds, medians`;
+  return (
+    `${os.cpus().length} × ${os.cpus()[0].model}, ${mem} GiB, Linux ${os.release()}, LXC ${lxc}, Node ${process.version}; ` +
+    `lxcPath on ext4 (${WORK}/ext4, host /tmp) and on btrfs (an 8 GiB loop image); ${ROUNDS} rounds, medians`
+  );
 }
 
 function output() {
   if (JSON_OUT) {
-    process.stdout.write(`${JSON.stringify(results.map(({ case: c, ours_s, peer, peer_s, ratio }) => ({ case: c, ours_s, peer, peer_s, ratio })), null, 1)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        results.map(({ case: c, ours_s, peer, peer_s, ratio }) => ({ case: c, ours_s, peer, peer_s, ratio })),
+        null,
+        1,
+      )}\n`,
+    );
     return;
   }
   const lines = ["| case | ours | peer | peer's | ratio |", "|---|---|---|---|---|"];

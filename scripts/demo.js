@@ -21,7 +21,11 @@ const BTRFS = path.join(DEMO, "btrfs");
 const BTRFS_LXC = path.join(BTRFS, "lxc");
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "inherit"], ...opts }).toString();
 const step = (s) => console.log(`\n\x1b[1m== ${s}\x1b[0m`);
-const mounted = (p) => fs.readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === p);
+const mounted = (p) =>
+  fs
+    .readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[4] === p);
 
 function containerConfig(where, name) {
   const seed = fs.readFileSync(path.join(LXC, "seed", "config"), "utf8");
@@ -79,7 +83,9 @@ async function up() {
   step("outputs");
   console.log(JSON.stringify(Object.fromEntries(Object.entries(result.outputs).map(([k, v]) => [k, v.value])), null, 2));
   step("lxc-execute: LXC boots `web` from its loop image");
-  process.stdout.write(sh("lxc-execute", ["-P", LXC, "-n", "web", "--", "/bin/sh", "-c", 'echo "hello from $(hostname); / is $(grep " / " /proc/mounts)"']));
+  process.stdout.write(
+    sh("lxc-execute", ["-P", LXC, "-n", "web", "--", "/bin/sh", "-c", 'echo "hello from $(hostname); / is $(grep " / " /proc/mounts)"']),
+  );
   step("preview again: nothing to change");
   const preview = await s.preview();
   console.log(JSON.stringify(preview.changeSummary));

@@ -65,7 +65,8 @@ function fakeHost() {
   function zfs(argv: readonly string[], args: string[]) {
     const [verb] = args;
     const ds = args[args.length - 1];
-    if (verb === "list") return ds === "tank/lxc" || datasets.has(ds) ? ok(`${ds}\n`) : fail(argv, `cannot open '${ds}': dataset does not exist`);
+    if (verb === "list")
+      return ds === "tank/lxc" || datasets.has(ds) ? ok(`${ds}\n`) : fail(argv, `cannot open '${ds}': dataset does not exist`);
     if (verb === "create") {
       const quota = args.find((a) => a.startsWith("refquota="));
       datasets.set(ds, quota ? Number(quota.split("=")[1]) : 0);
@@ -143,9 +144,23 @@ describe("lvm", () => {
 
   it("thin volumes go into the named pool, with a custom volume group check", async () => {
     const host = fakeHost();
-    await createRootfs({ container: "thin", lxcPath, backingStore: "lvm", vgName: VG, thinPool: "pool", lvName: "thin0" }, { run: host.run });
+    await createRootfs(
+      { container: "thin", lxcPath, backingStore: "lvm", vgName: VG, thinPool: "pool", lvName: "thin0" },
+      { run: host.run },
+    );
     expect(host.calls).toContainEqual(["lvs", "--noheadings", "-o", "lv_attr", `${VG}/pool`]);
-    expect(host.calls).toContainEqual(["lvcreate", "--yes", "--wipesignatures", "y", "--thin", "-n", "thin0_lxcrootfs_new", "-V", "1073741824b", `${VG}/pool`]);
+    expect(host.calls).toContainEqual([
+      "lvcreate",
+      "--yes",
+      "--wipesignatures",
+      "y",
+      "--thin",
+      "-n",
+      "thin0_lxcrootfs_new",
+      "-V",
+      "1073741824b",
+      `${VG}/pool`,
+    ]);
     const bad = await createRootfs({ container: "x", lxcPath, backingStore: "lvm", vgName: "nosuch" }, { run: host.run }).catch((e) => e);
     expect(bad.message).toMatch(/^vgName: invalid value "nosuch": an existing LVM volume group/);
     await destroyRootfs({ container: "thin", lxcPath }, { run: host.run });
@@ -163,7 +178,9 @@ describe("lvm", () => {
     for (const argv of lvmCalls) {
       const r = await sh(argv, { env: { LVM_SUPPRESS_FD_WARNINGS: "1" } });
       expect({ argv, stderr: r.stderr }).not.toEqual(
-        expect.objectContaining({ stderr: expect.stringMatching(/unrecognized option|Invalid argument|Error during parsing|Too many arguments|Please specify/) }),
+        expect.objectContaining({
+          stderr: expect.stringMatching(/unrecognized option|Invalid argument|Error during parsing|Too many arguments|Please specify/),
+        }),
       );
       expect(r.stderr).toMatch(new RegExp(`Volume group "${VG}" not found|device-mapper|Failed to find`));
     }
@@ -180,7 +197,17 @@ describe("zfs", () => {
     expect(host.calls).toEqual([
       ["zfs", "list", "-H", "-o", "name", "tank/lxc"],
       ["zfs", "list", "-H", "-o", "name", "tank/lxc/z"],
-      ["zfs", "create", "-o", `mountpoint=${lxcPath}/z/rootfs`, "-o", "canmount=noauto", "-o", "refquota=5368709120", "tank/lxc/z-lxcrootfs-new"],
+      [
+        "zfs",
+        "create",
+        "-o",
+        `mountpoint=${lxcPath}/z/rootfs`,
+        "-o",
+        "canmount=noauto",
+        "-o",
+        "refquota=5368709120",
+        "tank/lxc/z-lxcrootfs-new",
+      ],
       ["zfs", "rename", "tank/lxc/z-lxcrootfs-new", "tank/lxc/z"],
       ["zfs", "set", `mountpoint=${lxcPath}/z/rootfs`, "tank/lxc/z"],
       ["zfs", "get", "-Hp", "-o", "property,value", "refquota,used,referenced", "tank/lxc/z"],

@@ -83,7 +83,12 @@ export async function treeDigest(root: string): Promise<string> {
       hash.update(`${r}\0${st.mode}\0${st.uid}\0${st.gid}\0`);
       if (st.isSymbolicLink()) hash.update(`L${await fs.readlink(p)}\0`);
       else if (st.isDirectory()) await walk(p, r);
-      else if (st.isFile()) hash.update(createHash("sha256").update(await fs.readFile(p)).digest("hex"));
+      else if (st.isFile())
+        hash.update(
+          createHash("sha256")
+            .update(await fs.readFile(p))
+            .digest("hex"),
+        );
     }
   }
   await walk(root, "");
@@ -120,7 +125,10 @@ export async function loopsUnder(prefix: string): Promise<string[]> {
 /** Mount points under `prefix`. */
 export async function mountsUnder(prefix: string): Promise<string[]> {
   const text = await fs.readFile("/proc/self/mountinfo", "utf8");
-  return text.split("\n").map((l) => l.split(" ")[4]).filter((m) => m && m.startsWith(prefix));
+  return text
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((m) => m && m.startsWith(prefix));
 }
 
 export async function allocatedBytes(p: string): Promise<number> {
@@ -157,9 +165,13 @@ export async function mountScratchBtrfs(label: string, size = "1G"): Promise<{ d
  */
 export async function withImageMounted<T>(image: string, scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
   const mp = await fs.mkdtemp(path.join(scratchParent, ".look-"));
-  const holder = spawn("unshare", ["--mount", "--propagation", "private", "sh", "-c", 'mount -o loop,ro "$1" "$2" && echo mounted && exec sleep 600', "sh", image, mp], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const holder = spawn(
+    "unshare",
+    ["--mount", "--propagation", "private", "sh", "-c", 'mount -o loop,ro "$1" "$2" && echo mounted && exec sleep 600', "sh", image, mp],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   const exited = new Promise<void>((resolve) => holder.on("close", () => resolve()));
   try {
     await new Promise<void>((resolve, reject) => {

@@ -63,10 +63,15 @@ it("answers a line it cannot read with an error naming no request, and goes on s
   const { child, exited } = startAgent();
   let out = "";
   child.stdout!.on("data", (d) => (out += d));
-  child.stdin!.write('null\n42\n{"id":7,"op":"format","args":[]}\n{"id":8,"op":"inspect","args":[{"container":"none","lxcPath":"' + lxcPath + '"}]}\n');
+  child.stdin!.write(
+    'null\n42\n{"id":7,"op":"format","args":[]}\n{"id":8,"op":"inspect","args":[{"container":"none","lxcPath":"' + lxcPath + '"}]}\n',
+  );
   child.stdin!.end();
   expect(await exited).toBe(0);
-  const lines = out.trim().split("\n").map((l) => JSON.parse(l));
+  const lines = out
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   expect(lines[0]).toHaveProperty("hello");
   expect(lines.slice(1)).toEqual([
     { id: null, error: expect.objectContaining({ name: "InvalidInput", property: "request" }) },

@@ -64,14 +64,15 @@ describe("bad input: refused before anything is touched, naming the option", () 
     expect(await listTree(lxcPath)).toEqual(before);
   });
 
-  it.each([
-    ["a/b"], [".."], ["-rf"], ["with space"], ["$(touch /tmp/pwned)"], ["new\nline"], ["ünïcödé"],
-  ])("container name %j", async (name) => {
-    const r = await cli(["create", "--lxcpath", lxcPath, "--name", name, "--backing-store", "dir"]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^lxc-rootfs: --name: invalid value .*letters, digits/);
-    await expect(fs.lstat("/tmp/pwned")).rejects.toThrow(/ENOENT/);
-  });
+  it.each([["a/b"], [".."], ["-rf"], ["with space"], ["$(touch /tmp/pwned)"], ["new\nline"], ["ünïcödé"]])(
+    "container name %j",
+    async (name) => {
+      const r = await cli(["create", "--lxcpath", lxcPath, "--name", name, "--backing-store", "dir"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^lxc-rootfs: --name: invalid value .*letters, digits/);
+      await expect(fs.lstat("/tmp/pwned")).rejects.toThrow(/ENOENT/);
+    },
+  );
 
   it("a relative lxcPath", async () => {
     const r = await cli(["create", "--lxcpath", "relative/lxc", "--name", "x", "--backing-store", "dir"]);
@@ -97,7 +98,9 @@ describe("failed operations leave the host as it was", () => {
     const image = await fs.readFile(path.join(dir, "rootdev"));
     const config = await fs.readFile(path.join(dir, "config"), "utf8");
     const bin = await failingTool("cp");
-    const r = await cli(["update", "--lxcpath", lxcPath, "--name", "keep", "--backing-store", "dir"], { PATH: `${bin}:${process.env.PATH}` });
+    const r = await cli(["update", "--lxcpath", lxcPath, "--name", "keep", "--backing-store", "dir"], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cp -aT --sparse=always -- .* failed \(exit 1\): cp: injected failure/);
     expect((await fs.readdir(dir)).sort()).toEqual(["config", "rootdev", "rootfs"]);
@@ -116,7 +119,9 @@ describe("failed operations leave the host as it was", () => {
     const image = await fs.readFile(path.join(dir, "rootdev"));
     const config = await fs.readFile(path.join(dir, "config"), "utf8");
     const bin = await failingTool("sync");
-    const r = await cli(["update", "--lxcpath", lxcPath, "--name", "flush", "--backing-store", "dir"], { PATH: `${bin}:${process.env.PATH}` });
+    const r = await cli(["update", "--lxcpath", lxcPath, "--name", "flush", "--backing-store", "dir"], {
+      PATH: `${bin}:${process.env.PATH}`,
+    });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/sync -f .*rootfs\.lxc-rootfs-new failed \(exit 1\): sync: injected failure/);
     expect((await fs.readFile(path.join(dir, "rootdev"))).equals(image)).toBe(true);
@@ -129,7 +134,19 @@ describe("failed operations leave the host as it was", () => {
     const big = path.join(outside, "bigseed");
     await fs.mkdir(big);
     await fs.writeFile(path.join(big, "blob"), Buffer.alloc(40 * 2 ** 20, 1));
-    const r = await cli(["create", "--lxcpath", lxcPath, "--name", "full", "--backing-store", "loop", "--size", "16M", "--from", `dir:${big}`]);
+    const r = await cli([
+      "create",
+      "--lxcpath",
+      lxcPath,
+      "--name",
+      "full",
+      "--backing-store",
+      "loop",
+      "--size",
+      "16M",
+      "--from",
+      `dir:${big}`,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no space on the new loop rootfs: needs 40\.\d MiB \(\d+ bytes\), 16\.0 MiB \(16777216 bytes\) available/);
     await expect(fs.lstat(path.join(lxcPath, "full"))).rejects.toThrow(/ENOENT/);

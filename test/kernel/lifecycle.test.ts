@@ -5,7 +5,22 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { attachLoop } from "../../provider/src/native/loop";
-import { allocatedBytes, blkidType, cli, cliOk, CliJson, loopsUnder, makeSampleTree, mountScratchBtrfs, mountsUnder, must, tempDir, treeDigest, imageDigest, withImageMounted } from "../helpers/env";
+import {
+  allocatedBytes,
+  blkidType,
+  cli,
+  cliOk,
+  CliJson,
+  loopsUnder,
+  makeSampleTree,
+  mountScratchBtrfs,
+  mountsUnder,
+  must,
+  tempDir,
+  treeDigest,
+  imageDigest,
+  withImageMounted,
+} from "../helpers/env";
 
 const M = 2 ** 20;
 let lxcPath: string;
@@ -75,13 +90,19 @@ describe("loop create", () => {
   it("keeps POSIX ACLs and xattrs through a file copy into an image and back out (LXC's rsync -aHXS drops ACLs)", async () => {
     // The ACL (user 1234 rw) in the kernel's xattr form, set and read with Python's os.*xattr.
     const attrs = (file: string, set: boolean) =>
-      must(["python3", "-c", `import os, struct, sys
+      must([
+        "python3",
+        "-c",
+        `import os, struct, sys
 f = sys.argv[1]
 if sys.argv[2] == "set":
     e = lambda tag, perm, id=0xffffffff: struct.pack("<HHI", tag, perm, id)
     os.setxattr(f, "system.posix_acl_access", struct.pack("<I", 2) + e(1, 6) + e(2, 6, 1234) + e(4, 4) + e(0x10, 6) + e(0x20, 4))
     os.setxattr(f, "user.origin", b"kept")
-print(os.getxattr(f, "system.posix_acl_access").hex(), os.getxattr(f, "user.origin").decode())`, file, set ? "set" : "get"]);
+print(os.getxattr(f, "system.posix_acl_access").hex(), os.getxattr(f, "user.origin").decode())`,
+        file,
+        set ? "set" : "get",
+      ]);
     const src = path.join(lxcPath, "acl-src");
     await fs.mkdir(src);
     await fs.writeFile(path.join(src, "shared"), "acl\n");
@@ -244,7 +265,11 @@ describe("moves between stores keep the data", () => {
     expect(await imageDigest(`${bpath}/s4/rootdev`, lxcPath)).toBe(seedDigest);
     // dir → btrfs on one btrfs: the files are reflinked, not rewritten. A reflinked file keeps its
     // physical extents, which filefrag shows: the same addresses before and after the move.
-    const extents = async (f: string) => (await must(["sync", "-f", f]), await must(["filefrag", "-v", f])).split("\n").filter((l) => /^\s*\d+:/.test(l)).map((l) => l.split(":")[2].trim());
+    const extents = async (f: string) =>
+      (await must(["sync", "-f", f]), await must(["filefrag", "-v", f]))
+        .split("\n")
+        .filter((l) => /^\s*\d+:/.test(l))
+        .map((l) => l.split(":")[2].trim());
     const d = await cliOk(["create", ...b("s5"), "--backing-store", "dir", "--from", `dir:${seed}`]);
     expect(d.method).toBe("cp"); // the seed is on /tmp, another filesystem
     const before = await extents(`${bpath}/s5/rootfs/big.bin`);

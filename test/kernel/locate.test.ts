@@ -32,7 +32,10 @@ async function forgetInConfig(container: string): Promise<void> {
 it("a loop rootfs is found under LXC's own name", async () => {
   await createRootfs({ container: "lp", lxcPath, backingStore: "loop", size: "64M" });
   await forgetInConfig("lp");
-  expect(await inspectRootfs({ container: "lp", lxcPath })).toMatchObject({ backingStore: "loop", rootfsPath: `loop:${lxcPath}/lp/rootdev` });
+  expect(await inspectRootfs({ container: "lp", lxcPath })).toMatchObject({
+    backingStore: "loop",
+    rootfsPath: `loop:${lxcPath}/lp/rootdev`,
+  });
   expect(await destroyRootfs({ container: "lp", lxcPath })).toEqual({ destroyed: true });
 });
 
@@ -67,7 +70,9 @@ it("the CLI names the place with --rootfs-path, and refuses store flags on destr
   await forgetInConfig("ov2");
   const flagged = await cli(["destroy", "--lxcpath", lxcPath, "--name", "ov2", "--backing-store", "overlay"]);
   expect(flagged.code).toBe(2);
-  expect(flagged.stderr).toMatch(/^lxc-rootfs: --backing-store does not apply to destroy; the rootfs is found from the container's config, or named with --rootfs-path/);
+  expect(flagged.stderr).toMatch(
+    /^lxc-rootfs: --backing-store does not apply to destroy; the rootfs is found from the container's config, or named with --rootfs-path/,
+  );
   expect(await cliOk(["destroy", "--lxcpath", lxcPath, "--name", "ov2", "--rootfs-path", created.rootfsPath])).toEqual({ destroyed: true });
   await expect(fs.lstat(path.join(lxcPath, "ov2"))).rejects.toThrow(/ENOENT/);
   await fs.rmdir(lower);

@@ -84,7 +84,10 @@ describe("loop devices", () => {
 
 describe("sparse block copy", () => {
   it("finds the data extents with SEEK_DATA/SEEK_HOLE", async () => {
-    const src = await sparseFile("ext.img", 16 * M, [[0, "a"], [8 * M, "b"]]);
+    const src = await sparseFile("ext.img", 16 * M, [
+      [0, "a"],
+      [8 * M, "b"],
+    ]);
     const h = await fs.open(src, "r");
     try {
       const extents = await dataExtents(h.fd, 16 * M);
@@ -98,7 +101,11 @@ describe("sparse block copy", () => {
   });
 
   it("copies the bytes and keeps the holes on a filesystem without reflink", async () => {
-    const src = await sparseFile("src.img", 256 * M, [[0, "x"], [100 * M, "y"], [256 * M - 4096, "z"]]);
+    const src = await sparseFile("src.img", 256 * M, [
+      [0, "x"],
+      [100 * M, "y"],
+      [256 * M - 4096, "z"],
+    ]);
     const dst = path.join(dir, "dst.img");
     await fs.writeFile(dst, "");
     const r = await copyAllocatedBlocks(src, dst, 256 * M);
@@ -111,7 +118,10 @@ describe("sparse block copy", () => {
 
   it("copies into a block device, zeroing what the source leaves as holes", async () => {
     const src = await sparseFile("tobdev.img", 16 * M, [[4 * M, "q"]]);
-    const target = await sparseFile("bdev.img", 16 * M, [[0, "G"], [12 * M, "G"]]);
+    const target = await sparseFile("bdev.img", 16 * M, [
+      [0, "G"],
+      [12 * M, "G"],
+    ]);
     const dev = await attachLoop(target);
     try {
       await copyAllocatedBlocks(src, dev.path, 16 * M);

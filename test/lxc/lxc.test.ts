@@ -19,7 +19,19 @@ async function writeConfig(where: string, name: string): Promise<void> {
 }
 
 async function boot(where: string, name: string): Promise<string> {
-  const r = await sh(["timeout", "120", "lxc-execute", "-P", where, "-n", name, "--", "/bin/sh", "-c", "echo booted $(hostname); cat /etc/lxc-rootfs-marker"]);
+  const r = await sh([
+    "timeout",
+    "120",
+    "lxc-execute",
+    "-P",
+    where,
+    "-n",
+    name,
+    "--",
+    "/bin/sh",
+    "-c",
+    "echo booted $(hostname); cat /etc/lxc-rootfs-marker",
+  ]);
   if (r.code !== 0) throw new Error(`lxc-execute ${name} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
@@ -70,9 +82,13 @@ describe("LXC boots what lxc-rootfs made", () => {
     await cliOk(["create", ...b, "--backing-store", "loop", "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
     await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/sh", "-c", "echo written-in-loop > /root/note"]);
     await cliOk(["update", ...b, "--backing-store", "dir"]);
-    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe("written-in-loop\n");
+    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe(
+      "written-in-loop\n",
+    );
     await cliOk(["update", ...b, "--backing-store", "loop", "--fstype", "xfs", "--size", "320M"]);
-    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe("written-in-loop\n");
+    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe(
+      "written-in-loop\n",
+    );
     await cliOk(["destroy", ...b]);
     await fs.rm(path.join(lxcPath, "mover"), { recursive: true });
   });
@@ -82,7 +98,12 @@ describe("inspect reads what lxc-create made", () => {
   it("lxc-create -B loop (an image of size+1 bytes)", async () => {
     await must(["lxc-create", "-P", lxcPath, "-n", "lx-loop", "-B", "loop", "--fssize", "128M", "--fstype", "ext4", "-t", "busybox"]);
     const out = await cliOk(["inspect", "--lxcpath", lxcPath, "--name", "lx-loop"]);
-    expect(out).toMatchObject({ backingStore: "loop", rootfsPath: `loop:${lxcPath}/lx-loop/rootdev`, fstype: "ext4", sizeBytes: 128 * 2 ** 20 + 1 });
+    expect(out).toMatchObject({
+      backingStore: "loop",
+      rootfsPath: `loop:${lxcPath}/lx-loop/rootdev`,
+      fstype: "ext4",
+      sizeBytes: 128 * 2 ** 20 + 1,
+    });
     await must(["lxc-destroy", "-P", lxcPath, "-n", "lx-loop"]);
   });
 

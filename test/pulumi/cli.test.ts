@@ -13,7 +13,6 @@ let lxcPath: string;
 let pulumi: CliProject["pulumi"];
 let cleanup: CliProject["cleanup"];
 
-
 beforeAll(async () => {
   ({ work, pulumi, cleanup } = await cliProject("cli", PROJECT, "cli"));
   lxcPath = path.join(work, "lxc");

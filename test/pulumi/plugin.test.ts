@@ -49,7 +49,10 @@ it("up with a secret and an unknown input, a store change with the plan in the p
   // The secret input is stored encrypted in the outputs, never in plain text.
   const state = await pulumi("stack", "export", "--stack", "plugin");
   const web = JSON.parse(state.stdout).deployment.resources.find((r: { urn: string }) => r.urn.endsWith("lxc:index:Rootfs::web"));
-  expect(web.outputs.from).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: expect.any(String) });
+  expect(web.outputs.from).toMatchObject({
+    "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+    ciphertext: expect.any(String),
+  });
   expect(state.stdout).not.toContain(`dir:${seed}`);
   // Nor in what the engine printed.
   expect(preview.text + up.text).not.toContain(seed);
@@ -74,20 +77,43 @@ it("up with a secret and an unknown input, a store change with the plan in the p
   // Import a rootfs lxc-create made (64M + 1 bytes, LXC's way), then declare it: nothing to change.
   await must(["lxc-create", "-P", lxcPath, "-n", "imp", "-t", "/bin/true", "-B", "loop", "--fssize", "64M", "--fstype", "ext4"]);
   // --generate-code=false: the stand-in Node language host (see README, Limits) cannot generate programs.
-  const imported = await pulumi("import", "lxc:index:Rootfs", "imp", path.join(lxcPath, "imp"), "--yes", "--skip-preview", "--protect=false", "--generate-code=false");
+  const imported = await pulumi(
+    "import",
+    "lxc:index:Rootfs",
+    "imp",
+    path.join(lxcPath, "imp"),
+    "--yes",
+    "--skip-preview",
+    "--protect=false",
+    "--generate-code=false",
+  );
   expect(imported.code).toBe(0);
   expect(imported.text).toMatch(/= 1 imported/);
   const exported = JSON.parse((await pulumi("stack", "export", "--stack", "plugin")).stdout);
   const imp = exported.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("lxc:index:Rootfs::imp"));
   expect(imp.id).toBe(path.join(lxcPath, "imp"));
   expect(imp.inputs).toEqual({ container: "imp", lxcPath, backingStore: "loop", size: 64 * 2 ** 20, fstype: "ext4" });
-  expect(imp.outputs).toMatchObject({ rootfsPath: `loop:${lxcPath}/imp/rootdev`, sizeBytes: 64 * 2 ** 20 + 1, fstype: "ext4", managed: true });
+  expect(imp.outputs).toMatchObject({
+    rootfsPath: `loop:${lxcPath}/imp/rootdev`,
+    sizeBytes: 64 * 2 ** 20 + 1,
+    fstype: "ext4",
+    managed: true,
+  });
   expect((await pulumi("config", "set", "declareImported", "true")).code).toBe(0);
   const after = await pulumi("preview", "--expect-no-changes");
   expect(after.code).toBe(0);
 
   // An import id that is not a container directory is refused, naming the id.
-  const bad = await pulumi("import", "lxc:index:Rootfs", "bad", "../etc", "--yes", "--skip-preview", "--protect=false", "--generate-code=false");
+  const bad = await pulumi(
+    "import",
+    "lxc:index:Rootfs",
+    "bad",
+    "../etc",
+    "--yes",
+    "--skip-preview",
+    "--protect=false",
+    "--generate-code=false",
+  );
   expect(bad.code).not.toBe(0);
   expect(bad.text).toMatch(/id: invalid value "\.\.\/etc": the container directory/);
 });

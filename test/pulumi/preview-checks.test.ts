@@ -62,9 +62,15 @@ describe("previews run the update's host checks", () => {
     expect(recorded).toBeLessThan(50 * M);
     // 300 MiB written inside the image behind the engine's back, from a mount namespace of its own.
     await must([
-      "unshare", "--mount", "--propagation", "private", "sh", "-c",
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
       'mp=$(mktemp -d) && mount -o loop "$1" "$mp" && dd if=/dev/zero of="$mp/fill" bs=1M count=300 status=none && umount "$mp" && rmdir "$mp"',
-      "sh", image(),
+      "sh",
+      image(),
     ]);
     desired.backingStore = "dir";
     delete desired.size;

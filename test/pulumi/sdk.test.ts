@@ -72,13 +72,22 @@ it("every input of schema.json reaches each SDK under its language's name", asyn
 });
 
 it("schema.json describes every property, makes backingStore and fstype enums, and states defaults", () => {
-  for (const [name, p] of [...Object.entries(rootfs.inputProperties), ...Object.entries(rootfs.properties)] as Array<[string, { description?: string }]>) {
+  for (const [name, p] of [...Object.entries(rootfs.inputProperties), ...Object.entries(rootfs.properties)] as Array<
+    [string, { description?: string }]
+  >) {
     expect(`${name}: ${p.description ?? ""}`.length).toBeGreaterThan(name.length + 10);
   }
   for (const t of ["lxc:index:BackingStore", "lxc:index:Fstype"]) expect(schema.types[t].enum.length).toBeGreaterThan(2);
   expect(rootfs.inputProperties.backingStore.$ref).toBe("#/types/lxc:index:BackingStore");
   expect(rootfs.inputProperties.fstype.$ref).toBe("#/types/lxc:index:Fstype");
-  expect(schema.types["lxc:index:BackingStore"].enum.map((e: { value: string }) => e.value)).toEqual(["dir", "loop", "btrfs", "overlay", "lvm", "zfs"]);
+  expect(schema.types["lxc:index:BackingStore"].enum.map((e: { value: string }) => e.value)).toEqual([
+    "dir",
+    "loop",
+    "btrfs",
+    "overlay",
+    "lvm",
+    "zfs",
+  ]);
   expect(rootfs.inputProperties.lxcPath.default).toBe("/var/lib/lxc");
   expect(rootfs.inputProperties.backingStore.default).toBe("dir");
   // Store-specific options state their default in words: a schema default would be sent for every store.

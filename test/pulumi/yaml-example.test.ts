@@ -23,7 +23,9 @@ afterAll(async () => {
 
 it("runs on Pulumi YAML's own language host", async () => {
   // The one setup builds from Go modules reports its release; a CLI from Pulumi's distribution brings its own.
-  const ours = (await fs.realpath(path.join(TOOLS, "bin", "pulumi"))).startsWith(path.join(process.env.PULUMI_LXC_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-lxc")));
+  const ours = (await fs.realpath(path.join(TOOLS, "bin", "pulumi"))).startsWith(
+    path.join(process.env.PULUMI_LXC_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-lxc")),
+  );
   const about = await ex.pulumi("about");
   expect(about.text).toMatch(ours ? /language\s+yaml\s+1\.25\.0\n/ : /language\s+yaml\s+\d+\.\d+\.\d+\n/);
 });

@@ -50,7 +50,9 @@ describe("out of space: lxcPath on a 40 MB ext4", () => {
     const before = await listing(small);
     const r = await cli(["create", "--lxcpath", small, "--name", "big", "--backing-store", "loop", "--size", "1G"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no space on .*\/big \(loop\): needs 1\.0 GiB \(1073741824 bytes\), \d+\.\d MiB \(\d+ bytes\) available\. Nothing was changed\./);
+    expect(r.stderr).toMatch(
+      /no space on .*\/big \(loop\): needs 1\.0 GiB \(1073741824 bytes\), \d+\.\d MiB \(\d+ bytes\) available\. Nothing was changed\./,
+    );
     expect(await listing(small)).toEqual(before);
   });
 
@@ -70,7 +72,19 @@ describe("out of space: lxcPath on a 40 MB ext4", () => {
     const image = path.join(small, "src", "rootdev");
     const bytes = await fs.readFile(image);
     const before = await listing(small);
-    const r = await cli(["create", "--lxcpath", small, "--name", "clone", "--backing-store", "loop", "--size", "64M", "--from", `loop:${image}`]);
+    const r = await cli([
+      "create",
+      "--lxcpath",
+      small,
+      "--name",
+      "clone",
+      "--backing-store",
+      "loop",
+      "--size",
+      "64M",
+      "--from",
+      `loop:${image}`,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no space on .*\/clone \(loop\): needs 64\.0 MiB \(67108864 bytes\)/);
     expect(await listing(small)).toEqual(before);
@@ -159,7 +173,8 @@ describe("32 at once", () => {
     const names = Array.from({ length: 32 }, (_, i) => `p${i}`);
     const created = await Promise.all(names.map((container) => createRootfs({ container, lxcPath, backingStore: "loop", size: "32M" })));
     expect(new Set(created.map((c) => c.rootfsPath)).size).toBe(32);
-    for (const n of names) expect(await sh(["blkid", "-o", "value", "-s", "TYPE", path.join(lxcPath, n, "rootdev")])).toMatchObject({ stdout: "ext4\n" });
+    for (const n of names)
+      expect(await sh(["blkid", "-o", "value", "-s", "TYPE", path.join(lxcPath, n, "rootdev")])).toMatchObject({ stdout: "ext4\n" });
     const destroyed = await Promise.all(names.map((container) => destroyRootfs({ container, lxcPath })));
     expect(destroyed.every((d) => d.destroyed)).toBe(true);
     expect(await fs.readdir(lxcPath)).toEqual([]);

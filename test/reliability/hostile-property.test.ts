@@ -34,7 +34,10 @@ beforeAll(async () => {
   await fs.writeFile(path.join(outside, "image"), Buffer.alloc(1 << 20, 7));
   await fs.writeFile(path.join(outside, "config"), "lxc.rootfs.path = dir:/\n");
   await fs.symlink(path.join(outside, "nowhere"), path.join(outside, "dangling"));
-  await fs.writeFile(path.join(outside, "journal.json"), JSON.stringify({ phase: "cleanup", built: { store: "dir", path: "/" }, newFinal: { store: "dir", path: "/" } }));
+  await fs.writeFile(
+    path.join(outside, "journal.json"),
+    JSON.stringify({ phase: "cleanup", built: { store: "dir", path: "/" }, newFinal: { store: "dir", path: "/" } }),
+  );
   outsideDigest = await treeDigest(outside);
 });
 afterAll(async () => {
@@ -45,10 +48,39 @@ afterAll(async () => {
 });
 
 /** Fragments that have broken path and shell handling elsewhere, mixed into arbitrary unicode. */
-const FRAGMENTS = ["..", ".", "/", "//", " ", "\n", "\t", "\0", "$(id)", "`id`", ";", "|", "&", "'", '"', "\\", ":", "~", "*", "-", "ü", "名", "🙂", "\u202e", "\u00a0"];
+const FRAGMENTS = [
+  "..",
+  ".",
+  "/",
+  "//",
+  " ",
+  "\n",
+  "\t",
+  "\0",
+  "$(id)",
+  "`id`",
+  ";",
+  "|",
+  "&",
+  "'",
+  '"',
+  "\\",
+  ":",
+  "~",
+  "*",
+  "-",
+  "ü",
+  "名",
+  "🙂",
+  "\u202e",
+  "\u00a0",
+];
 const hostileString = (maxLength: number) =>
   fc
-    .array(fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ unit: "grapheme", maxLength: 4 }), fc.stringMatching(/^[a-z0-9._-]{1,8}$/)), { maxLength })
+    .array(
+      fc.oneof(fc.constantFrom(...FRAGMENTS), fc.string({ unit: "grapheme", maxLength: 4 }), fc.stringMatching(/^[a-z0-9._-]{1,8}$/)),
+      { maxLength },
+    )
     .map((parts) => parts.join(""));
 
 /** What every operation must do with any input: resolve, or reject with one of our errors, in bounded time. */
@@ -132,7 +164,9 @@ describe("inputs", () => {
   it("any size: the parsed value equals the model's, or it is refused naming size", () => {
     const unit = fc.constantFrom("", "K", "M", "G", "T", "k", "KiB", "MiB", "gib", "B", "KB", "P", "iB", " K", "e3");
     const sizes = fc.oneof(
-      fc.tuple(fc.constantFrom("", " ", "-", "+", "0", "00"), fc.bigInt({ min: 0n, max: 10n ** 20n }), unit).map(([p, n, u]) => `${p}${n}${u}`),
+      fc
+        .tuple(fc.constantFrom("", " ", "-", "+", "0", "00"), fc.bigInt({ min: 0n, max: 10n ** 20n }), unit)
+        .map(([p, n, u]) => `${p}${n}${u}`),
       fc.double(),
       fc.integer({ min: -(2 ** 53), max: 2 ** 53 }),
       fc.constantFrom(null, undefined, true, [], {}, "١٢", "1e9", "0x200", "Infinity", "NaN", 2 ** 60),
@@ -181,7 +215,21 @@ describe("inputs", () => {
     const prefix = fc.constantFrom("dir:", "loop:", "btrfs:", "overlay:", "overlayfs:", "lvm:", "zfs:", "nfs:", "", "file://", "dir::");
     const fromValues = fc.oneof(
       fc.tuple(prefix, hostileString(4)).map(([p, s]) => p + s),
-      fc.tuple(prefix, fc.constantFrom(outside, `${outside}/dir`, `${outside}/image`, `${outside}/dangling`, "/etc", "/dev/sda", "/dev/vg/lv", "/proc/self/root")).map(([p, s]) => p + s),
+      fc
+        .tuple(
+          prefix,
+          fc.constantFrom(
+            outside,
+            `${outside}/dir`,
+            `${outside}/image`,
+            `${outside}/dangling`,
+            "/etc",
+            "/dev/sda",
+            "/dev/vg/lv",
+            "/proc/self/root",
+          ),
+        )
+        .map(([p, s]) => p + s),
     );
     await fc.assert(
       fc.asyncProperty(fromValues, fc.constantFrom("dir", "loop"), async (from, backingStore) => {
@@ -191,7 +239,9 @@ describe("inputs", () => {
         } catch {
           parsed = false;
         }
-        const r = await settles(() => createRootfs({ container: "f", lxcPath, backingStore, ...(backingStore === "loop" ? { size: "16M" } : {}), from }));
+        const r = await settles(() =>
+          createRootfs({ container: "f", lxcPath, backingStore, ...(backingStore === "loop" ? { size: "16M" } : {}), from }),
+        );
         if (r.ok) {
           // Only an existing dir or loop rootfs can be copied from; the copy never changes the source.
           expect(parsed).toBe(true);
@@ -210,7 +260,19 @@ describe("inputs", () => {
 
 describe("junk planted in the container directory", () => {
   type Kind = "link-dir" | "link-file" | "link-missing" | "fifo" | "chardev" | "garbage" | "empty-dir";
-  const ENTRIES = ["config", "rootfs", "rootdev", ".lxc-rootfs", ".lxc-rootfs/journal.json", "config.lxc-rootfs-tmp", ".lxc-rootfs/journal.json.lxc-rootfs-tmp", "rootfs.lxc-rootfs-new", "rootdev.lxc-rootfs-new", "rootfs.lxc-rootfs-old", "rootdev.lxc-rootfs-old"];
+  const ENTRIES = [
+    "config",
+    "rootfs",
+    "rootdev",
+    ".lxc-rootfs",
+    ".lxc-rootfs/journal.json",
+    "config.lxc-rootfs-tmp",
+    ".lxc-rootfs/journal.json.lxc-rootfs-tmp",
+    "rootfs.lxc-rootfs-new",
+    "rootdev.lxc-rootfs-new",
+    "rootfs.lxc-rootfs-old",
+    "rootdev.lxc-rootfs-old",
+  ];
   const KINDS: Kind[] = ["link-dir", "link-file", "link-missing", "fifo", "chardev", "garbage", "empty-dir"];
 
   async function plant(dir: string, entry: string, kind: Kind): Promise<void> {
@@ -218,7 +280,13 @@ describe("junk planted in the container directory", () => {
     const parent = await fs.lstat(path.dirname(p)).catch(() => null);
     if (parent && !parent.isDirectory()) return; // .lxc-rootfs itself was planted as something else
     await fs.mkdir(path.dirname(p), { recursive: true });
-    if (await fs.lstat(p).then(() => true, () => false)) return;
+    if (
+      await fs.lstat(p).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     switch (kind) {
       case "link-dir":
         return fs.symlink(path.join(outside, "dir"), p);
@@ -243,28 +311,39 @@ describe("junk planted in the container directory", () => {
     const lxcPath = path.join(root, "planted");
     await fs.mkdir(lxcPath);
     let n = 0;
-    const ops = fc.array(fc.tuple(fc.constantFrom("create", "update", "inspect", "destroy"), fc.constantFrom("dir", "loop")), { minLength: 1, maxLength: 3 });
+    const ops = fc.array(fc.tuple(fc.constantFrom("create", "update", "inspect", "destroy"), fc.constantFrom("dir", "loop")), {
+      minLength: 1,
+      maxLength: 3,
+    });
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.tuple(fc.constantFrom(...ENTRIES), fc.constantFrom(...KINDS)), { minLength: 1, maxLength: 3, selector: ([e]) => e }), ops, async (planted, steps) => {
-        const container = `p${n++}`;
-        const dir = path.join(lxcPath, container);
-        await fs.mkdir(dir);
-        for (const [entry, kind] of planted) await plant(dir, entry, kind);
-        for (const [op, backingStore] of steps) {
-          const ref = { container, lxcPath };
-          const wanted = { backingStore, ...(backingStore === "loop" ? { size: "16M" } : {}) };
-          const call = {
-            create: () => createRootfs({ ...ref, ...wanted }),
-            update: () => updateRootfs(ref, wanted),
-            inspect: () => inspectRootfs(ref),
-            destroy: () => destroyRootfs(ref),
-          }[op];
-          await settles(call);
-          await hostUnchanged();
-        }
-        // Clean up what the case left, without following anything: rm -r never follows symlinks.
-        await must(["rm", "-rf", "--one-file-system", "--", dir]);
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(fc.constantFrom(...ENTRIES), fc.constantFrom(...KINDS)), {
+          minLength: 1,
+          maxLength: 3,
+          selector: ([e]) => e,
+        }),
+        ops,
+        async (planted, steps) => {
+          const container = `p${n++}`;
+          const dir = path.join(lxcPath, container);
+          await fs.mkdir(dir);
+          for (const [entry, kind] of planted) await plant(dir, entry, kind);
+          for (const [op, backingStore] of steps) {
+            const ref = { container, lxcPath };
+            const wanted = { backingStore, ...(backingStore === "loop" ? { size: "16M" } : {}) };
+            const call = {
+              create: () => createRootfs({ ...ref, ...wanted }),
+              update: () => updateRootfs(ref, wanted),
+              inspect: () => inspectRootfs(ref),
+              destroy: () => destroyRootfs(ref),
+            }[op];
+            await settles(call);
+            await hostUnchanged();
+          }
+          // Clean up what the case left, without following anything: rm -r never follows symlinks.
+          await must(["rm", "-rf", "--one-file-system", "--", dir]);
+        },
+      ),
       runs(150),
     );
   });

@@ -41,10 +41,71 @@ async function refused(fn: () => Promise<unknown>): Promise<RootfsError> {
   return err as RootfsError;
 }
 
-const NAMES = ["", ".", "..", "/", "a/b", "../../etc", "/etc", "a b", " lead", "a\nb", "a\tb", "$(touch /tmp/pwned)", "`id`", "x;rm -rf /", "-rf", "ü", "名前", "🙂", "a\u0000b", "x".repeat(65), ".hidden"];
+const NAMES = [
+  "",
+  ".",
+  "..",
+  "/",
+  "a/b",
+  "../../etc",
+  "/etc",
+  "a b",
+  " lead",
+  "a\nb",
+  "a\tb",
+  "$(touch /tmp/pwned)",
+  "`id`",
+  "x;rm -rf /",
+  "-rf",
+  "ü",
+  "名前",
+  "🙂",
+  "a\u0000b",
+  "x".repeat(65),
+  ".hidden",
+];
 const LXC_PATHS = ["", "relative", "./x", "../x", "/a/../b", "/with:colon", "/new\nline", "/nul\u0000byte", `/${"d".repeat(1100)}`];
-const SIZES: unknown[] = ["", " ", "1e9", "0x10", "1.5G", "1 G B", "-0", "-1", "Infinity", "NaN", "9".repeat(30), 2 ** 60, -1, 0, 1.5, "1P", "1Ki", "1GB", "12345", "1K", true, [], {}, "١٢"];
-const FROMS = ["", "dir:", "dir:relative", "overlay:/a", "overlay:/a:/b:/c", "lvm:/dev/../etc", "zfs:../x", "zfs:/abs", "nfs:/x", "file:///etc", "dir:/a\nb", "loop:", "btrfs:rel"];
+const SIZES: unknown[] = [
+  "",
+  " ",
+  "1e9",
+  "0x10",
+  "1.5G",
+  "1 G B",
+  "-0",
+  "-1",
+  "Infinity",
+  "NaN",
+  "9".repeat(30),
+  2 ** 60,
+  -1,
+  0,
+  1.5,
+  "1P",
+  "1Ki",
+  "1GB",
+  "12345",
+  "1K",
+  true,
+  [],
+  {},
+  "١٢",
+];
+const FROMS = [
+  "",
+  "dir:",
+  "dir:relative",
+  "overlay:/a",
+  "overlay:/a:/b:/c",
+  "lvm:/dev/../etc",
+  "zfs:../x",
+  "zfs:/abs",
+  "nfs:/x",
+  "file:///etc",
+  "dir:/a\nb",
+  "loop:",
+  "btrfs:rel",
+];
 
 describe.each([
   ["container", NAMES.map((v) => ({ container: v, lxcPath: "/LXC", backingStore: "dir" }))],
@@ -91,29 +152,47 @@ describe("symlinks planted in the container directory", () => {
 
   it.each([
     ["rootfs → an outside dir (dir store)", { rootfs: "OUT/dir" }, "lxc.rootfs.path = dir:DIR/rootfs\n", /symbolic link/],
-    ["rootdev → an outside file (loop store)", { rootdev: "OUT/image", rootfs: "OUT/dir" }, "lxc.rootfs.path = loop:DIR/rootdev\n", /not a regular file|symbolic link|in use|not a directory/],
-    ["overlay → an outside dir", { overlay: "OUT/dir" }, "lxc.rootfs.path = overlay:OUT/dir:DIR/overlay/delta\n", /symbolic link|not a directory/],
+    [
+      "rootdev → an outside file (loop store)",
+      { rootdev: "OUT/image", rootfs: "OUT/dir" },
+      "lxc.rootfs.path = loop:DIR/rootdev\n",
+      /not a regular file|symbolic link|in use|not a directory/,
+    ],
+    [
+      "overlay → an outside dir",
+      { overlay: "OUT/dir" },
+      "lxc.rootfs.path = overlay:OUT/dir:DIR/overlay/delta\n",
+      /symbolic link|not a directory/,
+    ],
     [".lxc-rootfs work dir → an outside dir", { ".lxc-rootfs": "OUT/dir" }, "", /not a directory \(a symbolic link\?\)/],
     ["config → an outside file, rootfs string outside", {}, "lxc.rootfs.path = dir:OUT/dir\n", /outside/],
-  ] as Array<[string, Record<string, string>, string, RegExp]>)("%s: destroy and update refuse, nothing outside changes", async (label, links, config, why) => {
-    const name = `s${label.length}`;
-    const sub = (s: string) => s.replace(/OUT/g, outside).replace(/DIR/g, dir(name));
-    await plant(name, Object.fromEntries(Object.entries(links).map(([k, v]) => [k, sub(v)])), sub(config));
-    const destroy = await refused(() => destroyRootfs({ container: name, lxcPath }));
-    expect(destroy.message).toMatch(why);
-    if (config) {
-      const update = await refused(() => updateRootfs({ container: name, lxcPath }, { backingStore: "loop" }));
-      expect(update.message).toMatch(/symbolic link|outside|not a directory|not a regular file|in use|no space|cannot|refusing|invalid/);
-    }
-    const create = await refused(() => createRootfs({ container: name, lxcPath, backingStore: "dir" }));
-    expect(create.message).toMatch(/already exists|symbolic link|not a directory|refusing/);
-    await fs.rm(dir(name), { recursive: true });
-  });
+  ] as Array<[string, Record<string, string>, string, RegExp]>)(
+    "%s: destroy and update refuse, nothing outside changes",
+    async (label, links, config, why) => {
+      const name = `s${label.length}`;
+      const sub = (s: string) => s.replace(/OUT/g, outside).replace(/DIR/g, dir(name));
+      await plant(name, Object.fromEntries(Object.entries(links).map(([k, v]) => [k, sub(v)])), sub(config));
+      const destroy = await refused(() => destroyRootfs({ container: name, lxcPath }));
+      expect(destroy.message).toMatch(why);
+      if (config) {
+        const update = await refused(() => updateRootfs({ container: name, lxcPath }, { backingStore: "loop" }));
+        expect(update.message).toMatch(/symbolic link|outside|not a directory|not a regular file|in use|no space|cannot|refusing|invalid/);
+      }
+      const create = await refused(() => createRootfs({ container: name, lxcPath, backingStore: "dir" }));
+      expect(create.message).toMatch(/already exists|symbolic link|not a directory|refusing/);
+      await fs.rm(dir(name), { recursive: true });
+    },
+  );
 
   it("the container directory itself a symlink to outside: every operation refuses", async () => {
     await fs.symlink(path.join(outside, "dir"), path.join(lxcPath, "linked"));
     const ref = { container: "linked", lxcPath };
-    for (const call of [() => createRootfs({ ...ref, backingStore: "dir" }), () => updateRootfs(ref, { backingStore: "dir" }), () => inspectRootfs(ref), () => destroyRootfs(ref)]) {
+    for (const call of [
+      () => createRootfs({ ...ref, backingStore: "dir" }),
+      () => updateRootfs(ref, { backingStore: "dir" }),
+      () => inspectRootfs(ref),
+      () => destroyRootfs(ref),
+    ]) {
       const err = await refused(call);
       expect(err.message).toMatch(/refusing to use .*linked: it is not a directory/);
     }

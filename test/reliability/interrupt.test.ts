@@ -17,7 +17,8 @@ let bin: string;
 /** About 200 MB: a few large random files and thousands of small ones. */
 async function makeBigTree(root: string): Promise<void> {
   await fs.mkdir(root, { recursive: true });
-  for (let i = 0; i < 4; i++) await must(["dd", "if=/dev/urandom", `of=${path.join(root, `big${i}.bin`)}`, "bs=1M", "count=48", "status=none"]);
+  for (let i = 0; i < 4; i++)
+    await must(["dd", "if=/dev/urandom", `of=${path.join(root, `big${i}.bin`)}`, "bs=1M", "count=48", "status=none"]);
   for (let d = 0; d < 20; d++) {
     const dir = path.join(root, "small", `d${d}`);
     await fs.mkdir(dir, { recursive: true });
@@ -25,7 +26,10 @@ async function makeBigTree(root: string): Promise<void> {
   }
 }
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+function start(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
@@ -38,7 +42,13 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProce
 async function waitFor(file: string, timeoutMs = 60000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    if (await fs.stat(file).then(() => true, () => false)) return;
+    if (
+      await fs.stat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${file}`);
@@ -57,7 +67,10 @@ async function expectNothingHeld(): Promise<void> {
 async function configuredDigest(name: string): Promise<{ store: string; digest: string | null }> {
   const config = await fs.readFile(path.join(lxcPath, name, "config"), "utf8");
   const rootfs = /^lxc\.rootfs\.path = (\w+):(.*)$/m.exec(config)!;
-  const exists = await fs.stat(rootfs[2]).then(() => true, () => false);
+  const exists = await fs.stat(rootfs[2]).then(
+    () => true,
+    () => false,
+  );
   if (!exists) return { store: rootfs[1], digest: null };
   return { store: rootfs[1], digest: rootfs[1] === "loop" ? await imageDigest(rootfs[2], lxcPath) : await treeDigest(rootfs[2]) };
 }
@@ -137,7 +150,9 @@ describe.each([
     expect(rerun.backingStore).toBe(to);
     const after = await configuredDigest(name);
     expect(after).toEqual({ store: to, digest: srcDigest });
-    expect((await fs.readdir(path.join(lxcPath, name))).sort()).toEqual(to === "loop" ? ["config", "rootdev", "rootfs"] : ["config", "rootfs"]);
+    expect((await fs.readdir(path.join(lxcPath, name))).sort()).toEqual(
+      to === "loop" ? ["config", "rootdev", "rootfs"] : ["config", "rootfs"],
+    );
     await cliOk(["destroy", ...b(name)]);
   });
 });
@@ -149,7 +164,10 @@ describe("interrupted create", () => {
   ])("killed during %s: the re-run succeeds and no temporary image remains", async (_what, args) => {
     const name = `create-${_what.length}`;
     const ready = path.join(lxcPath, `.ready-${name}`);
-    const run = start(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))], { PATH: `${bin}:${process.env.PATH}`, READY: ready });
+    const run = start(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))], {
+      PATH: `${bin}:${process.env.PATH}`,
+      READY: ready,
+    });
     await waitFor(ready);
     await new Promise((r) => setTimeout(r, 500));
     run.child.kill("SIGKILL");

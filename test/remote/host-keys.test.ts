@@ -25,7 +25,8 @@ beforeAll(async () => {
 });
 afterAll(() => fs.rm(dir, { recursive: true, force: true }));
 
-const judge = (knownHosts: string, host = "web.lab", port = 22, hostKey?: string) => judgeHostKey(host, port, key, { hostKey, knownHosts: parseKnownHosts(knownHosts) });
+const judge = (knownHosts: string, host = "web.lab", port = 22, hostKey?: string) =>
+  judgeHostKey(host, port, key, { hostKey, knownHosts: parseKnownHosts(knownHosts) });
 const b64 = (k: PresentedKey) => k.blob.toString("base64");
 
 it("reads the key type from the blob and prints the fingerprint ssh-keygen -l prints", async () => {
@@ -51,15 +52,24 @@ it("accepts a host listed in known_hosts, plain or hashed by ssh-keygen -H, on p
   expect(hashed).not.toContain("web.lab");
   expect(judge(hashed)).toEqual({ ok: true });
   expect(judge(hashed, "WEB.lab", 2222)).toEqual({ ok: true });
-  expect(judge(hashed, "web.lab", 2200)).toMatchObject({ ok: false, reason: expect.stringMatching(/^\[web\.lab\]:2200 is not in known_hosts/) });
+  expect(judge(hashed, "web.lab", 2200)).toMatchObject({
+    ok: false,
+    reason: expect.stringMatching(/^\[web\.lab\]:2200 is not in known_hosts/),
+  });
   // ssh-keygen -F finds the hashed entries the same way.
   expect(await must(["ssh-keygen", "-F", "[web.lab]:2222", "-f", file])).toContain("ssh-ed25519");
 });
 
 it("refuses an unknown host, a changed key and a revoked one, saying which and giving the line to pin", () => {
   expect(judge("")).toMatchObject({ ok: false, reason: expect.stringContaining(`add to known_hosts: web.lab ssh-ed25519 ${b64(key)}`) });
-  expect(judge(`web.lab ssh-ed25519 ${b64(other)}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/not the key known_hosts lists for it/) });
-  expect(judge(`web.lab ssh-ed25519 ${b64(key)}\n@revoked * ssh-ed25519 ${b64(key)}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/@revoked/) });
+  expect(judge(`web.lab ssh-ed25519 ${b64(other)}`)).toMatchObject({
+    ok: false,
+    reason: expect.stringMatching(/not the key known_hosts lists for it/),
+  });
+  expect(judge(`web.lab ssh-ed25519 ${b64(key)}\n@revoked * ssh-ed25519 ${b64(key)}`)).toMatchObject({
+    ok: false,
+    reason: expect.stringMatching(/@revoked/),
+  });
 });
 
 it("matches wildcards and negations as OpenSSH does, in any case", () => {

@@ -13,7 +13,14 @@ const refused = (raw: unknown): InvalidInput => {
 };
 
 it("takes @pulumi/command's defaults", () => {
-  expect(validateConnection({ host: "10.0.0.5", privateKey: "KEY" })).toEqual({ host: "10.0.0.5", port: 22, user: "root", dialErrorLimit: 10, perDialTimeout: 15, privateKey: "KEY" });
+  expect(validateConnection({ host: "10.0.0.5", privateKey: "KEY" })).toEqual({
+    host: "10.0.0.5",
+    port: 22,
+    user: "root",
+    dialErrorLimit: 10,
+    perDialTimeout: 15,
+    privateKey: "KEY",
+  });
 });
 
 it("checks a bastion as a connection without a proxy of its own", () => {

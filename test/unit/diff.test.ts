@@ -11,7 +11,15 @@ import { diffResource } from "../../provider/src/adapters/pulumi/resource";
 
 const M = 2 ** 20;
 const inputs = { container: "web", lxcPath: "/var/lib/lxc", backingStore: "loop", size: "1G", fstype: "ext4" };
-const olds = { ...inputs, rootfsPath: "loop:/var/lib/lxc/web/rootdev", sizeBytes: 1024 * M, fstype: "ext4", usedBytes: 900 * M, allocatedBytes: 900 * M, managed: true };
+const olds = {
+  ...inputs,
+  rootfsPath: "loop:/var/lib/lxc/web/rootdev",
+  sizeBytes: 1024 * M,
+  fstype: "ext4",
+  usedBytes: 900 * M,
+  allocatedBytes: 900 * M,
+  managed: true,
+};
 
 function fakeCore(answer: UpdatePlan | null | Error) {
   const calls: unknown[][] = [];
@@ -24,7 +32,12 @@ function fakeCore(answer: UpdatePlan | null | Error) {
   } as unknown as RootfsCore;
   return { core, calls };
 }
-const plan = (strategy: UpdatePlan["strategy"], summary: string): UpdatePlan => ({ strategy, summary, bytesToMove: 0, target: { store: "loop" } });
+const plan = (strategy: UpdatePlan["strategy"], summary: string): UpdatePlan => ({
+  strategy,
+  summary,
+  bytesToMove: 0,
+  target: { store: "loop" },
+});
 
 describe("diff", () => {
   it("asks nothing of the host when the record says nothing is to do", async () => {
@@ -43,7 +56,10 @@ describe("diff", () => {
 
   it("a shrink the record cannot plan (it counted 900 MiB) is the host's to judge", async () => {
     const { core } = fakeCore(plan("shrink-in-place", "shrink in place (offline): loop ext4 1.0 GiB → 512 MiB"));
-    expect(await diffResource(olds, { ...inputs, size: "512M" }, core)).toMatchObject({ changes: true, summary: expect.stringMatching(/^shrink in place/) });
+    expect(await diffResource(olds, { ...inputs, size: "512M" }, core)).toMatchObject({
+      changes: true,
+      summary: expect.stringMatching(/^shrink in place/),
+    });
   });
 
   it("the host's refusal is the preview's error", async () => {
@@ -58,7 +74,10 @@ describe("diff", () => {
 
   it("the record speaks while an interrupted operation awaits recovery", async () => {
     const { core } = fakeCore(null);
-    expect(await diffResource(olds, { ...inputs, size: "2G" }, core)).toMatchObject({ changes: true, summary: expect.stringMatching(/^grow in place/) });
+    expect(await diffResource(olds, { ...inputs, size: "2G" }, core)).toMatchObject({
+      changes: true,
+      summary: expect.stringMatching(/^grow in place/),
+    });
   });
 
   it("values unknown at preview, and replacements, are not the host's to plan", async () => {

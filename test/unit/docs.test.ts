@@ -15,7 +15,10 @@ const STORES = Object.keys(DRIVERS) as Store[];
 const LAYERS = ["model", "native", "host", "drivers", "planner", "executor", "api", "adapters"];
 
 const read = (file: string): string => readFileSync(file, "utf8");
-const docFiles = (): string[] => readdirSync(DOCS).filter((f) => f.endsWith(".md")).map((f) => path.join(DOCS, f));
+const docFiles = (): string[] =>
+  readdirSync(DOCS)
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => path.join(DOCS, f));
 const markdownFiles = (): string[] => [README, ...docFiles()];
 const rel = (file: string): string => path.relative(ROOT, file);
 
@@ -76,9 +79,11 @@ describe("README.md", () => {
 
 describe("README.md and docs/", () => {
   it("have docs to link to", () => {
-    expect(docFiles().map((f) => path.basename(f)).sort()).toEqual(
-      expect.arrayContaining(["benchmarks.md", "design.md", "development.md", "reliability.md"]),
-    );
+    expect(
+      docFiles()
+        .map((f) => path.basename(f))
+        .sort(),
+    ).toEqual(expect.arrayContaining(["benchmarks.md", "design.md", "development.md", "reliability.md"]));
   });
 
   it.each(markdownFiles().map((f) => [rel(f), f]))("%s: every relative link points to a file that exists", (_name, file) => {
@@ -92,7 +97,9 @@ describe("README.md and docs/", () => {
     const found = read(file)
       .split("\n")
       .flatMap((line, i) =>
-        [...line.matchAll(/\b(?:issues?|PRs?|pull requests?)\s*(?:no\.?\s*)?#?\d+|(?:^|[^\w&/#-])#\d+\b/gi)].map((m) => `${i + 1}: ${m[0].trim()}`),
+        [...line.matchAll(/\b(?:issues?|PRs?|pull requests?)\s*(?:no\.?\s*)?#?\d+|(?:^|[^\w&/#-])#\d+\b/gi)].map(
+          (m) => `${i + 1}: ${m[0].trim()}`,
+        ),
       );
     expect(found).toEqual([]);
   });

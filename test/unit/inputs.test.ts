@@ -42,7 +42,14 @@ describe("rootfs strings", () => {
     expect(parse("zfs:tank/lxc/web")).toMatchObject({ store: "zfs", path: "tank/lxc/web" });
   });
   it("each driver writes back the string it parses", () => {
-    for (const s of ["dir:/a/rootfs", "loop:/c/rootdev", "btrfs:/c/rootfs", "overlay:/lower:/c/overlay/delta", "lvm:/dev/lxc/web", "zfs:tank/lxc/web"]) {
+    for (const s of [
+      "dir:/a/rootfs",
+      "loop:/c/rootdev",
+      "btrfs:/c/rootfs",
+      "overlay:/lower:/c/overlay/delta",
+      "lvm:/dev/lxc/web",
+      "zfs:tank/lxc/web",
+    ]) {
       expect(parse(s).rootfsPath).toBe(s);
     }
   });
@@ -62,7 +69,9 @@ describe("validation against schema.json", () => {
     expect(validateSpec({ container: "web" })).toEqual({ container: "web", lxcPath: "/var/lib/lxc", backingStore: "dir" });
   });
   it("normalizes size to bytes, so 1G and 1073741824 are one value", () => {
-    expect(validateSpec({ ...base, backingStore: "loop", size: "1G" })).toEqual(validateSpec({ ...base, backingStore: "loop", size: 1073741824 }));
+    expect(validateSpec({ ...base, backingStore: "loop", size: "1G" })).toEqual(
+      validateSpec({ ...base, backingStore: "loop", size: 1073741824 }),
+    );
   });
   it.each([
     [{ ...base, backingStore: "nfs" }, "backingStore", /one of dir, loop, btrfs, overlay, lvm, zfs/],
@@ -128,7 +137,8 @@ describe("the validator ajv generates at build time", () => {
       const a = generated(input);
       const b = runtime(input);
       expect(a).toBe(b);
-      const shape = (errs: Array<{ keyword: string; instancePath: string }> | null) => (errs ?? []).map((e) => `${e.keyword}${e.instancePath}`).sort();
+      const shape = (errs: Array<{ keyword: string; instancePath: string }> | null) =>
+        (errs ?? []).map((e) => `${e.keyword}${e.instancePath}`).sort();
       expect(shape(generated.errors)).toEqual(shape(runtime.errors));
     }
   });

@@ -58,7 +58,14 @@ describe("errors survive JSON with their class, fields and message", () => {
 
 describe("requests are plain data", () => {
   it("a validated spec, ref and change round-trip through JSON unchanged", () => {
-    const spec = validateSpec({ container: "web", lxcPath: "/var/lib/lxc/", backingStore: "lvm", size: "2G", fstype: "xfs", vgName: "vg0" });
+    const spec = validateSpec({
+      container: "web",
+      lxcPath: "/var/lib/lxc/",
+      backingStore: "lvm",
+      size: "2G",
+      fstype: "xfs",
+      vgName: "vg0",
+    });
     const ref = validateRef({ container: "web", lxcPath: "/var/lib/lxc", rootfsPath: "lvm:/dev/vg0/web" });
     const change = validateChange({ backingStore: "loop", size: "1G" });
     for (const r of [spec, ref, change]) expect(JSON.parse(JSON.stringify(r))).toEqual(r);

@@ -46,9 +46,15 @@ describe("planUpdate", () => {
   });
   it("says a tree-to-tree copy is reflinked where the host allows, and an overlay's merged view copied", () => {
     const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };
-    expect(planUpdate(dir, spec({ backingStore: "btrfs" })).summary).toBe("copy 10 MiB file by file (reflinked where both share one btrfs or xfs) from dir into a new btrfs");
-    expect(planUpdate({ ...dir, store: "overlay" }, spec({ backingStore: "dir" })).summary).toMatch(/^copy 10 MiB file by file from overlay/);
-    expect(planUpdate(dir, spec({ backingStore: "loop" })).summary).toMatch(/^copy 10 MiB file by file from dir into a new loop ext4 1\.0 GiB$/);
+    expect(planUpdate(dir, spec({ backingStore: "btrfs" })).summary).toBe(
+      "copy 10 MiB file by file (reflinked where both share one btrfs or xfs) from dir into a new btrfs",
+    );
+    expect(planUpdate({ ...dir, store: "overlay" }, spec({ backingStore: "dir" })).summary).toMatch(
+      /^copy 10 MiB file by file from overlay/,
+    );
+    expect(planUpdate(dir, spec({ backingStore: "loop" })).summary).toMatch(
+      /^copy 10 MiB file by file from dir into a new loop ext4 1\.0 GiB$/,
+    );
   });
   it("gives a tree store moving to a block store the default 1 GiB and ext4", () => {
     const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };

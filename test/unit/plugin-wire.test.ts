@@ -10,11 +10,19 @@ it("unwraps top-level secrets and wraps the same keys back, leaving the others p
   const { plain, secret } = unwrapSecrets({ container: "web", from: { [SIG]: SECRET, value: "dir:/x" } });
   expect(plain).toEqual({ container: "web", from: "dir:/x" });
   expect([...secret]).toEqual(["from"]);
-  expect(wrapSecrets({ container: "web", from: "dir:/x", usedBytes: 1 }, secret)).toEqual({ container: "web", from: { [SIG]: SECRET, value: "dir:/x" }, usedBytes: 1 });
+  expect(wrapSecrets({ container: "web", from: "dir:/x", usedBytes: 1 }, secret)).toEqual({
+    container: "web",
+    from: { [SIG]: SECRET, value: "dir:/x" },
+    usedBytes: 1,
+  });
 });
 
 it("opens secrets nested in a value, and wraps the whole top-level value back", () => {
-  const wire = { container: "web", connection: { host: "h", privateKey: { [SIG]: SECRET, value: "KEY" }, proxy: { password: { [SIG]: SECRET, value: "pw" } } }, tags: [{ [SIG]: SECRET, value: "t" }] };
+  const wire = {
+    container: "web",
+    connection: { host: "h", privateKey: { [SIG]: SECRET, value: "KEY" }, proxy: { password: { [SIG]: SECRET, value: "pw" } } },
+    tags: [{ [SIG]: SECRET, value: "t" }],
+  };
   const { plain, secret } = unwrapSecrets(wire);
   expect(plain).toEqual({ container: "web", connection: { host: "h", privateKey: "KEY", proxy: { password: "pw" } }, tags: ["t"] });
   expect([...secret].sort()).toEqual(["connection", "tags"]);
@@ -36,12 +44,18 @@ it.each(["web", "../etc", "/var/lib/lxc/../../etc", "/", ""])("import id %j is r
 });
 
 it("records size and fstype only for block stores, in whole sectors", () => {
-  expect(inputsFromObserved({ container: "c", lxcPath: "/l", backingStore: "loop", sizeBytes: 64 * 2 ** 20 + 1, fstype: "ext4", usedBytes: 1 })).toEqual({
+  expect(
+    inputsFromObserved({ container: "c", lxcPath: "/l", backingStore: "loop", sizeBytes: 64 * 2 ** 20 + 1, fstype: "ext4", usedBytes: 1 }),
+  ).toEqual({
     container: "c",
     lxcPath: "/l",
     backingStore: "loop",
     size: 64 * 2 ** 20,
     fstype: "ext4",
   });
-  expect(inputsFromObserved({ container: "c", lxcPath: "/l", backingStore: "dir", sizeBytes: null, fstype: null })).toEqual({ container: "c", lxcPath: "/l", backingStore: "dir" });
+  expect(inputsFromObserved({ container: "c", lxcPath: "/l", backingStore: "dir", sizeBytes: null, fstype: null })).toEqual({
+    container: "c",
+    lxcPath: "/l",
+    backingStore: "dir",
+  });
 });

@@ -17,7 +17,10 @@ describe("the Pulumi version", () => {
   });
 
   it("is what scripts/pulumi-version.sh gives the setup scripts", () => {
-    const out = execFileSync("bash", ["-c", 'source scripts/pulumi-version.sh && printf %s "$PULUMI_VERSION"'], { cwd: REPO, encoding: "utf8" });
+    const out = execFileSync("bash", ["-c", 'source scripts/pulumi-version.sh && printf %s "$PULUMI_VERSION"'], {
+      cwd: REPO,
+      encoding: "utf8",
+    });
     expect(out).toBe(pin);
   });
 
@@ -36,7 +39,9 @@ describe("the Pulumi version", () => {
 
   it("no script or source writes it a second time", () => {
     const files = [
-      ...readdirSync(path.join(REPO, "scripts")).filter((f) => /\.(sh|js|py)$|^pulumi-language/.test(f)).map((f) => `scripts/${f}`),
+      ...readdirSync(path.join(REPO, "scripts"))
+        .filter((f) => /\.(sh|js|py)$|^pulumi-language/.test(f))
+        .map((f) => `scripts/${f}`),
       ".ci/run",
       "jest.config.js",
     ];

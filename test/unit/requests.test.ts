@@ -22,7 +22,14 @@ const refused = (fn: () => unknown): InvalidInput => {
   throw new Error("accepted");
 };
 
-const loop: StoreShape = { store: "loop", sizeBytes: 2 * G, fstype: "ext4", usedBytes: 1e8, allocatedBytes: 1e8, rootfsPath: `loop:${dir}/rootdev` };
+const loop: StoreShape = {
+  store: "loop",
+  sizeBytes: 2 * G,
+  fstype: "ext4",
+  usedBytes: 1e8,
+  allocatedBytes: 1e8,
+  rootfsPath: `loop:${dir}/rootdev`,
+};
 
 describe("a container reference", () => {
   it("needs no store options, takes lxcPath's default, and refuses what it does not take", () => {
@@ -34,10 +41,10 @@ describe("a container reference", () => {
 
 describe("an update", () => {
   it("keeps the store, size and fstype the change leaves out", () => {
-    const spec = specForUpdate(ref, (loop), validateChange({ size: "4G" }));
+    const spec = specForUpdate(ref, loop, validateChange({ size: "4G" }));
     expect(spec).toEqual({ ...ref, backingStore: "loop", size: 4 * G });
     expect(planUpdate(loop, spec)).toMatchObject({ strategy: "grow-in-place", target: { store: "loop", size: 4 * G, fstype: "ext4" } });
-    expect(planUpdate(loop, specForUpdate(ref, (loop), validateChange({}))).strategy).toBe("none");
+    expect(planUpdate(loop, specForUpdate(ref, loop, validateChange({}))).strategy).toBe("none");
   });
 
   it("stays on its volume unless the change gives a store option another value than the host's", () => {
@@ -51,7 +58,14 @@ describe("an update", () => {
   });
 
   it("a dataset not named after its container is resized where it is, never moved by a size change", () => {
-    const ds: StoreShape = { store: "zfs", sizeBytes: 2 * G, fstype: null, usedBytes: 1e8, allocatedBytes: 1e8, rootfsPath: "zfs:rpool/data/subvol-101-disk-0" };
+    const ds: StoreShape = {
+      store: "zfs",
+      sizeBytes: 2 * G,
+      fstype: null,
+      usedBytes: 1e8,
+      allocatedBytes: 1e8,
+      rootfsPath: "zfs:rpool/data/subvol-101-disk-0",
+    };
     expect(planChange(ref, ds, validateChange({ size: "4G" })).plan).toMatchObject({ strategy: "set-limit", bytesToMove: 0 });
     expect(planChange(ref, ds, validateChange({ backingStore: "zfs", zfsRoot: "rpool/data", size: "2G" })).plan.strategy).toBe("none");
     expect(planChange(ref, ds, validateChange({ zfsRoot: "tank" })).plan.summary).toMatch(/to zfs:tank\/web$/);
@@ -65,22 +79,37 @@ describe("an update", () => {
   });
 
   it("judges the store's rules against the store on the host when the change does not name one", () => {
-    const tree: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 1e6, allocatedBytes: 1e6, rootfsPath: `dir:${dir}/rootfs` };
-    expect(refused(() => specForUpdate(ref, (tree), validateChange({ size: "1G" }))).message).toMatch(/^size: invalid value 1073741824: dir has no size/);
-    expect(refused(() => specForUpdate(ref, (tree), validateChange({ vgName: "vg0" }))).message).toMatch(/only for backingStore lvm/);
+    const tree: StoreShape = {
+      store: "dir",
+      sizeBytes: null,
+      fstype: null,
+      usedBytes: 1e6,
+      allocatedBytes: 1e6,
+      rootfsPath: `dir:${dir}/rootfs`,
+    };
+    expect(refused(() => specForUpdate(ref, tree, validateChange({ size: "1G" }))).message).toMatch(
+      /^size: invalid value 1073741824: dir has no size/,
+    );
+    expect(refused(() => specForUpdate(ref, tree, validateChange({ vgName: "vg0" }))).message).toMatch(/only for backingStore lvm/);
     // The floor of the filesystem the rootfs keeps: xfs needs 300M.
     const xfs = { ...loop, fstype: "xfs" as const };
-    expect(refused(() => specForUpdate(ref, (xfs), validateChange({ size: "100M" }))).message).toMatch(/at least 314572800 bytes \(300M\) for xfs/);
+    expect(refused(() => specForUpdate(ref, xfs, validateChange({ size: "100M" }))).message).toMatch(
+      /at least 314572800 bytes \(300M\) for xfs/,
+    );
   });
 
   it("judges them at the edge when the change names the store", () => {
-    expect(refused(() => validateChange({ backingStore: "dir", size: "1G" })).message).toMatch(/^size: invalid value "1G": dir has no size/);
+    expect(refused(() => validateChange({ backingStore: "dir", size: "1G" })).message).toMatch(
+      /^size: invalid value "1G": dir has no size/,
+    );
     expect(refused(() => validateChange({ from: "dir:/x" })).property).toBe("from");
     expect(refused(() => validateChange({ fstype: "ntfs" })).property).toBe("fstype");
   });
 
   it("checks the floor of a filesystem kept with a new one's size, and a new filesystem with a kept size", () => {
     const small: StoreShape = { ...loop, sizeBytes: 64 * 2 ** 20 };
-    expect(() => planUpdate(small, specForUpdate(ref, (small), validateChange({ fstype: "xfs" })))).toThrow(/at least 314572800 bytes \(300M\) for xfs/);
+    expect(() => planUpdate(small, specForUpdate(ref, small, validateChange({ fstype: "xfs" })))).toThrow(
+      /at least 314572800 bytes \(300M\) for xfs/,
+    );
   });
 });

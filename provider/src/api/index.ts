@@ -32,12 +32,20 @@ export async function createRootfs(spec: Given<RootfsSpec>, opts: OperationOptio
 }
 
 /** What `updateRootfs` would do, checked against the host as it is now; null while a killed operation awaits recovery. */
-export async function planRootfsUpdate(ref: Given<ContainerRef>, change: Given<RootfsChange>, opts: OperationOptions = {}): Promise<UpdatePlan | null> {
+export async function planRootfsUpdate(
+  ref: Given<ContainerRef>,
+  change: Given<RootfsChange>,
+  opts: OperationOptions = {},
+): Promise<UpdatePlan | null> {
   return planStoreUpdate(validateRef(ref), validateChange(change), opts);
 }
 
 /** Changes what `change` names and keeps the rest, moving the data when the store changes. */
-export async function updateRootfs(ref: Given<ContainerRef>, change: Given<RootfsChange>, opts: OperationOptions = {}): Promise<UpdateResult> {
+export async function updateRootfs(
+  ref: Given<ContainerRef>,
+  change: Given<RootfsChange>,
+  opts: OperationOptions = {},
+): Promise<UpdateResult> {
   return updateStore(validateRef(ref), validateChange(change), opts);
 }
 

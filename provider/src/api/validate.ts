@@ -75,7 +75,11 @@ function refuseOthers(inputs: Raw, allowed: readonly string[], what: string): vo
 function checkContainer(inputs: Raw): ContainerRef {
   const container = inputs.container as string;
   if (!NAME_RE.test(container)) {
-    throw new InvalidInput("container", container, "letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters");
+    throw new InvalidInput(
+      "container",
+      container,
+      "letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters",
+    );
   }
   const lxcPath = inputs.lxcPath as string;
   if (!path.isAbsolute(lxcPath) || /[\n\0:]/.test(lxcPath) || lxcPath.split("/").includes("..") || lxcPath.length > 1024) {

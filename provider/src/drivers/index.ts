@@ -52,7 +52,9 @@ export async function detectRootfs(containerDir: string): Promise<Found | null> 
 
 /** The stores with a capability, for messages ("only loop, lvm, btrfs and zfs take one"). */
 export function storesWhere(test: (d: Driver) => boolean): Store[] {
-  return Object.values(DRIVERS).filter(test).map((d) => d.store);
+  return Object.values(DRIVERS)
+    .filter(test)
+    .map((d) => d.store);
 }
 
 export function isBlock(driver: Driver): driver is BlockDriver {

@@ -40,8 +40,7 @@ export const loopDriver: BlockDriver = {
   },
   optionsOf: () => ({}),
   locate: (_spec, containerDir) => at(`${containerDir}/rootdev`, `${containerDir}/rootfs`),
-  relocate: (final, slot) =>
-    slot === "final" ? final : at(`${final.path}${SLOT_SUFFIX[slot]}`),
+  relocate: (final, slot) => (slot === "final" ? final : at(`${final.path}${SLOT_SUFFIX[slot]}`)),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async inspect(_ctx, loc) {
     const st = await regularImage(loc.path);
@@ -54,11 +53,9 @@ export const loopDriver: BlockDriver = {
     };
   },
   async create(ctx, loc, opts) {
-    const handle = await fs
-      .open(loc.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600)
-      .catch((e: NodeJS.ErrnoException) => {
-        throw e.code === "EEXIST" ? new AlreadyExists(loc.path) : e;
-      });
+    const handle = await fs.open(loc.path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o600).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === "EEXIST" ? new AlreadyExists(loc.path) : e;
+    });
     try {
       await handle.truncate(opts.size ?? DEFAULT_SIZE);
     } finally {

@@ -31,12 +31,31 @@ export const lvmCommands = {
   checkVg: (vg: string) => ["vgs", "--noheadings", "-o", "vg_name", vg],
   checkThinPool: (vg: string, pool: string) => ["lvs", "--noheadings", "-o", "lv_attr", `${vg}/${pool}`],
   exists: (vg: string, lv: string) => ["lvs", "--noheadings", "-o", "lv_name", `${vg}/${lv}`],
-  createThick: (vg: string, lv: string, size: number) =>
-    ["lvcreate", "--yes", "--wipesignatures", "y", "-n", lv, "-L", `${size}b`, vg],
-  createThin: (vg: string, lv: string, size: number, pool: string) =>
-    ["lvcreate", "--yes", "--wipesignatures", "y", "--thin", "-n", lv, "-V", `${size}b`, `${vg}/${pool}`],
-  inspect: (vg: string, lv: string) =>
-    ["lvs", "--noheadings", "--units", "b", "--nosuffix", "--separator", ",", "-o", "lv_size,data_percent", `${vg}/${lv}`],
+  createThick: (vg: string, lv: string, size: number) => ["lvcreate", "--yes", "--wipesignatures", "y", "-n", lv, "-L", `${size}b`, vg],
+  createThin: (vg: string, lv: string, size: number, pool: string) => [
+    "lvcreate",
+    "--yes",
+    "--wipesignatures",
+    "y",
+    "--thin",
+    "-n",
+    lv,
+    "-V",
+    `${size}b`,
+    `${vg}/${pool}`,
+  ],
+  inspect: (vg: string, lv: string) => [
+    "lvs",
+    "--noheadings",
+    "--units",
+    "b",
+    "--nosuffix",
+    "--separator",
+    ",",
+    "-o",
+    "lv_size,data_percent",
+    `${vg}/${lv}`,
+  ],
   resize: (vg: string, lv: string, size: number) => ["lvresize", "--yes", "--force", "-L", `${size}b`, `${vg}/${lv}`],
   rename: (vg: string, from: string, to: string) => ["lvrename", vg, from, to],
   remove: (vg: string, lv: string) => ["lvremove", "--yes", "--force", `${vg}/${lv}`],
@@ -49,7 +68,8 @@ export const lvmDriver: BlockDriver = {
   caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: false },
   prefixes: ["lvm"],
   options: { vgName: LVM_NAME, lvName: LVM_NAME, thinPool: LVM_NAME },
-  parse: (body) => (isHostPath(body) && /^\/dev\/[^/]+\/[^/]+$/.test(body) ? lvOf({ store: "lvm", path: body, rootfsPath: `lvm:${body}` }) : null),
+  parse: (body) =>
+    isHostPath(body) && /^\/dev\/[^/]+\/[^/]+$/.test(body) ? lvOf({ store: "lvm", path: body, rootfsPath: `lvm:${body}` }) : null,
   // The thin pool is not in the path: an update that copies a thin LV names thinPool to stay thin.
   optionsOf: (loc) => {
     const { vg, lv, thinPool } = lvOf(loc);

@@ -62,9 +62,7 @@ export const overlayDriver: TreeDriver = {
     const mp = await ctx.scratchDir("overlay");
     const dir = dirOf(loc);
     // Read-only: both layers as lowers, so nothing (not even the work dir) is written.
-    const data = readOnly
-      ? `lowerdir=${loc.path}:${loc.lower}`
-      : `lowerdir=${loc.lower},upperdir=${loc.path},workdir=${dir}/work`;
+    const data = readOnly ? `lowerdir=${loc.path}:${loc.lower}` : `lowerdir=${loc.lower},upperdir=${loc.path},workdir=${dir}/work`;
     return mountOnScratch(mp, "overlay", "overlay", { readOnly, data });
   },
 };

@@ -17,8 +17,14 @@ export const zfsCommands = {
   checkRoot: (root: string) => ["zfs", "list", "-H", "-o", "name", root],
   exists: (ds: string) => ["zfs", "list", "-H", "-o", "name", ds],
   create: (ds: string, mountPoint: string, size?: number) => [
-    "zfs", "create", "-o", `mountpoint=${mountPoint}`, "-o", "canmount=noauto",
-    ...(size !== undefined ? ["-o", `refquota=${size}`] : []), ds,
+    "zfs",
+    "create",
+    "-o",
+    `mountpoint=${mountPoint}`,
+    "-o",
+    "canmount=noauto",
+    ...(size !== undefined ? ["-o", `refquota=${size}`] : []),
+    ds,
   ],
   inspect: (ds: string) => ["zfs", "get", "-Hp", "-o", "property,value", "refquota,used,referenced", ds],
   setQuota: (ds: string, size: number) => ["zfs", "set", `refquota=${size}`, ds],
@@ -47,10 +53,19 @@ export const zfsDriver: TreeDriver = {
       throw new InvalidInput("zfsRoot", root, `an existing ZFS dataset (${e instanceof ToolFailed ? e.stderr.trim() : e})`);
     });
   },
-  exists: (ctx, loc) => ctx.run(zfsCommands.exists(loc.path)).then(() => true, () => false),
+  exists: (ctx, loc) =>
+    ctx.run(zfsCommands.exists(loc.path)).then(
+      () => true,
+      () => false,
+    ),
   async inspect(ctx, loc) {
     const { stdout } = await ctx.run(zfsCommands.inspect(loc.path));
-    const props = Object.fromEntries(stdout.trim().split("\n").map((l) => l.split("\t") as [string, string]));
+    const props = Object.fromEntries(
+      stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.split("\t") as [string, string]),
+    );
     const quota = Number(props.refquota);
     const used = Number(props.used) || 0;
     return { sizeBytes: quota > 0 ? quota : null, fstype: null, allocatedBytes: used, usedBytes: Number(props.referenced) || used };

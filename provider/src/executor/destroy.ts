@@ -15,7 +15,10 @@ export async function destroy(ref: ContainerRef, opts: OperationOptions): Promis
     const current = await observeOwned(ctx, ref);
     if (!current) return { destroyed: false, reason: "no rootfs found" };
     if (!current.observed.managed) {
-      return { destroyed: false, reason: `${containerDir}/config sets lxc.rootfs.managed = 0: the storage is not ours to delete; left in place` };
+      return {
+        destroyed: false,
+        reason: `${containerDir}/config sets lxc.rootfs.managed = 0: the storage is not ours to delete; left in place`,
+      };
     }
     await assertNotInUse(ctx, current.driver, current.loc);
     await current.driver.destroy(ctx, current.loc);

@@ -31,7 +31,14 @@ export async function buildStore(
     if (target.size !== undefined) await driver.setLimit?.(ctx, built, target.size);
     return "snapshot";
   }
-  if (strategy === "block-copy" && source && isBlock(driver) && isBlock(source.driver) && source.usage.sizeBytes !== null && target.fstype) {
+  if (
+    strategy === "block-copy" &&
+    source &&
+    isBlock(driver) &&
+    isBlock(source.driver) &&
+    source.usage.sizeBytes !== null &&
+    target.fstype
+  ) {
     const from = source.driver.blockPath(source.loc);
     const srcSize = source.usage.sizeBytes;
     const size = target.size ?? srcSize;
@@ -55,4 +62,3 @@ export async function buildStore(
   });
   return method ?? "cp";
 }
-

@@ -38,7 +38,13 @@ export async function assertOwned(ctx: OpContext, loc: Location): Promise<void> 
 
 /** Whether LXC says the container is running (`lxc-info -s`); false where LXC does not know it. */
 async function isRunning(ctx: OpContext): Promise<boolean> {
-  if (!(await fs.stat(path.join(ctx.containerDir, "config")).then(() => true, () => false))) return false;
+  if (
+    !(await fs.stat(path.join(ctx.containerDir, "config")).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return false;
   try {
     const { stdout } = await ctx.run(["lxc-info", "-P", path.dirname(ctx.containerDir), "-n", path.basename(ctx.containerDir), "-s"]);
     return /State:\s+(RUNNING|STARTING|FREEZING|FROZEN|THAWED)/.test(stdout);

@@ -20,7 +20,13 @@ async function main(task: IsolatedTask): Promise<void> {
       await withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
         withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
           const { bavail, bsize } = await fs.statfs(to);
-          const method = await copyTree(ctx.run, from, to, { needed: task.neededBytes, available: bavail * bsize }, sharesExtents(src.store, dst.store));
+          const method = await copyTree(
+            ctx.run,
+            from,
+            to,
+            { needed: task.neededBytes, available: bavail * bsize },
+            sharesExtents(src.store, dst.store),
+          );
           // On disk before the swap may point the config at it and destroy the old store: syncfs flushes the
           // new filesystem, and for a loop-mounted one the loop driver turns the flush into an fsync of the image.
           await ctx.run(["sync", "-f", to]);

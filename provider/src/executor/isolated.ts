@@ -40,7 +40,16 @@ export interface IsolatedResult {
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {
   if (!existsSync(HELPER)) throw new RootfsError(`internal: ${HELPER} is missing; run npm run build`);
   try {
-    const { stdout } = await ctx.run(["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER, JSON.stringify(task)]);
+    const { stdout } = await ctx.run([
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "--",
+      process.execPath,
+      HELPER,
+      JSON.stringify(task),
+    ]);
     const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARKER));
     return line ? (JSON.parse(line.slice(RESULT_MARKER.length)) as IsolatedResult) : {};
   } catch (e) {

@@ -5,7 +5,13 @@ import { BlockDevice, BlockDriver, Driver, Location, OpContext } from "../driver
 import { Mounted, mountOnScratch } from "../host/mounts";
 import { Unsafe } from "../model/errors";
 
-export async function withAttached<T>(ctx: OpContext, driver: BlockDriver, loc: Location, readOnly: boolean, fn: (dev: BlockDevice) => Promise<T>): Promise<T> {
+export async function withAttached<T>(
+  ctx: OpContext,
+  driver: BlockDriver,
+  loc: Location,
+  readOnly: boolean,
+  fn: (dev: BlockDevice) => Promise<T>,
+): Promise<T> {
   const dev = await driver.attach(ctx, loc, readOnly);
   try {
     return await fn(dev);
@@ -20,7 +26,13 @@ async function mountDevice(ctx: OpContext, device: string, fstype: Fstype, readO
   return mountOnScratch(await ctx.scratchDir("mnt"), device, fstype, { readOnly, data });
 }
 
-export async function withMountedDevice<T>(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean, fn: (mp: string) => Promise<T>): Promise<T> {
+export async function withMountedDevice<T>(
+  ctx: OpContext,
+  device: string,
+  fstype: Fstype,
+  readOnly: boolean,
+  fn: (mp: string) => Promise<T>,
+): Promise<T> {
   const m = await mountDevice(ctx, device, fstype, readOnly);
   try {
     return await fn(m.root);
@@ -30,7 +42,13 @@ export async function withMountedDevice<T>(ctx: OpContext, device: string, fstyp
 }
 
 /** A view of a store's files: block stores are attached and mounted, tree stores give their directory. */
-export async function mountStore(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean): Promise<Mounted> {
+export async function mountStore(
+  ctx: OpContext,
+  driver: Driver,
+  loc: Location,
+  fstype: Fstype | null,
+  readOnly: boolean,
+): Promise<Mounted> {
   if (driver.kind === "tree") return driver.mountTree(ctx, loc, readOnly);
   if (fstype === null) throw new Unsafe(`refusing to mount ${loc.rootfsPath}: no filesystem was found in it`);
   const dev = await driver.attach(ctx, loc, readOnly);
@@ -52,7 +70,14 @@ export async function mountStore(ctx: OpContext, driver: Driver, loc: Location, 
   }
 }
 
-export async function withMountedStore<T>(ctx: OpContext, driver: Driver, loc: Location, fstype: Fstype | null, readOnly: boolean, fn: (root: string) => Promise<T>): Promise<T> {
+export async function withMountedStore<T>(
+  ctx: OpContext,
+  driver: Driver,
+  loc: Location,
+  fstype: Fstype | null,
+  readOnly: boolean,
+  fn: (root: string) => Promise<T>,
+): Promise<T> {
   const m = await mountStore(ctx, driver, loc, fstype, readOnly);
   try {
     return await fn(m.root);
@@ -60,4 +85,3 @@ export async function withMountedStore<T>(ctx: OpContext, driver: Driver, loc: L
     await m.release();
   }
 }
-

@@ -77,6 +77,7 @@ export async function observeSource(ctx: OpContext, from: string) {
   const problem = await driver.sourceProblem?.(loc);
   if (problem) throw new InvalidInput("from", from, problem);
   const usage = await driver.inspect(ctx, loc);
-  if (isBlock(driver) && usage.fstype === null) throw new InvalidInput("from", from, "a block rootfs holding ext2/3/4, xfs or btrfs; no filesystem was found in it");
+  if (isBlock(driver) && usage.fstype === null)
+    throw new InvalidInput("from", from, "a block rootfs holding ext2/3/4, xfs or btrfs; no filesystem was found in it");
   return { driver, loc, usage };
 }

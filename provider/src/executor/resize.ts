@@ -10,7 +10,14 @@ import { withAttached } from "./mount";
  * Grow: the device first, then the filesystem (offline for ext*, mounted for xfs and btrfs). If the
  * filesystem step fails, the device goes back to its old size.
  */
-export async function growBlockStore(ctx: OpContext, driver: BlockDriver, loc: Location, fstype: Fstype, fromSize: number, toSize: number): Promise<void> {
+export async function growBlockStore(
+  ctx: OpContext,
+  driver: BlockDriver,
+  loc: Location,
+  fstype: Fstype,
+  fromSize: number,
+  toSize: number,
+): Promise<void> {
   await withAttached(ctx, driver, loc, false, async (dev) => {
     await driver.resizeDevice(ctx, loc, toSize);
     try {
@@ -32,4 +39,3 @@ export async function shrinkBlockStore(ctx: OpContext, driver: BlockDriver, loc:
   });
   await driver.resizeDevice(ctx, loc, size);
 }
-

@@ -98,7 +98,8 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
       await shrinkBlockStore(ctx, asBlock(driver), loc, fstypeOf(current), size);
       return "none";
     case "set-limit":
-      if (driver.kind !== "tree" || !driver.setLimit || target.size === undefined) throw new RootfsError(`internal: ${driver.store} sets no limit`);
+      if (driver.kind !== "tree" || !driver.setLimit || target.size === undefined)
+        throw new RootfsError(`internal: ${driver.store} sets no limit`);
       await driver.setLimit(ctx, loc, target.size);
       return "none";
     case "block-copy":
@@ -111,7 +112,14 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
         newFinal: next.loc,
         old: { driver, loc },
         build: async (built) => {
-          method = await buildStore(ctx, next.driver, built, target, { driver, loc, usage: observed }, plan.strategy === "block-copy" ? "block-copy" : "file-copy");
+          method = await buildStore(
+            ctx,
+            next.driver,
+            built,
+            target,
+            { driver, loc, usage: observed },
+            plan.strategy === "block-copy" ? "block-copy" : "file-copy",
+          );
         },
       });
       return method;

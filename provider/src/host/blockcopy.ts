@@ -15,7 +15,6 @@ const SEEK_HOLE = 4;
 const BLKZEROOUT = 0x127f;
 const CHUNK = 8 * 1024 * 1024;
 
-
 export interface BlockCopyResult {
   method: BlockCopyMethod;
   /** Bytes moved (0 for a reflink). */

@@ -1,5 +1,5 @@
 import { promises as fs } from "fs";
-import {mount, umount2 } from "../native/libc";
+import { mount, umount2 } from "../native/libc";
 import { SyscallError } from "../model/errors";
 
 export const MS_RDONLY = 1;
@@ -12,7 +12,12 @@ export interface Mounted {
   release(): Promise<void>;
 }
 
-export async function mountFs(source: string, target: string, fstype: string, opts: { readOnly?: boolean; data?: string } = {}): Promise<void> {
+export async function mountFs(
+  source: string,
+  target: string,
+  fstype: string,
+  opts: { readOnly?: boolean; data?: string } = {},
+): Promise<void> {
   const flags = MS_NOSUID | MS_NODEV | (opts.readOnly ? MS_RDONLY : 0);
   await mount(source, target, fstype, flags, opts.data ?? null);
 }
@@ -21,7 +26,12 @@ export async function mountFs(source: string, target: string, fstype: string, op
  * Mounts on a fresh, empty scratch directory that the mount then owns: a failed mount removes it, and
  * `release` unmounts and removes it.
  */
-export async function mountOnScratch(mp: string, source: string, fstype: string, opts: { readOnly?: boolean; data?: string } = {}): Promise<Mounted> {
+export async function mountOnScratch(
+  mp: string,
+  source: string,
+  fstype: string,
+  opts: { readOnly?: boolean; data?: string } = {},
+): Promise<Mounted> {
   try {
     await mountFs(source, mp, fstype, opts);
   } catch (e) {

@@ -3,7 +3,10 @@ import { promises as fs } from "fs";
 import { InvalidInput } from "../model/errors";
 
 /** Kernel filesystems hold no rootfs: copying /proc, /sys or /dev would never end or would copy devices. */
-const PSEUDO_FS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x1cd1 /* devpts */, 0x27e0eb /* cgroup */, 0x63677270 /* cgroup2 */, 0x64626720 /* debugfs */, 0x73636673 /* securityfs */]);
+const PSEUDO_FS = new Set([
+  0x9fa0 /* proc */, 0x62656572 /* sysfs */, 0x1cd1 /* devpts */, 0x27e0eb /* cgroup */, 0x63677270 /* cgroup2 */, 0x64626720 /* debugfs */,
+  0x73636673 /* securityfs */,
+]);
 
 /** Refuses a source path that is the host's own root or lives on a kernel filesystem. */
 export async function checkSourcePath(from: string, paths: string[]): Promise<void> {

@@ -58,8 +58,7 @@ function parseExt(sb: Buffer): SuperblockInfo {
   const wide = (incompat & EXT_INCOMPAT_64BIT) !== 0;
   const blocks = sb.readUInt32LE(0x04) + (wide ? sb.readUInt32LE(0x150) * 2 ** 32 : 0);
   const free = sb.readUInt32LE(0x0c) + (wide ? sb.readUInt32LE(0x158) * 2 ** 32 : 0);
-  const fstype: Fstype =
-    incompat & EXT_INCOMPAT_EXT4 ? "ext4" : compat & EXT_COMPAT_HAS_JOURNAL ? "ext3" : "ext2";
+  const fstype: Fstype = incompat & EXT_INCOMPAT_EXT4 ? "ext4" : compat & EXT_COMPAT_HAS_JOURNAL ? "ext3" : "ext2";
   // Data, not metadata: leave out the inode tables and the journal that mkfs allocates up front, so a
   // preview's "copy N MiB file by file" is what a file copy moves.
   const inodeTables = sb.readUInt32LE(0x00) * sb.readUInt16LE(0x58);

@@ -38,9 +38,7 @@ export class NoSpace extends RootfsError {
     readonly neededBytes: number,
     readonly availableBytes: number,
   ) {
-    super(
-      `no space on ${where}: needs ${formatBytes(neededBytes)}, ${formatBytes(availableBytes)} available. Nothing was changed.`,
-    );
+    super(`no space on ${where}: needs ${formatBytes(neededBytes)}, ${formatBytes(availableBytes)} available. Nothing was changed.`);
   }
 }
 
@@ -99,7 +97,10 @@ export class SyscallError extends RootfsError {
  * class with the same fields and message; a name that is not one of these comes back as a RootfsError.
  */
 const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
-  [RootfsError, InvalidInput, InUse, NoSpace, CannotShrink, AlreadyExists, NotFound, ToolFailed, Unsafe, SyscallError].map((c) => [c.name, c]),
+  [RootfsError, InvalidInput, InUse, NoSpace, CannotShrink, AlreadyExists, NotFound, ToolFailed, Unsafe, SyscallError].map((c) => [
+    c.name,
+    c,
+  ]),
 );
 
 export type ErrorJSON = { name: string; message: string } & Record<string, unknown>;
@@ -126,4 +127,3 @@ export function errorFromJSON(json: ErrorJSON): RootfsError {
   Error.captureStackTrace?.(e, errorFromJSON);
   return e;
 }
-

@@ -9,7 +9,9 @@ type PropertySpec = { type?: string; $ref?: string; oneOf?: PropertySpec[]; defa
 export const RESOURCE_TOKEN = "lxc:index:Rootfs";
 /** The package's version, as schema.json states it for the plugin. */
 export const PACKAGE_VERSION: string = schemaJson.version;
-const resource = (schemaJson.resources as Record<string, { inputProperties: Record<string, PropertySpec>; requiredInputs: string[] }>)[RESOURCE_TOKEN];
+const resource = (schemaJson.resources as Record<string, { inputProperties: Record<string, PropertySpec>; requiredInputs: string[] }>)[
+  RESOURCE_TOKEN
+];
 const types = schemaJson.types as Record<string, { type: string; enum: Array<{ value: string }> }>;
 
 function enumValues(ref: string): string[] {

@@ -5,7 +5,8 @@ const UNITS: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2
 export const SIZE_ALIGN = 512;
 /** Larger than any loop image or LV this project should make; keeps every size an exact JS integer. */
 export const MAX_SIZE = 2 ** 50;
-const ALLOWED = 'a whole number of bytes, or a whole number followed by K, M, G or T (binary: "512M", "2G", "1GiB"), a multiple of 512 bytes, at most 1 PiB';
+const ALLOWED =
+  'a whole number of bytes, or a whole number followed by K, M, G or T (binary: "512M", "2G", "1GiB"), a multiple of 512 bytes, at most 1 PiB';
 
 /** Parses a size: bytes, or a whole number with a binary unit K/M/G/T (also KiB/MiB/GiB/TiB). */
 export function parseSize(value: unknown, property = "size"): number {

@@ -36,14 +36,10 @@ function libc(): Libc {
     koffi,
     ioctlLong: lib.func("int ioctl(int fd, unsigned long request, long arg)"),
     ioctlPtr: lib.func("int ioctl(int fd, unsigned long request, void *arg)"),
-    mount: lib.func(
-      "int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)",
-    ),
+    mount: lib.func("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"),
     umount2: lib.func("int umount2(const char *target, int flags)"),
     lseek: lib.func("int64_t lseek(int fd, int64_t offset, int whence)"),
-    copyFileRange: lib.func(
-      "intptr_t copy_file_range(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)",
-    ),
+    copyFileRange: lib.func("intptr_t copy_file_range(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)"),
     flock: lib.func("int flock(int fd, int operation)"),
     mknod: lib.func("int mknod(const char *path, unsigned int mode, uint64_t dev)"),
   };
@@ -127,4 +123,3 @@ export function mknodBlock(path: string, major: number, minor: number): Promise<
   const dev = BigInt((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12));
   return call("mknod", libc().mknod, path, path, S_IFBLK | 0o660, dev);
 }
-

@@ -2,7 +2,7 @@
  * Loop devices and block-device ioctls, through the kernel's ioctl interface (linux/loop.h, linux/fs.h).
  */
 import { promises as fs, constants as fsc } from "fs";
-import {ioctlBuffer, ioctlLong, mknodBlock } from "./libc";
+import { ioctlBuffer, ioctlLong, mknodBlock } from "./libc";
 import { SyscallError } from "../model/errors";
 
 const LOOP_SET_FD = 0x4c00;

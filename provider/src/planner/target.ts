@@ -5,7 +5,19 @@
  */
 import { InvalidInput } from "../model/errors";
 import { MIN_FS_SIZE } from "../model/filesystems";
-import { ContainerRef, containerDirOf, DEFAULT_FSTYPE, DEFAULT_SIZE, Fstype, RootfsChange, RootfsSpec, Store, STORE_OPTIONS, StoreOption, StoreOptions } from "../model/requests";
+import {
+  ContainerRef,
+  containerDirOf,
+  DEFAULT_FSTYPE,
+  DEFAULT_SIZE,
+  Fstype,
+  RootfsChange,
+  RootfsSpec,
+  Store,
+  STORE_OPTIONS,
+  StoreOption,
+  StoreOptions,
+} from "../model/requests";
 import { StoreShape, Target } from "../model/plans";
 import { parseSize } from "../model/sizes";
 import { DRIVERS, isBlock, isBlockStore, Location, parseRootfsString, storesWhere } from "../drivers";
@@ -38,7 +50,11 @@ export function judgeStoreRules(
   const out: Omit<RootfsSpec, keyof ContainerRef | "backingStore"> = {};
   if (inputs.fstype !== undefined) {
     if (!isBlock(driver)) {
-      throw new InvalidInput("fstype", inputs.fstype, `only block stores (${storesWhere(isBlock).join(", ")}) take an fstype; ${store} has none`);
+      throw new InvalidInput(
+        "fstype",
+        inputs.fstype,
+        `only block stores (${storesWhere(isBlock).join(", ")}) take an fstype; ${store} has none`,
+      );
     }
     out.fstype = inputs.fstype as Fstype;
   }

@@ -23,7 +23,4 @@ export interface Request {
   args: unknown[];
 }
 
-export type Reply =
-  | { id: number; log: string }
-  | { id: number; result: unknown }
-  | { id: number | null; error: ErrorJSON };
+export type Reply = { id: number; log: string } | { id: number; result: unknown } | { id: number | null; error: ErrorJSON };

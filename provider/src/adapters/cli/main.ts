@@ -96,7 +96,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     let result: unknown;
     switch (command) {
       case "create":
-        if (inputs.backingStore === undefined) throw new InvalidInput("backingStore", undefined, "required: dir, loop, btrfs, overlay, lvm or zfs");
+        if (inputs.backingStore === undefined)
+          throw new InvalidInput("backingStore", undefined, "required: dir, loop, btrfs, overlay, lvm or zfs");
         result = await localCore.create(inputs, { log });
         break;
       case "update":
@@ -122,7 +123,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       err.write(`lxc-rootfs: ${e.message}\n${USAGE}\n`);
       return 2;
     }
-    err.write(`lxc-rootfs: ${e instanceof RootfsError ? e.message : (e as Error).stack ?? e}\n`);
+    err.write(`lxc-rootfs: ${e instanceof RootfsError ? e.message : ((e as Error).stack ?? e)}\n`);
     return 1;
   }
 }

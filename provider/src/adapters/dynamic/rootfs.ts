@@ -53,7 +53,15 @@ export class Rootfs extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { rootfsPath: undefined, sizeBytes: undefined, allocatedBytes: undefined, usedBytes: undefined, managed: undefined, fstype: undefined, ...args },
+      {
+        rootfsPath: undefined,
+        sizeBytes: undefined,
+        allocatedBytes: undefined,
+        usedBytes: undefined,
+        managed: undefined,
+        fstype: undefined,
+        ...args,
+      },
       opts,
       "lxc",
       "Rootfs",

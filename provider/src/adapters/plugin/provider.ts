@@ -127,7 +127,10 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(news);
       const r = await updateResource(unwrapSecrets(olds).plain, plain, localCore);
-      await this.log(urn, `${labelOf(plain, secret)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
+      await this.log(
+        urn,
+        `${labelOf(plain, secret)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`,
+      );
       return { outs: wrapSecrets(r.outs, secret) };
     });
   }

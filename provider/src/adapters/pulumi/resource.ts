@@ -112,7 +112,8 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
       summary: `replace: ${replaces.map((k) => `${k} ${JSON.stringify(oldInputs[k])} → ${JSON.stringify(newInputs[k])}`).join(", ")}`,
     };
   }
-  if (Object.values(newInputs).some(isUnknown)) return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
+  if (Object.values(newInputs).some(isUnknown))
+    return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
   // A bad value stops the preview here, naming the property.
   validateSpec(newInputs);
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
@@ -174,7 +175,8 @@ export function propsFromId(id: string): Props {
  */
 export function inputsFromObserved(outs: Props): Props {
   const inputs: Props = { container: outs.container, lxcPath: outs.lxcPath, backingStore: outs.backingStore };
-  const block = typeof outs.backingStore === "string" && storeValues.includes(outs.backingStore) && isBlockStore(outs.backingStore as Store);
+  const block =
+    typeof outs.backingStore === "string" && storeValues.includes(outs.backingStore) && isBlockStore(outs.backingStore as Store);
   // Whole sectors, as planning compares them: an image lxc-create made is one byte over its size.
   if (block && typeof outs.sizeBytes === "number") inputs.size = outs.sizeBytes - (outs.sizeBytes % SIZE_ALIGN);
   if (block && typeof outs.fstype === "string") inputs.fstype = outs.fstype;
@@ -192,27 +194,44 @@ function outputs(inputs: Props, observed: Observed): Props {
   return out;
 }
 
-export async function createResource(news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ id: string; outs: Props; method: string }> {
+export async function createResource(
+  news: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<{ id: string; outs: Props; method: string }> {
   const inputs = withDefaults(inputsOf(news));
   const created = await core.create(inputs, opts);
   return { id: resourceId(created), outs: outputs(inputs, created), method: created.method };
 }
 
 /** What is on the host now, without mounting. Null when the rootfs is gone (refresh drops it). */
-export async function readResource(props: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ id: string; outs: Props } | null> {
+export async function readResource(
+  props: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<{ id: string; outs: Props } | null> {
   const observed = await core.inspect(refOf(props), opts);
   if (!observed) return null;
   return { id: resourceId(observed), outs: outputs(withDefaults(inputsOf(props)), observed) };
 }
 
 /** The wanted state, in full: what equals the host is kept, the rest changes. */
-export async function updateResource(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ outs: Props; strategy: string; summary: string; method: string }> {
+export async function updateResource(
+  olds: Props,
+  news: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<{ outs: Props; strategy: string; summary: string; method: string }> {
   const inputs = withDefaults(inputsOf(news));
   const updated = await core.update(refOf(olds), changeOf(inputs), opts);
   return { outs: outputs(inputs, updated), strategy: updated.strategy, summary: updated.summary, method: updated.method };
 }
 
-export async function deleteResource(props: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ destroyed: boolean; reason?: string }> {
+export async function deleteResource(
+  props: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<{ destroyed: boolean; reason?: string }> {
   return core.destroy(refOf(props), opts);
 }
 

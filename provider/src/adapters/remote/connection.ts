@@ -27,7 +27,8 @@ export interface Connection extends ProxyConnection {
 
 const SECRETS = new Set(["password", "privateKey", "privateKeyPassword"]);
 const STRINGS = ["user", "password", "privateKey", "privateKeyPassword", "agentSocketPath", "hostKey"] as const;
-const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:]+\]?)$/;
+const HOST_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:]+\]?)$/;
 
 function refuse(at: string, field: string, value: unknown, allowed: string): never {
   throw new InvalidInput(`${at}.${field}`, SECRETS.has(field) ? "[secret]" : value, allowed);
@@ -35,7 +36,8 @@ function refuse(at: string, field: string, value: unknown, allowed: string): nev
 
 function wholeNumber(at: string, field: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined || value === null) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) refuse(at, field, value, `a whole number from ${min} to ${max}`);
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
+    refuse(at, field, value, `a whole number from ${min} to ${max}`);
   return value;
 }
 
@@ -45,7 +47,13 @@ function check(raw: unknown, at: string, allowProxy: boolean): Connection {
   const known = new Set(["host", "port", "dialErrorLimit", "perDialTimeout", ...STRINGS, ...(allowProxy ? ["proxy"] : [])]);
   for (const [k, v] of Object.entries(given)) {
     // Its value is not shown: a misspelt credential is still a credential.
-    if (!known.has(k) && v !== undefined && v !== null) refuse(at, k, "[not shown]", `not a property of ${allowProxy ? "a connection" : "a proxy connection (which has no proxy of its own)"}`);
+    if (!known.has(k) && v !== undefined && v !== null)
+      refuse(
+        at,
+        k,
+        "[not shown]",
+        `not a property of ${allowProxy ? "a connection" : "a proxy connection (which has no proxy of its own)"}`,
+      );
   }
   if (typeof given.host !== "string" || !HOST_RE.test(given.host)) refuse(at, "host", given.host, "a host name or IP address");
   const out: Connection = {

@@ -54,7 +54,8 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable }, where:
     if (typeof message !== "object" || message === null) return fail(new RootfsError(`${where}: the agent sent ${line.slice(0, 200)}`));
     if ("hello" in message) {
       const hello = message.hello as { protocol?: unknown; version?: unknown } | null;
-      if (hello?.protocol !== PROTOCOL) return fail(new RootfsError(`${where}: the agent speaks protocol ${String(hello?.protocol)}, this provider ${PROTOCOL}`));
+      if (hello?.protocol !== PROTOCOL)
+        return fail(new RootfsError(`${where}: the agent speaks protocol ${String(hello?.protocol)}, this provider ${PROTOCOL}`));
       return greeted(String(hello.version));
     }
     const p = typeof message.id === "number" ? pending.get(message.id) : undefined;
@@ -63,7 +64,8 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable }, where:
     if ("log" in message) return p.log?.(String(message.log));
     pending.delete(message.id as number);
     if ("result" in message) p.resolve(message.result);
-    else if ("error" in message && typeof message.error === "object" && message.error !== null) p.reject(errorFromJSON(message.error as ErrorJSON));
+    else if ("error" in message && typeof message.error === "object" && message.error !== null)
+      p.reject(errorFromJSON(message.error as ErrorJSON));
     else p.reject(new RootfsError(`${where}: the agent answered ${line.slice(0, 200)}`));
   }
 

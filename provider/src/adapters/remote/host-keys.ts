@@ -57,7 +57,10 @@ export function parseKnownHosts(text: string): KnownHost[] {
 
 /** A shell-style pattern (`*`, `?`) against a name, case-insensitively as OpenSSH matches host names. */
 function globMatches(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${re}$`, "i").test(name);
 }
 
@@ -94,11 +97,18 @@ function pinned(hostKey: string, key: PresentedKey): boolean {
  * Judges the key a host presented: against `hostKey` when one is pinned, else against the known_hosts
  * entries. A refusal says why and gives the line to pin, so the user can check the fingerprint and add it.
  */
-export function judgeHostKey(host: string, port: number, key: PresentedKey, policy: { hostKey?: string; knownHosts: KnownHost[] }): Verdict {
+export function judgeHostKey(
+  host: string,
+  port: number,
+  key: PresentedKey,
+  policy: { hostKey?: string; knownHosts: KnownHost[] },
+): Verdict {
   const where = knownHostsName(host, port);
   const pin = `if ${fingerprint(key.blob)} is that host's key, set hostKey to "${key.type} ${key.blob.toString("base64")}" or add to known_hosts: ${pinLine(host, port, key)}`;
   if (policy.hostKey !== undefined) {
-    return pinned(policy.hostKey, key) ? { ok: true } : { ok: false, reason: `${where} presented ${key.type} ${fingerprint(key.blob)}, not the pinned hostKey; ${pin}` };
+    return pinned(policy.hostKey, key)
+      ? { ok: true }
+      : { ok: false, reason: `${where} presented ${key.type} ${fingerprint(key.blob)}, not the pinned hostKey; ${pin}` };
   }
   const forHost = policy.knownHosts.filter((e) => hostsFieldMatches(e.hosts, host, port));
   if (forHost.some((e) => e.marker === "@revoked" && e.blob.equals(key.blob))) {
@@ -107,7 +117,10 @@ export function judgeHostKey(host: string, port: number, key: PresentedKey, poli
   const listed = forHost.filter((e) => e.marker === undefined);
   if (listed.some((e) => e.type === key.type && e.blob.equals(key.blob))) return { ok: true };
   if (listed.length) {
-    return { ok: false, reason: `${where} presented ${key.type} ${fingerprint(key.blob)}, which is not the key known_hosts lists for it (a changed key, or someone in between); ${pin}` };
+    return {
+      ok: false,
+      reason: `${where} presented ${key.type} ${fingerprint(key.blob)}, which is not the key known_hosts lists for it (a changed key, or someone in between); ${pin}`,
+    };
   }
   return { ok: false, reason: `${where} is not in known_hosts and no hostKey is pinned; ${pin}` };
 }
