@@ -1,7 +1,8 @@
 /**
  * The agent: the core's typed requests as JSON lines over a child's stdio, the stream an SSH channel
  * will carry. Real operations on the real kernel, errors with their class, log lines per request, and an
- * input that ends mid-move: the agent finishes the move before it exits.
+ * input that ends mid-move: the agent finishes the move before it exits. The agent is the bundle that
+ * remote hosts get (dist/agent), run from a copy outside the checkout, so nothing of node_modules helps it.
  */
 import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
@@ -11,18 +12,21 @@ import { destroyRootfs, inspectRootfs } from "../../provider/src/api";
 import { agentCore, AgentCore } from "../../provider/src/adapters/remote/core";
 import { loopsUnder, makeSampleTree, mountsUnder, REPO, tempDir, treeDigest } from "../helpers/env";
 
-const AGENT = path.join(REPO, "dist", "provider", "src", "adapters", "agent", "main.js");
+let AGENT: string;
 let lxcPath: string;
 let seed: string;
 let seedDigest: string;
 
 function startAgent(): { child: ChildProcess; core: AgentCore; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [AGENT], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [AGENT], { stdio: ["pipe", "pipe", "inherit"], cwd: "/" });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   return { child, core: agentCore({ stdin: child.stdin!, stdout: child.stdout! }, "test agent"), exited };
 }
 
 beforeAll(async () => {
+  const bundle = await tempDir("agent-bundle");
+  await fs.cp(path.join(REPO, "dist", "agent"), bundle, { recursive: true });
+  AGENT = path.join(bundle, "agent.js");
   lxcPath = await tempDir("agent");
   seed = path.join(lxcPath, "seed");
   await fs.mkdir(seed);
@@ -33,6 +37,7 @@ afterAll(async () => {
   expect(await loopsUnder(lxcPath)).toEqual([]);
   expect(await mountsUnder(lxcPath)).toEqual([]);
   await fs.rm(lxcPath, { recursive: true, force: true });
+  await fs.rm(path.dirname(AGENT), { recursive: true, force: true });
 });
 
 it("serves the five operations, with log lines and errors of their own class", async () => {
