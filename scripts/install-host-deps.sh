@@ -3,7 +3,7 @@
 # recommends (apparmor, lxcfs, uidmap): lxc-execute is tested against that usual installation.
 set -euo pipefail
 source "$(dirname "$0")/retry.sh"
-PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux python3-venv openssh-client)
+PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux python3-venv openssh-client openssh-server sudo)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

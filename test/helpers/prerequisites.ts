@@ -23,4 +23,13 @@ export const REQUIRED_COMMANDS = [
   "busybox",
   "lvcreate",
   "ssh-keygen",
+    "ssh",
+    "ssh-keyscan",
+    "scp",
+    "/usr/sbin/sshd",
+    "unshare",
+    "nsenter",
+    "setpriv",
+    "findmnt",
+    "sudo",
 ];

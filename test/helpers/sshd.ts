@@ -1,0 +1,331 @@
+/**
+ * Real OpenSSH "hosts" for the remote-hosts tests: one sshd per host, on a free loopback port, with keys
+ * made per run, each in a mount namespace of its own where a private filesystem (tmpfs, or btrfs in a
+ * loop image) is mounted at lxcPath. An SSH session inherits sshd's namespace, so what the provider
+ * writes at lxcPath over SSH lands on that host alone and is invisible to the test process, as on a
+ * remote machine; `run` looks inside without SSH, so a test checks the result by another route than the
+ * one under test.
+ */
+import { ChildProcess, spawn } from "child_process";
+import { promises as fs } from "fs";
+import net from "net";
+import path from "path";
+import { must, Ran, sh, tempDir } from "./env";
+
+export interface SshHost {
+  host: string;
+  port: number;
+  user: string;
+  /** OpenSSH-format ed25519 private key text, authorized for root on this host, made per run. */
+  privateKey: string;
+  /** The host's public key line "ssh-ed25519 AAAA..." (no comment), for pinning. */
+  hostKey: string;
+  /** Inside the host's namespace a private filesystem is mounted here; from the test process, an empty directory. */
+  lxcPath: string;
+  /** sshd's log (-E), LogLevel VERBOSE. */
+  logFile: string;
+  /** sshd's pid: the process that holds the namespace. */
+  pid: number;
+  /** The scratch directory under TEST_PREFIX that holds everything of this host; stop() removes it. */
+  scratch: string;
+  /** The private key's file, for OpenSSH's client (sshArgs). */
+  keyFile: string;
+  /** A known_hosts file that lists this host's key alone, for OpenSSH's client (sshArgs). */
+  knownHostsFile: string;
+  /** The btrfs image behind lxcPath (fs "btrfs" only). */
+  image?: string;
+  /** Runs argv inside the host's mount namespace (nsenter --target pid --mount), as root, without SSH. */
+  run(argv: string[]): Promise<Ran>;
+  /** How many SSH connections sshd accepted so far, counted from its log. */
+  connections(): Promise<number>;
+  /** Kills sshd and every process left in its namespace (so the namespace and its mounts go), removes the scratch dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Waits this long for sshd to listen, and for a namespace's processes and loop device to go. */
+const DEADLINE_MS = 10_000;
+
+/**
+ * Mounts the private filesystem, then becomes sshd. It runs after unshare(1) made the namespace, so the
+ * mount is the namespace's alone. `mount -o loop` sets autoclear: the loop device goes with the last
+ * mount, which goes with the namespace, which goes with its last process.
+ */
+const WRAPPER = `set -e
+fs=$1 size=$2 mp=$3 image=$4
+shift 4
+if [ "$fs" = btrfs ]; then mount -o loop "$image" "$mp"; else mount -t tmpfs -o "size=$size,mode=0755" tmpfs "$mp"; fi
+exec "$@"`;
+
+export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string } = {}): Promise<SshHost> {
+  const kind = opts.fs ?? "tmpfs";
+  const size = opts.size ?? "512M";
+  await refuseLockedRoot();
+  // sshd refuses to start without its privilege separation directory; Debian makes it only in the unit.
+  await fs.mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+  const scratch = await tempDir("sshd");
+  try {
+    const lxcPath = path.join(scratch, "lxc");
+    const logFile = path.join(scratch, "sshd.log");
+    const hostKeyFile = path.join(scratch, "host_ed25519");
+    const keyFile = path.join(scratch, "client_ed25519");
+    const authorized = path.join(scratch, "authorized_keys");
+    const pidFile = path.join(scratch, "sshd.pid");
+    const config = path.join(scratch, "sshd_config");
+    const knownHostsFile = path.join(scratch, "known_hosts");
+    await fs.mkdir(lxcPath);
+    await Promise.all([
+      must(["ssh-keygen", "-t", "ed25519", "-N", "", "-q", "-C", "", "-f", hostKeyFile]),
+      must(["ssh-keygen", "-t", "ed25519", "-N", "", "-q", "-C", "", "-f", keyFile]),
+    ]);
+    await fs.copyFile(`${keyFile}.pub`, authorized);
+    const hostKey = (await fs.readFile(`${hostKeyFile}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
+    let image: string | undefined;
+    if (kind === "btrfs") {
+      image = path.join(scratch, "btrfs.img");
+      await must(["truncate", "-s", size, image]);
+      await must(["mkfs.btrfs", "-q", "-f", image]);
+    }
+
+    // A port another process takes between our probe and sshd's bind makes sshd exit: try a new one.
+    let started: { port: number; pid: number } | undefined;
+    for (let attempt = 1; !started; attempt++) {
+      const port = await freePort();
+      await fs.writeFile(config, sshdConfig({ port, hostKeyFile, authorized, pidFile }));
+      const check = await sh(["/usr/sbin/sshd", "-t", "-f", config]);
+      if (check.code !== 0) throw new Error(`sshd -t -f ${config} exited ${check.code}: ${check.stderr}`);
+      await fs.rm(pidFile, { force: true });
+      try {
+        started = { port, pid: await launch({ kind, size, lxcPath, image, config, logFile, pidFile, port }) };
+      } catch (e) {
+        const log = await fs.readFile(logFile, "utf8").catch(() => "");
+        if (attempt >= 3 || !/Address already in use/.test(log)) throw e;
+      }
+    }
+    const { port, pid } = started;
+    const ns = await fs.readlink(`/proc/${pid}/ns/mnt`);
+    await fs.writeFile(knownHostsFile, `[127.0.0.1]:${port} ${hostKey}\n`);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      privateKey: await fs.readFile(keyFile, "utf8"),
+      hostKey,
+      lxcPath,
+      logFile,
+      pid,
+      scratch,
+      keyFile,
+      knownHostsFile,
+      image,
+      run: (argv) => sh(["nsenter", "--target", String(pid), "--mount", "--", ...argv]),
+      async connections() {
+        const log = await fs.readFile(logFile, "utf8");
+        return log.split("\n").filter((l) => /Accepted (publickey|password) for /.test(l)).length;
+      },
+      stop() {
+        stopping ??= stopHost(pid, ns, scratch, image);
+        return stopping;
+      },
+    };
+  } catch (e) {
+    // Nothing started, or what started is dead (launch kills it on failure): the scratch dir is all there is.
+    await fs.rm(scratch, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** The argv prefix of OpenSSH's client for this host: its key, its host key pinned, no prompts, no user config. */
+export function sshArgs(h: SshHost): string[] {
+  return [
+    "ssh",
+    "-F",
+    "none",
+    "-i",
+    h.keyFile,
+    "-p",
+    String(h.port),
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    `UserKnownHostsFile=${h.knownHostsFile}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    `${h.user}@${h.host}`,
+  ];
+}
+
+function sshdConfig(c: { port: number; hostKeyFile: string; authorized: string; pidFile: string }): string {
+  return [
+    `Port ${c.port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${c.hostKeyFile}`,
+    `PidFile ${c.pidFile}`,
+    `AuthorizedKeysFile ${c.authorized}`,
+    "PermitRootLogin prohibit-password",
+    "PubkeyAuthentication yes",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "UsePAM no",
+    // The scratch dir lies under /tmp, which is world-writable: StrictModes would refuse the keys in it.
+    "StrictModes no",
+    "LogLevel VERBOSE",
+    // The remote-hosts feature uploads its agent with SFTP.
+    "Subsystem sftp internal-sftp",
+    // 20 resources in parallel open as many channels on one connection, or as many connections at once.
+    "MaxSessions 64",
+    "MaxStartups 64:30:128",
+    "UseDNS no",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Starts `unshare --mount --propagation private sh -c WRAPPER ... sshd -D -E log` and waits until the port
+ * takes TCP and sshd has written its pid file. unshare and sh exec, so the child's pid is sshd's.
+ * setpriv --pdeathsig: if the test process dies, sshd dies too, and with it the namespace and its loop device.
+ */
+async function launch(o: {
+  kind: string;
+  size: string;
+  lxcPath: string;
+  image?: string;
+  config: string;
+  logFile: string;
+  pidFile: string;
+  port: number;
+}): Promise<number> {
+  // The wrapper's own errors (a mount that fails) land in sshd's log, so one file tells the whole story.
+  const log = await fs.open(o.logFile, "a");
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      "unshare",
+      [
+        "--mount",
+        "--propagation",
+        "private",
+        "setpriv",
+        "--pdeathsig",
+        "KILL",
+        "sh",
+        "-c",
+        WRAPPER,
+        "sh",
+        o.kind,
+        o.size,
+        o.lxcPath,
+        o.image ?? "",
+        "/usr/sbin/sshd",
+        "-D",
+        "-E",
+        o.logFile,
+        "-f",
+        o.config,
+      ],
+      { stdio: ["ignore", log.fd, log.fd] },
+    );
+  } finally {
+    await log.close();
+  }
+  const pid = child.pid;
+  let exit: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.on("error", (e) => ((exit = String(e)), resolve()));
+    child.on("exit", (code, signal) => ((exit = `exited ${code ?? signal}`), resolve()));
+  });
+  // No pid: spawn failed, and says why in an "error" event still to come.
+  if (pid === undefined) await exited;
+  const deadline = Date.now() + DEADLINE_MS;
+  while (exit === undefined && pid !== undefined) {
+    const written = await fs.readFile(o.pidFile, "utf8").catch(() => "");
+    if (written.trim() === String(pid) && (await accepts(o.port))) return pid;
+    if (Date.now() > deadline) break;
+    await sleep(50);
+  }
+  const why = exit ?? `did not listen on 127.0.0.1:${o.port} with its pid file written within ${DEADLINE_MS / 1000} s`;
+  if (exit === undefined) {
+    child.kill("SIGKILL");
+    await exited;
+  }
+  throw new Error(`sshd ${why}; its log:\n${await fs.readFile(o.logFile, "utf8").catch(() => "")}`);
+}
+
+/** Kills every process in sshd's namespace (sessions outlive the listener), waits for them and the loop device, removes the scratch dir. */
+async function stopHost(pid: number, ns: string, scratch: string, image: string | undefined): Promise<void> {
+  // The listener first, politely, so that it stops accepting; then whatever is left, by force.
+  signal(pid, "SIGTERM");
+  for (const deadline = Date.now() + 2000; Date.now() < deadline && (await inNamespace(ns)).includes(pid);) await sleep(50);
+  const deadline = Date.now() + DEADLINE_MS;
+  for (let left = await inNamespace(ns); left.length; left = await inNamespace(ns)) {
+    if (Date.now() > deadline) throw new Error(`processes ${left.join(" ")} of sshd ${pid}'s namespace survived SIGKILL`);
+    for (const p of left) signal(p, "SIGKILL");
+    await sleep(50);
+  }
+  if (image !== undefined) {
+    // The kernel drops an autoclear loop device after the namespace's mount goes, which is not at once.
+    const deadline = Date.now() + DEADLINE_MS;
+    while ((await must(["losetup", "-j", image])).trim()) {
+      if (Date.now() > deadline) throw new Error(`a loop device over ${image} is still attached after sshd's namespace ended`);
+      await sleep(50);
+    }
+  }
+  await fs.rm(scratch, { recursive: true, force: true });
+}
+
+/** The pids whose mount namespace is `ns` (a /proc/PID/ns/mnt link such as "mnt:[4026532]"). */
+async function inNamespace(ns: string): Promise<number[]> {
+  const pids = (await fs.readdir("/proc")).filter((e) => /^\d+$/.test(e));
+  const links = await Promise.all(pids.map((p) => fs.readlink(`/proc/${p}/ns/mnt`).catch(() => undefined)));
+  // A zombie has no namespace link any more, so a process counted here is still alive.
+  return pids.filter((_, i) => links[i] === ns).map(Number);
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Gone already.
+  }
+}
+
+/** A port the kernel just handed out on 127.0.0.1, free at the moment it is returned. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.on("connect", () => (socket.destroy(), resolve(true)));
+    socket.on("error", () => resolve(false));
+  });
+}
+
+/**
+ * With UsePAM no, sshd refuses every login, keys included, to an account whose password is locked with
+ * "!" (as `passwd -l` leaves it); "*" is not locked. Say so at once rather than as a failed ssh later.
+ */
+async function refuseLockedRoot(): Promise<void> {
+  const shadow = await fs.readFile("/etc/shadow", "utf8");
+  const root = shadow.split("\n").find((l) => l.startsWith("root:"));
+  if (root?.split(":")[1].startsWith("!")) {
+    throw new Error(
+      "root's password is locked with '!' in /etc/shadow: sshd (UsePAM no) refuses root even with a key; `usermod -p '*' root` fixes it",
+    );
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
