@@ -1,4 +1,5 @@
 /** The `connection` input, checked before anything dials: @pulumi/command's shape and defaults; errors never show a credential. */
+import { utils } from "ssh2";
 import { InvalidInput } from "../../provider/src/model/errors";
 import { machineOf, validateConnection } from "../../provider/src/adapters/remote/connection";
 
@@ -12,15 +13,36 @@ const refused = (raw: unknown): InvalidInput => {
   throw new Error("accepted");
 };
 
+const KEY = utils.generateKeyPairSync("ed25519").private;
+const ENCRYPTED = utils.generateKeyPairSync("ed25519", { passphrase: "sesame", cipher: "aes256-ctr", rounds: 4 }).private;
+
 it("takes @pulumi/command's defaults", () => {
-  expect(validateConnection({ host: "10.0.0.5", privateKey: "KEY" })).toEqual({
+  expect(validateConnection({ host: "10.0.0.5", privateKey: KEY })).toEqual({
     host: "10.0.0.5",
     port: 22,
     user: "root",
     dialErrorLimit: 10,
     perDialTimeout: 15,
-    privateKey: "KEY",
+    privateKey: KEY,
   });
+});
+
+it("takes @pulumi/command's values for no limit: -1 dials, 0 seconds", () => {
+  expect(validateConnection({ host: "web", dialErrorLimit: -1, perDialTimeout: 0 })).toMatchObject({
+    dialErrorLimit: -1,
+    perDialTimeout: 0,
+  });
+  expect(refused({ host: "web", dialErrorLimit: 0 }).property).toBe("connection.dialErrorLimit");
+  expect(refused({ host: "web", perDialTimeout: -1 }).property).toBe("connection.perDialTimeout");
+});
+
+it("reads the private key before anything dials, and never shows it", () => {
+  const e = refused({ host: "web", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----" });
+  expect(e.property).toBe("connection.privateKey");
+  expect(e.message).not.toContain("not a key");
+  expect(refused({ host: "web", privateKey: ENCRYPTED }).message).toMatch(/passphrase/i);
+  expect(refused({ host: "web", privateKey: ENCRYPTED, privateKeyPassword: "wrong" }).property).toBe("connection.privateKey");
+  expect(validateConnection({ host: "web", privateKey: ENCRYPTED, privateKeyPassword: "sesame" }).privateKey).toBe(ENCRYPTED);
 });
 
 it("checks a bastion as a connection without a proxy of its own", () => {

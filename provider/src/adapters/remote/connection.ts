@@ -1,8 +1,11 @@
 /**
  * The `connection` input: how to reach an LXC host over SSH, in the shape of @pulumi/command's
- * `remote.Connection`, so one connection object serves both. Checked before anything dials; an error
- * names `connection.<field>` and never shows a credential's value.
+ * `remote.Connection`, so one connection object serves both. Its fields, defaults and secrets are
+ * schema.json's. Checked before anything dials; an error names `connection.<field>` and never shows a
+ * credential's value.
  */
+import { utils } from "ssh2";
+import schemaJson from "../../../../schema.json";
 import { InvalidInput } from "../../model/errors";
 
 export interface ProxyConnection {
@@ -14,9 +17,9 @@ export interface ProxyConnection {
   privateKeyPassword?: string;
   agentSocketPath?: string;
   hostKey?: string;
-  /** Dial attempts before giving up (@pulumi/command's default: 10). */
+  /** Dial attempts before giving up; -1: no limit. */
   dialErrorLimit: number;
-  /** Seconds each dial may take (@pulumi/command's default: 15). */
+  /** Seconds each dial may take; 0: no limit. */
   perDialTimeout: number;
 }
 
@@ -25,8 +28,19 @@ export interface Connection extends ProxyConnection {
   proxy?: ProxyConnection;
 }
 
-const SECRETS = new Set(["password", "privateKey", "privateKeyPassword"]);
-const STRINGS = ["user", "password", "privateKey", "privateKeyPassword", "agentSocketPath", "hostKey"] as const;
+type FieldSpec = { type?: string; $ref?: string; default?: string | number; secret?: boolean };
+const FIELDS = (schemaJson.types as unknown as Record<string, { properties: Record<string, FieldSpec> }>)["lxc:index:Connection"]
+  .properties;
+const SECRETS = new Set(Object.keys(FIELDS).filter((k) => FIELDS[k].secret));
+const STRINGS = Object.keys(FIELDS).filter((k) => FIELDS[k].type === "string" && k !== "host") as Array<
+  "user" | "password" | "privateKey" | "privateKeyPassword" | "agentSocketPath" | "hostKey"
+>;
+/** What schema.json cannot say of its integers: their ranges, with @pulumi/command's "no limit" values. */
+const RANGES: Record<"port" | "dialErrorLimit" | "perDialTimeout", { min: number; max: number; also?: number; allowed: string }> = {
+  port: { min: 1, max: 65535, allowed: "a whole number from 1 to 65535" },
+  dialErrorLimit: { min: 1, max: 1000, also: -1, allowed: "a whole number from 1 to 1000, or -1 for no limit" },
+  perDialTimeout: { min: 1, max: 3600, also: 0, allowed: "a whole number of seconds from 1 to 3600, or 0 for no limit" },
+};
 const HOST_RE =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:]+\]?)$/;
 
@@ -34,17 +48,18 @@ function refuse(at: string, field: string, value: unknown, allowed: string): nev
   throw new InvalidInput(`${at}.${field}`, SECRETS.has(field) ? "[secret]" : value, allowed);
 }
 
-function wholeNumber(at: string, field: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max)
-    refuse(at, field, value, `a whole number from ${min} to ${max}`);
+function wholeNumber(at: string, field: keyof typeof RANGES, value: unknown): number {
+  if (value === undefined || value === null) return FIELDS[field].default as number;
+  const { min, max, also, allowed } = RANGES[field];
+  if (typeof value !== "number" || !Number.isInteger(value) || ((value < min || value > max) && value !== also))
+    refuse(at, field, value, allowed);
   return value;
 }
 
 function check(raw: unknown, at: string, allowProxy: boolean): Connection {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new InvalidInput(at, raw, "an object with at least host");
   const given = raw as Record<string, unknown>;
-  const known = new Set(["host", "port", "dialErrorLimit", "perDialTimeout", ...STRINGS, ...(allowProxy ? ["proxy"] : [])]);
+  const known = new Set(Object.keys(FIELDS).filter((k) => allowProxy || k !== "proxy"));
   for (const [k, v] of Object.entries(given)) {
     // Its value is not shown: a misspelt credential is still a credential.
     if (!known.has(k) && v !== undefined && v !== null)
@@ -58,10 +73,10 @@ function check(raw: unknown, at: string, allowProxy: boolean): Connection {
   if (typeof given.host !== "string" || !HOST_RE.test(given.host)) refuse(at, "host", given.host, "a host name or IP address");
   const out: Connection = {
     host: given.host,
-    port: wholeNumber(at, "port", given.port, 22, 1, 65535),
-    user: "root",
-    dialErrorLimit: wholeNumber(at, "dialErrorLimit", given.dialErrorLimit, 10, 1, 1000),
-    perDialTimeout: wholeNumber(at, "perDialTimeout", given.perDialTimeout, 15, 1, 3600),
+    port: wholeNumber(at, "port", given.port),
+    user: FIELDS.user.default as string,
+    dialErrorLimit: wholeNumber(at, "dialErrorLimit", given.dialErrorLimit),
+    perDialTimeout: wholeNumber(at, "perDialTimeout", given.perDialTimeout),
   };
   for (const field of STRINGS) {
     const v = given[field];
@@ -70,6 +85,11 @@ function check(raw: unknown, at: string, allowProxy: boolean): Connection {
     out[field] = v;
   }
   if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(out.user)) refuse(at, "user", out.user, "a user name");
+  if (out.privateKey !== undefined) {
+    // Read here, so a key that cannot be used fails before any dial, and is not dialled ten times.
+    const parsed = utils.parseKey(out.privateKey, out.privateKeyPassword);
+    if (parsed instanceof Error) refuse(at, "privateKey", out.privateKey, `a private key in OpenSSH or PEM format (${parsed.message})`);
+  }
   if (allowProxy && given.proxy !== undefined && given.proxy !== null) out.proxy = check(given.proxy, `${at}.proxy`, false);
   return out;
 }

@@ -22,9 +22,20 @@ export interface AgentCore extends RootfsCore {
   close(): void;
 }
 
-/** A RootfsCore served by the agent at the other end of `stdin`/`stdout`; `where` names it in errors. */
-export function agentCore(channel: { stdin: Writable; stdout: Readable }, where: string): AgentCore {
+/** What the agent's stderr last said, kept for errors: why it could not start or why it died. */
+function stderrTail(stderr?: Readable): () => string {
+  let tail = "";
+  stderr?.on("data", (d: Buffer | string) => (tail = (tail + d.toString()).slice(-2000)));
+  return () => (tail.trim() ? `: ${tail.trim()}` : "");
+}
+
+/**
+ * A RootfsCore served by the agent at the other end of `stdin`/`stdout`; `where` names it in errors, which
+ * end with what the agent wrote to `stderr`, if anything.
+ */
+export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?: Readable }, where: string): AgentCore {
   const pending = new Map<number, Pending>();
+  const said = stderrTail(channel.stderr);
   let nextId = 1;
   let failure: Error | null = null;
   let greeted: (version: string) => void = () => undefined;
@@ -69,7 +80,8 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable }, where:
     else p.reject(new RootfsError(`${where}: the agent answered ${line.slice(0, 200)}`));
   }
 
-  readLines(channel.stdout, receive, () => fail(new RootfsError(`${where}: the agent's channel closed`)));
+  // On end, the stderr of the agent has had its turn: a channel's streams end together.
+  readLines(channel.stdout, receive, () => setImmediate(() => fail(new RootfsError(`${where}: the agent's channel closed${said()}`))));
   channel.stdout.on("error", (e: Error) => fail(new RootfsError(`${where}: the agent's channel failed: ${e.message}`)));
   channel.stdin.on("error", (e: Error) => fail(new RootfsError(`${where}: the agent's channel failed: ${e.message}`)));
 

@@ -1,0 +1,185 @@
+/**
+ * The agent on a host: installed once per version and content (dist/agent, see scripts/build-agent.js)
+ * under `~/.cache/pulumi-lxc/agent/<version>-<hash>` of the SSH user, uploaded over SFTP into a temporary
+ * directory renamed into place, so a half-done upload is never taken for an agent. Other versions are
+ * removed when a new one lands. It runs with the host's Node (20 or later); a user other than root runs
+ * it through `sudo -n`, as the storage core needs root.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import type { Client, SFTPWrapper } from "ssh2";
+import { RootfsError } from "../../model/errors";
+import { agentCore, AgentCore } from "./core";
+import { open, run } from "./exec";
+
+export interface Manifest {
+  version: string;
+  arch: string;
+  files: string[];
+  sha256: string;
+}
+
+export interface Bundle {
+  dir: string;
+  manifest: Manifest;
+  /** The directory's name on a host: the version and the start of the hash. */
+  name: string;
+}
+
+/** The bundle beside this code: dist/agent, from dist/provider/src/adapters/remote or from the sources. */
+export async function localBundle(): Promise<Bundle> {
+  const candidates = [
+    path.resolve(__dirname, "..", "..", "..", "..", "agent"),
+    path.resolve(__dirname, "..", "..", "..", "..", "dist", "agent"),
+  ];
+  for (const dir of candidates) {
+    const text = await fs.readFile(path.join(dir, "manifest.json"), "utf8").catch(() => null);
+    if (text === null) continue;
+    const manifest = JSON.parse(text) as Manifest;
+    return { dir, manifest, name: `${manifest.version}-${manifest.sha256.slice(0, 16)}` };
+  }
+  throw new RootfsError(`internal: the agent bundle (dist/agent/manifest.json) is missing; run npm run build`);
+}
+
+/** `uname -m` as Node names architectures. */
+const UNAME_ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
+const MIN_NODE_MAJOR = 20;
+
+/** What the host has, read in one command: home, architecture, Node, sudo, whether this bundle is there. */
+const PROBE = `
+set -u
+echo "home=$HOME"
+echo "arch=$(uname -m)"
+run=""
+if [ "$(id -u)" != 0 ]; then
+  if sudo -n true 2>/dev/null; then echo sudo=yes; run="sudo -n --"; else echo sudo=no; fi
+fi
+echo "node=$($run node -p process.versions.node 2>/dev/null)"
+if [ -f "$HOME/.cache/pulumi-lxc/agent/$1/manifest.json" ]; then echo installed=yes; else echo installed=no; fi
+`;
+
+interface Probe {
+  home: string;
+  arch: string;
+  node: string;
+  sudo?: "yes" | "no";
+  installed: "yes" | "no";
+}
+
+async function probe(client: Client, bundle: Bundle, where: string): Promise<Probe> {
+  const r = await run(client, ["sh", "-c", PROBE, "sh", bundle.name]);
+  const fields = Object.fromEntries(r.stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+  if (r.code !== 0 || !fields.home) throw new RootfsError(`${where}: could not read the host (sh exited ${r.code}): ${r.stderr.trim()}`);
+  return fields as unknown as Probe;
+}
+
+/** Refuses a host the agent cannot run on, saying what to change there. */
+function checkHost(p: Probe, bundle: Bundle, user: string, where: string): void {
+  if (p.sudo === "no")
+    throw new RootfsError(
+      `${where}: ${user} is not root and cannot run sudo without a password (sudo -n); the agent needs root: allow it passwordless sudo, or connect as root`,
+    );
+  const arch = UNAME_ARCH[p.arch] ?? p.arch;
+  if (arch !== bundle.manifest.arch)
+    throw new RootfsError(`${where}: the host is ${p.arch}; this provider's agent is built for ${bundle.manifest.arch} hosts only`);
+  const major = Number(p.node.split(".")[0]);
+  if (!p.node || !(major >= MIN_NODE_MAJOR))
+    throw new RootfsError(
+      `${where}: the agent needs Node.js ${MIN_NODE_MAJOR} or later on the host${p.sudo ? " (on sudo's PATH)" : ""}; found ${p.node ? `Node.js ${p.node}` : "none"}: install nodejs ${MIN_NODE_MAJOR} or later (Debian 13 ships it; NodeSource packages it for older releases)`,
+    );
+}
+
+function sftpOf(client: Client): Promise<SFTPWrapper> {
+  return new Promise((resolve, reject) => client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+}
+
+function call<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+function succeeds(fn: (cb: (err: Error | null | undefined) => void) => void): Promise<boolean> {
+  return call(fn).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function mkdirs(sftp: SFTPWrapper, dir: string, from: string): Promise<void> {
+  let at = from;
+  for (const part of path.posix.relative(from, dir).split("/")) {
+    at = path.posix.join(at, part);
+    const where = at;
+    if (!(await succeeds((cb) => sftp.stat(where, cb)))) await call((cb) => sftp.mkdir(where, { mode: 0o700 }, cb));
+  }
+}
+
+/** Uploads the bundle to `<root>/<name>.tmp-<random>`, then renames it to `<root>/<name>`. */
+async function upload(client: Client, bundle: Bundle, home: string, where: string): Promise<void> {
+  const root = path.posix.join(home, ".cache", "pulumi-lxc", "agent");
+  const final = path.posix.join(root, bundle.name);
+  const temporary = `${final}.tmp-${process.pid}-${Date.now()}`;
+  const sftp = await sftpOf(client);
+  let renamed: boolean;
+  try {
+    await mkdirs(sftp, temporary, home);
+    for (const file of bundle.manifest.files) {
+      const target = path.posix.join(temporary, file);
+      await mkdirs(sftp, path.posix.dirname(target), temporary);
+      await call((cb) => sftp.fastPut(path.join(bundle.dir, file), target, cb));
+    }
+    // The manifest goes last: its presence is what says the directory is whole.
+    await call((cb) => sftp.fastPut(path.join(bundle.dir, "manifest.json"), path.posix.join(temporary, "manifest.json"), cb));
+    renamed = await succeeds((cb) => sftp.rename(temporary, final, cb));
+    // Another process may have installed the same bundle meanwhile; its copy serves as well.
+    if (!renamed && !(await succeeds((cb) => sftp.stat(path.posix.join(final, "manifest.json"), cb))))
+      throw new RootfsError(`${where}: could not move the uploaded agent into ${final}`);
+  } catch (e) {
+    if (e instanceof RootfsError) throw e;
+    throw new RootfsError(`${where}: uploading the agent failed: ${(e as Error).message}`);
+  } finally {
+    sftp.end();
+  }
+  // Temporary directories left by an interrupted upload (an hour old), and agents of other versions.
+  await run(client, [
+    "find",
+    root,
+    "-mindepth",
+    "1",
+    "-maxdepth",
+    "1",
+    "-type",
+    "d",
+    "(",
+    "-name",
+    "*.tmp-*",
+    "-mmin",
+    "+60",
+    "-o",
+    "!",
+    "-name",
+    "*.tmp-*",
+    "!",
+    "-name",
+    bundle.name,
+    ")",
+    "-exec",
+    "rm",
+    "-rf",
+    "--",
+    "{}",
+    "+",
+  ]);
+  // This upload's copy, when another process's landed first.
+  if (!renamed) await run(client, ["rm", "-rf", "--", temporary]);
+}
+
+/** Installs the agent where it is missing and starts it: a core served by the host over this connection. */
+export async function startAgent(client: Client, user: string, where: string): Promise<AgentCore> {
+  const bundle = await localBundle();
+  const host = await probe(client, bundle, where);
+  checkHost(host, bundle, user, where);
+  if (host.installed === "no") await upload(client, bundle, host.home, where);
+  const agent = path.posix.join(host.home, ".cache", "pulumi-lxc", "agent", bundle.name, "agent.js");
+  const channel = await open(client, [...(host.sudo ? ["sudo", "-n", "--"] : []), "node", agent]);
+  return agentCore({ stdin: channel, stdout: channel, stderr: channel.stderr }, where);
+}
