@@ -46,6 +46,10 @@ export class Rootfs extends pulumi.CustomResource {
      */
     declare public readonly backingStore: pulumi.Output<enums.BackingStore>;
     /**
+     * The connection the rootfs is reached by.
+     */
+    declare public readonly connection: pulumi.Output<outputs.Connection | undefined>;
+    /**
      * The container's name.
      */
     declare public readonly container: pulumi.Output<string>;
@@ -113,6 +117,7 @@ export class Rootfs extends pulumi.CustomResource {
                 throw new Error("Missing required property 'container'");
             }
             resourceInputs["backingStore"] = (args?.backingStore) ?? "dir";
+            resourceInputs["connection"] = args?.connection ? pulumi.secret(pulumi.output(args.connection).apply(v => v === undefined ? undefined : inputs.connectionArgsProvideDefaults(v))) : undefined;
             resourceInputs["container"] = args?.container;
             resourceInputs["from"] = args?.from;
             resourceInputs["fstype"] = args?.fstype;
@@ -130,6 +135,7 @@ export class Rootfs extends pulumi.CustomResource {
         } else {
             resourceInputs["allocatedBytes"] = undefined /*out*/;
             resourceInputs["backingStore"] = undefined /*out*/;
+            resourceInputs["connection"] = undefined /*out*/;
             resourceInputs["container"] = undefined /*out*/;
             resourceInputs["from"] = undefined /*out*/;
             resourceInputs["fstype"] = undefined /*out*/;
@@ -145,6 +151,8 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["zfsRoot"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
+        const secretOpts = { additionalSecretOutputs: ["connection"] };
+        opts = pulumi.mergeOptions(opts, secretOpts);
         super(Rootfs.__pulumiType, name, resourceInputs, opts);
     }
 }
@@ -157,6 +165,10 @@ export interface RootfsArgs {
      * The backing store. Changing it moves the data into the new store: an update, never a replacement.
      */
     backingStore?: pulumi.Input<enums.BackingStore | undefined>;
+    /**
+     * The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
+     */
+    connection?: pulumi.Input<inputs.ConnectionArgs | undefined>;
     /**
      * The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
      */

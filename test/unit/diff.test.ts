@@ -87,3 +87,59 @@ describe("diff", () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe("diff of where the rootfs lives", () => {
+  const conn = { host: "10.0.0.5", privateKey: "old key", hostKey: "ssh-ed25519 AAAA" };
+  const remote = { ...olds, connection: conn };
+  const wanted = { ...inputs, connection: conn };
+
+  it("replaces when the host or the port changes: another machine holds another rootfs", async () => {
+    const { core, calls } = fakeCore(new Error("asked"));
+    for (const moved of [
+      { ...conn, host: "10.0.0.6" },
+      { ...conn, port: 2222 },
+    ]) {
+      expect(await diffResource(remote, { ...inputs, connection: moved }, core)).toMatchObject({ changes: true, replaces: ["connection"] });
+    }
+    expect(await diffResource(olds, wanted, core)).toMatchObject({
+      replaces: ["connection"],
+      summary: "replace: connection local → 10.0.0.5:22",
+    });
+    expect(await diffResource(remote, inputs, core)).toMatchObject({
+      replaces: ["connection"],
+      summary: "replace: connection 10.0.0.5:22 → local",
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it("credentials, the bastion and the timeouts never diff: keys rotate", async () => {
+    const { core, calls } = fakeCore(new Error("asked"));
+    const rotated = {
+      ...conn,
+      privateKey: "new key",
+      password: "pw",
+      user: "root",
+      dialErrorLimit: 3,
+      perDialTimeout: 5,
+      proxy: { host: "bastion" },
+    };
+    expect(await diffResource(remote, { ...inputs, connection: rotated }, core)).toEqual({ changes: false, replaces: [] });
+    // The same host written another way is the same machine.
+    expect(await diffResource(remote, { ...inputs, connection: { ...conn, host: "10.0.0.5", port: 22 } }, core)).toEqual({
+      changes: false,
+      replaces: [],
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it("a host known only after apply is a replacement; a credential known only after apply asks nothing of the host", async () => {
+    const { core, calls } = fakeCore(new Error("asked"));
+    expect(await diffResource(remote, { ...inputs, connection: { ...conn, host: unknownValue } }, core)).toMatchObject({
+      changes: true,
+      replaces: ["connection"],
+    });
+    const d = await diffResource(remote, { ...inputs, size: "2G", connection: { ...conn, privateKey: unknownValue } }, core);
+    expect(d).toMatchObject({ changes: true, replaces: [] });
+    expect(calls).toEqual([]);
+  });
+});

@@ -12,7 +12,14 @@ export const PACKAGE_VERSION: string = schemaJson.version;
 const resource = (schemaJson.resources as Record<string, { inputProperties: Record<string, PropertySpec>; requiredInputs: string[] }>)[
   RESOURCE_TOKEN
 ];
-const types = schemaJson.types as Record<string, { type: string; enum: Array<{ value: string }> }>;
+const types = schemaJson.types as unknown as Record<string, { type: string; enum: Array<{ value: string }> }>;
+
+/**
+ * Inputs that say where the core runs, not what it makes: the Pulumi adapters take them (see
+ * adapters/remote/connection.ts), and no core request carries them.
+ */
+export const PLACEMENT_INPUTS: readonly string[] = ["connection"];
+const coreInputs = Object.entries(resource.inputProperties).filter(([k]) => !PLACEMENT_INPUTS.includes(k));
 
 function enumValues(ref: string): string[] {
   return types[ref.replace("#/types/", "")].enum.map((e) => e.value);
@@ -24,21 +31,22 @@ function toJsonSchema(p: PropertySpec): Record<string, unknown> {
   return { type: p.type };
 }
 
-/** The JSON Schema of the resource's inputs. */
+/** The JSON Schema of the core's inputs: the resource's, less where it runs. */
 export const inputJsonSchema = {
   type: "object",
   additionalProperties: false,
   required: resource.requiredInputs,
-  properties: Object.fromEntries(Object.entries(resource.inputProperties).map(([k, v]) => [k, toJsonSchema(v)])),
+  properties: Object.fromEntries(coreInputs.map(([k, v]) => [k, toJsonSchema(v)])),
 };
 
 /** Declared defaults of the inputs (lxcPath, backingStore, ...). */
 export const inputDefaults: Record<string, unknown> = Object.fromEntries(
-  Object.entries(resource.inputProperties)
-    .filter(([, v]) => v.default !== undefined)
-    .map(([k, v]) => [k, v.default]),
+  coreInputs.filter(([, v]) => v.default !== undefined).map(([k, v]) => [k, v.default]),
 );
 
+/** Every input of the resource, where it runs included. */
 export const inputNames = Object.keys(resource.inputProperties);
+/** The inputs the core's requests take. */
+export const coreInputNames = coreInputs.map(([k]) => k);
 export const storeValues = enumValues("#/types/lxc:index:BackingStore");
 export const fstypeValues = enumValues("#/types/lxc:index:Fstype");

@@ -20,6 +20,8 @@ type Rootfs struct {
 	AllocatedBytes pulumi.Float64Output `pulumi:"allocatedBytes"`
 	// The backing store found on the host.
 	BackingStore BackingStoreOutput `pulumi:"backingStore"`
+	// The connection the rootfs is reached by.
+	Connection ConnectionPtrOutput `pulumi:"connection"`
 	// The container's name.
 	Container pulumi.StringOutput `pulumi:"container"`
 	// The from input, as given.
@@ -61,9 +63,19 @@ func NewRootfs(ctx *pulumi.Context,
 	if args.BackingStore == nil {
 		args.BackingStore = BackingStore("dir")
 	}
+	if args.Connection != nil {
+		args.Connection = args.Connection.ToConnectionPtrOutput().ApplyT(func(v *Connection) *Connection { return v.Defaults() }).(ConnectionPtrOutput)
+	}
 	if args.LxcPath == nil {
 		args.LxcPath = pulumi.StringPtr("/var/lib/lxc")
 	}
+	if args.Connection != nil {
+		args.Connection = pulumi.ToSecret(args.Connection).(ConnectionPtrInput)
+	}
+	secrets := pulumi.AdditionalSecretOutputs([]string{
+		"connection",
+	})
+	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource Rootfs
 	err := ctx.RegisterResource("lxc:index:Rootfs", name, args, &resource, opts...)
@@ -99,6 +111,8 @@ func (RootfsState) ElementType() reflect.Type {
 type rootfsArgs struct {
 	// The backing store. Changing it moves the data into the new store: an update, never a replacement.
 	BackingStore *BackingStore `pulumi:"backingStore"`
+	// The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
+	Connection *Connection `pulumi:"connection"`
 	// The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
 	Container string `pulumi:"container"`
 	// An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
@@ -123,6 +137,8 @@ type rootfsArgs struct {
 type RootfsArgs struct {
 	// The backing store. Changing it moves the data into the new store: an update, never a replacement.
 	BackingStore BackingStorePtrInput
+	// The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
+	Connection ConnectionPtrInput
 	// The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
 	Container pulumi.StringInput
 	// An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
@@ -188,6 +204,11 @@ func (o RootfsOutput) AllocatedBytes() pulumi.Float64Output {
 // The backing store found on the host.
 func (o RootfsOutput) BackingStore() BackingStoreOutput {
 	return o.ApplyT(func(v *Rootfs) BackingStoreOutput { return v.BackingStore }).(BackingStoreOutput)
+}
+
+// The connection the rootfs is reached by.
+func (o RootfsOutput) Connection() ConnectionPtrOutput {
+	return o.ApplyT(func(v *Rootfs) ConnectionPtrOutput { return v.Connection }).(ConnectionPtrOutput)
 }
 
 // The container's name.

@@ -6,3 +6,125 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
+import * as utilities from "../utilities";
+
+/**
+ * How to reach an LXC host over SSH: the shape of @pulumi/command's remote.Connection, so one object serves both.
+ */
+export interface ConnectionArgs {
+    /**
+     * The ssh-agent socket to log in with. Default: $SSH_AUTH_SOCK.
+     */
+    agentSocketPath?: pulumi.Input<string | undefined>;
+    /**
+     * How many times to dial before giving up; -1 for no limit.
+     */
+    dialErrorLimit?: pulumi.Input<number | undefined>;
+    /**
+     * The host's name or IP address.
+     */
+    host: pulumi.Input<string>;
+    /**
+     * The host's public key (`ssh-ed25519 AAAA…`) or its SHA256 fingerprint. Without it, the host must be in the known_hosts of the user running Pulumi; any other key is refused before a command runs.
+     */
+    hostKey?: pulumi.Input<string | undefined>;
+    /**
+     * The password to log in with.
+     */
+    password?: pulumi.Input<string | undefined>;
+    /**
+     * Seconds each dial may take, handshake and login included; 0 for no limit.
+     */
+    perDialTimeout?: pulumi.Input<number | undefined>;
+    /**
+     * The SSH port.
+     */
+    port?: pulumi.Input<number | undefined>;
+    /**
+     * The private key to log in with, in OpenSSH or PEM format.
+     */
+    privateKey?: pulumi.Input<string | undefined>;
+    /**
+     * The passphrase of an encrypted privateKey.
+     */
+    privateKeyPassword?: pulumi.Input<string | undefined>;
+    /**
+     * A bastion to reach the host through, as `ssh -J` does.
+     */
+    proxy?: pulumi.Input<inputs.ProxyConnectionArgs | undefined>;
+    /**
+     * The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
+     */
+    user?: pulumi.Input<string | undefined>;
+}
+/**
+ * connectionArgsProvideDefaults sets the appropriate defaults for ConnectionArgs
+ */
+export function connectionArgsProvideDefaults(val: ConnectionArgs): ConnectionArgs {
+    return {
+        ...val,
+        dialErrorLimit: (val.dialErrorLimit) ?? 10,
+        perDialTimeout: (val.perDialTimeout) ?? 15,
+        port: (val.port) ?? 22,
+        proxy: pulumi.output(val.proxy).apply(v => v === undefined ? undefined : inputs.proxyConnectionArgsProvideDefaults(v)),
+        user: (val.user) ?? "root",
+    };
+}
+
+/**
+ * A bastion host: a connection without a proxy of its own.
+ */
+export interface ProxyConnectionArgs {
+    /**
+     * The ssh-agent socket to log in with. Default: $SSH_AUTH_SOCK.
+     */
+    agentSocketPath?: pulumi.Input<string | undefined>;
+    /**
+     * How many times to dial before giving up; -1 for no limit.
+     */
+    dialErrorLimit?: pulumi.Input<number | undefined>;
+    /**
+     * The host's name or IP address.
+     */
+    host: pulumi.Input<string>;
+    /**
+     * The host's public key (`ssh-ed25519 AAAA…`) or its SHA256 fingerprint. Without it, the host must be in the known_hosts of the user running Pulumi; any other key is refused before a command runs.
+     */
+    hostKey?: pulumi.Input<string | undefined>;
+    /**
+     * The password to log in with.
+     */
+    password?: pulumi.Input<string | undefined>;
+    /**
+     * Seconds each dial may take, handshake and login included; 0 for no limit.
+     */
+    perDialTimeout?: pulumi.Input<number | undefined>;
+    /**
+     * The SSH port.
+     */
+    port?: pulumi.Input<number | undefined>;
+    /**
+     * The private key to log in with, in OpenSSH or PEM format.
+     */
+    privateKey?: pulumi.Input<string | undefined>;
+    /**
+     * The passphrase of an encrypted privateKey.
+     */
+    privateKeyPassword?: pulumi.Input<string | undefined>;
+    /**
+     * The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
+     */
+    user?: pulumi.Input<string | undefined>;
+}
+/**
+ * proxyConnectionArgsProvideDefaults sets the appropriate defaults for ProxyConnectionArgs
+ */
+export function proxyConnectionArgsProvideDefaults(val: ProxyConnectionArgs): ProxyConnectionArgs {
+    return {
+        ...val,
+        dialErrorLimit: (val.dialErrorLimit) ?? 10,
+        perDialTimeout: (val.perDialTimeout) ?? 15,
+        port: (val.port) ?? 22,
+        user: (val.user) ?? "root",
+    };
+}

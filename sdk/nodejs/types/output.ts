@@ -6,3 +6,126 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
+import * as utilities from "../utilities";
+
+/**
+ * How to reach an LXC host over SSH: the shape of @pulumi/command's remote.Connection, so one object serves both.
+ */
+export interface Connection {
+    /**
+     * The ssh-agent socket to log in with. Default: $SSH_AUTH_SOCK.
+     */
+    agentSocketPath?: string;
+    /**
+     * How many times to dial before giving up; -1 for no limit.
+     */
+    dialErrorLimit?: number;
+    /**
+     * The host's name or IP address.
+     */
+    host: string;
+    /**
+     * The host's public key (`ssh-ed25519 AAAA…`) or its SHA256 fingerprint. Without it, the host must be in the known_hosts of the user running Pulumi; any other key is refused before a command runs.
+     */
+    hostKey?: string;
+    /**
+     * The password to log in with.
+     */
+    password?: string;
+    /**
+     * Seconds each dial may take, handshake and login included; 0 for no limit.
+     */
+    perDialTimeout?: number;
+    /**
+     * The SSH port.
+     */
+    port?: number;
+    /**
+     * The private key to log in with, in OpenSSH or PEM format.
+     */
+    privateKey?: string;
+    /**
+     * The passphrase of an encrypted privateKey.
+     */
+    privateKeyPassword?: string;
+    /**
+     * A bastion to reach the host through, as `ssh -J` does.
+     */
+    proxy?: outputs.ProxyConnection;
+    /**
+     * The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
+     */
+    user?: string;
+}
+/**
+ * connectionProvideDefaults sets the appropriate defaults for Connection
+ */
+export function connectionProvideDefaults(val: Connection): Connection {
+    return {
+        ...val,
+        dialErrorLimit: (val.dialErrorLimit) ?? 10,
+        perDialTimeout: (val.perDialTimeout) ?? 15,
+        port: (val.port) ?? 22,
+        proxy: (val.proxy ? outputs.proxyConnectionProvideDefaults(val.proxy) : undefined),
+        user: (val.user) ?? "root",
+    };
+}
+
+/**
+ * A bastion host: a connection without a proxy of its own.
+ */
+export interface ProxyConnection {
+    /**
+     * The ssh-agent socket to log in with. Default: $SSH_AUTH_SOCK.
+     */
+    agentSocketPath?: string;
+    /**
+     * How many times to dial before giving up; -1 for no limit.
+     */
+    dialErrorLimit?: number;
+    /**
+     * The host's name or IP address.
+     */
+    host: string;
+    /**
+     * The host's public key (`ssh-ed25519 AAAA…`) or its SHA256 fingerprint. Without it, the host must be in the known_hosts of the user running Pulumi; any other key is refused before a command runs.
+     */
+    hostKey?: string;
+    /**
+     * The password to log in with.
+     */
+    password?: string;
+    /**
+     * Seconds each dial may take, handshake and login included; 0 for no limit.
+     */
+    perDialTimeout?: number;
+    /**
+     * The SSH port.
+     */
+    port?: number;
+    /**
+     * The private key to log in with, in OpenSSH or PEM format.
+     */
+    privateKey?: string;
+    /**
+     * The passphrase of an encrypted privateKey.
+     */
+    privateKeyPassword?: string;
+    /**
+     * The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
+     */
+    user?: string;
+}
+/**
+ * proxyConnectionProvideDefaults sets the appropriate defaults for ProxyConnection
+ */
+export function proxyConnectionProvideDefaults(val: ProxyConnection): ProxyConnection {
+    return {
+        ...val,
+        dialErrorLimit: (val.dialErrorLimit) ?? 10,
+        perDialTimeout: (val.perDialTimeout) ?? 15,
+        port: (val.port) ?? 22,
+        user: (val.user) ?? "root",
+    };
+}
+

@@ -9,6 +9,8 @@ import typing
 from ._enums import *
 from .provider import *
 from .rootfs import *
+from ._inputs import *
+from . import outputs
 _utilities.register(
     resource_modules="""
 [

@@ -13,7 +13,9 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 from ._enums import *
+from ._inputs import *
 
 __all__ = ['RootfsArgs', 'Rootfs']
 
@@ -22,6 +24,7 @@ class RootfsArgs:
     def __init__(__self__, *,
                  container: pulumi.Input[_builtins.str],
                  backing_store: pulumi.Input[Optional['BackingStore']] = None,
+                 connection: pulumi.Input[Optional['ConnectionArgs']] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -35,6 +38,7 @@ class RootfsArgs:
 
         :param pulumi.Input[_builtins.str] container: The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
         :param pulumi.Input['BackingStore'] backing_store: The backing store. Changing it moves the data into the new store: an update, never a replacement.
+        :param pulumi.Input['ConnectionArgs'] connection: The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
@@ -49,6 +53,8 @@ class RootfsArgs:
             backing_store = 'dir'
         if backing_store is not None:
             pulumi.set(__self__, "backing_store", backing_store)
+        if connection is not None:
+            pulumi.set(__self__, "connection", connection)
         if from_ is not None:
             pulumi.set(__self__, "from_", from_)
         if fstype is not None:
@@ -91,6 +97,18 @@ class RootfsArgs:
     @backing_store.setter
     def backing_store(self, value: pulumi.Input[Optional['BackingStore']]):
         pulumi.set(self, "backing_store", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def connection(self) -> pulumi.Input[Optional['ConnectionArgs']]:
+        """
+        The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
+        """
+        return pulumi.get(self, "connection")
+
+    @connection.setter
+    def connection(self, value: pulumi.Input[Optional['ConnectionArgs']]):
+        pulumi.set(self, "connection", value)
 
     @_builtins.property
     @pulumi.getter(name="from")
@@ -196,6 +214,7 @@ class Rootfs(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  backing_store: pulumi.Input[Optional['BackingStore']] = None,
+                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
@@ -212,6 +231,7 @@ class Rootfs(pulumi.CustomResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input['BackingStore'] backing_store: The backing store. Changing it moves the data into the new store: an update, never a replacement.
+        :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']] connection: The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
         :param pulumi.Input[_builtins.str] container: The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
@@ -247,6 +267,7 @@ class Rootfs(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  backing_store: pulumi.Input[Optional['BackingStore']] = None,
+                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
@@ -268,6 +289,7 @@ class Rootfs(pulumi.CustomResource):
             if backing_store is None:
                 backing_store = 'dir'
             __props__.__dict__["backing_store"] = backing_store
+            __props__.__dict__["connection"] = None if connection is None else pulumi.Output.secret(connection)
             if container is None and not opts.urn:
                 raise TypeError("Missing required property 'container'")
             __props__.__dict__["container"] = container
@@ -286,6 +308,8 @@ class Rootfs(pulumi.CustomResource):
             __props__.__dict__["rootfs_path"] = None
             __props__.__dict__["size_bytes"] = None
             __props__.__dict__["used_bytes"] = None
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Rootfs, __self__).__init__(
             'lxc:index:Rootfs',
             resource_name,
@@ -310,6 +334,7 @@ class Rootfs(pulumi.CustomResource):
 
         __props__.__dict__["allocated_bytes"] = None
         __props__.__dict__["backing_store"] = None
+        __props__.__dict__["connection"] = None
         __props__.__dict__["container"] = None
         __props__.__dict__["from_"] = None
         __props__.__dict__["fstype"] = None
@@ -340,6 +365,14 @@ class Rootfs(pulumi.CustomResource):
         The backing store found on the host.
         """
         return pulumi.get(self, "backing_store")
+
+    @_builtins.property
+    @pulumi.getter
+    def connection(self) -> pulumi.Output[Optional['outputs.Connection']]:
+        """
+        The connection the rootfs is reached by.
+        """
+        return pulumi.get(self, "connection")
 
     @_builtins.property
     @pulumi.getter

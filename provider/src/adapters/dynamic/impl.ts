@@ -5,7 +5,7 @@
  * update will do and an update shows what it did.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { localCore } from "../../api";
+import { coreFor } from "../pulumi/placement";
 import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../pulumi/resource";
 import { label, plainErrors as plain } from "../pulumi/messages";
 
@@ -15,7 +15,7 @@ export async function check(_olds: Props, news: Props): Promise<dynamic.CheckRes
 
 export async function diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
   return plain(async () => {
-    const d = await diffResource(olds, news, localCore);
+    const d = await diffResource(olds, news, coreFor(news));
     if (d.summary) console.log(`${label(news)}: ${d.summary}`);
     return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
   });
@@ -23,7 +23,7 @@ export async function diff(_id: string, olds: Props, news: Props): Promise<dynam
 
 export async function create(news: Props): Promise<dynamic.CreateResult> {
   return plain(async () => {
-    const r = await createResource(news, localCore, { log: (m) => console.log(`${label(news)}: ${m}`) });
+    const r = await createResource(news, coreFor(news), { log: (m) => console.log(`${label(news)}: ${m}`) });
     // Not the value of from: it may be secret, and the engine's output is not.
     if (r.method !== "none") console.log(`${label(news)}: filled from \`from\` by ${r.method}`);
     return { id: r.id, outs: r.outs };
@@ -32,14 +32,14 @@ export async function create(news: Props): Promise<dynamic.CreateResult> {
 
 export async function read(id: string, props: Props): Promise<dynamic.ReadResult> {
   return plain(async () => {
-    const r = await readResource(props, localCore);
+    const r = await readResource(props, coreFor(props));
     return r ? { id: r.id, props: r.outs } : { id: "", props: {} };
   });
 }
 
 export async function update(_id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
   return plain(async () => {
-    const r = await updateResource(olds, news, localCore);
+    const r = await updateResource(olds, news, coreFor(news));
     console.log(`${label(news)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`);
     return { outs: r.outs };
   });
@@ -47,7 +47,7 @@ export async function update(_id: string, olds: Props, news: Props): Promise<dyn
 
 export async function remove(_id: string, props: Props): Promise<void> {
   return plain(async () => {
-    const r = await deleteResource(props, localCore);
+    const r = await deleteResource(props, coreFor(props));
     if (!r.destroyed) console.log(`${label(props)}: nothing deleted: ${r.reason}`);
   });
 }

@@ -61,8 +61,10 @@ export class Rootfs extends pulumi.dynamic.Resource {
         managed: undefined,
         fstype: undefined,
         ...args,
+        // Credentials inside: secret in the state, as the plugin's schema marks it.
+        connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),
       },
-      opts,
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
       "lxc",
       "Rootfs",
     );

@@ -25,6 +25,31 @@ function tolerateImportRead(): void {
   };
 }
 
+interface StructMessage {
+  getFieldsMap(): { get(key: string): unknown; set(key: string, value: unknown): void };
+}
+
+/**
+ * @pulumi/pulumi's server hands Read and Delete the state's outputs alone. Credentials never diff (keys
+ * rotate), so after a rotation the outputs still hold the old ones, while the engine sends the current
+ * inputs beside them (ReadRequest.inputs, DeleteRequest.old_inputs): the connection is taken from those.
+ */
+function connectionFromInputs(): void {
+  const requests: Array<[{ prototype: Record<string, unknown> }, string]> = [
+    [providerProto.ReadRequest, "getInputs"],
+    [providerProto.DeleteRequest, "getOldInputs"],
+  ];
+  for (const [Request, inputsGetter] of requests) {
+    const original = Request.prototype.getProperties as (this: unknown) => StructMessage;
+    Request.prototype.getProperties = function (this: Record<string, () => StructMessage | undefined>) {
+      const props = original.call(this);
+      const connection = this[inputsGetter]()?.getFieldsMap().get("connection");
+      if (connection !== undefined) props.getFieldsMap().set("connection", connection);
+      return props;
+    };
+  }
+}
+
 // dist/provider/src/adapters/plugin → the package root, where schema.json is served from as written.
 const ROOT = path.resolve(__dirname, "..", "..", "..", "..", "..");
 const schema = readFileSync(path.join(ROOT, "schema.json"), "utf8");
@@ -32,4 +57,5 @@ const args = process.argv.slice(2);
 const engineAddress = args.find((a) => !a.startsWith("-"));
 
 tolerateImportRead();
+connectionFromInputs();
 void provider.main(new RootfsProvider(PACKAGE_VERSION, schema, engineLog(engineAddress)), args);

@@ -17,7 +17,7 @@ import {
   readResource,
   updateResource,
 } from "../pulumi/resource";
-import { localCore } from "../../api";
+import { coreFor } from "../pulumi/placement";
 import { EngineLog } from "../pulumi/engine-log";
 import { label, plainErrors } from "../pulumi/messages";
 
@@ -95,7 +95,7 @@ export class RootfsProvider implements provider.Provider {
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     return plainErrors(async () => {
       const n = unwrapSecrets(news);
-      const d = await diffResource(unwrapSecrets(olds).plain, n.plain, localCore);
+      const d = await diffResource(unwrapSecrets(olds).plain, n.plain, coreFor(n.plain));
       if (d.summary) await this.log(urn, `${labelOf(n.plain, n.secret)}: ${d.summary}`);
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
     });
@@ -105,7 +105,7 @@ export class RootfsProvider implements provider.Provider {
     assertRootfs(urn);
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(inputs);
-      const r = await createResource(plain, localCore, { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
+      const r = await createResource(plain, coreFor(plain), { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
       // Not the value of from: it may be secret, and the engine's log is not.
       if (r.method !== "none") await this.log(urn, `${labelOf(plain, secret)}: filled from \`from\` by ${r.method}`);
       return { id: r.id, outs: wrapSecrets(r.outs, secret) };
@@ -117,7 +117,7 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const importing = Object.keys(props ?? {}).length === 0;
       const { plain, secret } = unwrapSecrets(importing ? propsFromId(id) : props);
-      const r = await readResource(plain, localCore);
+      const r = await readResource(plain, coreFor(plain));
       if (!r) return { id: "", props: {} };
       return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? inputsFromObserved(r.outs) : undefined };
     });
@@ -126,7 +126,7 @@ export class RootfsProvider implements provider.Provider {
   async update(_id: string, urn: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(news);
-      const r = await updateResource(unwrapSecrets(olds).plain, plain, localCore);
+      const r = await updateResource(unwrapSecrets(olds).plain, plain, coreFor(plain));
       await this.log(
         urn,
         `${labelOf(plain, secret)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`,
@@ -138,7 +138,7 @@ export class RootfsProvider implements provider.Provider {
   async delete(_id: string, urn: string, props: Props): Promise<void> {
     return plainErrors(async () => {
       const { plain, secret } = unwrapSecrets(props);
-      const r = await deleteResource(plain, localCore);
+      const r = await deleteResource(plain, coreFor(plain));
       if (!r.destroyed) await this.log(urn, `${labelOf(plain, secret)}: nothing deleted: ${r.reason}`);
     });
   }

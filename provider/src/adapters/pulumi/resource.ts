@@ -9,17 +9,21 @@ import { InvalidInput, RootfsError } from "../../model/errors";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, Fstype, Store } from "../../model/requests";
 import { StoreShape } from "../../model/plans";
 import { Observed } from "../../model/results";
-import { inputNames, storeValues } from "../../model/schema";
+import { coreInputNames, inputNames, storeValues } from "../../model/schema";
 import { parseSize, SIZE_ALIGN } from "../../model/sizes";
 import { isBlockStore } from "../../drivers";
 import { planChange } from "../../planner/plan";
 import { OperationOptions, RootfsCore } from "../../api";
 import { inputFailures, validateChange, validateSpec, withDefaults } from "../../api/validate";
+import { validateConnection } from "../remote/connection";
+import { machineFor } from "./placement";
 
 export type Props = Record<string, unknown>;
 
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
+/** Where the rootfs lives: its host and port replace (another machine); its credentials never diff. */
+const PLACEMENT = "connection";
 /** Used at create only: changing it later changes nothing on the host. */
 const CREATE_ONLY = ["from"];
 
@@ -29,11 +33,23 @@ function isUnknown(v: unknown): boolean {
   return v === UNKNOWN;
 }
 
-/** The input properties among `props` (state holds inputs and outputs together). */
+/** Whether a value holds an unknown anywhere (a connection whose host is another resource's output). */
+function hasUnknown(v: unknown): boolean {
+  if (isUnknown(v)) return true;
+  if (typeof v === "object" && v !== null) return Object.values(v).some(hasUnknown);
+  return false;
+}
+
+/** The core's input properties among `props` (state holds inputs and outputs together). */
 export function inputsOf(props: Props): Props {
   const out: Props = {};
-  for (const k of inputNames) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
+  for (const k of coreInputNames) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
   return out;
+}
+
+/** Where the rootfs lives, as given: `{ connection }`, or nothing for the machine running Pulumi. */
+function placementOf(props: Props): Props {
+  return props[PLACEMENT] === undefined || props[PLACEMENT] === null ? {} : { [PLACEMENT]: props[PLACEMENT] };
 }
 
 export interface CheckResult {
@@ -46,15 +62,25 @@ const UNKNOWN_STAND_INS: Props = { container: "unknown", lxcPath: "/unknown", fr
 
 /** Validates inputs, leaving unknown values (previews) for later. */
 export function checkResource(news: Props): CheckResult {
-  const inputs = withDefaults(inputsOf(news));
+  const placement = placementOf(news);
+  const inputs = { ...withDefaults(inputsOf(news)), ...placement };
+  const failures: CheckResult["failures"] = [];
+  if (placement.connection !== undefined && !hasUnknown(placement.connection)) {
+    try {
+      validateConnection(placement.connection);
+    } catch (e) {
+      if (!(e instanceof InvalidInput)) throw e;
+      failures.push({ property: e.property, reason: e.message });
+    }
+  }
   // With the store unknown, no rule that depends on it can be judged yet.
-  if (isUnknown(inputs.backingStore)) return { inputs, failures: [] };
+  if (isUnknown(inputs.backingStore)) return { inputs, failures };
   const judged: Props = { ...extraKeys(news) };
-  for (const [k, v] of Object.entries(inputs)) {
+  for (const [k, v] of Object.entries(inputsOf(inputs))) {
     if (!isUnknown(v)) judged[k] = v;
     else if (k in UNKNOWN_STAND_INS) judged[k] = UNKNOWN_STAND_INS[k];
   }
-  const failures = inputFailures(judged).map((e) => ({ property: e.property, reason: e.message }));
+  failures.push(...inputFailures(judged).map((e) => ({ property: e.property, reason: e.message })));
   return { inputs, failures };
 }
 
@@ -95,12 +121,23 @@ function changeOf(inputs: Props): Props {
   return Object.fromEntries(CHANGE_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
 }
 
+/** How the machine changes, if it does: a host or port not known yet counts as a change. */
+function movedMachine(olds: Props, news: Props): string | undefined {
+  const before = machineFor(placementOf(olds));
+  const c = news[PLACEMENT] as Props | undefined;
+  if (isUnknown(c) || isUnknown(c?.host) || isUnknown(c?.port)) return `${PLACEMENT} ${before} → a host known only after apply`;
+  const after = machineFor(placementOf(news));
+  return before === after ? undefined : `${PLACEMENT} ${before} → ${after}`;
+}
+
 /**
  * Compares what is recorded (the old outputs: what the host held at the last create, update or refresh)
  * with what is wanted, without touching the host. "1G" and 1073741824 are one size; `from` only matters
  * at create.
  */
 export function diffRecorded(olds: Props, news: Props): DiffResult & { known: boolean } {
+  const moved = movedMachine(olds, news);
+  if (moved) return { changes: true, replaces: [PLACEMENT], known: true, summary: `replace: ${moved}` };
   const oldInputs = withDefaults(inputsOf(olds));
   const newInputs = withDefaults(inputsOf(news));
   const replaces = REPLACE_ON_CHANGE.filter((k) => !sameValue(k, oldInputs[k], newInputs[k]));
@@ -149,6 +186,8 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
 export async function diffResource(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<DiffResult> {
   const { known, ...recorded } = diffRecorded(olds, news);
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
+  // A credential known only after apply: the host cannot be asked yet; the record speaks.
+  if (hasUnknown(news[PLACEMENT])) return recorded;
   const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))), opts);
   // Null: an interrupted operation awaits recovery, which the update does first; the record speaks.
   if (plan === null) return recorded;
@@ -183,9 +222,11 @@ export function inputsFromObserved(outs: Props): Props {
   return inputs;
 }
 
-/** The resource's id: its container directory. */
-export function resourceId(spec: ContainerRef): string {
-  return containerDirOf(spec);
+/** The resource's id: its container directory, after its host's name when it is on another machine. */
+export function resourceId(spec: ContainerRef, props: Props): string {
+  const c = props[PLACEMENT] as { host?: unknown } | undefined;
+  const host = typeof c?.host === "string" ? c.host : undefined;
+  return host === undefined ? containerDirOf(spec) : `${host.includes(":") ? `[${host}]` : host}:${containerDirOf(spec)}`;
 }
 
 function outputs(inputs: Props, observed: Observed): Props {
@@ -201,7 +242,7 @@ export async function createResource(
 ): Promise<{ id: string; outs: Props; method: string }> {
   const inputs = withDefaults(inputsOf(news));
   const created = await core.create(inputs, opts);
-  return { id: resourceId(created), outs: outputs(inputs, created), method: created.method };
+  return { id: resourceId(created, news), outs: outputs({ ...inputs, ...placementOf(news) }, created), method: created.method };
 }
 
 /** What is on the host now, without mounting. Null when the rootfs is gone (refresh drops it). */
@@ -212,7 +253,7 @@ export async function readResource(
 ): Promise<{ id: string; outs: Props } | null> {
   const observed = await core.inspect(refOf(props), opts);
   if (!observed) return null;
-  return { id: resourceId(observed), outs: outputs(withDefaults(inputsOf(props)), observed) };
+  return { id: resourceId(observed, props), outs: outputs({ ...withDefaults(inputsOf(props)), ...placementOf(props) }, observed) };
 }
 
 /** The wanted state, in full: what equals the host is kept, the rest changes. */
@@ -224,7 +265,12 @@ export async function updateResource(
 ): Promise<{ outs: Props; strategy: string; summary: string; method: string }> {
   const inputs = withDefaults(inputsOf(news));
   const updated = await core.update(refOf(olds), changeOf(inputs), opts);
-  return { outs: outputs(inputs, updated), strategy: updated.strategy, summary: updated.summary, method: updated.method };
+  return {
+    outs: outputs({ ...inputs, ...placementOf(news) }, updated),
+    strategy: updated.strategy,
+    summary: updated.summary,
+    method: updated.method,
+  };
 }
 
 export async function deleteResource(
