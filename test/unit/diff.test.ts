@@ -7,7 +7,7 @@ import { unknownValue } from "@pulumi/pulumi/runtime";
 import { NoSpace } from "../../provider/src/model/errors";
 import { UpdatePlan } from "../../provider/src/model/plans";
 import { RootfsCore } from "../../provider/src/api";
-import { diffResource } from "../../provider/src/adapters/pulumi/resource";
+import { diffResource, RECORD_ONLY } from "../../provider/src/adapters/pulumi/resource";
 
 const M = 2 ** 20;
 const inputs = { container: "web", lxcPath: "/var/lib/lxc", backingStore: "loop", size: "1G", fstype: "ext4" };
@@ -67,9 +67,9 @@ describe("diff", () => {
     await expect(diffResource(olds, { ...inputs, size: "64T" }, core)).rejects.toThrow(/^no space on \/var\/lib\/lxc\/web \(loop\)/);
   });
 
-  it("nothing to do when the host already holds what is wanted", async () => {
+  it("when the host already holds what is wanted and the record does not, an update records it and changes nothing", async () => {
     const { core } = fakeCore(plan("none", "no change"));
-    expect(await diffResource(olds, { ...inputs, size: "2G" }, core)).toEqual({ changes: false, replaces: [] });
+    expect(await diffResource(olds, { ...inputs, size: "2G" }, core)).toEqual({ changes: true, replaces: [], summary: RECORD_ONLY });
   });
 
   it("the record speaks while an interrupted operation awaits recovery", async () => {

@@ -90,6 +90,9 @@ function extraKeys(props: Props): Props {
   return Object.fromEntries(Object.entries(props).filter(([k]) => !known.has(k) && !k.startsWith("__")));
 }
 
+/** What a preview says of an update that changes nothing on the host. */
+export const RECORD_ONLY = "the host already holds this: the update records it and changes nothing there";
+
 export interface DiffResult {
   changes: boolean;
   replaces: string[];
@@ -191,8 +194,10 @@ export async function diffResource(olds: Props, news: Props, core: RootfsCore, o
   const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))), opts);
   // Null: an interrupted operation awaits recovery, which the update does first; the record speaks.
   if (plan === null) return recorded;
-  // The host already holds what is wanted: nothing to do (a refresh brings the record up to date).
-  if (plan.strategy === "none") return { changes: false, replaces: [] };
+  // The host already holds what is wanted while the record says otherwise (an operation that finished after
+  // its run was cut off, a change made by hand): an update that only brings the record up to date, so the
+  // next up converges without a refresh.
+  if (plan.strategy === "none") return { changes: true, replaces: [], summary: RECORD_ONLY };
   return { changes: true, replaces: [], summary: plan.summary };
 }
 
