@@ -78,6 +78,10 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
       must(["ssh-keygen", "-t", "ed25519", "-N", "", "-q", "-C", "", "-f", keyFile]),
     ]);
     await fs.copyFile(`${keyFile}.pub`, authorized);
+    // sshd reads authorized_keys as the user logging in, so a user other than root must reach it: the
+    // scratch directory may be crossed (not listed) by anyone; the private keys in it stay 0600.
+    await fs.chmod(scratch, 0o711);
+    await fs.chmod(authorized, 0o644);
     const hostKey = (await fs.readFile(`${hostKeyFile}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
     let image: string | undefined;
     if (kind === "btrfs") {
