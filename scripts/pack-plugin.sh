@@ -18,6 +18,8 @@ here=$(dirname "$(readlink -f "$0")")
 exec node "$here/dist/provider/src/adapters/plugin/main.js" "$@"
 LAUNCHER
 chmod 0755 "$STAGE/pulumi-resource-lxc"
-tar -czf "$OUT.tmp" -C "$STAGE" .
+# Pulumi's plugin installer takes regular files, directories and symlinks only: hard links (node-gyp
+# leaves some in node_modules) go in as the files they name.
+tar --hard-dereference -czf "$OUT.tmp" -C "$STAGE" .
 mv "$OUT.tmp" "$OUT"
 echo "$OUT"
