@@ -11,6 +11,7 @@ const { spawnSync } = require("child_process");
 const fs = require("fs");
 const os = require("os");
 const path = require("path");
+const { startSshd } = require("./sshd");
 
 const ROOT = path.resolve(__dirname, "..");
 const CLI = [process.execPath, path.join(ROOT, "bin", "lxc-rootfs.js")];
@@ -46,7 +47,7 @@ function record(name, ours, peer, peerS, extra = {}) {
     ...extra,
   };
   results.push(row);
-  const u = extra.unit === "MB" ? " MB" : "s";
+  const u = { MB: " MB", count: "" }[extra.unit] ?? "s";
   log(
     `${name.padEnd(44)} ours ${row.ours_s.toFixed(3)}${u}  ${peer.padEnd(34)} ${peerS === null ? "-" : `${row.peer_s.toFixed(3)}${u}`}  ratio ${row.ratio ?? "-"}`,
   );
@@ -263,6 +264,28 @@ async function main() {
       results.find((r) => r.case === "create dir").peer_s,
     );
 
+    // The CLI as whole processes against their floors: Node's start-up, and for a create the tools it runs.
+    sh([...CLI, "create", "--lxcpath", EXT, "--name", "insp", "--backing-store", "loop", "--size", "1G"]);
+    sideBySide(
+      "lxc-rootfs inspect loop (whole process)",
+      "node -e 0",
+      () => timed([...CLI, "inspect", "--lxcpath", EXT, "--name", "insp"]),
+      () => timed([process.execPath, "-e", "0"]),
+    );
+    sh([...CLI, "destroy", "--lxcpath", EXT, "--name", "insp"]);
+    const floorImage = path.join(EXT, "floor-image");
+    sideBySide(
+      "lxc-rootfs create loop 1G ext4 (whole process)",
+      "node -e 0 + truncate + mkfs.ext4 (its floor)",
+      (i) => timed([...CLI, "create", "--lxcpath", EXT, "--name", `cf${i}`, "--backing-store", "loop", "--size", "1G", "--fstype", "ext4"]),
+      () =>
+        timed([process.execPath, "-e", "0"]) + timed(["truncate", "-s", "1G", floorImage]) + timed(["mkfs.ext4", "-q", "-F", floorImage]),
+      (i) => {
+        sh([...CLI, "destroy", "--lxcpath", EXT, "--name", `cf${i}`]);
+        fs.rmSync(floorImage, { force: true });
+      },
+    );
+
     // 5. inside the library, no process start: what a pulumi up of many resources pays per resource.
     const lib = require(path.join(ROOT, "dist", "provider", "src", "index.js"));
     const libCreate = [];
@@ -356,6 +379,56 @@ async function engineCases(lib) {
     await ours.destroy();
     await peer.destroy();
   }
+  await remoteCases(lib, stack, time);
+}
+
+/**
+ * The same 20 loop Rootfs on a host reached over SSH (this machine, through an sshd on loopback) beside
+ * the same stack run locally: what SSH and the agent cost. The connections come from sshd's own log.
+ */
+async function remoteCases(lib, stack, time) {
+  const sshd = await startSshd(path.join(WORK, "sshd"));
+  try {
+    const names = Array.from({ length: 20 }, (_, i) => `x${i}`);
+    const local = await stack("local20", async () => {
+      for (const c of names) new lib.Rootfs(c, { container: `l${c}`, lxcPath: EXT, backingStore: "loop", size: "1G" });
+    });
+    const remote = await stack("remote20", async () => {
+      for (const c of names)
+        new lib.Rootfs(c, { container: `r${c}`, lxcPath: EXT, backingStore: "loop", size: "1G", connection: sshd.connection });
+    });
+    const rounds = Math.min(ROUNDS, 3);
+    const [upLocal, upRemote, refreshLocal, refreshRemote, logins] = [[], [], [], [], []];
+    for (let i = 0; i < rounds; i++) {
+      const pair = [
+        async () => upLocal.push(await time(() => local.up({ parallel: 20 }))),
+        async () => upRemote.push(await time(() => remote.up({ parallel: 20 }))),
+      ];
+      for (const run of i % 2 === 0 ? pair : pair.reverse()) await run();
+      await local.destroy();
+      await remote.destroy();
+    }
+    await local.up({ parallel: 20 });
+    await remote.up({ parallel: 20 });
+    for (let i = 0; i < ROUNDS; i++) {
+      const pair = [
+        async () => refreshLocal.push(await time(() => local.refresh({ parallel: 20 }))),
+        async () => {
+          const before = sshd.connections();
+          refreshRemote.push(await time(() => remote.refresh({ parallel: 20 })));
+          logins.push(sshd.connections() - before);
+        },
+      ];
+      for (const run of i % 2 === 0 ? pair : pair.reverse()) await run();
+    }
+    await local.destroy();
+    await remote.destroy();
+    record("pulumi up of 20 loop Rootfs on a host over SSH", median(upRemote), "the same stack, local", median(upLocal));
+    record("pulumi refresh of 20 Rootfs on a host over SSH", median(refreshRemote), "the same stack, local", median(refreshLocal));
+    record("SSH logins per pulumi refresh of 20 Rootfs on one host", Math.max(...logins), "-", null, { unit: "count" });
+  } finally {
+    await sshd.stop();
+  }
 }
 
 function machine() {
@@ -380,7 +453,7 @@ function output() {
   }
   const lines = ["| case | ours | peer | peer's | ratio |", "|---|---|---|---|---|"];
   for (const r of results) {
-    const u = r.unit === "MB" ? " MB" : " s";
+    const u = { MB: " MB", count: "" }[r.unit] ?? " s";
     lines.push(`| ${r.case} | ${r.ours_s}${u} | ${r.peer} | ${r.peer_s === null ? "-" : r.peer_s + u} | ${r.ratio ?? "-"} |`);
   }
   const md = `# Benchmark results\n\nMachine: ${machine()}.\nProduced by \`npm run bench\` on ${new Date().toISOString()}; ratio = ours / peer (lower is better).\n\n${lines.join("\n")}\n`;

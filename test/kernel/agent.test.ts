@@ -25,7 +25,7 @@ function startAgent(): { child: ChildProcess; core: AgentCore; exited: Promise<n
 
 beforeAll(async () => {
   const bundle = await tempDir("agent-bundle");
-  await fs.cp(path.join(REPO, "dist", "agent"), bundle, { recursive: true });
+  await fs.cp(path.join(REPO, "dist", "bundle"), bundle, { recursive: true });
   AGENT = path.join(bundle, "agent.js");
   lxcPath = await tempDir("agent");
   seed = path.join(lxcPath, "seed");

@@ -176,7 +176,7 @@ describe("the agent and the user on the host", () => {
     await fs.writeFile(path.join(stale, "manifest.json"), "{}");
     const { t } = await oneRootfs("stale", { container: "s", lxcPath: b.lxcPath, backingStore: "dir", connection: connectionTo(b) });
     await t.run((onOutput) => t.stack.up({ onOutput }));
-    const manifest = JSON.parse(await fs.readFile(path.join(REPO, "dist", "agent", "manifest.json"), "utf8"));
+    const manifest = JSON.parse(await fs.readFile(path.join(REPO, "dist", "bundle", "manifest.json"), "utf8"));
     expect(await fs.readdir(AGENTS)).toEqual([`${manifest.version}-${manifest.sha256.slice(0, 16)}`]);
     expect(await inside(b, `test -d ${b.lxcPath}/s/rootfs && echo made`)).toBe("made");
   });

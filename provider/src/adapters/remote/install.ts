@@ -1,5 +1,5 @@
 /**
- * The agent on a host: installed once per version and content (dist/agent, see scripts/build-agent.js)
+ * The agent on a host: installed once per version and content (the agent files of dist/bundle, see scripts/build-bundles.js)
  * under `~/.cache/pulumi-lxc/agent/<version>-<hash>` of the SSH user, uploaded over SFTP into a temporary
  * directory renamed into place, so a half-done upload is never taken for an agent. Other versions are
  * removed when a new one lands. It runs with the host's Node (20 or later); a user other than root runs
@@ -26,11 +26,11 @@ export interface Bundle {
   name: string;
 }
 
-/** The bundle beside this code: dist/agent, from dist/provider/src/adapters/remote or from the sources. */
+/** The bundle beside this code: dist/bundle, from dist/provider/src/adapters/remote or from the sources. */
 export async function localBundle(): Promise<Bundle> {
   const candidates = [
-    path.resolve(__dirname, "..", "..", "..", "..", "agent"),
-    path.resolve(__dirname, "..", "..", "..", "..", "dist", "agent"),
+    path.resolve(__dirname, "..", "..", "..", "..", "bundle"),
+    path.resolve(__dirname, "..", "..", "..", "..", "dist", "bundle"),
   ];
   for (const dir of candidates) {
     const text = await fs.readFile(path.join(dir, "manifest.json"), "utf8").catch(() => null);
@@ -38,7 +38,7 @@ export async function localBundle(): Promise<Bundle> {
     const manifest = JSON.parse(text) as Manifest;
     return { dir, manifest, name: `${manifest.version}-${manifest.sha256.slice(0, 16)}` };
   }
-  throw new RootfsError(`internal: the agent bundle (dist/agent/manifest.json) is missing; run npm run build`);
+  throw new RootfsError(`internal: the agent bundle (dist/bundle/manifest.json) is missing; run npm run build`);
 }
 
 /** `uname -m` as Node names architectures. */
