@@ -181,6 +181,37 @@ describe("the agent and the user on the host", () => {
     expect(await inside(b, `test -d ${b.lxcPath}/s/rootfs && echo made`)).toBe("made");
   });
 
+  it("a host without Node.js 20: the error says what was found and what to install, and nothing is made", async () => {
+    const h = await startSshHost();
+    try {
+      // Inside the host's namespace only: no node at all, then a Node.js 18.
+      const old = path.join(h.scratch, "node18");
+      await fs.writeFile(old, "#!/bin/sh\necho 18.19.0\n", { mode: 0o755 });
+      for (const [over, found] of [
+        ["/dev/null", "found none"],
+        [old, "found Node.js 18.19.0"],
+      ]) {
+        await must(["nsenter", "--target", String(h.pid), "--mount", "mount", "--bind", over, "/usr/bin/node"]);
+        try {
+          const { t } = await oneRootfs(`nonode${found.length}`, {
+            container: "n",
+            lxcPath: h.lxcPath,
+            backingStore: "dir",
+            connection: connectionTo(h),
+          });
+          const { message } = await upFails(t);
+          expect(message).toContain(`the agent needs Node.js 20 or later on the host; ${found}: install nodejs 20 or later`);
+          expect(await rootfsInState(t)).toEqual([]);
+          expect(await inside(h, `ls -A ${h.lxcPath}`)).toBe("");
+        } finally {
+          await must(["nsenter", "--target", String(h.pid), "--mount", "umount", "/usr/bin/node"]);
+        }
+      }
+    } finally {
+      await h.stop();
+    }
+  });
+
   describe("a user other than root", () => {
     const USERS = { sudoer: "lxcrootfs-sudo", plain: "lxcrootfs-nosudo" };
     const SUDOERS = "/etc/sudoers.d/pulumi-lxc-test";
