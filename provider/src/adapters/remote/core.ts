@@ -18,6 +18,8 @@ interface Pending {
 export interface AgentCore extends RootfsCore {
   /** The agent's package version, once it has said hello. */
   readonly version: Promise<string>;
+  /** Settles with the failure that ended the agent (its channel closed, a line it could not read). */
+  readonly ended: Promise<Error>;
   /** Ends the agent's input: it finishes what is in flight, then exits. */
   close(): void;
 }
@@ -46,10 +48,13 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
   });
   // Nobody may be waiting on the hello yet; its failure reaches every call.
   version.catch(() => undefined);
+  let end: (e: Error) => void = () => undefined;
+  const ended = new Promise<Error>((resolve) => (end = resolve));
 
   function fail(e: Error): void {
     if (failure) return;
     failure = e;
+    end(e);
     refused(e);
     for (const p of pending.values()) p.reject(e);
     pending.clear();
@@ -97,6 +102,7 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
 
   return {
     version,
+    ended,
     inspect: (ref, opts) => call("inspect", [ref], opts),
     create: (spec, opts) => call("create", [spec], opts),
     planUpdate: (ref, change, opts) => call("planUpdate", [ref, change], opts),

@@ -1,7 +1,7 @@
 /**
  * One SSH connection and one agent per host per provider process: the 20 Rootfs of a host share them, so
- * a `pulumi up` costs one handshake and one Node start per host, not one per resource. A connection that
- * fails or closes leaves the pool; the next call dials again.
+ * a `pulumi up` costs one handshake and one Node start per host, not one per resource. An agent that
+ * fails to start or ends leaves the pool with its connection closed; the next call dials again.
  */
 import { createHash } from "crypto";
 import type { RootfsCore } from "../../api";
@@ -25,11 +25,15 @@ function keyOf(c: Connection): string {
   return createHash("sha256").update(JSON.stringify(c)).digest("hex");
 }
 
-async function connect(c: Connection, key: string): Promise<AgentCore> {
+/** Connects and starts the agent; resolves once the agent has said hello, so a dead start is never pooled. */
+async function connect(c: Connection): Promise<AgentCore> {
   const client = await dial(c, await readKnownHosts());
-  client.once("close", () => agents.delete(key));
   try {
-    return await startAgent(client, c.user, `ssh ${nameWithProxy(c)}`);
+    const core = await startAgent(client, c.user, `ssh ${nameWithProxy(c)}`);
+    await core.version;
+    // The connection has no other use: it closes with its agent.
+    void core.ended.then(() => client.end());
+    return core;
   } catch (e) {
     client.end();
     throw e;
@@ -38,12 +42,18 @@ async function connect(c: Connection, key: string): Promise<AgentCore> {
 
 function agentFor(c: Connection): Promise<AgentCore> {
   const key = keyOf(c);
-  let agent = agents.get(key);
-  if (!agent) {
-    agent = connect(c, key);
-    agents.set(key, agent);
-    agent.catch(() => agents.delete(key));
-  }
+  const pooled = agents.get(key);
+  if (pooled) return pooled;
+  const agent = connect(c);
+  agents.set(key, agent);
+  // Only this entry leaves: a newer one for the same key may have taken its place meanwhile.
+  const leave = () => {
+    if (agents.get(key) === agent) agents.delete(key);
+  };
+  agent.then(
+    (core) => void core.ended.then(leave),
+    () => leave(),
+  );
   return agent;
 }
 

@@ -52,8 +52,17 @@ function dialOnce(c: ProxyConnection, knownHosts: KnownHost[], sock?: ClientChan
         return verdict.ok;
       },
     };
-    client.once("ready", () => resolve(client));
-    client.once("error", (e: Error & { level?: string }) => {
+    let settled = false;
+    client.once("ready", () => {
+      settled = true;
+      resolve(client);
+    });
+    // For the client's whole life: ssh2 may emit a second error after the first (a lost connection after a
+    // handshake timeout), and an 'error' without a listener would end the provider process. After the
+    // dial, a failure shows as the connection's close, which the pool and the agent's channel act on.
+    client.on("error", (e: Error & { level?: string }) => {
+      if (settled) return;
+      settled = true;
       client.end();
       if (refusal) return reject(new SshRefused(`ssh ${nameOf(c)}: host key refused: ${refusal}`));
       if (e.level === "client-authentication")
@@ -70,12 +79,19 @@ function methodsOf(c: ProxyConnection): string {
   return kinds.filter(Boolean).join(", ") || "none: set privateKey, password or agentSocketPath";
 }
 
-async function dialWithRetries(c: ProxyConnection, knownHosts: KnownHost[], via?: Client): Promise<Client> {
+/** A bastion, and whether its connection has closed (then no dial through it can succeed). */
+interface Via {
+  client: Client;
+  closed(): boolean;
+}
+
+async function dialWithRetries(c: ProxyConnection, knownHosts: KnownHost[], via?: Via): Promise<Client> {
   let last: Error = new RootfsError(`ssh ${nameOf(c)}: not dialled`);
   const unlimited = c.dialErrorLimit === -1;
   for (let attempt = 1; unlimited || attempt <= c.dialErrorLimit; attempt++) {
     try {
-      const sock = via ? await forward(via, c) : undefined;
+      if (via?.closed()) throw new SshRefused(`ssh ${nameOf(c)}: the bastion's connection closed`);
+      const sock = via ? await forward(via.client, c) : undefined;
       return await dialOnce(c, knownHosts, sock);
     } catch (e) {
       if (e instanceof SshRefused) throw e;
@@ -87,12 +103,24 @@ async function dialWithRetries(c: ProxyConnection, knownHosts: KnownHost[], via?
   throw new RootfsError(`${last.message} (after ${c.dialErrorLimit} dial${c.dialErrorLimit === 1 ? "" : "s"}${each})`);
 }
 
-/** A TCP stream to the target, opened by the bastion (`direct-tcpip`, as `ssh -J` does). */
+/** A TCP stream to the target, opened by the bastion (`direct-tcpip`, as `ssh -J` does), within the dial's time. */
 function forward(bastion: Client, to: ProxyConnection): Promise<ClientChannel> {
   return new Promise((resolve, reject) => {
-    bastion.forwardOut("127.0.0.1", 0, to.host, to.port, (err, stream) =>
-      err ? reject(new RootfsError(`ssh ${nameOf(to)}: the bastion could not reach it: ${err.message}`)) : resolve(stream),
-    );
+    let late = false;
+    const timer =
+      to.perDialTimeout > 0
+        ? setTimeout(() => {
+            late = true;
+            reject(new RootfsError(`ssh ${nameOf(to)}: the bastion did not reach it in ${to.perDialTimeout} s`));
+          }, to.perDialTimeout * 1000)
+        : undefined;
+    bastion.forwardOut("127.0.0.1", 0, to.host, to.port, (err, stream) => {
+      clearTimeout(timer);
+      // A stream that came after the dial gave up would be left open: close it.
+      if (late) return stream?.close();
+      if (err) reject(new RootfsError(`ssh ${nameOf(to)}: the bastion could not reach it: ${err.message}`));
+      else resolve(stream);
+    });
   });
 }
 
@@ -100,8 +128,10 @@ function forward(bastion: Client, to: ProxyConnection): Promise<ClientChannel> {
 export async function dial(c: Connection, knownHosts: KnownHost[]): Promise<Client> {
   if (!c.proxy) return dialWithRetries(c, knownHosts);
   const bastion = await dialWithRetries(c.proxy, knownHosts);
+  let bastionClosed = false;
+  bastion.once("close", () => (bastionClosed = true));
   try {
-    const client = await dialWithRetries(c, knownHosts, bastion);
+    const client = await dialWithRetries(c, knownHosts, { client: bastion, closed: () => bastionClosed });
     client.once("close", () => bastion.end());
     return client;
   } catch (e) {
