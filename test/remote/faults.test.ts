@@ -158,7 +158,11 @@ describe("a session that dies", () => {
     const { message } = await up;
     expect(message).toMatch(/channel closed|Connection lost|ECONNRESET|No response/i);
     // The agent finishes what was in flight on its own; wait for it to go.
-    while ((await a.run(["pgrep", "-f", "agent.js"])).code === 0) await new Promise((r) => setTimeout(r, 100));
+    const finishing = Date.now() + 120_000;
+    while ((await a.run(["pgrep", "-f", "agent.js"])).code === 0) {
+      if (Date.now() > finishing) throw new Error("the agent did not finish within 2 minutes");
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const { result } = await t.run((onOutput) => t.stack.up({ onOutput }));
     expect(result.summary.result).toBe("succeeded");
     expect((await rootfsInState(t))[0].outputs.backingStore).toBe("dir");
@@ -168,16 +172,24 @@ describe("a session that dies", () => {
 });
 
 describe("the agent and the user on the host", () => {
-  it("an agent of another version is replaced", async () => {
+  it("an agent of another version unused for a day is replaced; one used recently is left to its provider", async () => {
     // A host that has only an older agent (the hosts of these tests share root's home, so this is all of them).
     await fs.rm(AGENTS, { recursive: true, force: true });
     const stale = path.join(AGENTS, "0.0.0-0000000000000000");
     await fs.mkdir(stale, { recursive: true });
     await fs.writeFile(path.join(stale, "manifest.json"), "{}");
+    // Unused for two days: a version another provider still runs would have been touched by its probe.
+    const twoDaysAgo = new Date(Date.now() - 2 * 86400_000);
+    await fs.utimes(stale, twoDaysAgo, twoDaysAgo);
+    const recent = path.join(AGENTS, "0.0.1-1111111111111111");
+    await fs.mkdir(recent, { recursive: true });
     const { t } = await oneRootfs("stale", { container: "s", lxcPath: b.lxcPath, backingStore: "dir", connection: connectionTo(b) });
     await t.run((onOutput) => t.stack.up({ onOutput }));
     const manifest = JSON.parse(await fs.readFile(path.join(REPO, "dist", "bundle", "manifest.json"), "utf8"));
-    expect(await fs.readdir(AGENTS)).toEqual([`${manifest.version}-${manifest.sha256.slice(0, 16)}`]);
+    expect((await fs.readdir(AGENTS)).sort()).toEqual(
+      [`${manifest.version}-${manifest.sha256.slice(0, 16)}`, "0.0.1-1111111111111111"].sort(),
+    );
+    await fs.rm(recent, { recursive: true });
     expect(await inside(b, `test -d ${b.lxcPath}/s/rootfs && echo made`)).toBe("made");
   });
 

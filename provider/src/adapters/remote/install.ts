@@ -45,7 +45,13 @@ export async function localBundle(): Promise<Bundle> {
 const UNAME_ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
 const MIN_NODE_MAJOR = 20;
 
-/** What the host has, read in one command: home, architecture, Node, sudo, whether this bundle is there. */
+/** Where agents live on a host, under the SSH user's home: one directory per version and hash. */
+const AGENTS = ".cache/pulumi-lxc/agent";
+
+/**
+ * What the host has, read in one command: home, architecture, Node, sudo, whether this bundle is there.
+ * An installed bundle's directory is touched: other versions' cleanup leaves what was used within a day.
+ */
 const PROBE = `
 set -u
 echo "home=$HOME"
@@ -55,7 +61,7 @@ if [ "$(id -u)" != 0 ]; then
   if sudo -n true 2>/dev/null; then echo sudo=yes; run="sudo -n --"; else echo sudo=no; fi
 fi
 echo "node=$($run node -p process.versions.node 2>/dev/null)"
-if [ -f "$HOME/.cache/pulumi-lxc/agent/$1/manifest.json" ]; then echo installed=yes; else echo installed=no; fi
+if [ -f "$HOME/$2/$1/manifest.json" ]; then touch "$HOME/$2/$1"; echo installed=yes; else echo installed=no; fi
 `;
 
 interface Probe {
@@ -67,7 +73,7 @@ interface Probe {
 }
 
 async function probe(client: Client, bundle: Bundle, where: string): Promise<Probe> {
-  const r = await run(client, ["sh", "-c", PROBE, "sh", bundle.name]);
+  const r = await run(client, ["sh", "-c", PROBE, "sh", bundle.name, AGENTS]);
   const fields = Object.fromEntries(r.stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
   if (r.code !== 0 || !fields.home) throw new RootfsError(`${where}: could not read the host (sh exited ${r.code}): ${r.stderr.trim()}`);
   return fields as unknown as Probe;
@@ -113,33 +119,42 @@ async function mkdirs(sftp: SFTPWrapper, dir: string, from: string): Promise<voi
   }
 }
 
-/** Uploads the bundle to `<root>/<name>.tmp-<random>`, then renames it to `<root>/<name>`. */
+/**
+ * Uploads the bundle to `<root>/<name>.tmp-<pid>-<time>`, then renames it to `<root>/<name>`. A directory
+ * of that name without a manifest (a removal cut short) is removed first; one with a manifest was put
+ * there by another process meanwhile, and serves as well.
+ */
 async function upload(client: Client, bundle: Bundle, home: string, where: string): Promise<void> {
-  const root = path.posix.join(home, ".cache", "pulumi-lxc", "agent");
+  const root = path.posix.join(home, AGENTS);
   const final = path.posix.join(root, bundle.name);
   const temporary = `${final}.tmp-${process.pid}-${Date.now()}`;
-  const sftp = await sftpOf(client);
-  let renamed: boolean;
+  let sftp: SFTPWrapper | undefined;
   try {
-    await mkdirs(sftp, temporary, home);
+    sftp = await sftpOf(client);
+    const session = sftp;
+    await mkdirs(session, temporary, home);
     for (const file of bundle.manifest.files) {
       const target = path.posix.join(temporary, file);
-      await mkdirs(sftp, path.posix.dirname(target), temporary);
-      await call((cb) => sftp.fastPut(path.join(bundle.dir, file), target, cb));
+      await mkdirs(session, path.posix.dirname(target), temporary);
+      await call((cb) => session.fastPut(path.join(bundle.dir, file), target, cb));
     }
     // The manifest goes last: its presence is what says the directory is whole.
-    await call((cb) => sftp.fastPut(path.join(bundle.dir, "manifest.json"), path.posix.join(temporary, "manifest.json"), cb));
-    renamed = await succeeds((cb) => sftp.rename(temporary, final, cb));
-    // Another process may have installed the same bundle meanwhile; its copy serves as well.
-    if (!renamed && !(await succeeds((cb) => sftp.stat(path.posix.join(final, "manifest.json"), cb))))
-      throw new RootfsError(`${where}: could not move the uploaded agent into ${final}`);
+    await call((cb) => session.fastPut(path.join(bundle.dir, "manifest.json"), path.posix.join(temporary, "manifest.json"), cb));
+    const whole = () => succeeds((cb) => session.stat(path.posix.join(final, "manifest.json"), cb));
+    if (!(await succeeds((cb) => session.rename(temporary, final, cb))) && !(await whole())) {
+      await run(client, ["rm", "-rf", "--", final]);
+      if (!(await succeeds((cb) => session.rename(temporary, final, cb))))
+        throw new RootfsError(`${where}: could not move the uploaded agent into ${final}`);
+    }
   } catch (e) {
     if (e instanceof RootfsError) throw e;
     throw new RootfsError(`${where}: uploading the agent failed: ${(e as Error).message}`);
   } finally {
-    sftp.end();
+    sftp?.end();
+    // Gone when renamed; otherwise a failed or superfluous upload.
+    await run(client, ["rm", "-rf", "--", temporary]).catch(() => undefined);
   }
-  // Temporary directories left by an interrupted upload (an hour old), and agents of other versions.
+  // Other versions not used for a day (a probe touches the one it finds), and uploads left half-done.
   await run(client, [
     "find",
     root,
@@ -149,19 +164,11 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
     "1",
     "-type",
     "d",
-    "(",
-    "-name",
-    "*.tmp-*",
-    "-mmin",
-    "+60",
-    "-o",
-    "!",
-    "-name",
-    "*.tmp-*",
     "!",
     "-name",
     bundle.name,
-    ")",
+    "-mmin",
+    "+1440",
     "-exec",
     "rm",
     "-rf",
@@ -169,8 +176,6 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
     "{}",
     "+",
   ]);
-  // This upload's copy, when another process's landed first.
-  if (!renamed) await run(client, ["rm", "-rf", "--", temporary]);
 }
 
 /** Installs the agent where it is missing and starts it: a core served by the host over this connection. */
@@ -179,7 +184,7 @@ export async function startAgent(client: Client, user: string, where: string): P
   const host = await probe(client, bundle, where);
   checkHost(host, bundle, user, where);
   if (host.installed === "no") await upload(client, bundle, host.home, where);
-  const agent = path.posix.join(host.home, ".cache", "pulumi-lxc", "agent", bundle.name, "agent.js");
+  const agent = path.posix.join(host.home, AGENTS, bundle.name, "agent.js");
   const channel = await open(client, [...(host.sudo ? ["sudo", "-n", "--"] : []), "node", agent]);
   return agentCore({ stdin: channel, stdout: channel, stderr: channel.stderr }, where);
 }
