@@ -61,6 +61,8 @@ it.each([
   [{ host: "web", colour: "blue" }, "connection.colour"],
   [{ host: "web", proxy: { host: "" } }, "connection.proxy.host"],
   ["web", "connection"],
+  [{ host: "[::1]" }, "connection.host"],
+  [{ host: "[::1" }, "connection.host"],
 ])("%j is refused naming %s", (raw, property) => {
   const e = refused(raw);
   expect(e.property).toBe(property);
@@ -77,6 +79,12 @@ it("never shows a credential in an error", () => {
   const e = refused({ host: "web", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----", port: -1 });
   expect(e.message).not.toContain("BEGIN");
   expect(refused({ host: "web", passphrase: "hunter2" }).message).not.toContain("hunter2");
+  expect(refused("-----BEGIN OPENSSH PRIVATE KEY-----").message).not.toContain("BEGIN");
+});
+
+it("takes IPv6 addresses without brackets, as @pulumi/command does", () => {
+  expect(validateConnection({ host: "::1" }).host).toBe("::1");
+  expect(validateConnection({ host: "fd00::5" }).host).toBe("fd00::5");
 });
 
 it("one machine per host and port, whatever the case of the name", () => {

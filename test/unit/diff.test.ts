@@ -132,12 +132,15 @@ describe("diff of where the rootfs lives", () => {
     expect(calls).toEqual([]);
   });
 
-  it("a host known only after apply is a replacement; a credential known only after apply asks nothing of the host", async () => {
+  it("a connection known only after apply (the SDKs make the whole secret object unknown) is an update at preview, not a replacement, and asks nothing of the host", async () => {
     const { core, calls } = fakeCore(new Error("asked"));
-    expect(await diffResource(remote, { ...inputs, connection: { ...conn, host: unknownValue } }, core)).toMatchObject({
-      changes: true,
-      replaces: ["connection"],
-    });
+    for (const connection of [unknownValue, { ...conn, host: unknownValue }, { ...conn, port: unknownValue }]) {
+      expect(await diffResource(remote, { ...inputs, connection }, core)).toEqual({
+        changes: true,
+        replaces: [],
+        summary: "update: connection known only after apply (another host replaces)",
+      });
+    }
     const d = await diffResource(remote, { ...inputs, size: "2G", connection: { ...conn, privateKey: unknownValue } }, core);
     expect(d).toMatchObject({ changes: true, replaces: [] });
     expect(calls).toEqual([]);

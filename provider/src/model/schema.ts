@@ -18,7 +18,8 @@ const types = schemaJson.types as unknown as Record<string, { type: string; enum
  * Inputs that say where the core runs, not what it makes: the Pulumi adapters take them (see
  * adapters/remote/connection.ts), and no core request carries them.
  */
-export const PLACEMENT_INPUTS: readonly string[] = ["connection"];
+export const CONNECTION = "connection";
+export const PLACEMENT_INPUTS: readonly string[] = [CONNECTION];
 const coreInputs = Object.entries(resource.inputProperties).filter(([k]) => !PLACEMENT_INPUTS.includes(k));
 
 function enumValues(ref: string): string[] {
@@ -50,3 +51,13 @@ export const inputNames = Object.keys(resource.inputProperties);
 export const coreInputNames = coreInputs.map(([k]) => k);
 export const storeValues = enumValues("#/types/lxc:index:BackingStore");
 export const fstypeValues = enumValues("#/types/lxc:index:Fstype");
+
+/** Inputs schema.json marks secret: the plugin keeps them secret in the state whatever the caller sent. */
+export const secretInputNames = Object.entries(resource.inputProperties as Record<string, PropertySpec & { secret?: boolean }>)
+  .filter(([, v]) => v.secret)
+  .map(([k]) => k);
+
+/** The properties of an object type of schema.json (lxc:index:Connection, say). */
+export function typeProperties<T>(token: string): Record<string, T> {
+  return (schemaJson.types as unknown as Record<string, { properties: Record<string, T> }>)[token].properties;
+}

@@ -5,7 +5,7 @@
  */
 import type * as provider from "@pulumi/pulumi/provider";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime";
-import { RESOURCE_TOKEN as ROOTFS_TYPE } from "../../model/schema";
+import { RESOURCE_TOKEN as ROOTFS_TYPE, secretInputNames } from "../../model/schema";
 import {
   checkResource,
   createResource,
@@ -58,6 +58,16 @@ export function unwrapSecrets(props: Props): { plain: Props; secret: Set<string>
   return { plain, secret };
 }
 
+/**
+ * unwrapSecrets, with the inputs schema.json marks secret counted secret whether or not the caller sent
+ * them so (an SDK wraps them; a hand-written program or YAML may not): they never reach the state in plain.
+ */
+function unwrap(props: Props): { plain: Props; secret: Set<string> } {
+  const opened = unwrapSecrets(props);
+  for (const k of secretInputNames) if (opened.plain[k] !== undefined && opened.plain[k] !== null) opened.secret.add(k);
+  return opened;
+}
+
 /** The name of a rootfs for the engine's log, with any secret part of it shown as [secret]. */
 function labelOf(plain: Props, secret: Set<string>): string {
   return label({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
@@ -87,15 +97,15 @@ export class RootfsProvider implements provider.Provider {
 
   async check(urn: string, _olds: Props, news: Props): Promise<provider.CheckResult> {
     assertRootfs(urn);
-    const { plain, secret } = unwrapSecrets(news);
+    const { plain, secret } = unwrap(news);
     const r = checkResource(plain);
     return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
   }
 
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     return plainErrors(async () => {
-      const n = unwrapSecrets(news);
-      const d = await diffResource(unwrapSecrets(olds).plain, n.plain, coreFor(n.plain));
+      const n = unwrap(news);
+      const d = await diffResource(unwrap(olds).plain, n.plain, coreFor(n.plain));
       if (d.summary) await this.log(urn, `${labelOf(n.plain, n.secret)}: ${d.summary}`);
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
     });
@@ -104,7 +114,7 @@ export class RootfsProvider implements provider.Provider {
   async create(urn: string, inputs: Props): Promise<provider.CreateResult> {
     assertRootfs(urn);
     return plainErrors(async () => {
-      const { plain, secret } = unwrapSecrets(inputs);
+      const { plain, secret } = unwrap(inputs);
       const r = await createResource(plain, coreFor(plain), { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
       // Not the value of from: it may be secret, and the engine's log is not.
       if (r.method !== "none") await this.log(urn, `${labelOf(plain, secret)}: filled from \`from\` by ${r.method}`);
@@ -116,7 +126,7 @@ export class RootfsProvider implements provider.Provider {
   async read(id: string, _urn: string, props: Props): Promise<provider.ReadResult> {
     return plainErrors(async () => {
       const importing = Object.keys(props ?? {}).length === 0;
-      const { plain, secret } = unwrapSecrets(importing ? propsFromId(id) : props);
+      const { plain, secret } = unwrap(importing ? propsFromId(id) : props);
       const r = await readResource(plain, coreFor(plain));
       if (!r) return { id: "", props: {} };
       return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? inputsFromObserved(r.outs) : undefined };
@@ -125,8 +135,8 @@ export class RootfsProvider implements provider.Provider {
 
   async update(_id: string, urn: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
     return plainErrors(async () => {
-      const { plain, secret } = unwrapSecrets(news);
-      const r = await updateResource(unwrapSecrets(olds).plain, plain, coreFor(plain));
+      const { plain, secret } = unwrap(news);
+      const r = await updateResource(unwrap(olds).plain, plain, coreFor(plain));
       await this.log(
         urn,
         `${labelOf(plain, secret)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`,
@@ -137,7 +147,7 @@ export class RootfsProvider implements provider.Provider {
 
   async delete(_id: string, urn: string, props: Props): Promise<void> {
     return plainErrors(async () => {
-      const { plain, secret } = unwrapSecrets(props);
+      const { plain, secret } = unwrap(props);
       const r = await deleteResource(plain, coreFor(plain));
       if (!r.destroyed) await this.log(urn, `${labelOf(plain, secret)}: nothing deleted: ${r.reason}`);
     });

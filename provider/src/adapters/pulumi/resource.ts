@@ -9,21 +9,18 @@ import { InvalidInput, RootfsError } from "../../model/errors";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, Fstype, Store } from "../../model/requests";
 import { StoreShape } from "../../model/plans";
 import { Observed } from "../../model/results";
-import { coreInputNames, inputNames, storeValues } from "../../model/schema";
+import { CONNECTION, coreInputNames, inputNames, storeValues } from "../../model/schema";
 import { parseSize, SIZE_ALIGN } from "../../model/sizes";
 import { isBlockStore } from "../../drivers";
 import { planChange } from "../../planner/plan";
 import { OperationOptions, RootfsCore } from "../../api";
 import { inputFailures, validateChange, validateSpec, withDefaults } from "../../api/validate";
-import { validateConnection } from "../remote/connection";
-import { machineFor } from "./placement";
+import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 
 export type Props = Record<string, unknown>;
 
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
-/** Where the rootfs lives: its host and port replace (another machine); its credentials never diff. */
-const PLACEMENT = "connection";
 /** Used at create only: changing it later changes nothing on the host. */
 const CREATE_ONLY = ["from"];
 
@@ -49,7 +46,8 @@ export function inputsOf(props: Props): Props {
 
 /** Where the rootfs lives, as given: `{ connection }`, or nothing for the machine running Pulumi. */
 function placementOf(props: Props): Props {
-  return props[PLACEMENT] === undefined || props[PLACEMENT] === null ? {} : { [PLACEMENT]: props[PLACEMENT] };
+  const connection = connectionIn(props);
+  return connection === undefined ? {} : { [CONNECTION]: connection };
 }
 
 export interface CheckResult {
@@ -124,13 +122,17 @@ function changeOf(inputs: Props): Props {
   return Object.fromEntries(CHANGE_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
 }
 
-/** How the machine changes, if it does: a host or port not known yet counts as a change. */
-function movedMachine(olds: Props, news: Props): string | undefined {
-  const before = machineFor(placementOf(olds));
-  const c = news[PLACEMENT] as Props | undefined;
-  if (isUnknown(c) || isUnknown(c?.host) || isUnknown(c?.port)) return `${PLACEMENT} ${before} → a host known only after apply`;
-  const after = machineFor(placementOf(news));
-  return before === after ? undefined : `${PLACEMENT} ${before} → ${after}`;
+/**
+ * How the machine changes, if it does: its host and port replace (another machine); credentials never
+ * diff. Unknown when the connection is not known yet (a preview: an SDK makes the whole secret connection
+ * unknown when any of its fields is), and the engine diffs again with the values at apply.
+ */
+function movedMachine(olds: Props, news: Props): string | undefined | typeof UNKNOWN {
+  const c = connectionIn(news) as Props | undefined;
+  if (isUnknown(c) || isUnknown(c?.host) || isUnknown(c?.port)) return UNKNOWN;
+  const before = machineFor(olds);
+  const after = machineFor(news);
+  return before === after ? undefined : `${CONNECTION} ${before} → ${after}`;
 }
 
 /**
@@ -140,7 +142,9 @@ function movedMachine(olds: Props, news: Props): string | undefined {
  */
 export function diffRecorded(olds: Props, news: Props): DiffResult & { known: boolean } {
   const moved = movedMachine(olds, news);
-  if (moved) return { changes: true, replaces: [PLACEMENT], known: true, summary: `replace: ${moved}` };
+  if (moved === UNKNOWN)
+    return { changes: true, replaces: [], known: false, summary: `update: ${CONNECTION} known only after apply (another host replaces)` };
+  if (moved) return { changes: true, replaces: [CONNECTION], known: true, summary: `replace: ${moved}` };
   const oldInputs = withDefaults(inputsOf(olds));
   const newInputs = withDefaults(inputsOf(news));
   const replaces = REPLACE_ON_CHANGE.filter((k) => !sameValue(k, oldInputs[k], newInputs[k]));
@@ -190,7 +194,7 @@ export async function diffResource(olds: Props, news: Props, core: RootfsCore, o
   const { known, ...recorded } = diffRecorded(olds, news);
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
   // A credential known only after apply: the host cannot be asked yet; the record speaks.
-  if (hasUnknown(news[PLACEMENT])) return recorded;
+  if (hasUnknown(connectionIn(news))) return recorded;
   const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))), opts);
   // Null: an interrupted operation awaits recovery, which the update does first; the record speaks.
   if (plan === null) return recorded;
@@ -229,7 +233,7 @@ export function inputsFromObserved(outs: Props): Props {
 
 /** The resource's id: its container directory, after its host's name when it is on another machine. */
 export function resourceId(spec: ContainerRef, props: Props): string {
-  const c = props[PLACEMENT] as { host?: unknown } | undefined;
+  const c = connectionIn(props) as { host?: unknown } | undefined;
   const host = typeof c?.host === "string" ? c.host : undefined;
   return host === undefined ? containerDirOf(spec) : `${host.includes(":") ? `[${host}]` : host}:${containerDirOf(spec)}`;
 }

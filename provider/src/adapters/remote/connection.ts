@@ -5,8 +5,8 @@
  * credential's value.
  */
 import { utils } from "ssh2";
-import schemaJson from "../../../../schema.json";
 import { InvalidInput } from "../../model/errors";
+import { CONNECTION, typeProperties } from "../../model/schema";
 
 export interface ProxyConnection {
   host: string;
@@ -29,8 +29,7 @@ export interface Connection extends ProxyConnection {
 }
 
 type FieldSpec = { type?: string; $ref?: string; default?: string | number; secret?: boolean };
-const FIELDS = (schemaJson.types as unknown as Record<string, { properties: Record<string, FieldSpec> }>)["lxc:index:Connection"]
-  .properties;
+const FIELDS = typeProperties<FieldSpec>("lxc:index:Connection");
 const SECRETS = new Set(Object.keys(FIELDS).filter((k) => FIELDS[k].secret));
 const STRINGS = Object.keys(FIELDS).filter((k) => FIELDS[k].type === "string" && k !== "host") as Array<
   "user" | "password" | "privateKey" | "privateKeyPassword" | "agentSocketPath" | "hostKey"
@@ -42,7 +41,7 @@ const RANGES: Record<"port" | "dialErrorLimit" | "perDialTimeout", { min: number
   perDialTimeout: { min: 1, max: 3600, also: 0, allowed: "a whole number of seconds from 1 to 3600, or 0 for no limit" },
 };
 const HOST_RE =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9A-Fa-f:]+\]?)$/;
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:]*)$/;
 
 function refuse(at: string, field: string, value: unknown, allowed: string): never {
   throw new InvalidInput(`${at}.${field}`, SECRETS.has(field) ? "[secret]" : value, allowed);
@@ -57,7 +56,9 @@ function wholeNumber(at: string, field: keyof typeof RANGES, value: unknown): nu
 }
 
 function check(raw: unknown, at: string, allowProxy: boolean): Connection {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new InvalidInput(at, raw, "an object with at least host");
+  // A string is not shown: it may be a key pasted in the wrong place.
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new InvalidInput(at, typeof raw === "string" ? "[a string, not shown]" : raw, "an object with at least host");
   const given = raw as Record<string, unknown>;
   const known = new Set(Object.keys(FIELDS).filter((k) => allowProxy || k !== "proxy"));
   for (const [k, v] of Object.entries(given)) {
@@ -102,4 +103,23 @@ export function validateConnection(raw: unknown): Connection {
 /** Which machine a connection reaches: another one means another rootfs (a replacement), never a move. */
 export function machineOf(c: Pick<Connection, "host" | "port">): string {
   return `${c.host.toLowerCase()}:${c.port}`;
+}
+
+/** The machine of the machine running Pulumi, as machineOf names remote ones. */
+export const LOCAL = "local";
+
+/** The connection among a resource's properties, as given; undefined for a local rootfs. */
+export function connectionIn(props: Record<string, unknown>): unknown {
+  const raw = props[CONNECTION];
+  return raw === null ? undefined : raw;
+}
+
+/**
+ * Which machine a resource's rootfs is on: another machine means another rootfs, never a move. Read from
+ * host and port alone, so a credential not known yet (a preview) does not stop it.
+ */
+export function machineFor(props: Record<string, unknown>): string {
+  const raw = connectionIn(props) as Record<string, unknown> | undefined;
+  if (raw === undefined) return LOCAL;
+  return machineOf(validateConnection(typeof raw === "object" ? { host: raw.host, port: raw.port } : raw));
 }
