@@ -23,6 +23,8 @@ let b: SshHost;
 let t: TestStack;
 /** What the program declares, by resource name: edited between runs. */
 const desired = new Map<string, Record<string, unknown>>();
+/** Every private key the program has held, for the search of the state and the output. */
+const keys: string[] = [];
 
 const connectionTo = (h: SshHost, privateKey = h.privateKey) => ({ host: h.host, port: h.port, privateKey, hostKey: h.hostKey });
 const inside = async (h: SshHost, script: string): Promise<string> => {
@@ -124,6 +126,7 @@ describe("remote hosts through the engine", () => {
 
   it("a rotated key shows no diff, and the next update logs in with it", async () => {
     const rotated = utils.generateKeyPairSync("ed25519");
+    keys.push(rotated.private);
     await fs.appendFile(path.join(a.scratch, "authorized_keys"), `${rotated.public}\n`);
     for (const [name, args] of desired) {
       if ((args.connection as { port: number }).port === a.port)
@@ -149,7 +152,7 @@ describe("remote hosts through the engine", () => {
       if ((await fs.stat(p)).isFile()) state += await fs.readFile(p, "utf8");
     }
     expect(state).toContain("r0");
-    for (const key of [a.privateKey, b.privateKey]) {
+    for (const key of [a.privateKey, b.privateKey, ...keys]) {
       expect(state).not.toContain(body(key));
       expect(t.output.join("")).not.toContain(body(key));
     }
