@@ -140,6 +140,18 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
   }
 }
 
+/** The connection a Rootfs gives to reach `h` as root with its key, the host key pinned; `more` overrides. */
+export function connectionTo(h: SshHost, more: Record<string, unknown> = {}): Record<string, unknown> {
+  return { host: h.host, port: h.port, privateKey: h.privateKey, hostKey: h.hostKey, ...more };
+}
+
+/** Runs a shell script inside the host's namespace (not over SSH); its stdout, trimmed, or an error. */
+export async function inside(h: SshHost, script: string): Promise<string> {
+  const r = await h.run(["sh", "-c", script]);
+  if (r.code !== 0) throw new Error(`${script}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 /** The argv prefix of OpenSSH's client for this host: its key, its host key pinned, no prompts, no user config. */
 export function sshArgs(h: SshHost): string[] {
   return [

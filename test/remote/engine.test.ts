@@ -10,7 +10,7 @@ import { utils } from "ssh2";
 import { fingerprint } from "../../provider/src/adapters/remote/host-keys";
 import { REPO } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
-import { SshHost, startSshHost } from "../helpers/sshd";
+import { connectionTo, inside, SshHost, startSshHost } from "../helpers/sshd";
 
 // The compiled package, as a user gets it: what the engine's dynamic provider host will load.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -25,13 +25,6 @@ let t: TestStack;
 const desired = new Map<string, Record<string, unknown>>();
 /** Every private key the program has held, for the search of the state and the output. */
 const keys: string[] = [];
-
-const connectionTo = (h: SshHost, privateKey = h.privateKey) => ({ host: h.host, port: h.port, privateKey, hostKey: h.hostKey });
-const inside = async (h: SshHost, script: string): Promise<string> => {
-  const r = await h.run(["sh", "-c", script]);
-  if (r.code !== 0) throw new Error(`${script}: ${r.stderr}`);
-  return r.stdout.trim();
-};
 
 beforeAll(async () => {
   [a, b] = await Promise.all([startSshHost({ fs: "btrfs", size: "2G" }), startSshHost({ size: "2G" })]);
@@ -130,7 +123,7 @@ describe("remote hosts through the engine", () => {
     await fs.appendFile(path.join(a.scratch, "authorized_keys"), `${rotated.public}\n`);
     for (const [name, args] of desired) {
       if ((args.connection as { port: number }).port === a.port)
-        desired.set(name, { ...args, connection: connectionTo(a, rotated.private) });
+        desired.set(name, { ...args, connection: connectionTo(a, { privateKey: rotated.private }) });
     }
     const { result } = await t.run((onOutput) => t.stack.preview({ onOutput }));
     expect(result.changeSummary).toEqual({ same: desired.size + 1 });

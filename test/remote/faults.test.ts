@@ -10,7 +10,7 @@ import os from "os";
 import path from "path";
 import { must, REPO, sh } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
-import { SshHost, startSshHost } from "../helpers/sshd";
+import { connectionTo, inside, SshHost, startSshHost } from "../helpers/sshd";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
@@ -20,19 +20,6 @@ const AGENTS = path.join(os.homedir(), ".cache", "pulumi-lxc", "agent");
 let a: SshHost;
 let b: SshHost;
 const stacks: TestStack[] = [];
-
-const connectionTo = (h: SshHost, more: Record<string, unknown> = {}) => ({
-  host: h.host,
-  port: h.port,
-  privateKey: h.privateKey,
-  hostKey: h.hostKey,
-  ...more,
-});
-const inside = async (h: SshHost, script: string): Promise<string> => {
-  const r = await h.run(["sh", "-c", script]);
-  if (r.code !== 0) throw new Error(`${script}: ${r.stderr}`);
-  return r.stdout.trim();
-};
 
 /** A stack of one rootfs whose arguments the test edits between runs. */
 async function oneRootfs(label: string, args: Record<string, unknown>): Promise<{ t: TestStack; args: Record<string, unknown> }> {

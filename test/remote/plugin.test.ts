@@ -9,7 +9,7 @@ import path from "path";
 import { utils } from "ssh2";
 import { fingerprint } from "../../provider/src/adapters/remote/host-keys";
 import { CliProject, cliProject } from "../helpers/pulumi";
-import { SshHost, startSshHost } from "../helpers/sshd";
+import { inside, SshHost, startSshHost } from "../helpers/sshd";
 
 const PROJECT = path.join(__dirname, "fixtures", "plugin-remote");
 const M = 2 ** 20;
@@ -18,11 +18,6 @@ let work: string;
 let pulumi: CliProject["pulumi"];
 let cleanup: CliProject["cleanup"];
 
-const inside = async (script: string): Promise<string> => {
-  const r = await h.run(["sh", "-c", script]);
-  if (r.code !== 0) throw new Error(`${script}: ${r.stderr}`);
-  return r.stdout.trim();
-};
 const ok = async (...args: string[]) => {
   const r = await pulumi(...args);
   if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} exited ${r.code}: ${r.text}`);
@@ -57,7 +52,7 @@ afterAll(async () => {
 it("up on the host, with the connection secret in the state and the plan line read from the host", async () => {
   const up = await ok("up", "--yes");
   expect(up).toMatch(new RegExp(`id\\s*:\\s*"${h.host}:${h.lxcPath}/web"`));
-  expect(Number(await inside(`stat -c %s ${h.lxcPath}/web/rootdev`))).toBe(64 * M);
+  expect(Number(await inside(h, `stat -c %s ${h.lxcPath}/web/rootdev`))).toBe(64 * M);
   await expect(fs.access(path.join(h.lxcPath, "web"))).rejects.toThrow(/ENOENT/);
 
   const state = JSON.parse(await ok("stack", "export", "--stack", "remote"));
@@ -72,7 +67,7 @@ it("up on the host, with the connection secret in the state and the plan line re
   expect(preview).toMatch(/rootfs .*\/web: copy \d+ MiB file by file from loop ext4 64(\.0)? MiB into a new dir/);
   expect(preview + up).not.toContain(keyBody);
   await ok("up", "--yes");
-  expect(await inside(`ls ${h.lxcPath}/web`)).toMatch(/^rootfs$/m);
+  expect(await inside(h, `ls ${h.lxcPath}/web`)).toMatch(/^rootfs$/m);
 });
 
 it("a rotated key: no diff, then refresh and destroy log in with the new key alone", async () => {
@@ -91,5 +86,5 @@ it("a rotated key: no diff, then refresh and destroy log in with the new key alo
   expect(await lastAccepted()).toBe(newKey);
   await ok("destroy", "--yes");
   expect(await lastAccepted()).toBe(newKey);
-  expect(await inside(`ls -A ${h.lxcPath}`)).toBe("");
+  expect(await inside(h, `ls -A ${h.lxcPath}`)).toBe("");
 });
