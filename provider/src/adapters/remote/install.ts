@@ -143,7 +143,7 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
     const whole = () => succeeds((cb) => session.stat(path.posix.join(final, "manifest.json"), cb));
     if (!(await succeeds((cb) => session.rename(temporary, final, cb))) && !(await whole())) {
       await run(client, ["rm", "-rf", "--", final]);
-      if (!(await succeeds((cb) => session.rename(temporary, final, cb))))
+      if (!(await succeeds((cb) => session.rename(temporary, final, cb))) && !(await whole()))
         throw new RootfsError(`${where}: could not move the uploaded agent into ${final}`);
     }
   } catch (e) {
