@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Usage: guest.sh [--disk SIZE]... [--] CMD [ARG...]
+# Boots Debian's own kernel in a KVM guest (scripts/setup-guest.sh prepares it) and runs CMD there as root;
+# CMD's stdout, stderr and exit status are this command's own. The guest's root is the host's, read-only
+# under a tmpfs overlay, and this checkout is shared writable at its own path, so the same Node,
+# node_modules and build run inside. CMD runs in the caller's working directory with the caller's
+# environment and no stdin. Each --disk SIZE (bytes or K, M, G, T) is a blank sparse virtio disk, in order
+# /dev/vdb, /dev/vdc, …: /dev/vda is a 1 MiB read-only placeholder, so that the first disk is vdb; they are
+# also /dev/disk/by-id/virtio-disk1, virtio-disk2, ….
+# Exits with CMD's status; 124 when the guest outlived GUEST_TIMEOUT seconds (300) and was killed; 125
+# when the guest failed before CMD's status came back; 2 for bad usage. On 124 and 125 the console log's
+# path and tail are printed (logs are kept in ${TMPDIR:-/tmp}/pulumi-lxc-guest-logs, the newest 50).
+# GUEST_MEMORY (2G) and GUEST_CPUS (2) size the machine.
+set -euo pipefail
+checkout=$(cd "$(dirname "$0")/.." && pwd -P)
+
+usage() {
+  echo "usage: guest.sh [--disk SIZE]... [--] CMD [ARG...]" >&2
+  exit 2
+}
+
+disks=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --disk) [ $# -ge 2 ] || usage; disks+=("$2"); shift 2 ;;
+    --disk=*) disks+=("${1#--disk=}"); shift ;;
+    --) shift; break ;;
+    -*) echo "guest: unknown option $1" >&2; usage ;;
+    *) break ;;
+  esac
+done
+[ $# -gt 0 ] || usage
+for size in "${disks[@]}"; do
+  [[ $size =~ ^[1-9][0-9]*[KMGT]?$ ]] || { echo "guest: --disk $size: a size is a number of bytes, or a number with K, M, G or T" >&2; exit 2; }
+done
+timeout_s=${GUEST_TIMEOUT:-300}
+[[ $timeout_s =~ ^[1-9][0-9]*$ ]] || { echo "guest: GUEST_TIMEOUT=$timeout_s: a number of seconds" >&2; exit 2; }
+# The path goes on the kernel command line and into qemu's comma-separated options.
+[[ $checkout =~ ^[A-Za-z0-9._/+-]+$ ]] || { echo "guest: the checkout's path $checkout has characters the guest cannot be given" >&2; exit 2; }
+
+setup=$(bash "$checkout/scripts/setup-guest.sh")
+kernel=$(sed -n 1p <<<"$setup")
+initramfs=$(sed -n 2p <<<"$setup")
+
+logs="${TMPDIR:-/tmp}/pulumi-lxc-guest-logs"
+mkdir -p "$logs"
+log="$logs/$(date +%Y%m%d-%H%M%S)-$$.log"
+: >"$log" # qemu writes the console here; a qemu that could not start leaves it empty
+# Logs of earlier runs beyond the newest 50 go.
+find "$logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' | sort -rn | tail -n +50 | cut -d' ' -f2- | xargs -r rm -f --
+
+# Scratch directories (the disks, the I/O share) of runs that were killed before they could clean up.
+for dir in "${TMPDIR:-/tmp}"/pulumi-lxc-guest.*; do
+  [ -f "$dir/pid" ] && ! kill -0 "$(cat "$dir/pid")" 2>/dev/null && rm -rf "$dir"
+done
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/pulumi-lxc-guest.XXXXXX")
+echo $$ >"$scratch/pid"
+qemu_pid= tails=()
+cleanup() {
+  [ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
+  [ ${#tails[@]} -gt 0 ] && kill "${tails[@]}" 2>/dev/null
+  rm -rf "$scratch"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# What stage2.sh runs: argv and environment NUL-separated, as given.
+io="$scratch/io"
+mkdir "$io"
+printf '%s\0' "$@" >"$io/argv"
+env -0 >"$io/environ"
+pwd -P >"$io/cwd"
+: >"$io/stdout"
+: >"$io/stderr"
+
+drive() { # FILE SERIAL [OPTIONS]
+  echo "-drive file=$1,if=none,id=$2,format=raw,cache=unsafe,discard=unmap${3:+,$3}"
+  echo "-device virtio-blk-pci,drive=$2,serial=$2"
+}
+truncate -s 1M "$scratch/reserved.img"
+drives=($(drive "$scratch/reserved.img" reserved readonly=on))
+n=0
+for size in "${disks[@]}"; do
+  n=$((n + 1))
+  truncate -s "$size" "$scratch/disk$n.img"
+  drives+=($(drive "$scratch/disk$n.img" "disk$n"))
+done
+
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+  accel=(-enable-kvm -cpu host)
+else
+  echo "guest: /dev/kvm is missing, running the guest under TCG (emulated, many times slower)" >&2
+  accel=(-accel tcg -cpu max)
+fi
+share() { # TAG PATH [OPTIONS]
+  echo "-fsdev local,id=$1,path=$2,security_model=none,multidevs=remap${3:+,$3}"
+  echo "-device virtio-9p-pci,fsdev=$1,mount_tag=$1"
+}
+
+timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 \
+  -nodefaults -no-user-config -display none -no-reboot \
+  -machine pc "${accel[@]}" -smp "${GUEST_CPUS:-2}" -m "${GUEST_MEMORY:-2G}" \
+  -kernel "$kernel" -initrd "$initramfs" \
+  -append "console=ttyS0 panic=-1 guest_checkout=$checkout" \
+  -serial "file:$log" \
+  $(share hostroot / readonly=on) $(share checkout "$checkout") $(share io "$io") \
+  "${drives[@]}" \
+  </dev/null >"$scratch/qemu.out" 2>&1 &
+qemu_pid=$!
+
+# The command's output as it comes (9p writes reach these files at once); tail's last read follows qemu's exit.
+tail -c +1 -s 0.1 -f --pid="$qemu_pid" "$io/stdout" &
+tails+=($!)
+tail -c +1 -s 0.1 -f --pid="$qemu_pid" "$io/stderr" >&2 &
+tails+=($!)
+rc=0
+wait "$qemu_pid" || rc=$?
+qemu_pid=
+wait "${tails[@]}"
+tails=()
+
+# Where the guest stopped, before the log gets the rest of what tells how the run went: qemu's own
+# messages, and the kernel's whole log as the guest saw it at the end.
+console_tail=$(tail -n 20 "$log")
+[ -s "$scratch/qemu.out" ] && { echo "--- qemu's output"; cat "$scratch/qemu.out"; } >>"$log"
+[ -f "$io/dmesg" ] && { echo "--- dmesg at exit"; cat "$io/dmesg"; } >>"$log"
+
+explain() {
+  echo "guest: $1; the console log (kept): $log; where the console stopped:" >&2
+  sed 's/^/  /' <<<"$console_tail" >&2
+  if [ -s "$scratch/qemu.out" ]; then
+    echo "guest: qemu's output:" >&2
+    sed 's/^/  /' "$scratch/qemu.out" >&2
+  fi
+}
+if [ -f "$io/status" ]; then
+  exit "$(cat "$io/status")"
+elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+  explain "the guest was still running after GUEST_TIMEOUT=${timeout_s}s and was killed"
+  exit 124
+elif [ -f "$io/error" ]; then
+  explain "the guest failed before running the command: $(cat "$io/error")"
+  exit 125
+else
+  explain "the guest stopped without the command's exit status (qemu exited $rc)"
+  exit 125
+fi
