@@ -46,14 +46,22 @@ export interface SshHost {
 const DEADLINE_MS = 10_000;
 
 /**
- * Mounts the private filesystem, then becomes sshd. It runs after unshare(1) made the namespace, so the
- * mount is the namespace's alone. `mount -o loop` sets autoclear: the loop device goes with the last
- * mount, which goes with the namespace, which goes with its last process.
+ * Where the provider installs its agent for root: each host gets a private one, as separate machines have,
+ * and nothing a test does there reaches the root of the machine running the tests.
+ */
+export const ROOT_AGENTS = "/root/.cache/pulumi-lxc/agent";
+
+/**
+ * Mounts the private filesystems (lxcPath, and root's agent directory), then becomes sshd. It runs after
+ * unshare(1) made the namespace, so the mounts are the namespace's alone. `mount -o loop` sets autoclear:
+ * the loop device goes with the last mount, which goes with the namespace, which goes with its last process.
  */
 const WRAPPER = `set -e
-fs=$1 size=$2 mp=$3 image=$4
-shift 4
+fs=$1 size=$2 mp=$3 image=$4 agents=$5
+shift 5
 if [ "$fs" = btrfs ]; then mount -o loop "$image" "$mp"; else mount -t tmpfs -o "size=$size,mode=0755" tmpfs "$mp"; fi
+mkdir -p "$agents"
+mount -t tmpfs -o mode=0700 tmpfs "$agents"
 exec "$@"`;
 
 export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string } = {}): Promise<SshHost> {
@@ -237,6 +245,7 @@ async function launch(o: {
         o.size,
         o.lxcPath,
         o.image ?? "",
+        ROOT_AGENTS,
         "/usr/sbin/sshd",
         "-D",
         "-E",

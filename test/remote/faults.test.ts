@@ -6,17 +6,15 @@
  */
 import { promises as fs } from "fs";
 import net from "net";
-import os from "os";
 import path from "path";
 import { must, REPO, sh } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
-import { connectionTo, inside, SshHost, startSshHost } from "../helpers/sshd";
+import { connectionTo, inside, ROOT_AGENTS, SshHost, startSshHost } from "../helpers/sshd";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
 
 const M = 2 ** 20;
-const AGENTS = path.join(os.homedir(), ".cache", "pulumi-lxc", "agent");
 let a: SshHost;
 let b: SshHost;
 const stacks: TestStack[] = [];
@@ -160,23 +158,17 @@ describe("a session that dies", () => {
 
 describe("the agent and the user on the host", () => {
   it("an agent of another version unused for a day is replaced; one used recently is left to its provider", async () => {
-    // A host that has only an older agent (the hosts of these tests share root's home, so this is all of them).
-    await fs.rm(AGENTS, { recursive: true, force: true });
-    const stale = path.join(AGENTS, "0.0.0-0000000000000000");
-    await fs.mkdir(stale, { recursive: true });
-    await fs.writeFile(path.join(stale, "manifest.json"), "{}");
-    // Unused for two days: a version another provider still runs would have been touched by its probe.
-    const twoDaysAgo = new Date(Date.now() - 2 * 86400_000);
-    await fs.utimes(stale, twoDaysAgo, twoDaysAgo);
-    const recent = path.join(AGENTS, "0.0.1-1111111111111111");
-    await fs.mkdir(recent, { recursive: true });
+    // Root's agent directory is the host's own (a tmpfs in its namespace): a host that has older agents.
+    await inside(
+      b,
+      `rm -rf ${ROOT_AGENTS}/* && mkdir ${ROOT_AGENTS}/0.0.0-0000000000000000 ${ROOT_AGENTS}/0.0.1-1111111111111111 && echo '{}' > ${ROOT_AGENTS}/0.0.0-0000000000000000/manifest.json && touch -d '2 days ago' ${ROOT_AGENTS}/0.0.0-0000000000000000`,
+    );
     const { t } = await oneRootfs("stale", { container: "s", lxcPath: b.lxcPath, backingStore: "dir", connection: connectionTo(b) });
     await t.run((onOutput) => t.stack.up({ onOutput }));
     const manifest = JSON.parse(await fs.readFile(path.join(REPO, "dist", "bundle", "manifest.json"), "utf8"));
-    expect((await fs.readdir(AGENTS)).sort()).toEqual(
+    expect((await inside(b, `ls ${ROOT_AGENTS}`)).split("\n").sort()).toEqual(
       [`${manifest.version}-${manifest.sha256.slice(0, 16)}`, "0.0.1-1111111111111111"].sort(),
     );
-    await fs.rm(recent, { recursive: true });
     expect(await inside(b, `test -d ${b.lxcPath}/s/rootfs && echo made`)).toBe("made");
   });
 
