@@ -47,7 +47,7 @@ mkdir -p "$logs"
 log="$logs/$(date +%Y%m%d-%H%M%S)-$$.log"
 : >"$log" # qemu writes the console here; a qemu that could not start leaves it empty
 # Logs of earlier runs beyond the newest 50 go.
-find "$logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' | sort -rn | tail -n +50 | cut -d' ' -f2- | xargs -r rm -f --
+find "$logs" -maxdepth 1 -name '*.log' -printf '%T@ %p\n' | sort -rn | tail -n +51 | cut -d' ' -f2- | xargs -r rm -f --
 
 # Scratch directories (the disks, the I/O share) of runs that were killed before they could clean up.
 for dir in "${TMPDIR:-/tmp}"/pulumi-lxc-guest.*; do
@@ -117,7 +117,7 @@ tails+=($!)
 rc=0
 wait "$qemu_pid" || rc=$?
 qemu_pid=
-wait "${tails[@]}"
+wait "${tails[@]}" || true # a tail that failed has already said why on stderr
 tails=()
 
 # Where the guest stopped, before the log gets the rest of what tells how the run went: qemu's own
