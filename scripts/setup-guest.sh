@@ -112,8 +112,9 @@ ensure_zfs_module() {
   if [ ! -f "$tarball" ]; then
     slow_path_lock
     mkdir -p "$CACHE/$kver"
-    dkms mktarball -m zfs -v "$zver" -k "$kver" --binaries-only --archive "$tarball.tmp" >&2
-    mv "$tarball.tmp" "$tarball"
+    # Written under a temporary name that still ends in .tar.gz, then renamed: no half tarball is ever found.
+    dkms mktarball -m zfs -v "$zver" -k "$kver" --binaries-only --archive "$CACHE/$kver/.zfs-$zver.partial.dkms.tar.gz" >&2
+    mv "$CACHE/$kver/.zfs-$zver.partial.dkms.tar.gz" "$tarball"
   fi
 }
 
