@@ -71,3 +71,19 @@ export const localCore: RootfsCore = {
   update: updateRootfs,
   destroy: destroyRootfs,
 };
+
+/**
+ * A core found at each call, not before: `get` runs when a request is made (so a remote host is dialed,
+ * or a connection checked, only when one is) and the call goes to what it returns. `get` keeps what it
+ * finds if it should: the pool drops an agent that died, so its core must be asked again.
+ */
+export function deferredCore(get: () => RootfsCore | Promise<RootfsCore>): RootfsCore {
+  const core = async () => get();
+  return {
+    inspect: async (ref, opts) => (await core()).inspect(ref, opts),
+    create: async (spec, opts) => (await core()).create(spec, opts),
+    planUpdate: async (ref, change, opts) => (await core()).planUpdate(ref, change, opts),
+    update: async (ref, change, opts) => (await core()).update(ref, change, opts),
+    destroy: async (ref, opts) => (await core()).destroy(ref, opts),
+  };
+}

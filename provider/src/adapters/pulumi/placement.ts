@@ -2,7 +2,7 @@
  * Where a Rootfs lives: the machine running Pulumi, or the LXC host its `connection` reaches over SSH.
  * The storage core never sees the connection: it only chooses which core a request goes to.
  */
-import { localCore, RootfsCore } from "../../api";
+import { deferredCore, localCore, RootfsCore } from "../../api";
 import { connectionIn, validateConnection } from "../remote/connection";
 import { remoteCore } from "../remote/pool";
 
@@ -15,12 +15,5 @@ export function coreFor(props: Record<string, unknown>): RootfsCore {
   const raw = connectionIn(props);
   if (raw === undefined) return localCore;
   let remote: RootfsCore | undefined;
-  const core = () => (remote ??= remoteCore(validateConnection(raw)));
-  return {
-    inspect: (ref, opts) => core().inspect(ref, opts),
-    create: (spec, opts) => core().create(spec, opts),
-    planUpdate: (ref, change, opts) => core().planUpdate(ref, change, opts),
-    update: (ref, change, opts) => core().update(ref, change, opts),
-    destroy: (ref, opts) => core().destroy(ref, opts),
-  };
+  return deferredCore(() => (remote ??= remoteCore(validateConnection(raw))));
 }

@@ -4,6 +4,7 @@
  * schema.json's. Checked before anything dials; an error names `connection.<field>` and never shows a
  * credential's value.
  */
+import { createHash } from "crypto";
 import { utils } from "ssh2";
 import { InvalidInput } from "../../model/errors";
 import { CONNECTION, typeProperties } from "../../model/schema";
@@ -55,6 +56,25 @@ function wholeNumber(at: string, field: keyof typeof RANGES, value: unknown): nu
   return value;
 }
 
+/**
+ * Why a key cannot be used, or undefined when it can. Remembered per key and passphrase (by hash, so no
+ * credential is kept): an encrypted key's KDF is slow on purpose (~270 ms for 16 bcrypt rounds) and runs
+ * synchronously, and every resource of a stack validates the same connection at each call.
+ */
+const keyProblems = new Map<string, string | undefined>();
+function keyProblem(key: string, passphrase: string | undefined): string | undefined {
+  const id = createHash("sha256")
+    .update(key)
+    .update("\0")
+    .update(passphrase ?? "")
+    .digest("hex");
+  if (!keyProblems.has(id)) {
+    const parsed = utils.parseKey(key, passphrase);
+    keyProblems.set(id, parsed instanceof Error ? parsed.message : undefined);
+  }
+  return keyProblems.get(id);
+}
+
 function check(raw: unknown, at: string, allowProxy: boolean): Connection {
   // A string is not shown: it may be a key pasted in the wrong place.
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
@@ -88,8 +108,8 @@ function check(raw: unknown, at: string, allowProxy: boolean): Connection {
   if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(out.user)) refuse(at, "user", out.user, "a user name");
   if (out.privateKey !== undefined) {
     // Read here, so a key that cannot be used fails before any dial, and is not dialled ten times.
-    const parsed = utils.parseKey(out.privateKey, out.privateKeyPassword);
-    if (parsed instanceof Error) refuse(at, "privateKey", out.privateKey, `a private key in OpenSSH or PEM format (${parsed.message})`);
+    const problem = keyProblem(out.privateKey, out.privateKeyPassword);
+    if (problem !== undefined) refuse(at, "privateKey", out.privateKey, `a private key in OpenSSH or PEM format (${problem})`);
   }
   if (allowProxy && given.proxy !== undefined && given.proxy !== null) out.proxy = check(given.proxy, `${at}.proxy`, false);
   return out;

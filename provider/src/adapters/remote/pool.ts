@@ -4,7 +4,7 @@
  * fails to start or ends leaves the pool with its connection closed; the next call dials again.
  */
 import { createHash } from "crypto";
-import type { RootfsCore } from "../../api";
+import { deferredCore, type RootfsCore } from "../../api";
 import type { Connection } from "./connection";
 import { AgentCore } from "./core";
 import { startAgent } from "./install";
@@ -57,13 +57,7 @@ function agentFor(c: Connection): Promise<AgentCore> {
   return agent;
 }
 
-/** The core of the host `c` reaches; it connects on its first call. */
+/** The core of the host `c` reaches; it connects on its first call, and again after its agent ended. */
 export function remoteCore(c: Connection): RootfsCore {
-  return {
-    inspect: async (ref, opts) => (await agentFor(c)).inspect(ref, opts),
-    create: async (spec, opts) => (await agentFor(c)).create(spec, opts),
-    planUpdate: async (ref, change, opts) => (await agentFor(c)).planUpdate(ref, change, opts),
-    update: async (ref, change, opts) => (await agentFor(c)).update(ref, change, opts),
-    destroy: async (ref, opts) => (await agentFor(c)).destroy(ref, opts),
-  };
+  return deferredCore(() => agentFor(c));
 }
