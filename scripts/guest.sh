@@ -87,22 +87,38 @@ for size in "${disks[@]}"; do
   drives+=($(drive "$scratch/disk$n.img" "disk$n"))
 done
 
-if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
-  accel=(-enable-kvm -cpu host)
-else
-  echo "guest: /dev/kvm is missing, running the guest under TCG (emulated, many times slower)" >&2
-  accel=(-accel tcg -cpu max)
+# KVM when it can run Debian's kernel. A KVM that is PVM (kvm_pvm: shadow paging in software, for
+# machines without VMX or SVM) runs only kernels built as PVM guests, and Debian's hangs in early boot
+# there: TCG then, as without /dev/kvm. GUEST_ACCEL=kvm or tcg overrides the choice.
+accel_name=${GUEST_ACCEL:-}
+if [ -z "$accel_name" ]; then
+  if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "guest: /dev/kvm is missing, running the guest under TCG (emulated, many times slower)" >&2
+    accel_name=tcg
+  elif [ -d /sys/module/kvm_pvm ]; then
+    echo "guest: this machine's KVM is PVM (kvm_pvm), which boots only PVM guest kernels; running the guest under TCG (emulated, many times slower)" >&2
+    accel_name=tcg
+  else
+    accel_name=kvm
+  fi
 fi
+case $accel_name in
+  kvm) accel=(-enable-kvm -cpu host) ;;
+  tcg) accel=(-accel tcg,thread=multi -cpu max) ;;
+  *) echo "guest: GUEST_ACCEL=$accel_name: kvm or tcg" >&2; exit 2 ;;
+esac
 share() { # TAG PATH [OPTIONS]
   echo "-fsdev local,id=$1,path=$2,security_model=none,multidevs=remap${3:+,$3}"
   echo "-device virtio-9p-pci,fsdev=$1,mount_tag=$1"
 }
 
+# apparmor=0: Debian's kernel enables AppArmor, and LXC then wants apparmor_parser and securityfs, which
+# this machine (whose root the guest runs) has neither of.
 timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 \
   -nodefaults -no-user-config -display none -no-reboot \
   -machine pc "${accel[@]}" -smp "${GUEST_CPUS:-2}" -m "${GUEST_MEMORY:-2G}" \
   -kernel "$kernel" -initrd "$initramfs" \
-  -append "console=ttyS0 panic=-1 guest_checkout=$checkout" \
+  -append "console=ttyS0 panic=-1 apparmor=0 guest_checkout=$checkout" \
   -serial "file:$log" \
   $(share hostroot / readonly=on) $(share checkout "$checkout") $(share io "$io") \
   "${drives[@]}" \

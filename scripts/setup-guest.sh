@@ -22,6 +22,9 @@ PKGS=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 zfs-dkms zfsutils-li
 say() { echo "setup-guest: $*" >&2; }
 
 slow_path_lock() {
+  # Taken once per run: a second open of the file in a subshell ($(...)) would wait on this run's own lock.
+  [ -n "${SLOW_PATH_LOCKED:-}" ] && return
+  SLOW_PATH_LOCKED=1
   mkdir -p "$CACHE"
   # Two guests started at once on a fresh machine: one installs and builds, the other waits for it.
   exec 9>"$CACHE/setup.lock"
