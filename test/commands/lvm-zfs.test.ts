@@ -1,7 +1,8 @@
 /**
- * LVM and ZFS are not kernel-verified here (no device-mapper, no ZFS module). What is verified: the exact
- * commands each lifecycle step issues, in order, and for LVM that the real LVM tools parse every one of
- * them (they then stop at the missing volume group or device-mapper, after parsing).
+ * The fast check of LVM and ZFS, which needs no guest (this machine's kernel has no device-mapper and no
+ * ZFS; test/guest drives both on Debian's kernel): the exact commands each lifecycle step issues, in order,
+ * and for LVM that the real LVM tools parse every one of them (they then stop at the missing volume group
+ * or device-mapper, after parsing).
  */
 import { promises as fs } from "fs";
 import { ToolFailed } from "../../provider/src/model/errors";
@@ -32,9 +33,10 @@ function fakeHost() {
     const last = args[args.length - 1];
     switch (cmd) {
       case "vgs":
-        return last === VG ? ok(`  ${VG}\n`) : fail(argv, `Volume group "${last}" not found`);
+        if (last !== VG) return fail(argv, `Volume group "${last}" not found`);
+        return args.includes("vg_free") ? ok(`  ${2 ** 40}\n`) : ok(`  ${VG}\n`);
       case "lvs": {
-        if (last === `${VG}/pool`) return ok("  twi-a-tz--\n");
+        if (last === `${VG}/pool`) return args.includes("lv_size,data_percent") ? ok(`  ${2 ** 40},1.00\n`) : ok("  twi-a-tz--\n");
         const st = await fs.stat(lvFile(last)).catch(() => null);
         if (!st) return fail(argv, `Failed to find logical volume "${last}"`);
         return args.includes("lv_size,data_percent") ? ok(`  ${st.size},\n`) : ok(`  ${last}\n`);
@@ -72,6 +74,8 @@ function fakeHost() {
       datasets.set(ds, quota ? Number(quota.split("=")[1]) : 0);
       return ok();
     }
+    if (verb === "get" && args.includes("origin")) return ok("-\n");
+    if (verb === "get" && args.includes("available")) return ok(`${2 ** 40}\n`);
     if (verb === "get") return ok(`refquota\t${datasets.get(ds)}\nused\t24576\nreferenced\t24576\n`);
     if (verb === "set" && args[1].startsWith("refquota=")) datasets.set(ds, Number(args[1].split("=")[1]));
     if (verb === "rename") {
@@ -103,6 +107,7 @@ describe("lvm", () => {
     expect(host.calls).toEqual([
       ["vgs", "--noheadings", "-o", "vg_name", VG],
       ["lvs", "--noheadings", "-o", "lv_name", `${VG}/web`],
+      ["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", VG],
       ["lvcreate", "--yes", "--wipesignatures", "y", "-n", "web_lxcrootfs_new", "-L", "2147483648b", VG],
       ["mkfs.xfs", "-f", "-q", `/dev/${VG}/web_lxcrootfs_new`],
       ["lvrename", VG, "web_lxcrootfs_new", "web"],
@@ -219,6 +224,7 @@ describe("zfs", () => {
     host.calls.length = 0;
     expect(await inspectRootfs({ container: "z", lxcPath }, { run: host.run })).toMatchObject({ sizeBytes: 8 * 2 ** 30 });
     await destroyRootfs(ref(spec), { run: host.run });
+    expect(host.calls).toContainEqual(["zfs", "get", "-H", "-o", "value", "origin", "tank/lxc/z"]);
     expect(host.calls).toContainEqual(["zfs", "destroy", "-r", "tank/lxc/z"]);
     expect(host.datasets.has("tank/lxc/z")).toBe(false);
   });

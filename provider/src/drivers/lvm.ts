@@ -1,4 +1,4 @@
-import { InvalidInput, ToolFailed } from "../model/errors";
+import { InvalidInput, NoSpace, PoolFull, ToolFailed } from "../model/errors";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { readSuperblock } from "../host/superblock";
@@ -59,7 +59,15 @@ export const lvmCommands = {
   resize: (vg: string, lv: string, size: number) => ["lvresize", "--yes", "--force", "-L", `${size}b`, `${vg}/${lv}`],
   rename: (vg: string, from: string, to: string) => ["lvrename", vg, from, to],
   remove: (vg: string, lv: string) => ["lvremove", "--yes", "--force", `${vg}/${lv}`],
+  vgFree: (vg: string) => ["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", vg],
 };
+
+/** A thin pool's size, and the percentage of it that holds data. */
+async function thinPoolUsage(ctx: OpContext, vg: string, pool: string): Promise<{ size: number; percent: number }> {
+  const { stdout } = await ctx.run(lvmCommands.inspect(vg, pool));
+  const [size, percent] = stdout.trim().split(",");
+  return { size: Number(size), percent: Number(percent || 0) };
+}
 
 /** A logical volume, thick or thin: LXC's `lvm` backend. Not kernel-verified here (no device-mapper). */
 export const lvmDriver: BlockDriver = {
@@ -90,6 +98,31 @@ export const lvmDriver: BlockDriver = {
         throw new InvalidInput("thinPool", spec.thinPool, `an existing thin pool in volume group ${vg}`);
       });
     }
+  },
+  /**
+   * A thick LV takes its whole size from the volume group; a thin LV takes from its pool only the blocks
+   * written, so over-provisioning is allowed, but a copy the pool cannot hold is refused here: a full pool
+   * queues the writes (60 s by default) and then fails them, under a mounted filesystem.
+   */
+  async assertRoom(ctx, loc, need) {
+    const { vg, thinPool } = lvOf(loc);
+    if (thinPool) {
+      const { size, percent } = await thinPoolUsage(ctx, vg, thinPool);
+      const free = Math.floor((size * (100 - percent)) / 100);
+      if (need.dataBytes > free) throw new NoSpace(`thin pool ${vg}/${thinPool}`, need.dataBytes, free);
+      return;
+    }
+    const free = Number((await ctx.run(lvmCommands.vgFree(vg))).stdout.trim());
+    if (need.sizeBytes > free) throw new NoSpace(`volume group ${vg}`, need.sizeBytes, free);
+  },
+  /** A fill that failed in a thin pool that is now full failed because of it, whatever the tool said. */
+  async explainFailure(ctx, loc, error) {
+    const { vg, thinPool } = lvOf(loc);
+    if (!thinPool) return null;
+    const { size, percent } = await thinPoolUsage(ctx, vg, thinPool);
+    if (percent < 100) return null;
+    const failure = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    return Object.assign(new PoolFull(`${vg}/${thinPool}`, size, failure), { cause: error });
   },
   async exists(ctx, loc) {
     const { vg, lv } = lvOf(loc);

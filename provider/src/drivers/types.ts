@@ -96,6 +96,13 @@ interface DriverBase {
   /** Refuses a `from` this store cannot layer over (overlay's lower layer). Pure. */
   checkLower?(from: string | undefined): void;
   exists(ctx: OpContext, loc: Location): Promise<boolean>;
+  /** A clearer error for `error`, raised while the store at `loc` was made or filled, or null to keep it. */
+  explainFailure?(ctx: OpContext, loc: Location, error: unknown): Promise<Error | null>;
+  /**
+   * Volume stores: refuses with NoSpace, before anything is made, a store of `sizeBytes` holding
+   * `dataBytes` that its volume group, thin pool or pool has no room for.
+   */
+  assertRoom?(ctx: OpContext, loc: Location, need: { sizeBytes: number; dataBytes: number }): Promise<void>;
   /** Checks the host can hold this store (btrfs filesystem, volume group, pool) before anything is made. */
   precheck?(ctx: OpContext, spec: RootfsSpec, lxcPath: string): Promise<void>;
   /** Why a location cannot serve as a `from` source, or null. */

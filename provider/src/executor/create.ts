@@ -3,13 +3,13 @@ import { promises as fs } from "fs";
 import { AlreadyExists } from "../model/errors";
 import { RootfsSpec, containerDirOf } from "../model/requests";
 import { CopyMethod, CreateResult } from "../model/results";
-import { DRIVERS, isBlock } from "../drivers";
+import { DRIVERS } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
 import { planFill } from "../planner/plan";
 import { resolveTarget } from "../planner/target";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Source } from "./fill";
-import { assertHostSpace } from "./guards";
+import { assertSpace } from "./guards";
 import { locateCurrent, observeAt, observeSource } from "./observe";
 import { buildAndSwap, recover } from "./swap";
 
@@ -47,7 +47,7 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
         const sourceShape = source && { store: source.driver.store, ...source.usage };
         const target = resolveTarget(spec, sourceShape);
         const fill = sourceShape ? planFill(sourceShape, target) : { strategy: "empty" as const, bytesToMove: 0 };
-        await assertHostSpace(ctx, driver, newFinal, isBlock(driver) ? (target.size ?? 0) : (source?.usage.usedBytes ?? 0));
+        await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes: fill.bytesToMove });
         let method: CopyMethod = "none";
         await buildAndSwap(ctx, {
           newDriver: driver,

@@ -3,17 +3,26 @@ import { promises as fs } from "fs";
 import path from "path";
 import { InUse, NoSpace, Unsafe } from "../model/errors";
 import { Driver, Location, OpContext } from "../drivers/types";
+import { isBlock } from "../drivers";
 import { mountsUnder } from "../host/mounts";
 import { assertInside, lstatOrNull } from "../host/paths";
 
+/** What a new or grown store takes: its capacity, and the bytes that will be written into it. */
+export interface SpaceNeed {
+  sizeBytes: number;
+  dataBytes: number;
+}
+
 /**
- * Refuses, before anything is made, a store the host filesystem could not hold once written: a loop image
- * counts at its full size (sparse now, but a container that fills it must not hit ENOSPC underneath its
- * filesystem), a tree at the bytes copied into it. Volumes (LV, dataset) are their volume manager's to
- * account for.
+ * Refuses, before anything is made, a store its host could not hold once written. On the host filesystem
+ * a loop image counts at its full size (sparse now, but a container that fills it must not hit ENOSPC
+ * underneath its filesystem), a tree at the bytes copied into it. A volume (an LV, a dataset) asks its
+ * volume manager: a thin pool or a pool that runs full mid-copy fails slowly and less clearly than this.
  */
-export async function assertHostSpace(ctx: OpContext, driver: Driver, loc: Location, neededBytes: number): Promise<void> {
-  if (!loc.localRoot || neededBytes <= 0) return;
+export async function assertSpace(ctx: OpContext, driver: Driver, loc: Location, need: SpaceNeed): Promise<void> {
+  if (!loc.localRoot) return driver.assertRoom?.(ctx, loc, need);
+  const neededBytes = isBlock(driver) ? need.sizeBytes : need.dataBytes;
+  if (neededBytes <= 0) return;
   const { bavail, bsize } = await fs.statfs(ctx.containerDir);
   const available = bavail * bsize;
   if (neededBytes > available) throw new NoSpace(`${ctx.containerDir} (${driver.store})`, neededBytes, available);

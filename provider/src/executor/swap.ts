@@ -41,8 +41,10 @@ export async function buildAndSwap(ctx: OpContext, req: SwapRequest): Promise<vo
     failpoint("swap:committed");
     await req.newDriver.finalize?.(ctx, req.newFinal);
   } catch (e) {
+    // Asked before the roll-back removes what the failure can still be read from (a full thin pool).
+    const explained = await req.newDriver.explainFailure?.(ctx, journal.built, e).catch(() => null);
     await recover(ctx).catch((re: Error) => ctx.log(`roll-back failed: ${re.message}`));
-    throw e;
+    throw explained ?? e;
   }
   await writeJournal(ctx, { ...journal, phase: "cleanup" });
   if (req.old) await req.old.driver.destroy(ctx, journal.oldParked!);

@@ -12,7 +12,7 @@ import { planChange } from "../planner/plan";
 import { destinationOf } from "../planner/target";
 import { hasJournal, OperationOptions, withOperation } from "./context";
 import { buildStore } from "./fill";
-import { assertHostSpace, assertNotInUse } from "./guards";
+import { assertNotInUse, assertSpace } from "./guards";
 import { observeOwned } from "./inspect";
 import { Current, observeCurrent, shapeOf } from "./observe";
 import { growBlockStore, shrinkBlockStore } from "./resize";
@@ -55,7 +55,7 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
     case "shrink-in-place":
       return { current, spec, plan };
     case "grow-in-place":
-      await assertHostSpace(ctx, driver, loc, (target.size ?? 0) - (shape.sizeBytes ?? 0));
+      await assertSpace(ctx, driver, loc, { sizeBytes: (target.size ?? 0) - (shape.sizeBytes ?? 0), dataBytes: 0 });
       return { current, spec, plan };
     case "block-copy":
     case "file-copy": {
@@ -67,7 +67,7 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
       if (newLoc.localRoot === undefined && newLoc.path !== loc.path && (await newDriver.exists(ctx, newLoc))) {
         throw new AlreadyExists(newLoc.rootfsPath);
       }
-      await assertHostSpace(ctx, newDriver, newLoc, isBlock(newDriver) ? (target.size ?? 0) : current.observed.usedBytes);
+      await assertSpace(ctx, newDriver, newLoc, { sizeBytes: target.size ?? 0, dataBytes: plan.bytesToMove });
       return { current, spec, plan, next: { driver: newDriver, loc: newLoc } };
     }
   }

@@ -42,6 +42,23 @@ export class NoSpace extends RootfsError {
   }
 }
 
+/**
+ * A thin pool ran out of data space while a new volume was filled in it (another volume wrote, or the new
+ * filesystem's metadata did not fit). The new volume is gone and the old rootfs kept.
+ */
+export class PoolFull extends RootfsError {
+  constructor(
+    readonly pool: string,
+    readonly poolBytes: number,
+    readonly failure: string,
+  ) {
+    super(
+      `the thin pool ${pool} of ${formatBytes(poolBytes)} ran full while the new volume was filled (${failure}). ` +
+        "Nothing was changed: the new volume was removed and the old rootfs kept. Extend the pool (lvextend) or free space in it.",
+    );
+  }
+}
+
 export class CannotShrink extends RootfsError {
   constructor(
     readonly fstype: string,
@@ -97,10 +114,9 @@ export class SyscallError extends RootfsError {
  * class with the same fields and message; a name that is not one of these comes back as a RootfsError.
  */
 const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
-  [RootfsError, InvalidInput, InUse, NoSpace, CannotShrink, AlreadyExists, NotFound, ToolFailed, Unsafe, SyscallError].map((c) => [
-    c.name,
-    c,
-  ]),
+  [RootfsError, InvalidInput, InUse, NoSpace, PoolFull, CannotShrink, AlreadyExists, NotFound, ToolFailed, Unsafe, SyscallError].map(
+    (c) => [c.name, c],
+  ),
 );
 
 export type ErrorJSON = { name: string; message: string } & Record<string, unknown>;
