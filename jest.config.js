@@ -14,7 +14,8 @@ module.exports = {
       ...common,
       displayName: "system",
       roots: ["<rootDir>/test"],
-      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/unit/"],
+      // test/guest runs in the KVM guest, under its own config (npm run test:guest).
+      testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/unit/", "<rootDir>/test/guest/"],
       globalSetup: "<rootDir>/test/helpers/global-setup.ts",
       globalTeardown: "<rootDir>/test/helpers/global-teardown.ts",
     },

@@ -1,0 +1,156 @@
+/**
+ * Thick LVM on Debian's kernel, with udevd running as on a host: a volume group on /dev/vdb, driven
+ * through the real `lxc-rootfs` CLI. What is asserted is what `lvs`, `blkid`, dumpe2fs and the mounted
+ * data say, and what LXC boots.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import {
+  blkidType,
+  cli,
+  cliOk,
+  loopsUnder,
+  makeSampleTree,
+  mountsUnder,
+  must,
+  sh,
+  tempDir,
+  treeDigest,
+  withImageMounted,
+} from "../helpers/env";
+import { boot, busyboxSeed, DISKS, lvsOf, withDeviceMounted, writeBootConfig } from "./disks";
+
+const M = 2 ** 20;
+const VG = "thick";
+let lxcPath: string;
+let seedDigest: string;
+
+const base = (name: string) => ["--lxcpath", lxcPath, "--name", name];
+const lvm = (lv?: string) => ["--backing-store", "lvm", "--vgname", VG, ...(lv ? ["--lvname", lv] : [])];
+const digestOf = (dev: string) => withDeviceMounted(dev, lxcPath, treeDigest);
+
+/** The filesystem's own size, from its superblock: block count × block size. */
+async function ext4Bytes(dev: string): Promise<number> {
+  const out = await must(["dumpe2fs", "-h", dev]);
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(out)![1]);
+  return field("Block count") * field("Block size");
+}
+
+beforeAll(async () => {
+  await must(["pvcreate", "--yes", DISKS.thick]);
+  await must(["vgcreate", "--yes", VG, DISKS.thick]);
+  lxcPath = await tempDir("lvm-thick");
+  const seed = path.join(lxcPath, "seed", "rootfs");
+  await fs.mkdir(seed, { recursive: true });
+  await makeSampleTree(seed);
+  seedDigest = await treeDigest(seed);
+});
+
+afterEach(async () => {
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+});
+
+afterAll(async () => {
+  await sh(["vgremove", "--yes", "--force", VG]);
+  if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
+});
+
+describe("thick LVM", () => {
+  it("creates an LV of exactly the size holding the fstype, filled from a dir rootfs", async () => {
+    const out = await cliOk([
+      "create",
+      ...base("web"),
+      ...lvm(),
+      "--size",
+      "256M",
+      "--fstype",
+      "ext4",
+      "--from",
+      `dir:${lxcPath}/seed/rootfs`,
+    ]);
+    expect(out).toMatchObject({ backingStore: "lvm", rootfsPath: `lvm:/dev/${VG}/web`, sizeBytes: 256 * M, fstype: "ext4" });
+    expect((await lvsOf(VG)).get("web")).toMatchObject({ size: 256 * M });
+    expect(await blkidType(`/dev/${VG}/web`)).toBe("ext4");
+    expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+    const config = await fs.readFile(path.join(lxcPath, "web", "config"), "utf8");
+    expect(config).toContain(`lxc.rootfs.path = lvm:/dev/${VG}/web`);
+  });
+
+  it("reports the LV as lvs does", async () => {
+    const out = await cliOk(["inspect", ...base("web")]);
+    expect(out).toMatchObject({ backingStore: "lvm", sizeBytes: 256 * M, fstype: "ext4", allocatedBytes: 256 * M });
+  });
+
+  it("grows in place: the LV and the filesystem, the data kept", async () => {
+    const out = await cliOk(["update", ...base("web"), "--size", "512M"]);
+    expect(out.strategy).toBe("grow-in-place");
+    expect((await lvsOf(VG)).get("web")!.size).toBe(512 * M);
+    expect(await ext4Bytes(`/dev/${VG}/web`)).toBe(512 * M);
+    expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+  });
+
+  it("shrinks ext4 when the data fits: the filesystem first, then the LV", async () => {
+    const out = await cliOk(["update", ...base("web"), "--size", "300M"]);
+    expect(out.sizeBytes).toBe(300 * M);
+    expect((await lvsOf(VG)).get("web")!.size).toBe(300 * M);
+    expect(await ext4Bytes(`/dev/${VG}/web`)).toBeLessThanOrEqual(300 * M);
+    await must(["e2fsck", "-fn", `/dev/${VG}/web`]);
+    expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+  });
+
+  it("refuses a shrink below the data, and changes nothing", async () => {
+    const r = await cli(["update", ...base("web"), "--size", "8M"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no space on the shrunk ext4 filesystem: needs .* available\. Nothing was changed\./);
+    expect((await lvsOf(VG)).get("web")!.size).toBe(300 * M);
+    expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+  });
+
+  it("moves lvm → loop keeping the data, and removes the LV", async () => {
+    const out = await cliOk(["update", ...base("web"), "--backing-store", "loop"]);
+    expect(out).toMatchObject({ backingStore: "loop", rootfsPath: `loop:${lxcPath}/web/rootdev` });
+    expect((await lvsOf(VG)).has("web")).toBe(false);
+    expect(await withImageMounted(`${lxcPath}/web/rootdev`, lxcPath, treeDigest)).toBe(seedDigest);
+  });
+
+  it("moves loop → lvm keeping the data, and removes the image", async () => {
+    const out = await cliOk(["update", ...base("web"), ...lvm(), "--size", "256M"]);
+    expect(out).toMatchObject({ backingStore: "lvm", rootfsPath: `lvm:/dev/${VG}/web`, sizeBytes: 256 * M });
+    await expect(fs.lstat(`${lxcPath}/web/rootdev`)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+  });
+
+  it("fills a new LV from another LV", async () => {
+    const out = await cliOk(["create", ...base("copy"), ...lvm(), "--from", `lvm:/dev/${VG}/web`]);
+    expect(out.rootfsPath).toBe(`lvm:/dev/${VG}/copy`);
+    expect(await digestOf(`/dev/${VG}/copy`)).toBe(seedDigest);
+    expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+  });
+
+  it("renames the LV when lvName changes, keeping the data", async () => {
+    const out = await cliOk(["update", ...base("copy"), ...lvm("copy2")]);
+    expect(out.rootfsPath).toBe(`lvm:/dev/${VG}/copy2`);
+    const lvs = await lvsOf(VG);
+    expect(lvs.has("copy")).toBe(false);
+    expect(lvs.has("copy2")).toBe(true);
+    expect(await fs.readFile(path.join(lxcPath, "copy", "config"), "utf8")).toContain(`lxc.rootfs.path = lvm:/dev/${VG}/copy2`);
+    expect(await digestOf(`/dev/${VG}/copy2`)).toBe(seedDigest);
+  });
+
+  it("destroys: lvs shows nothing left", async () => {
+    for (const name of ["web", "copy"]) expect(await cliOk(["destroy", ...base(name)])).toMatchObject({ destroyed: true });
+    expect([...(await lvsOf(VG)).keys()]).toEqual([]);
+    await expect(fs.lstat(`/dev/${VG}/web`)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("LXC boots busybox from an LV", async () => {
+    await busyboxSeed(lxcPath, "bb");
+    await writeBootConfig(lxcPath, "bb", "lvboot");
+    await cliOk(["create", ...base("lvboot"), ...lvm(), "--size", "128M", "--from", `dir:${lxcPath}/bb/rootfs`]);
+    expect(await boot(lxcPath, "lvboot")).toBe("booted lvboot\nbb data\n");
+    await cliOk(["destroy", ...base("lvboot")]);
+    await must(["lxc-destroy", "-P", lxcPath, "-n", "bb"]);
+    expect((await lvsOf(VG)).has("lvboot")).toBe(false);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * ZFS on Debian's kernel with the module zfs-dkms built for it: a pool on /dev/vdd and LXC's layout under
+ * `zfsRoot`, driven through the real `lxc-rootfs` CLI. What is asserted is what `zfs get` and `zfs list`
+ * say, the data as mounted, and what LXC boots.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { boot, busyboxSeed, DISKS, writeBootConfig } from "./disks";
+
+const M = 2 ** 20;
+const POOL = "tank";
+const ROOT = `${POOL}/lxc`;
+let lxcPath: string;
+let seedDigest: string;
+
+const base = (name: string) => ["--lxcpath", lxcPath, "--name", name];
+const zfs = ["--backing-store", "zfs", "--zfsroot", ROOT];
+
+/** `zfs get -Hp` of one property, as a string. */
+async function prop(dataset: string, name: string): Promise<string> {
+  return (await must(["zfs", "get", "-Hp", "-o", "value", name, dataset])).trim();
+}
+
+async function datasets(): Promise<string[]> {
+  const out = await must(["zfs", "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", ROOT]);
+  return out.split("\n").filter((l) => l && l !== ROOT);
+}
+
+/** The dataset's files, mounted by the test under a directory of its own, as LXC mounts them (zfsutil). */
+async function digestOf(dataset: string): Promise<string> {
+  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
+  await must(["mount", "-t", "zfs", "-o", "ro,zfsutil", dataset, mp]);
+  try {
+    return await treeDigest(mp);
+  } finally {
+    await must(["umount", mp]);
+    await fs.rmdir(mp);
+  }
+}
+
+beforeAll(async () => {
+  await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.zfs]);
+  await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
+  lxcPath = await tempDir("zfs");
+  const seed = path.join(lxcPath, "seed", "rootfs");
+  await fs.mkdir(seed, { recursive: true });
+  await makeSampleTree(seed);
+  seedDigest = await treeDigest(seed);
+});
+
+afterEach(async () => {
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+});
+
+afterAll(async () => {
+  await sh(["zpool", "destroy", "-f", POOL]);
+  if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
+});
+
+describe("zfs", () => {
+  it("creates a dataset under zfsRoot whose refquota is the size, filled from a dir rootfs", async () => {
+    const out = await cliOk(["create", ...base("web"), ...zfs, "--size", "256M", "--from", `dir:${lxcPath}/seed/rootfs`]);
+    expect(out).toMatchObject({ backingStore: "zfs", rootfsPath: `zfs:${ROOT}/web`, sizeBytes: 256 * M });
+    expect(await prop(`${ROOT}/web`, "refquota")).toBe(String(256 * M));
+    expect(await prop(`${ROOT}/web`, "mountpoint")).toBe(path.join(lxcPath, "web", "rootfs"));
+    expect(await prop(`${ROOT}/web`, "canmount")).toBe("noauto");
+    expect(await fs.readdir(path.join(lxcPath, "web", "rootfs"))).toEqual([]); // LXC's empty mount point
+    expect(await digestOf(`${ROOT}/web`)).toBe(seedDigest);
+    expect(await fs.readFile(path.join(lxcPath, "web", "config"), "utf8")).toContain(`lxc.rootfs.path = zfs:${ROOT}/web`);
+  });
+
+  it("grows and shrinks the quota, the data kept", async () => {
+    await cliOk(["update", ...base("web"), "--size", "512M"]);
+    expect(await prop(`${ROOT}/web`, "refquota")).toBe(String(512 * M));
+    await cliOk(["update", ...base("web"), "--size", "128M"]);
+    expect(await prop(`${ROOT}/web`, "refquota")).toBe(String(128 * M));
+    expect(await digestOf(`${ROOT}/web`)).toBe(seedDigest);
+  });
+
+  it("refuses a quota below the space used, and changes nothing", async () => {
+    const used = Number(await prop(`${ROOT}/web`, "referenced"));
+    const r = await cli(["update", ...base("web"), "--size", String(Math.floor(used / 2 / 4096) * 4096)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no space on the zfs limit: needs .* available\. Nothing was changed\./);
+    expect(await prop(`${ROOT}/web`, "refquota")).toBe(String(128 * M));
+  });
+
+  it("fills from another zfs rootfs with a snapshot and a clone: no data moves", async () => {
+    const out = await cliOk(["create", ...base("copy"), ...zfs, "--from", `zfs:${ROOT}/web`]);
+    expect(out).toMatchObject({ rootfsPath: `zfs:${ROOT}/copy`, method: "snapshot" });
+    expect(await prop(`${ROOT}/copy`, "origin")).toBe(`${ROOT}/web@copy`);
+    expect(Number(await prop(`${ROOT}/copy`, "used"))).toBeLessThan(M);
+    expect(await prop(`${ROOT}/copy`, "mountpoint")).toBe(path.join(lxcPath, "copy", "rootfs"));
+    expect(await digestOf(`${ROOT}/copy`)).toBe(seedDigest);
+  });
+
+  it("refuses to destroy a rootfs that a clone depends on, and keeps it", async () => {
+    const r = await cli(["destroy", ...base("web")]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/clone/);
+    expect(await datasets()).toEqual(expect.arrayContaining([`${ROOT}/web`, `${ROOT}/web@copy`, `${ROOT}/copy`]));
+    expect(await digestOf(`${ROOT}/web`)).toBe(seedDigest);
+  });
+
+  it("destroys a clone with its snapshot, then the source", async () => {
+    expect(await cliOk(["destroy", ...base("copy")])).toMatchObject({ destroyed: true });
+    expect(await datasets()).toEqual([`${ROOT}/web`]);
+  });
+
+  it("moves zfs → dir and dir → zfs keeping the data", async () => {
+    const toDir = await cliOk(["update", ...base("web"), "--backing-store", "dir"]);
+    expect(toDir).toMatchObject({ backingStore: "dir", rootfsPath: `dir:${lxcPath}/web/rootfs` });
+    expect(await datasets()).toEqual([]);
+    expect(await treeDigest(path.join(lxcPath, "web", "rootfs"))).toBe(seedDigest);
+    const toZfs = await cliOk(["update", ...base("web"), ...zfs, "--size", "256M"]);
+    expect(toZfs).toMatchObject({ backingStore: "zfs", rootfsPath: `zfs:${ROOT}/web`, sizeBytes: 256 * M });
+    expect(await datasets()).toEqual([`${ROOT}/web`]);
+    expect(await digestOf(`${ROOT}/web`)).toBe(seedDigest);
+    expect(await fs.readdir(path.join(lxcPath, "web", "rootfs"))).toEqual([]);
+  });
+
+  it("destroys: zfs list shows nothing left", async () => {
+    expect(await cliOk(["destroy", ...base("web")])).toMatchObject({ destroyed: true });
+    expect(await datasets()).toEqual([]);
+  });
+
+  it("LXC boots busybox from a dataset", async () => {
+    await busyboxSeed(lxcPath, "bb");
+    await writeBootConfig(lxcPath, "bb", "zboot");
+    await cliOk(["create", ...base("zboot"), ...zfs, "--size", "128M", "--from", `dir:${lxcPath}/bb/rootfs`]);
+    expect(await boot(lxcPath, "zboot")).toBe("booted zboot\nbb data\n");
+    await cliOk(["destroy", ...base("zboot")]);
+    await must(["lxc-destroy", "-P", lxcPath, "-n", "bb"]);
+    expect(await datasets()).toEqual([]);
+  });
+});
