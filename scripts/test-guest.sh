@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: test-guest.sh [JEST ARG...]
 # Runs the guest suites (test/guest: LVM and ZFS on Debian's kernel) in one KVM guest with their blank
-# disks, one per suite and store (test/guest/disks.ts says which is whose).
+# disks, one per suite and store (test/guest/helpers.ts says which is whose).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The suites take a few minutes; the default leaves room for a slow machine, not for a hang.

@@ -6,14 +6,13 @@
 import { spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
-import { CLI, cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest, withImageMounted } from "../helpers/env";
-import { DISKS, lvsOf, withDeviceMounted } from "./disks";
+import { CLI, cli, cliOk, must, sh, tempDir, treeDigest, withImageMounted } from "../helpers/env";
+import { datasetsUnder, DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted, zfsDigest } from "./helpers";
 
 const VG = "faults";
 const POOL = "ftank";
 const ROOT = `${POOL}/lxc`;
 let lxcPath: string;
-let seed: string;
 let seedDigest: string;
 let bin: string;
 
@@ -28,27 +27,13 @@ async function killedAt(point: string, args: string[]): Promise<void> {
   expect(signal).toBe("SIGKILL");
 }
 
-async function datasets(): Promise<string[]> {
-  const out = await must(["zfs", "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", ROOT]);
-  return out.split("\n").filter((l) => l && l !== ROOT);
-}
-
-async function zfsDigest(dataset: string): Promise<string> {
-  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
-  await must(["mount", "-t", "zfs", "-o", "ro,zfsutil", dataset, mp]);
-  try {
-    return await treeDigest(mp);
-  } finally {
-    await must(["umount", mp]);
-    await fs.rmdir(mp);
-  }
-}
+const datasets = () => datasetsUnder(ROOT);
 
 /** The data of a store: an LV or image mounted, a dataset mounted, a directory read. */
 async function digestAt(store: string, where: string): Promise<string> {
   if (store === "loop") return withImageMounted(where, lxcPath, treeDigest);
   if (store === "lvm") return withDeviceMounted(where, lxcPath, treeDigest);
-  if (store === "zfs") return zfsDigest(where);
+  if (store === "zfs") return zfsDigest(where, lxcPath);
   return treeDigest(where);
 }
 
@@ -88,17 +73,11 @@ beforeAll(async () => {
   await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.faultsZfs]);
   await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
   lxcPath = await tempDir("guest-faults");
-  seed = path.join(lxcPath, "seed");
-  await fs.mkdir(seed);
-  await makeSampleTree(seed);
-  seedDigest = await treeDigest(seed);
+  seedDigest = await sampleSeed(lxcPath);
   bin = await tempDir("guest-faults-bin");
 });
 
-afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNothingHeld(lxcPath));
 
 afterAll(async () => {
   await sh(["vgremove", "--yes", "--force", VG]);
@@ -112,7 +91,7 @@ const POINTS = ["swap:built", "swap:parked", "swap:moved", "swap:committed"];
 describe("SIGKILL during lvm → loop", () => {
   it.each(POINTS)("at %s: the data whole wherever the config points, a re-run converges, no LV left", async (point) => {
     const name = `lv-${point.replace(":", "-")}`;
-    await cliOk(["create", ...base(name), ...lvm, "--from", `dir:${seed}`]);
+    await cliOk(["create", ...base(name), ...lvm, "--from", `dir:${lxcPath}/seed/rootfs`]);
     await killedAt(point, ["update", ...base(name), "--backing-store", "loop"]);
     await expectOldDataWhole(name, "lvm");
     const rerun = await cliOk(["update", ...base(name), "--backing-store", "loop"]);
@@ -126,7 +105,7 @@ describe("SIGKILL during lvm → loop", () => {
 describe("SIGKILL during zfs → dir", () => {
   it.each(POINTS)("at %s: the data whole wherever the config points, a re-run converges, no dataset left", async (point) => {
     const name = `z-${point.replace(":", "-")}`;
-    await cliOk(["create", ...base(name), ...zfs, "--from", `dir:${seed}`]);
+    await cliOk(["create", ...base(name), ...zfs, "--from", `dir:${lxcPath}/seed/rootfs`]);
     await killedAt(point, ["update", ...base(name), "--backing-store", "dir"]);
     await expectOldDataWhole(name, "zfs");
     const rerun = await cliOk(["update", ...base(name), "--backing-store", "dir"]);
@@ -163,7 +142,7 @@ describe("LVM and ZFS tools that fail change nothing", () => {
   });
 
   it("lvrename failing during loop → lvm: the loop rootfs and its config as they were, no LV left", async () => {
-    await cliOk(["create", ...base("keep"), "--backing-store", "loop", "--size", "128M", "--from", `dir:${seed}`]);
+    await cliOk(["create", ...base("keep"), "--backing-store", "loop", "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
     const config = await fs.readFile(path.join(lxcPath, "keep", "config"), "utf8");
     const r = await cli(["update", ...base("keep"), ...lvm], await failing("lvrename", null));
     expect(r.code).toBe(1);
@@ -175,7 +154,7 @@ describe("LVM and ZFS tools that fail change nothing", () => {
   });
 
   it("zfs rename failing during dir → zfs: the dir rootfs and its config as they were, no dataset left", async () => {
-    await cliOk(["create", ...base("zkeep"), "--backing-store", "dir", "--from", `dir:${seed}`]);
+    await cliOk(["create", ...base("zkeep"), "--backing-store", "dir", "--from", `dir:${lxcPath}/seed/rootfs`]);
     const config = await fs.readFile(path.join(lxcPath, "zkeep", "config"), "utf8");
     const r = await cli(["update", ...base("zkeep"), ...zfs], await failing("zfs", "rename"));
     expect(r.code).toBe(1);

@@ -1,6 +1,6 @@
 import { execFileSync } from "child_process";
 import { existsSync, readFileSync } from "fs";
-import { DISKS } from "./disks";
+import { DISKS } from "./helpers";
 
 /**
  * The guest suites run only in the guest of `npm run test:guest`, where Debian's kernel has

@@ -5,20 +5,9 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import {
-  blkidType,
-  cli,
-  cliOk,
-  loopsUnder,
-  makeSampleTree,
-  mountsUnder,
-  must,
-  sh,
-  tempDir,
-  treeDigest,
-  withImageMounted,
-} from "../helpers/env";
-import { boot, busyboxSeed, DISKS, lvsOf, withDeviceMounted, writeBootConfig } from "./disks";
+import { blkidType, cli, cliOk, must, sh, tempDir, treeDigest, withImageMounted } from "../helpers/env";
+import { boot, writeBootConfig } from "../helpers/lxc";
+import { busyboxSeed, DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -40,16 +29,10 @@ beforeAll(async () => {
   await must(["pvcreate", "--yes", DISKS.thick]);
   await must(["vgcreate", "--yes", VG, DISKS.thick]);
   lxcPath = await tempDir("lvm-thick");
-  const seed = path.join(lxcPath, "seed", "rootfs");
-  await fs.mkdir(seed, { recursive: true });
-  await makeSampleTree(seed);
-  seedDigest = await treeDigest(seed);
+  seedDigest = await sampleSeed(lxcPath);
 });
 
-afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNothingHeld(lxcPath));
 
 afterAll(async () => {
   await sh(["vgremove", "--yes", "--force", VG]);
@@ -146,7 +129,7 @@ describe("thick LVM", () => {
 
   it("LXC boots busybox from an LV", async () => {
     await busyboxSeed(lxcPath, "bb");
-    await writeBootConfig(lxcPath, "bb", "lvboot");
+    await writeBootConfig(path.join(lxcPath, "bb"), lxcPath, "lvboot");
     await cliOk(["create", ...base("lvboot"), ...lvm(), "--size", "128M", "--from", `dir:${lxcPath}/bb/rootfs`]);
     expect(await boot(lxcPath, "lvboot")).toBe("booted lvboot\nbb data\n");
     await cliOk(["destroy", ...base("lvboot")]);

@@ -5,8 +5,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { blkidType, cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
-import { DISKS, lvsOf, withDeviceMounted } from "./disks";
+import { blkidType, cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thin";
@@ -26,16 +26,10 @@ beforeAll(async () => {
   // quickly (lvcreate takes --errorwhenfull for thin pools only through lvchange).
   await must(["lvchange", "--errorwhenfull", "y", `${VG}/${POOL}`]);
   lxcPath = await tempDir("lvm-thin");
-  const seed = path.join(lxcPath, "seed", "rootfs");
-  await fs.mkdir(seed, { recursive: true });
-  await makeSampleTree(seed);
-  seedDigest = await treeDigest(seed);
+  seedDigest = await sampleSeed(lxcPath);
 });
 
-afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNothingHeld(lxcPath));
 
 afterAll(async () => {
   await sh(["vgremove", "--yes", "--force", VG]);

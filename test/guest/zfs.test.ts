@@ -5,8 +5,9 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
-import { boot, busyboxSeed, DISKS, writeBootConfig } from "./disks";
+import { cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { boot, writeBootConfig } from "../helpers/lxc";
+import { busyboxSeed, datasetsUnder, DISKS, expectNothingHeld, sampleSeed, zfsDigest } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -22,37 +23,17 @@ async function prop(dataset: string, name: string): Promise<string> {
   return (await must(["zfs", "get", "-Hp", "-o", "value", name, dataset])).trim();
 }
 
-async function datasets(): Promise<string[]> {
-  const out = await must(["zfs", "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", ROOT]);
-  return out.split("\n").filter((l) => l && l !== ROOT);
-}
-
-/** The dataset's files, mounted by the test under a directory of its own, as LXC mounts them (zfsutil). */
-async function digestOf(dataset: string): Promise<string> {
-  const mp = await fs.mkdtemp(path.join(lxcPath, ".look-"));
-  await must(["mount", "-t", "zfs", "-o", "ro,zfsutil", dataset, mp]);
-  try {
-    return await treeDigest(mp);
-  } finally {
-    await must(["umount", mp]);
-    await fs.rmdir(mp);
-  }
-}
+const datasets = () => datasetsUnder(ROOT);
+const digestOf = (dataset: string) => zfsDigest(dataset, lxcPath);
 
 beforeAll(async () => {
   await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.zfs]);
   await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
   lxcPath = await tempDir("zfs");
-  const seed = path.join(lxcPath, "seed", "rootfs");
-  await fs.mkdir(seed, { recursive: true });
-  await makeSampleTree(seed);
-  seedDigest = await treeDigest(seed);
+  seedDigest = await sampleSeed(lxcPath);
 });
 
-afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNothingHeld(lxcPath));
 
 afterAll(async () => {
   await sh(["zpool", "destroy", "-f", POOL]);
@@ -128,7 +109,7 @@ describe("zfs", () => {
 
   it("LXC boots busybox from a dataset", async () => {
     await busyboxSeed(lxcPath, "bb");
-    await writeBootConfig(lxcPath, "bb", "zboot");
+    await writeBootConfig(path.join(lxcPath, "bb"), lxcPath, "zboot");
     await cliOk(["create", ...base("zboot"), ...zfs, "--size", "128M", "--from", `dir:${lxcPath}/bb/rootfs`]);
     expect(await boot(lxcPath, "zboot")).toBe("booted zboot\nbb data\n");
     await cliOk(["destroy", ...base("zboot")]);

@@ -5,36 +5,11 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, loopsUnder, mountScratchBtrfs, mountsUnder, must, sh, tempDir } from "../helpers/env";
+import { boot, writeBootConfig } from "../helpers/lxc";
 
 let lxcPath: string;
 let btrfs: { dir: string; release(): Promise<void> };
 let bpath: string;
-
-/** A config for `name` like the seed's, minus network and rootfs (lxc-rootfs writes lxc.rootfs.path). */
-async function writeConfig(where: string, name: string): Promise<void> {
-  const seed = await fs.readFile(path.join(lxcPath, "seed", "config"), "utf8");
-  const lines = seed.split("\n").filter((l) => !/^lxc\.(rootfs\.path|net\.|uts\.name)/.test(l));
-  await fs.mkdir(path.join(where, name), { recursive: true });
-  await fs.writeFile(path.join(where, name, "config"), [...lines, `lxc.uts.name = ${name}`, "lxc.net.0.type = none", ""].join("\n"));
-}
-
-async function boot(where: string, name: string): Promise<string> {
-  const r = await sh([
-    "timeout",
-    "120",
-    "lxc-execute",
-    "-P",
-    where,
-    "-n",
-    name,
-    "--",
-    "/bin/sh",
-    "-c",
-    "echo booted $(hostname); cat /etc/lxc-rootfs-marker",
-  ]);
-  if (r.code !== 0) throw new Error(`lxc-execute ${name} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
 
 beforeAll(async () => {
   lxcPath = await tempDir("lxc");
@@ -62,7 +37,7 @@ describe("LXC boots what lxc-rootfs made", () => {
   ] as Array<[string, string[], boolean]>)("%s", async (store, args, onBtrfs) => {
     const where = onBtrfs ? bpath : lxcPath;
     const name = `boot-${store}`;
-    await writeConfig(where, name);
+    await writeBootConfig(path.join(lxcPath, "seed"), where, name);
     const out = await cliOk(["create", "--lxcpath", where, "--name", name, ...args, "--from", `dir:${lxcPath}/seed/rootfs`]);
     expect(out.backingStore).toBe(store);
     expect(await fs.readFile(path.join(where, name, "config"), "utf8")).toContain(`lxc.rootfs.path = ${out.rootfsPath}\n`);
@@ -77,7 +52,7 @@ describe("LXC boots what lxc-rootfs made", () => {
   });
 
   it("boots again after the data moved from loop to dir and back", async () => {
-    await writeConfig(lxcPath, "mover");
+    await writeBootConfig(path.join(lxcPath, "seed"), lxcPath, "mover");
     const b = ["--lxcpath", lxcPath, "--name", "mover"];
     await cliOk(["create", ...b, "--backing-store", "loop", "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
     await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/sh", "-c", "echo written-in-loop > /root/note"]);

@@ -1,0 +1,83 @@
+/**
+ * What the guest suites share: their disks, as scripts/test-guest.sh attaches them (each 4 GiB, sparse on
+ * the host), the seed tree and the leak check, and how a test reads an LV, a dataset and LXC's boot.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { loopsUnder, makeSampleTree, mountsUnder, must, treeDigest } from "../helpers/env";
+
+/** One disk per suite, so a suite that fails cannot leave another a disk in use. */
+export const DISKS = { thick: "/dev/vdb", thin: "/dev/vdc", zfs: "/dev/vdd", faultsLvm: "/dev/vde", faultsZfs: "/dev/vdf" } as const;
+
+/** Runs `fn` on what `mount ARGS… <dir>` mounts, under `scratchParent`, for the call only. */
+async function withMounted<T>(mountArgs: string[], scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const mp = await fs.mkdtemp(path.join(scratchParent, ".look-"));
+  await must(["mount", ...mountArgs, mp]);
+  try {
+    return await fn(mp);
+  } finally {
+    await must(["umount", mp]);
+    await fs.rmdir(mp);
+  }
+}
+
+/** Runs `fn` on a block device's filesystem, mounted read-only. */
+export function withDeviceMounted<T>(device: string, scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
+  return withMounted(["-o", "ro", device], scratchParent, fn);
+}
+
+/** `lvs` for the volume group: LV name → size in bytes, and each LV's attributes and pool. */
+export async function lvsOf(vg: string): Promise<Map<string, { size: number; attr: string; pool: string; dataPercent: number | null }>> {
+  const out = await must([
+    "lvs",
+    "--noheadings",
+    "--units",
+    "b",
+    "--nosuffix",
+    "--separator",
+    ",",
+    "-o",
+    "lv_name,lv_size,lv_attr,pool_lv,data_percent",
+    vg,
+  ]);
+  const lvs = new Map();
+  for (const line of out
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)) {
+    const [name, size, attr, pool, percent] = line.split(",");
+    lvs.set(name, { size: Number(size), attr, pool, dataPercent: percent ? Number(percent) : null });
+  }
+  return lvs;
+}
+
+/** A container made by `lxc-create -t busybox`, whose rootfs (with a marker) seeds the rootfs that LXC must boot. */
+export async function busyboxSeed(lxcPath: string, name: string): Promise<void> {
+  await must(["lxc-create", "-P", lxcPath, "-n", name, "-t", "busybox"]);
+  await fs.writeFile(path.join(lxcPath, name, "rootfs", "etc", "lxc-rootfs-marker"), `${name} data\n`);
+}
+
+/** The sample tree at `<lxcPath>/seed/rootfs`, the `from` of the suites' rootfs; returns its digest. */
+export async function sampleSeed(lxcPath: string): Promise<string> {
+  const seed = path.join(lxcPath, "seed", "rootfs");
+  await fs.mkdir(seed, { recursive: true });
+  await makeSampleTree(seed);
+  return treeDigest(seed);
+}
+
+/** After each test: nothing the code under test mounted or attached is left. */
+export async function expectNothingHeld(lxcPath: string): Promise<void> {
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+}
+
+/** Every dataset and snapshot below `root`, `root` itself left out. */
+export async function datasetsUnder(root: string): Promise<string[]> {
+  const out = await must(["zfs", "list", "-H", "-o", "name", "-t", "filesystem,snapshot", "-r", root]);
+  return out.split("\n").filter((l) => l && l !== root);
+}
+
+/** A dataset's files, mounted read-only as LXC mounts them (zfsutil), by digest. */
+export function zfsDigest(dataset: string, scratchParent: string): Promise<string> {
+  return withMounted(["-t", "zfs", "-o", "ro,zfsutil", dataset], scratchParent, treeDigest);
+}
