@@ -69,11 +69,11 @@ async function thinPoolUsage(ctx: OpContext, vg: string, pool: string): Promise<
   return { size: Number(size), percent: Number(percent || 0) };
 }
 
-/** A logical volume, thick or thin: LXC's `lvm` backend. Not kernel-verified here (no device-mapper). */
+/** A logical volume, thick or thin: LXC's `lvm` backend. Verified on Debian's kernel in the guest (test/guest). */
 export const lvmDriver: BlockDriver = {
   kind: "block",
   store: "lvm",
-  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: false },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true },
   prefixes: ["lvm"],
   options: { vgName: LVM_NAME, lvName: LVM_NAME, thinPool: LVM_NAME },
   parse: (body) =>
