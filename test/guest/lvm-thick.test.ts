@@ -60,6 +60,14 @@ describe("thick LVM", () => {
     expect(config).toContain(`lxc.rootfs.path = lvm:/dev/${VG}/web`);
   });
 
+  it("refuses, before anything is made, an LV larger than the volume group's free space", async () => {
+    const r = await cli(["create", ...base("huge"), ...lvm(), "--size", "8G"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no space on volume group thick: needs 8\.0 GiB .* available\. Nothing was changed\./);
+    expect([...(await lvsOf(VG)).keys()]).toEqual(["web"]);
+    await expect(fs.lstat(path.join(lxcPath, "huge"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
   it("reports the LV as lvs does", async () => {
     const out = await cliOk(["inspect", ...base("web")]);
     expect(out).toMatchObject({ backingStore: "lvm", sizeBytes: 256 * M, fstype: "ext4", allocatedBytes: 256 * M });

@@ -77,6 +77,34 @@ describe("zfs", () => {
     expect(await digestOf(`${ROOT}/copy`)).toBe(seedDigest);
   });
 
+  it("refuses to move a rootfs that a clone depends on, before anything is changed", async () => {
+    const config = await fs.readFile(path.join(lxcPath, "web", "config"), "utf8");
+    const before = await datasets();
+    const r = await cli(["update", ...base("web"), "--backing-store", "dir"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/zfs:tank\/lxc\/web cannot be moved: tank\/lxc\/copy is a clone of its snapshots.*Nothing was changed\./);
+    expect(await fs.readFile(path.join(lxcPath, "web", "config"), "utf8")).toBe(config);
+    expect(await datasets()).toEqual(before);
+  });
+
+  it("refuses, before anything is made, data its parent dataset has no room for", async () => {
+    await must(["zfs", "create", "-o", "mountpoint=none", "-o", "quota=2M", `${POOL}/small`]);
+    const r = await cli([
+      "create",
+      ...base("nofit"),
+      "--backing-store",
+      "zfs",
+      "--zfsroot",
+      `${POOL}/small`,
+      "--from",
+      `dir:${lxcPath}/seed/rootfs`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no space on zfs dataset tank\/small: needs .* available\. Nothing was changed\./);
+    expect(await datasetsUnder(`${POOL}/small`)).toEqual([]);
+    await must(["zfs", "destroy", `${POOL}/small`]);
+  });
+
   it("refuses to destroy a rootfs that a clone depends on, and keeps it", async () => {
     const r = await cli(["destroy", ...base("web")]);
     expect(r.code).not.toBe(0);
@@ -88,6 +116,15 @@ describe("zfs", () => {
   it("destroys a clone with its snapshot, then the source", async () => {
     expect(await cliOk(["destroy", ...base("copy")])).toMatchObject({ destroyed: true });
     expect(await datasets()).toEqual([`${ROOT}/web`]);
+  });
+
+  it("never touches a snapshot of the clone's name that it did not make: the fill is refused, the snapshot kept", async () => {
+    await must(["zfs", "snapshot", `${ROOT}/web@mine`]);
+    const r = await cli(["create", ...base("mine"), ...zfs, "--from", `zfs:${ROOT}/web`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/snapshot tank\/lxc\/web@mine in the way \(it was not made by pulumi-lxc\)/);
+    expect(await datasets()).toEqual([`${ROOT}/web`, `${ROOT}/web@mine`]);
+    await must(["zfs", "destroy", `${ROOT}/web@mine`]);
   });
 
   it("moves zfs → dir and dir → zfs keeping the data", async () => {

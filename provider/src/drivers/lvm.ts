@@ -122,7 +122,7 @@ export const lvmDriver: BlockDriver = {
     const { size, percent } = await thinPoolUsage(ctx, vg, thinPool);
     if (percent < 100) return null;
     const failure = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    return Object.assign(new PoolFull(`${vg}/${thinPool}`, size, failure), { cause: error });
+    return new PoolFull(`${vg}/${thinPool}`, size, failure);
   },
   async exists(ctx, loc) {
     const { vg, lv } = lvOf(loc);

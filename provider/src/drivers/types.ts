@@ -96,7 +96,12 @@ interface DriverBase {
   /** Refuses a `from` this store cannot layer over (overlay's lower layer). Pure. */
   checkLower?(from: string | undefined): void;
   exists(ctx: OpContext, loc: Location): Promise<boolean>;
-  /** A clearer error for `error`, raised while the store at `loc` was made or filled, or null to keep it. */
+  /**
+   * Refuses, before anything is changed, to replace a store that could not be destroyed afterwards (a
+   * dataset whose snapshots have clones): the swap would commit and then fail its clean-up.
+   */
+  assertReplaceable?(ctx: OpContext, loc: Location): Promise<void>;
+  /** A clearer error for `error`, raised while the store at `loc` was made and filled, or null to keep it. */
   explainFailure?(ctx: OpContext, loc: Location, error: unknown): Promise<Error | null>;
   /**
    * Volume stores: refuses with NoSpace, before anything is made, a store of `sizeBytes` holding

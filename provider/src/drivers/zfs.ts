@@ -1,4 +1,4 @@
-import { InvalidInput, NoSpace, ToolFailed } from "../model/errors";
+import { InvalidInput, NoSpace, RootfsError, ToolFailed } from "../model/errors";
 import { promises as fs } from "fs";
 import { mountOnScratch } from "../host/mounts";
 import { lstatOrNull, removeEmptyDir } from "../host/paths";
@@ -14,10 +14,17 @@ function at(dataset: string, mountPoint?: string): Location {
   return { store: "zfs", path: dataset, rootfsPath: `zfs:${dataset}`, mountPoint };
 }
 
+/**
+ * The user property that marks a snapshot this provider made for a clone (its value: the clone's dataset).
+ * Only a marked snapshot is ever destroyed by it: one of the same name made by a user, or by LXC, is not.
+ */
+const CLONE_MARK = "pulumi-lxc:clone";
+
 /** Every command this driver issues, so the exact argv can be tested where ZFS is missing. */
 export const zfsCommands = {
   checkRoot: (root: string) => ["zfs", "list", "-H", "-o", "name", root],
   exists: (ds: string) => ["zfs", "list", "-H", "-o", "name", ds],
+  snapshotExists: (snap: string) => ["zfs", "list", "-H", "-t", "snapshot", "-o", "name", snap],
   create: (ds: string, mountPoint: string, size?: number) => [
     "zfs",
     "create",
@@ -33,7 +40,7 @@ export const zfsCommands = {
   rename: (from: string, to: string) => ["zfs", "rename", from, to],
   setMountPoint: (ds: string, mountPoint: string) => ["zfs", "set", `mountpoint=${mountPoint}`, ds],
   destroy: (ds: string) => ["zfs", "destroy", "-r", ds],
-  snapshot: (snap: string) => ["zfs", "snapshot", snap],
+  snapshot: (snap: string, forDataset: string) => ["zfs", "snapshot", "-o", `${CLONE_MARK}=${forDataset}`, snap],
   clone: (snap: string, ds: string, mountPoint: string) => [
     "zfs",
     "clone",
@@ -44,20 +51,35 @@ export const zfsCommands = {
     snap,
     ds,
   ],
-  /** A snapshot's clones, or a dataset's origin snapshot ("-" for none). */
+  /** A snapshot's clones or mark, or a dataset's origin snapshot ("-" for none). */
   get: (property: "origin" | "clones", name: string) => ["zfs", "get", "-H", "-o", "value", property, name],
+  /** The clone a snapshot was made for, when we made it: set on the snapshot itself, never inherited. */
+  mark: (snap: string) => ["zfs", "get", "-H", "-s", "local", "-o", "value", CLONE_MARK, snap],
+  /** Every snapshot of a dataset, with its clones. */
+  snapshotClones: (ds: string) => ["zfs", "list", "-H", "-t", "snapshot", "-o", "name,clones", "-r", "-d", "1", ds],
   destroySnapshot: (snap: string) => ["zfs", "destroy", snap],
   available: (ds: string) => ["zfs", "get", "-Hp", "-o", "value", "available", ds],
 };
 
-/** The snapshot a clone for `container` is made from, named as LXC names it: `<source>@<container>`. */
-function snapshotFor(source: string, cloneDataset: string): string {
-  const leaf = cloneDataset.slice(cloneDataset.lastIndexOf("/") + 1);
-  return `${source}@${leaf.replace(new RegExp(`${DATASET_SLOT_SUFFIX.new}$`), "")}`;
+/** A dataset's name without the suffix of the slot it is in. */
+function finalName(dataset: string): string {
+  const suffix = Object.values(DATASET_SLOT_SUFFIX).find((x) => x && dataset.endsWith(x));
+  return suffix ? dataset.slice(0, -suffix.length) : dataset;
 }
 
-async function valueOf(ctx: OpContext, property: "origin" | "clones", name: string): Promise<string> {
-  const { stdout } = await ctx.run(zfsCommands.get(property, name));
+/** The snapshot a clone for `container` is made from, named as LXC names it: `<source>@<container>`. */
+function snapshotFor(source: string, cloneDataset: string): string {
+  const leaf = finalName(cloneDataset);
+  return `${source}@${leaf.slice(leaf.lastIndexOf("/") + 1)}`;
+}
+
+/** Whether this provider made `snap` for the clone `cloneDataset` (in whichever slot it is now). */
+async function madeFor(ctx: OpContext, snap: string, cloneDataset: string): Promise<boolean> {
+  return (await valueOf(ctx, "mark", snap)) === finalName(cloneDataset);
+}
+
+async function valueOf(ctx: OpContext, property: "origin" | "clones" | "mark", name: string): Promise<string> {
+  const { stdout } = await ctx.run(property === "mark" ? zfsCommands.mark(name) : zfsCommands.get(property, name));
   const v = stdout.trim();
   return v === "-" ? "" : v;
 }
@@ -82,10 +104,25 @@ export const zfsDriver: TreeDriver = {
       throw new InvalidInput("zfsRoot", root, `an existing ZFS dataset (${e instanceof ToolFailed ? e.stderr.trim() : e})`);
     });
   },
+  async assertReplaceable(ctx, loc) {
+    const { stdout } = await ctx.run(zfsCommands.snapshotClones(loc.path));
+    const clones = stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t")[1] ?? "")
+      .filter((c) => c && c !== "-");
+    if (clones.length) {
+      throw new RootfsError(
+        `${loc.rootfsPath} cannot be moved: ${clones.join(", ")} ${clones.length > 1 ? "are clones" : "is a clone"} of its snapshots, ` +
+          "and zfs destroys no dataset that clones depend on. Destroy the clones (or `zfs promote` one) first. Nothing was changed.",
+      );
+    }
+  },
   /** The data copied in comes out of the parent dataset's available space (a quota is only a ceiling). */
   async assertRoom(ctx, loc, need) {
-    const parent = loc.path.slice(0, loc.path.lastIndexOf("/"));
-    if (need.dataBytes <= 0 || !parent) return;
+    const slash = loc.path.lastIndexOf("/");
+    if (need.dataBytes <= 0 || slash < 0) return;
+    const parent = loc.path.slice(0, slash);
     const free = Number((await ctx.run(zfsCommands.available(parent))).stdout.trim());
     if (need.dataBytes > free) throw new NoSpace(`zfs dataset ${parent}`, need.dataBytes, free);
   },
@@ -113,8 +150,7 @@ export const zfsDriver: TreeDriver = {
   async move(ctx, from, to) {
     // Leaving its final name, the dataset takes LXC's empty mount point with it (a mount point or a
     // non-empty directory stays): a store of another kind may take `rootfs` next. finalize makes it again.
-    const leavesFinal = from.mountPoint && !Object.values(DATASET_SLOT_SUFFIX).some((x) => x && from.path.endsWith(x));
-    if (leavesFinal) await removeEmptyDir(from.mountPoint!);
+    if (from.mountPoint && finalName(from.path) === from.path) await removeEmptyDir(from.mountPoint);
     await ctx.run(zfsCommands.rename(from.path, to.path));
   },
   /**
@@ -128,39 +164,45 @@ export const zfsDriver: TreeDriver = {
     if (!(await lstatOrNull(loc.mountPoint))) await fs.mkdir(loc.mountPoint, { mode: 0o755 });
   },
   /**
-   * `zfs destroy -r`, which refuses while clones of the dataset's snapshots exist (the error names them).
-   * A clone's origin snapshot goes with it when it is the one made for this clone and nothing else uses it.
+   * `zfs destroy -r`, as LXC, which refuses while clones of the dataset's snapshots exist (the error names
+   * them). A clone's origin snapshot goes with it when this provider made it for this clone and nothing
+   * else uses it; failing that is logged, not raised: the rootfs itself is gone by then.
    */
   async destroy(ctx, loc) {
     const origin = await valueOf(ctx, "origin", loc.path);
     await ctx.run(zfsCommands.destroy(loc.path));
-    if (origin && origin === snapshotFor(origin.slice(0, origin.indexOf("@")), loc.path) && !(await valueOf(ctx, "clones", origin))) {
-      await ctx.run(zfsCommands.destroySnapshot(origin));
-    }
+    if (!origin || !(await madeFor(ctx, origin, loc.path))) return;
+    await ctx.run(zfsCommands.destroySnapshot(origin)).catch((e: Error) => ctx.log(`kept the snapshot ${origin}: ${e.message}`));
   },
+
   /**
-   * LXC's `lxc-copy -s` on zfs: a snapshot of the source named for the new container, and a clone of it.
-   * No data moves; the source cannot be destroyed while the clone exists. A snapshot of that name left by
-   * an interrupted run is taken again when no clone uses it: it holds the source as it was then.
+   * LXC's `lxc-copy -s` on zfs: a snapshot of the source named for the new container, marked as ours, and a
+   * clone of it. No data moves; the source cannot be destroyed while the clone exists. A snapshot of that
+   * name that we made and no clone uses was left by an interrupted run: it is taken again, since it holds
+   * the source as it was then. Anyone else's is never touched.
    */
   async cloneFrom(ctx, src, dst) {
+    // zfs clone stays within a pool: across pools, the data is copied.
+    if (src.path.split("/")[0] !== dst.path.split("/")[0]) return false;
     const snap = snapshotFor(src.path, dst.path);
-    const stale = await ctx.run(zfsCommands.exists(snap)).then(
+    const existing = await ctx.run(zfsCommands.snapshotExists(snap)).then(
       () => true,
       () => false,
     );
-    if (stale) {
+    if (existing) {
+      const ours = await madeFor(ctx, snap, dst.path);
       const clones = await valueOf(ctx, "clones", snap);
-      if (clones)
-        throw new InvalidInput(
-          "from",
-          `zfs:${src.path}`,
-          `a dataset without a snapshot @${snap.split("@")[1]} (it exists, and ${clones} is a clone of it)`,
-        );
+      if (!ours || clones) {
+        const why = clones ? `${clones} is a clone of it` : "it was not made by pulumi-lxc";
+        throw new InvalidInput("from", `zfs:${src.path}`, `a dataset with no snapshot ${snap} in the way (${why}); rename or destroy it`);
+      }
       await ctx.run(zfsCommands.destroySnapshot(snap));
     }
-    await ctx.run(zfsCommands.snapshot(snap));
-    await ctx.run(zfsCommands.clone(snap, dst.path, dst.mountPoint ?? "none"));
+    await ctx.run(zfsCommands.snapshot(snap, finalName(dst.path)));
+    await ctx.run(zfsCommands.clone(snap, dst.path, dst.mountPoint ?? "none")).catch(async (e) => {
+      await ctx.run(zfsCommands.destroySnapshot(snap)).catch(() => undefined);
+      throw e;
+    });
     return true;
   },
   async mountTree(ctx, loc, readOnly) {

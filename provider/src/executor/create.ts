@@ -47,7 +47,9 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
         const sourceShape = source && { store: source.driver.store, ...source.usage };
         const target = resolveTarget(spec, sourceShape);
         const fill = sourceShape ? planFill(sourceShape, target) : { strategy: "empty" as const, bytesToMove: 0 };
-        await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes: fill.bytesToMove });
+        // A planned clone still counts its data: it falls back to a copy across filesystems or pools.
+        const dataBytes = fill.strategy === "clone" ? (source?.usage.usedBytes ?? 0) : fill.bytesToMove;
+        await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes });
         let method: CopyMethod = "none";
         await buildAndSwap(ctx, {
           newDriver: driver,

@@ -28,7 +28,10 @@ export async function buildAndSwap(ctx: OpContext, req: SwapRequest): Promise<vo
   };
   await writeJournal(ctx, journal);
   try {
-    await req.build(journal.built);
+    await req.build(journal.built).catch(async (e) => {
+      // Asked before the roll-back removes what the failure can still be read from (a full thin pool).
+      throw (await req.newDriver.explainFailure?.(ctx, journal.built, e).catch(() => null)) ?? e;
+    });
     failpoint("swap:built");
     await writeJournal(ctx, { ...journal, phase: "swapping" });
     if (req.old) await req.old.driver.move(ctx, req.old.loc, journal.oldParked!);
@@ -41,10 +44,8 @@ export async function buildAndSwap(ctx: OpContext, req: SwapRequest): Promise<vo
     failpoint("swap:committed");
     await req.newDriver.finalize?.(ctx, req.newFinal);
   } catch (e) {
-    // Asked before the roll-back removes what the failure can still be read from (a full thin pool).
-    const explained = await req.newDriver.explainFailure?.(ctx, journal.built, e).catch(() => null);
     await recover(ctx).catch((re: Error) => ctx.log(`roll-back failed: ${re.message}`));
-    throw explained ?? e;
+    throw e;
   }
   await writeJournal(ctx, { ...journal, phase: "cleanup" });
   if (req.old) await req.old.driver.destroy(ctx, journal.oldParked!);

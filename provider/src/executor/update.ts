@@ -61,6 +61,7 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
     case "file-copy": {
       const newDriver = DRIVERS[target.store];
       const newLoc = destinationOf(spec, loc);
+      await driver.assertReplaceable?.(ctx, loc);
       // The new store's host: its filesystem, volume group, pool or parent dataset, as the destination names them.
       await newDriver.precheck?.(ctx, { ...spec, ...newDriver.optionsOf(newLoc) }, spec.lxcPath);
       // A volume outside the container directory (an LV, a dataset) that already exists is someone's.

@@ -44,7 +44,7 @@ export class NoSpace extends RootfsError {
 
 /**
  * A thin pool ran out of data space while a new volume was filled in it (another volume wrote, or the new
- * filesystem's metadata did not fit). The new volume is gone and the old rootfs kept.
+ * filesystem's metadata did not fit). The new volume is gone; nothing else was changed.
  */
 export class PoolFull extends RootfsError {
   constructor(
@@ -54,7 +54,7 @@ export class PoolFull extends RootfsError {
   ) {
     super(
       `the thin pool ${pool} of ${formatBytes(poolBytes)} ran full while the new volume was filled (${failure}). ` +
-        "Nothing was changed: the new volume was removed and the old rootfs kept. Extend the pool (lvextend) or free space in it.",
+        "Nothing was changed: the new volume was removed. Extend the pool (lvextend) or free space in it.",
     );
   }
 }
