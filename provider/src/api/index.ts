@@ -1,6 +1,6 @@
 /**
- * The storage core's edge: five operations on typed, JSON-serializable requests, each validated once
- * here. Adapters (the CLI, the Pulumi providers, the agent of a remote host) call only these, through
+ * The storage core's edge: five operations on a rootfs and four on its snapshots, on typed,
+ * JSON-serializable requests, each validated once here. Adapters (the CLI, the Pulumi providers, the agent of a remote host) call only these, through
  * `RootfsCore`, so that a core in another process or on another host can stand in for `localCore`.
  */
 import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
@@ -11,7 +11,9 @@ import { create } from "../executor/create";
 import { destroy } from "../executor/destroy";
 import { inspect } from "../executor/inspect";
 import { planStoreUpdate, updateStore } from "../executor/update";
-import { validateChange, validateRef, validateSpec } from "./validate";
+import { SnapshotObserved, SnapshotPlan, SnapshotRef, SnapshotResult, SnapshotSpec } from "../model/snapshots";
+import { destroySnapshot, inspectSnapshot, planSnapshotOf, takeSnapshot } from "../executor/snapshot";
+import { validateChange, validateRef, validateSnapshotRef, validateSnapshotSpec, validateSpec } from "./validate";
 
 export type { OperationOptions };
 
@@ -54,13 +56,37 @@ export async function destroyRootfs(ref: Given<ContainerRef>, opts: OperationOpt
   return destroy(validateRef(ref), opts);
 }
 
-/** The core as the adapters see it: the same five calls, wherever the core runs. */
+/** A snapshot as it is on the host; null when there is none (no config under snaps/<name>). */
+export async function inspectRootfsSnapshot(ref: Given<SnapshotRef>, opts: OperationOptions = {}): Promise<SnapshotObserved | null> {
+  return inspectSnapshot(validateSnapshotRef(ref), opts);
+}
+
+/** What taking a snapshot would do (its method and the bytes it moves), checked against the host; changes nothing. */
+export async function planRootfsSnapshot(spec: Given<SnapshotSpec>, opts: OperationOptions = {}): Promise<SnapshotPlan> {
+  return planSnapshotOf(validateSnapshotSpec(spec), opts);
+}
+
+/** A new snapshot of the container's rootfs, in LXC's layout. Refused over one of the same name. */
+export async function createRootfsSnapshot(spec: Given<SnapshotSpec>, opts: OperationOptions = {}): Promise<SnapshotResult> {
+  return takeSnapshot(validateSnapshotSpec(spec), opts);
+}
+
+/** Deletes a snapshot and its storage. */
+export async function destroyRootfsSnapshot(ref: Given<SnapshotRef>, opts: OperationOptions = {}): Promise<DestroyResult> {
+  return destroySnapshot(validateSnapshotRef(ref), opts);
+}
+
+/** The core as the adapters see it: the same calls, wherever the core runs. */
 export interface RootfsCore {
   inspect(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<Observed | null>;
   create(spec: Given<RootfsSpec>, opts?: OperationOptions): Promise<CreateResult>;
   planUpdate(ref: Given<ContainerRef>, change: Given<RootfsChange>, opts?: OperationOptions): Promise<UpdatePlan | null>;
   update(ref: Given<ContainerRef>, change: Given<RootfsChange>, opts?: OperationOptions): Promise<UpdateResult>;
   destroy(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<DestroyResult>;
+  inspectSnapshot(ref: Given<SnapshotRef>, opts?: OperationOptions): Promise<SnapshotObserved | null>;
+  planSnapshot(spec: Given<SnapshotSpec>, opts?: OperationOptions): Promise<SnapshotPlan>;
+  createSnapshot(spec: Given<SnapshotSpec>, opts?: OperationOptions): Promise<SnapshotResult>;
+  destroySnapshot(ref: Given<SnapshotRef>, opts?: OperationOptions): Promise<DestroyResult>;
 }
 
 /** The core in this process, on this host. */
@@ -70,6 +96,10 @@ export const localCore: RootfsCore = {
   planUpdate: planRootfsUpdate,
   update: updateRootfs,
   destroy: destroyRootfs,
+  inspectSnapshot: inspectRootfsSnapshot,
+  planSnapshot: planRootfsSnapshot,
+  createSnapshot: createRootfsSnapshot,
+  destroySnapshot: destroyRootfsSnapshot,
 };
 
 /**
@@ -85,5 +115,9 @@ export function deferredCore(get: () => RootfsCore | Promise<RootfsCore>): Rootf
     planUpdate: async (ref, change, opts) => (await core()).planUpdate(ref, change, opts),
     update: async (ref, change, opts) => (await core()).update(ref, change, opts),
     destroy: async (ref, opts) => (await core()).destroy(ref, opts),
+    inspectSnapshot: async (ref, opts) => (await core()).inspectSnapshot(ref, opts),
+    planSnapshot: async (spec, opts) => (await core()).planSnapshot(spec, opts),
+    createSnapshot: async (spec, opts) => (await core()).createSnapshot(spec, opts),
+    destroySnapshot: async (ref, opts) => (await core()).destroySnapshot(ref, opts),
   };
 }

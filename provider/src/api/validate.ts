@@ -8,7 +8,16 @@ import path from "path";
 import { InvalidInput } from "../model/errors";
 import { parseSize } from "../model/sizes";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../model/requests";
-import { inputDefaults, inputJsonSchema, RESOURCE_TOKEN } from "../model/schema";
+import {
+  inputDefaults,
+  inputJsonSchema,
+  RESOURCE_TOKEN,
+  SNAPSHOT_TOKEN,
+  snapshotDefaults,
+  snapshotInputNames,
+  snapshotRequired,
+} from "../model/schema";
+import { SnapshotRef, SnapshotSpec } from "../model/snapshots";
 import { parseRootfsString } from "../drivers";
 import { judgeStoreRules, StoreInputs } from "../planner/target";
 
@@ -140,4 +149,45 @@ export function validateChange(raw: Raw): RootfsChange {
   const change: RootfsChange = { ...(inputs as RootfsChange) };
   if (inputs.size !== undefined) change.size = parseSize(inputs.size, "size");
   return change;
+}
+
+/** A snapshot's name: a directory under snaps/, by LXC's rule for container names. */
+function checkSnapshotName(name: unknown): string {
+  if (typeof name !== "string" || !NAME_RE.test(name)) {
+    throw new InvalidInput("name", name, "letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters");
+  }
+  return name;
+}
+
+/** The snapshot inputs given, schema.json's defaults applied, every one a string, the required ones there. */
+function snapshotInputs(raw: Raw, keys: readonly string[], what: string): Raw {
+  const inputs: Raw = { ...snapshotDefaults, ...given(raw) };
+  for (const k of Object.keys(inputs)) if (!keys.includes(k)) delete inputs[k];
+  refuseOthers(given(raw), keys, what);
+  for (const k of snapshotRequired) if (keys.includes(k) && inputs[k] === undefined) throw new InvalidInput(k, undefined, "required");
+  for (const [k, v] of Object.entries(inputs)) if (typeof v !== "string") throw new InvalidInput(k, v, "a string");
+  return inputs;
+}
+
+const SNAPSHOT_REF_KEYS = ["container", "lxcPath", "name"] as const;
+const COMMENT_MAX = 4096;
+
+/** Which snapshot: for inspect and destroy. */
+export function validateSnapshotRef(raw: Raw): SnapshotRef {
+  const inputs = snapshotInputs(raw, SNAPSHOT_REF_KEYS, "a snapshot reference (container, lxcPath, name)");
+  return { ...checkContainer(inputs), name: checkSnapshotName(inputs.name) };
+}
+
+/** A snapshot to take: every input of lxc:index:RootfsSnapshot but where it runs. */
+export function validateSnapshotSpec(raw: Raw): SnapshotSpec {
+  const inputs = snapshotInputs(raw, snapshotInputNames, `${SNAPSHOT_TOKEN} (${snapshotInputNames.join(", ")})`);
+  const spec: SnapshotSpec = { ...checkContainer(inputs), name: checkSnapshotName(inputs.name) };
+  const comment = inputs.comment as string | undefined;
+  if (comment !== undefined) {
+    if (comment.includes("\0") || Buffer.byteLength(comment) > COMMENT_MAX) {
+      throw new InvalidInput("comment", comment, `text without NUL characters, at most ${COMMENT_MAX} bytes`);
+    }
+    spec.comment = comment;
+  }
+  return spec;
 }

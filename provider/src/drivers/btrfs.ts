@@ -59,6 +59,7 @@ export const btrfsDriver: TreeDriver = {
   sourceProblem: async (loc) => ((await isSubvolume(loc.path)) ? null : "btrfs: names a btrfs subvolume; this is not one"),
   locate: (_spec, containerDir) => at(`${containerDir}/rootfs`),
   relocate: (final, slot) => at(`${final.path}${SLOT_SUFFIX[slot]}`),
+  snapshotAt: (_src, snapDir) => at(`${snapDir}/rootfs`),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async precheck(_ctx, _spec, containerParent) {
     if (!(await isBtrfs(containerParent))) {
@@ -87,14 +88,19 @@ export const btrfsDriver: TreeDriver = {
   },
   mountTree: async (_ctx, loc) => ({ root: loc.path, release: async () => undefined }),
   /** A writable snapshot when the source is a subvolume on the same filesystem: no data moves. */
-  async cloneFrom(ctx, src, dst) {
-    if (!(await isSubvolume(src.path))) return false;
-    try {
-      await ctx.run(["btrfs", "subvolume", "snapshot", src.path, dst.path]);
-      return true;
-    } catch (e) {
-      if (e instanceof ToolFailed && /cross-device|Invalid argument/i.test(e.stderr)) return false;
-      throw e;
-    }
-  },
+  cloneFrom: (ctx, src, dst) => subvolumeSnapshot(ctx, src, dst, false),
+  /** Read-only, so nothing changes what was kept; a Rootfs restored from it gets a writable snapshot of it. */
+  snapshotFrom: (ctx, src, dst) => subvolumeSnapshot(ctx, src, dst, true),
 };
+
+/** A snapshot of the subvolume `src` at `dst`; false when `src` is no subvolume or `dst` is on another filesystem. */
+async function subvolumeSnapshot(ctx: OpContext, src: Location, dst: Location, readOnly: boolean): Promise<boolean> {
+  if (!(await isSubvolume(src.path))) return false;
+  try {
+    await ctx.run(["btrfs", "subvolume", "snapshot", ...(readOnly ? ["-r"] : []), src.path, dst.path]);
+    return true;
+  } catch (e) {
+    if (e instanceof ToolFailed && /cross-device|Invalid argument/i.test(e.stderr)) return false;
+    throw e;
+  }
+}

@@ -24,6 +24,7 @@ export const dirDriver: TreeDriver = {
   optionsOf: () => ({}),
   locate: (_spec, containerDir) => at(`${containerDir}/rootfs`),
   relocate: (final, slot) => at(`${final.path}${SLOT_SUFFIX[slot]}`),
+  snapshotAt: (_src, snapDir) => at(`${snapDir}/rootfs`),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async inspect(ctx, loc) {
     const bytes = await treeAllocatedBytes(ctx.run, loc.path);

@@ -41,6 +41,8 @@ export const loopDriver: BlockDriver = {
   optionsOf: () => ({}),
   locate: (_spec, containerDir) => at(`${containerDir}/rootdev`, `${containerDir}/rootfs`),
   relocate: (final, slot) => (slot === "final" ? final : at(`${final.path}${SLOT_SUFFIX[slot]}`)),
+  // A copy of the image, where LXC copies the files into a directory: the filesystem and its size are kept.
+  snapshotAt: (_src, snapDir) => at(`${snapDir}/rootdev`, `${snapDir}/rootfs`),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async inspect(_ctx, loc) {
     const st = await regularImage(loc.path);

@@ -7,9 +7,12 @@ import { treeAllocatedBytes } from "../host/usage";
 import { isHostPath, ROOTFS_STRING_FORMS } from "./syntax";
 import { Location, SLOT_SUFFIX, TreeDriver } from "./types";
 
-/** `<dir>/delta` is the upper layer, `<dir>/work` overlayfs' work directory. */
-function at(dir: string, lower: string): Location {
-  return { store: "overlay", path: `${dir}/delta`, lower, rootfsPath: `overlay:${lower}:${dir}/delta`, localRoot: dir };
+/**
+ * `<dir>/delta` is the upper layer, `<dir>/work` overlayfs' work directory. A snapshot's upper layer is
+ * `<dir>/delta0`, as LXC names it.
+ */
+function at(dir: string, lower: string, upper = `${dir}/delta`): Location {
+  return { store: "overlay", path: upper, lower, rootfsPath: `overlay:${lower}:${upper}`, localRoot: dir };
 }
 
 /** The overlay directory of a location: the parent of its upper layer. */
@@ -37,12 +40,14 @@ export const overlayDriver: TreeDriver = {
   parse(body) {
     const parts = body.split(":");
     if (parts.length !== 2 || !parts.every(isHostPath)) return null;
-    return at(path.dirname(parts[1]), parts[0]);
+    return at(path.dirname(parts[1]), parts[0], parts[1]);
   },
   optionsOf: () => ({}),
   checkLower: (from) => void lowerDirOf(from),
   locate: (spec, containerDir) => at(`${containerDir}/overlay`, lowerDirOf(spec.from)),
   relocate: (final, slot) => at(`${dirOf(final)}${SLOT_SUFFIX[slot]}`, final.lower!),
+  // LXC's snapshot of an overlay: a copy of the upper layer over the same lower one.
+  snapshotAt: (src, snapDir) => at(snapDir, src.lower!, `${snapDir}/delta0`),
   exists: async (_ctx, loc) => (await lstatOrNull(dirOf(loc))) !== null,
   async inspect(ctx, loc) {
     const bytes = await treeAllocatedBytes(ctx.run, loc.path);

@@ -120,6 +120,13 @@ interface DriverBase {
   destroy(ctx: OpContext, loc: Location): Promise<void>;
   /** Makes what LXC needs next to the final store (the loop mount point, the dataset's mountpoint). */
   finalize?(ctx: OpContext, loc: Location): Promise<void>;
+  /**
+   * Where a snapshot of `src` lives in `snapDir` (`<container>/snaps/<name>`), under the names LXC's
+   * clone into that directory gives it. Undefined for a store this tool takes no snapshot of. Pure.
+   */
+  snapshotAt?(src: Location, snapDir: string): Location;
+  /** A snapshot better than a copy (a read-only btrfs snapshot); false when it does not apply here. */
+  snapshotFrom?(ctx: OpContext, src: Location, dst: Location): Promise<boolean>;
 }
 
 /** A block device holding a filesystem of `fstype` (loop, lvm): attached and mounted generically. */

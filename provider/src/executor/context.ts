@@ -116,8 +116,9 @@ export interface Journal {
   oldParked?: Location;
 }
 
-export function journalPath(containerDir: string): string {
-  return path.join(containerDir, WORK_DIR, "journal.json");
+/** The swap's journal; a snapshot in progress has its own (see snapshot-store.ts). */
+export function journalPath(containerDir: string, name = "journal.json"): string {
+  return path.join(containerDir, WORK_DIR, name);
 }
 
 /** Whether an operation on this container was interrupted (its journal is still there). */
@@ -130,23 +131,23 @@ export async function hasJournal(spec: ContainerRef): Promise<boolean> {
   return (await lstatOrNull(file)) !== null;
 }
 
-export async function writeJournal(ctx: OpContext, journal: Journal): Promise<void> {
-  const file = journalPath(ctx.containerDir);
+export async function writeJournal<T = Journal>(ctx: OpContext, journal: T, name?: string): Promise<void> {
+  const file = journalPath(ctx.containerDir, name);
   await ensureWorkDir(path.dirname(file));
   await writeFileAtomically(file, JSON.stringify(journal), 0o600);
 }
 
-export async function readJournal(ctx: OpContext): Promise<Journal | null> {
-  const file = journalPath(ctx.containerDir);
+export async function readJournal<T = Journal>(ctx: OpContext, name?: string): Promise<T | null> {
+  const file = journalPath(ctx.containerDir, name);
   const text = await readSmallFile(file);
   if (text === null) return null;
   try {
-    return JSON.parse(text) as Journal;
+    return JSON.parse(text) as T;
   } catch {
     throw new Unsafe(`refusing to resume from ${file}: it is not a journal this tool wrote`);
   }
 }
 
-export async function clearJournal(ctx: OpContext): Promise<void> {
-  await fs.rm(journalPath(ctx.containerDir), { force: true });
+export async function clearJournal(ctx: OpContext, name?: string): Promise<void> {
+  await fs.rm(journalPath(ctx.containerDir, name), { force: true });
 }

@@ -11,7 +11,8 @@ import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Source } from "./fill";
 import { assertSpace } from "./guards";
 import { locateCurrent, observeAt, observeSource } from "./observe";
-import { buildAndSwap, recover } from "./swap";
+import { buildAndSwap } from "./swap";
+import { recoverInterrupted } from "./recovery";
 
 /**
  * Host checks that touch nothing: the store can live here, and `from` exists. Returns the source to copy
@@ -37,7 +38,7 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       spec,
       opts,
       async (ctx) => {
-        await recover(ctx);
+        await recoverInterrupted(ctx);
         const existing = await locateCurrent(ctx, spec);
         if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
         const driver = DRIVERS[spec.backingStore];

@@ -1,4 +1,7 @@
 /** Destroy: the storage and the config's pointer to it; never storage the config marks as not ours. */
+import path from "path";
+import { HasSnapshots } from "../model/errors";
+import { SNAPS_DIR } from "../model/snapshots";
 import { ContainerRef, containerDirOf } from "../model/requests";
 import { DestroyResult } from "../model/results";
 import { clearRootfsPath } from "../host/lxc-config";
@@ -6,12 +9,13 @@ import { removeEmptyDir } from "../host/paths";
 import { OperationOptions, withOperation } from "./context";
 import { assertNotInUse } from "./guards";
 import { observeOwned } from "./inspect";
-import { recover } from "./swap";
+import { recoverInterrupted } from "./recovery";
+import { snapshotNames } from "./snapshot-store";
 
 export async function destroy(ref: ContainerRef, opts: OperationOptions): Promise<DestroyResult> {
   const containerDir = containerDirOf(ref);
   const result = await withOperation(ref, opts, async (ctx): Promise<DestroyResult> => {
-    await recover(ctx);
+    await recoverInterrupted(ctx);
     const current = await observeOwned(ctx, ref);
     if (!current) return { destroyed: false, reason: "no rootfs found" };
     if (!current.observed.managed) {
@@ -20,11 +24,15 @@ export async function destroy(ref: ContainerRef, opts: OperationOptions): Promis
         reason: `${containerDir}/config sets lxc.rootfs.managed = 0: the storage is not ours to delete; left in place`,
       };
     }
+    const snapshots = await snapshotNames(containerDir);
+    if (snapshots.length) throw new HasSnapshots(containerDir, snapshots);
     await assertNotInUse(ctx, current.driver, current.loc);
     await current.driver.destroy(ctx, current.loc);
     await clearRootfsPath(containerDir);
     return { destroyed: true };
   });
+  // lxc-snapshot -d leaves snaps/ behind, empty: it goes with the container directory.
+  if (result.destroyed) await removeEmptyDir(path.join(containerDir, SNAPS_DIR));
   await removeEmptyDir(containerDir);
   return result;
 }

@@ -5,7 +5,7 @@ import { OpContext } from "../drivers";
 import { hasJournal, OperationOptions, withOperation } from "./context";
 import { assertOwned } from "./guards";
 import { Current, locateCurrent, observeAt, observeCurrent } from "./observe";
-import { recover } from "./swap";
+import { recoverInterrupted } from "./recovery";
 
 /**
  * Null when there is no rootfs. It writes only to finish or roll back an operation that was killed
@@ -15,7 +15,7 @@ import { recover } from "./swap";
 export async function inspect(ref: ContainerRef, opts: OperationOptions): Promise<Observed | null> {
   if (await hasJournal(ref)) {
     return withOperation(ref, opts, async (ctx) => {
-      await recover(ctx);
+      await recoverInterrupted(ctx);
       return (await observeCurrent(ctx, ref))?.observed ?? null;
     });
   }

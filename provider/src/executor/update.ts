@@ -16,7 +16,9 @@ import { assertNotInUse, assertSpace } from "./guards";
 import { observeOwned } from "./inspect";
 import { Current, observeCurrent, shapeOf } from "./observe";
 import { growBlockStore, shrinkBlockStore } from "./resize";
-import { buildAndSwap, recover } from "./swap";
+import { buildAndSwap } from "./swap";
+import { recoverInterrupted } from "./recovery";
+import { snapshotNames } from "./snapshot-store";
 
 interface Prepared {
   current: Current;
@@ -69,7 +71,11 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
         throw new AlreadyExists(newLoc.rootfsPath);
       }
       await assertSpace(ctx, newDriver, newLoc, { sizeBytes: target.size ?? 0, dataBytes: plan.bytesToMove });
-      return { current, spec, plan, next: { driver: newDriver, loc: newLoc } };
+      // The snapshots this tool takes are copies of their own, kept under snaps/ whatever the rootfs becomes;
+      // a store whose snapshots hang on their origin refused the move above (assertReplaceable).
+      const snapshots = await snapshotNames(ctx.containerDir);
+      const kept = snapshots.length ? `; snapshots ${snapshots.join(", ")} stay as they are` : "";
+      return { current, spec, plan: { ...plan, summary: plan.summary + kept }, next: { driver: newDriver, loc: newLoc } };
     }
   }
 }
@@ -130,7 +136,7 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
 
 export async function updateStore(ref: ContainerRef, change: RootfsChange, opts: OperationOptions): Promise<UpdateResult> {
   return withOperation(ref, opts, async (ctx) => {
-    await recover(ctx);
+    await recoverInterrupted(ctx);
     const prepared = await prepareUpdate(ctx, ref, change);
     ctx.log(prepared.plan.summary);
     const method = await executeUpdate(ctx, prepared);

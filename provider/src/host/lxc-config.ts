@@ -40,12 +40,16 @@ function withoutKey(text: string, key: string): string[] {
   });
 }
 
-export async function setRootfsPath(containerDir: string, rootfsPath: string): Promise<void> {
-  const text = (await readConfig(containerDir)) ?? "";
+/** A config text whose `lxc.rootfs.path` is `rootfsPath`, every other line kept. */
+export function withRootfsPath(text: string, rootfsPath: string): string {
   const lines = withoutKey(text, "lxc.rootfs.path");
   while (lines.length && lines[lines.length - 1] === "") lines.pop();
-  const out = [HEADER, `lxc.rootfs.path = ${rootfsPath}`, ...lines].join("\n") + "\n";
-  await writeFileAtomically(configPath(containerDir), out);
+  return [HEADER, `lxc.rootfs.path = ${rootfsPath}`, ...lines].join("\n") + "\n";
+}
+
+export async function setRootfsPath(containerDir: string, rootfsPath: string): Promise<void> {
+  const text = (await readConfig(containerDir)) ?? "";
+  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, rootfsPath));
 }
 
 /** Removes our line; deletes the file when nothing else was in it (we created it). */

@@ -81,6 +81,18 @@ export class NotFound extends RootfsError {
   }
 }
 
+/** A rootfs with snapshots is not destroyed: they would be left without their container (lxc-destroy refuses too). */
+export class HasSnapshots extends RootfsError {
+  constructor(
+    readonly containerDir: string,
+    readonly names: string[],
+  ) {
+    super(
+      `${containerDir} has snapshots ${names.join(", ")}: destroy them first (their RootfsSnapshot resources, or lxc-snapshot -d). Nothing was changed.`,
+    );
+  }
+}
+
 /** An external tool (mkfs, cp, btrfs, ...) failed. */
 export class ToolFailed extends RootfsError {
   constructor(
@@ -114,9 +126,20 @@ export class SyscallError extends RootfsError {
  * class with the same fields and message; a name that is not one of these comes back as a RootfsError.
  */
 const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
-  [RootfsError, InvalidInput, InUse, NoSpace, PoolFull, CannotShrink, AlreadyExists, NotFound, ToolFailed, Unsafe, SyscallError].map(
-    (c) => [c.name, c],
-  ),
+  [
+    RootfsError,
+    InvalidInput,
+    InUse,
+    NoSpace,
+    PoolFull,
+    CannotShrink,
+    AlreadyExists,
+    NotFound,
+    HasSnapshots,
+    ToolFailed,
+    Unsafe,
+    SyscallError,
+  ].map((c) => [c.name, c]),
 );
 
 export type ErrorJSON = { name: string; message: string } & Record<string, unknown>;

@@ -7,6 +7,7 @@ import schemaJson from "../../../schema.json";
 type PropertySpec = { type?: string; $ref?: string; oneOf?: PropertySpec[]; default?: unknown; description?: string };
 
 export const RESOURCE_TOKEN = "lxc:index:Rootfs";
+export const SNAPSHOT_TOKEN = "lxc:index:RootfsSnapshot";
 /** The package's version, as schema.json states it for the plugin. */
 export const PACKAGE_VERSION: string = schemaJson.version;
 const resource = (schemaJson.resources as Record<string, { inputProperties: Record<string, PropertySpec>; requiredInputs: string[] }>)[
@@ -52,10 +53,22 @@ export const coreInputNames = coreInputs.map(([k]) => k);
 export const storeValues = enumValues("#/types/lxc:index:BackingStore");
 export const fstypeValues = enumValues("#/types/lxc:index:Fstype");
 
+type ResourceSpec = { inputProperties: Record<string, PropertySpec & { secret?: boolean }>; requiredInputs: string[] };
+const snapshotResource = (schemaJson.resources as unknown as Record<string, ResourceSpec>)[SNAPSHOT_TOKEN];
+
 /** Inputs schema.json marks secret: the plugin keeps them secret in the state whatever the caller sent. */
 export const secretInputNames = Object.entries(resource.inputProperties as Record<string, PropertySpec & { secret?: boolean }>)
   .filter(([, v]) => v.secret)
   .map(([k]) => k);
+
+/** The snapshot's inputs, less where it runs, with their declared defaults and which are required. */
+export const snapshotInputNames = Object.keys(snapshotResource.inputProperties).filter((k) => !PLACEMENT_INPUTS.includes(k));
+export const snapshotRequired = snapshotResource.requiredInputs;
+export const snapshotDefaults: Record<string, unknown> = Object.fromEntries(
+  Object.entries(snapshotResource.inputProperties)
+    .filter(([, v]) => v.default !== undefined)
+    .map(([k, v]) => [k, v.default]),
+);
 
 /** The properties of an object type of schema.json (lxc:index:Connection, say). */
 export function typeProperties<T>(token: string): Record<string, T> {

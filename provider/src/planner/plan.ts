@@ -11,7 +11,7 @@ import { SIZE_ALIGN } from "../model/sizes";
 import { canClone, DRIVERS, isBlockStore, parseRootfsString, sharesExtents } from "../drivers";
 import { destinationOf, resolveTarget, specForUpdate } from "./target";
 
-function mib(n: number): string {
+export function mib(n: number): string {
   return `${Math.max(1, Math.round(n / 2 ** 20))} MiB`;
 }
 

@@ -11,7 +11,7 @@ import { localCore } from "../../api";
 import { errorToJSON, InvalidInput } from "../../model/errors";
 import { PACKAGE_VERSION } from "../../model/schema";
 import { readLines } from "./lines";
-import { OPS, PROTOCOL, Reply, Request } from "./protocol";
+import { ARITY, OPS, PROTOCOL, Reply, Request } from "./protocol";
 
 let outputOpen = true;
 process.stdout.on("error", () => {
@@ -25,7 +25,7 @@ function send(message: Reply | { hello: { protocol: number; version: string } })
   if (outputOpen) process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
-/** A request line, checked: its id, one of the five operations, and its arguments as an array. */
+/** A request line, checked: its id, one of the core's operations, and its arguments as an array. */
 function parse(line: string): Request | { id: number | null; refused: InvalidInput } {
   let value: unknown;
   try {
@@ -48,7 +48,7 @@ async function serve(request: Request): Promise<void> {
   const opts = { log: (line: string) => send({ id, log: line }) };
   try {
     const call = localCore[op] as (...a: unknown[]) => Promise<unknown>;
-    const result = await call(...args.slice(0, op === "update" || op === "planUpdate" ? 2 : 1), opts);
+    const result = await call(...args.slice(0, ARITY[op]), opts);
     send({ id, result: result ?? null });
   } catch (e) {
     send({ id, error: errorToJSON(e) });

@@ -8,9 +8,20 @@ import type { ErrorJSON } from "../../model/errors";
 
 export const PROTOCOL = 1;
 
-/** The five calls of RootfsCore. */
-export const OPS = ["inspect", "create", "planUpdate", "update", "destroy"] as const;
-export type Op = (typeof OPS)[number];
+/** The calls of RootfsCore, and how many requests each takes. */
+export const ARITY = {
+  inspect: 1,
+  create: 1,
+  planUpdate: 2,
+  update: 2,
+  destroy: 1,
+  inspectSnapshot: 1,
+  planSnapshot: 1,
+  createSnapshot: 1,
+  destroySnapshot: 1,
+} as const;
+export type Op = keyof typeof ARITY;
+export const OPS = Object.keys(ARITY) as Op[];
 
 export interface Hello {
   hello: { protocol: number; version: string };

@@ -20,13 +20,22 @@ const OPTIONS: Record<string, string> = {
   thinpool: "thinPool",
   zfsroot: "zfsRoot",
   "rootfs-path": "rootfsPath",
+  snapshot: "snapshotName",
+  comment: "comment",
 };
+
+/** Properties a request names otherwise than a flag's (a snapshot's own name is `name`, as in its resource). */
+const REQUEST_NAMES: Record<string, string> = { snapshotName: "name" };
 
 const USAGE = `usage:
   lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS]
   lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS]
   lxc-rootfs inspect --lxcpath DIR --name NAME
   lxc-rootfs destroy --lxcpath DIR --name NAME
+  lxc-rootfs snapshot         --lxcpath DIR --name NAME --snapshot SNAP [--comment TEXT]
+  lxc-rootfs snapshot-plan    --lxcpath DIR --name NAME --snapshot SNAP
+  lxc-rootfs snapshot-inspect --lxcpath DIR --name NAME --snapshot SNAP
+  lxc-rootfs snapshot-destroy --lxcpath DIR --name NAME --snapshot SNAP
 store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET (zfs)
 inspect, destroy, update: --rootfs-path ROOTFS names the storage when the container's config does not
 STORE: dir, loop, btrfs, overlay, lvm, zfs   FS: ext2, ext3, ext4, xfs, btrfs   SIZE: bytes or 512M, 2G, 1GiB`;
@@ -39,10 +48,15 @@ const TAKES: Record<string, readonly string[]> = {
   update: [...CHANGE_KEYS, "rootfsPath"],
   inspect: ["rootfsPath"],
   destroy: ["rootfsPath"],
+  snapshot: ["snapshotName", "comment"],
+  "snapshot-plan": ["snapshotName"],
+  "snapshot-inspect": ["snapshotName"],
+  "snapshot-destroy": ["snapshotName"],
 };
 
 function optionOf(property: string): string {
-  const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === property);
+  const own = Object.keys(REQUEST_NAMES).find((k) => REQUEST_NAMES[k] === property) ?? property;
+  const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === own);
   return flag ? `--${flag}` : property;
 }
 
@@ -89,10 +103,14 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     for (const prop of Object.keys(inputs)) {
       if (prop === "container" || prop === "lxcPath" || TAKES[command].includes(prop)) continue;
       // inspect and destroy find the storage from the container's config, whatever store it is.
-      const hint = command === "create" ? "" : "; the rootfs is found from the container's config, or named with --rootfs-path";
+      const hint = !["inspect", "destroy", "update"].includes(command)
+        ? ""
+        : "; the rootfs is found from the container's config, or named with --rootfs-path";
       throw new UsageError(`${optionOf(prop)} does not apply to ${command}${hint}`);
     }
     const ref = { container, lxcPath, rootfsPath };
+    const snapshot = { container, lxcPath, name: inputs.snapshotName, comment: inputs.comment };
+    if (command.startsWith("snapshot") && inputs.snapshotName === undefined) throw new InvalidInput("name", undefined, "required");
     let result: unknown;
     switch (command) {
       case "create":
@@ -110,6 +128,19 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         break;
       case "destroy":
         result = await localCore.destroy(ref, { log });
+        break;
+      case "snapshot":
+        result = await localCore.createSnapshot(snapshot, { log });
+        break;
+      case "snapshot-plan":
+        result = await localCore.planSnapshot(snapshot, { log });
+        break;
+      case "snapshot-inspect":
+        result = await localCore.inspectSnapshot(snapshot, { log });
+        if (!result) throw new RootfsError(`no snapshot ${String(inputs.snapshotName)} of ${inputs.container} in ${inputs.lxcPath}`);
+        break;
+      case "snapshot-destroy":
+        result = await localCore.destroySnapshot(snapshot, { log });
         break;
     }
     out.write(`${JSON.stringify(result)}\n`);

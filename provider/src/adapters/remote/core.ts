@@ -108,6 +108,10 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
     planUpdate: (ref, change, opts) => call("planUpdate", [ref, change], opts),
     update: (ref, change, opts) => call("update", [ref, change], opts),
     destroy: (ref, opts) => call("destroy", [ref], opts),
+    inspectSnapshot: (ref, opts) => call("inspectSnapshot", [ref], opts),
+    planSnapshot: (spec, opts) => call("planSnapshot", [spec], opts),
+    createSnapshot: (spec, opts) => call("createSnapshot", [spec], opts),
+    destroySnapshot: (ref, opts) => call("destroySnapshot", [ref], opts),
     close: () => channel.stdin.end(),
   };
 }

@@ -1,0 +1,110 @@
+/**
+ * Snapshots of a container's rootfs, under the container's lock (so never beside an update of the same
+ * rootfs): planned from the host, taken, read and removed in LXC's own layout (see snapshot-store.ts).
+ */
+import { AlreadyExists, InUse, NotFound, RootfsError, Unsafe } from "../model/errors";
+import { ContainerRef } from "../model/requests";
+import { DestroyResult } from "../model/results";
+import { SnapshotObserved, SnapshotPlan, SnapshotRef, SnapshotResult, SnapshotSpec, snapshotDirOf } from "../model/snapshots";
+import { isBlock, Location, OpContext, storesWhere } from "../drivers";
+import { configPath } from "../host/lxc-config";
+import { mountsUnder } from "../host/mounts";
+import { lstatOrNull, readSmallFile } from "../host/paths";
+import { planSnapshot } from "../planner/snapshot";
+import { OperationOptions, withOperation } from "./context";
+import { assertNotInUse } from "./guards";
+import { Current, observeCurrent } from "./observe";
+import { recoverInterrupted } from "./recovery";
+import { makeSnapshot, parseLxcTimestamp, readComment, removeSnapshot, sharesExtents, snapshotStorage } from "./snapshot-store";
+
+interface Prepared {
+  current: Current;
+  snapDir: string;
+  dst: Location;
+  plan: SnapshotPlan;
+}
+
+const containerOf = (ref: SnapshotRef): ContainerRef => ({ container: ref.container, lxcPath: ref.lxcPath });
+
+/** Observes the rootfs and plans the snapshot; refuses, changing nothing, what cannot be taken. */
+async function prepare(ctx: OpContext, spec: SnapshotSpec): Promise<Prepared> {
+  const current = await observeCurrent(ctx, containerOf(spec));
+  if (!current) throw new NotFound(`a rootfs for container ${spec.container} in ${spec.lxcPath}`);
+  const { driver, loc, observed } = current;
+  if (!driver.snapshotAt) {
+    const stores = storesWhere((d) => d.snapshotAt !== undefined).join(", ");
+    throw new RootfsError(`cannot snapshot ${loc.rootfsPath}: this version snapshots ${stores} rootfs only`);
+  }
+  const snapDir = snapshotDirOf(spec);
+  if (await lstatOrNull(snapDir)) throw new AlreadyExists(snapDir);
+  const native = driver.snapshotFrom !== undefined && (await driver.sourceProblem?.(loc)) == null;
+  const plan = planSnapshot(spec.name, loc.rootfsPath, {
+    store: driver.store,
+    native,
+    block: isBlock(driver),
+    sharesExtents: await sharesExtents(ctx.containerDir),
+    usedBytes: observed.usedBytes,
+    allocatedBytes: observed.allocatedBytes,
+  });
+  return { current, snapDir, dst: driver.snapshotAt(loc, snapDir), plan };
+}
+
+/** What taking the snapshot would do, from the host as it is now; nothing is changed. */
+export async function planSnapshotOf(spec: SnapshotSpec, opts: OperationOptions): Promise<SnapshotPlan> {
+  return withOperation(spec, opts, async (ctx) => (await prepare(ctx, spec)).plan, { readOnly: true });
+}
+
+export async function takeSnapshot(spec: SnapshotSpec, opts: OperationOptions): Promise<SnapshotResult> {
+  return withOperation(spec, opts, async (ctx) => {
+    await recoverInterrupted(ctx);
+    const { current, snapDir, dst, plan } = await prepare(ctx, spec);
+    // A copy of a rootfs in use would catch its files half-written: LXC refuses a running container too.
+    if (plan.method !== "snapshot") await assertNotInUse(ctx, current.driver, current.loc);
+    ctx.log(plan.summary);
+    const method = await makeSnapshot(ctx, current, snapDir, dst, spec.comment, new Date());
+    const observed = await observe(ctx, spec);
+    if (!observed) throw new RootfsError(`internal: snapshot ${snapDir} is gone after it was taken`);
+    return { ...observed, method };
+  });
+}
+
+async function observe(ctx: OpContext, ref: SnapshotRef): Promise<SnapshotObserved | null> {
+  const snapDir = snapshotDirOf(ref);
+  if (!(await lstatOrNull(configPath(snapDir)))?.isFile()) return null;
+  const found = await snapshotStorage(snapDir);
+  if (!found) throw new RootfsError(`${configPath(snapDir)} names no lxc.rootfs.path`);
+  const usage = await found.driver.inspect(ctx, found.loc);
+  const native = found.driver.snapshotFrom !== undefined && (await found.driver.sourceProblem?.(found.loc)) == null;
+  return {
+    container: ref.container,
+    lxcPath: ref.lxcPath,
+    name: ref.name,
+    comment: await readComment(snapDir),
+    createdAt: parseLxcTimestamp(await readSmallFile(`${snapDir}/ts`)),
+    rootfsPath: found.loc.rootfsPath,
+    backingStore: found.driver.store,
+    sizeBytes: usage.sizeBytes,
+    allocatedBytes: usage.allocatedBytes,
+    method: native ? "snapshot" : null,
+  };
+}
+
+/** What is on the host for a snapshot; null when it is not there (no config: LXC does not list it either). */
+export async function inspectSnapshot(ref: SnapshotRef, opts: OperationOptions): Promise<SnapshotObserved | null> {
+  return withOperation(ref, opts, (ctx) => observe(ctx, ref), { readOnly: true });
+}
+
+/** Removes a snapshot, whoever made it (lxc-snapshot -d does the same for ours). */
+export async function destroySnapshot(ref: SnapshotRef, opts: OperationOptions): Promise<DestroyResult> {
+  return withOperation(ref, opts, async (ctx): Promise<DestroyResult> => {
+    await recoverInterrupted(ctx);
+    const snapDir = snapshotDirOf(ref);
+    const st = await lstatOrNull(snapDir);
+    if (!st) return { destroyed: false, reason: "no snapshot found" };
+    if (!st.isDirectory()) throw new Unsafe(`refusing to delete ${snapDir}: it is not a directory (a symbolic link?)`);
+    const mounts = await mountsUnder(snapDir);
+    if (mounts.length) throw new InUse(snapDir, `mounted at ${mounts.join(", ")}`);
+    await removeSnapshot(ctx, snapDir, await snapshotStorage(snapDir));
+    return { destroyed: true };
+  });
+}
