@@ -15,6 +15,11 @@ export type Rootfs = import("./rootfs").Rootfs;
 export const Rootfs: typeof import("./rootfs").Rootfs = null as any;
 utilities.lazyLoad(exports, ["Rootfs"], () => require("./rootfs"));
 
+export { RootfsSnapshotArgs } from "./rootfsSnapshot";
+export type RootfsSnapshot = import("./rootfsSnapshot").RootfsSnapshot;
+export const RootfsSnapshot: typeof import("./rootfsSnapshot").RootfsSnapshot = null as any;
+utilities.lazyLoad(exports, ["RootfsSnapshot"], () => require("./rootfsSnapshot"));
+
 
 // Export enums:
 export * from "./types/enums";
@@ -32,6 +37,8 @@ const _module = {
         switch (type) {
             case "lxc:index:Rootfs":
                 return new Rootfs(name, <any>undefined, { urn })
+            case "lxc:index:RootfsSnapshot":
+                return new RootfsSnapshot(name, <any>undefined, { urn })
             default:
                 throw new Error(`unknown resource type ${type}`);
         }

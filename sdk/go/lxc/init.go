@@ -23,6 +23,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 	switch typ {
 	case "lxc:index:Rootfs":
 		r = &Rootfs{}
+	case "lxc:index:RootfsSnapshot":
+		r = &RootfsSnapshot{}
 	default:
 		return nil, fmt.Errorf("unknown resource type: %s", typ)
 	}

@@ -9,6 +9,7 @@ import typing
 from ._enums import *
 from .provider import *
 from .rootfs import *
+from .rootfs_snapshot import *
 from ._inputs import *
 from . import outputs
 _utilities.register(
@@ -19,7 +20,8 @@ _utilities.register(
   "mod": "index",
   "fqn": "pulumi_lxc",
   "classes": {
-   "lxc:index:Rootfs": "Rootfs"
+   "lxc:index:Rootfs": "Rootfs",
+   "lxc:index:RootfsSnapshot": "RootfsSnapshot"
   }
  }
 ]

@@ -8,6 +8,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { coreFor } from "../pulumi/placement";
 import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../pulumi/resource";
 import { label, plainErrors as plain } from "../pulumi/messages";
+import { checkSnapshot, createSnapshot, deleteSnapshot, diffSnapshot, readSnapshot, snapshotLabel } from "../pulumi/snapshot";
 
 export async function check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
   return checkResource(news);
@@ -51,3 +52,35 @@ export async function remove(_id: string, props: Props): Promise<void> {
     if (!r.destroyed) console.log(`${label(props)}: nothing deleted: ${r.reason}`);
   });
 }
+
+/** RootfsSnapshot's methods. There is no update: every change of input replaces a snapshot. */
+export const snapshot = {
+  async check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
+    const r = await plain(() => checkSnapshot(olds, news, () => coreFor(news)));
+    if (r.plan) console.log(`${snapshotLabel(news)}: ${r.plan}`);
+    return { inputs: r.inputs, failures: r.failures };
+  },
+  async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
+    const d = diffSnapshot(olds, news);
+    if (d.summary) console.log(`${snapshotLabel(news)}: ${d.summary}`);
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
+  },
+  async create(news: Props): Promise<dynamic.CreateResult> {
+    return plain(async () => {
+      const r = await createSnapshot(news, coreFor(news), { log: (m) => console.log(`${snapshotLabel(news)}: ${m}`) });
+      return { id: r.id, outs: r.outs };
+    });
+  },
+  async read(_id: string, props: Props): Promise<dynamic.ReadResult> {
+    return plain(async () => {
+      const r = await readSnapshot(props, coreFor(props));
+      return r ? { id: r.id, props: r.outs } : { id: "", props: {} };
+    });
+  },
+  async remove(_id: string, props: Props): Promise<void> {
+    return plain(async () => {
+      const r = await deleteSnapshot(props, coreFor(props));
+      if (!r.destroyed) console.log(`${snapshotLabel(props)}: nothing deleted: ${r.reason}`);
+    });
+  },
+};

@@ -5,7 +5,7 @@
  */
 import type * as provider from "@pulumi/pulumi/provider";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime";
-import { RESOURCE_TOKEN as ROOTFS_TYPE, secretInputNames } from "../../model/schema";
+import { RESOURCE_TOKEN as ROOTFS_TYPE, SNAPSHOT_TOKEN as SNAPSHOT_TYPE, secretInputNames } from "../../model/schema";
 import {
   checkResource,
   createResource,
@@ -20,6 +20,16 @@ import {
 import { coreFor } from "../pulumi/placement";
 import { EngineLog } from "../pulumi/engine-log";
 import { label, plainErrors } from "../pulumi/messages";
+import {
+  checkSnapshot,
+  createSnapshot,
+  deleteSnapshot,
+  diffSnapshot,
+  readSnapshot,
+  snapshotInputsFromObserved,
+  snapshotLabel,
+  snapshotPropsFromId,
+} from "../pulumi/snapshot";
 
 /** Pulumi's marker for a secret value on the wire: { [SIG]: SECRET, value }. */
 const SIG = specialSigKey;
@@ -84,8 +94,13 @@ function typeOf(urn: string): string {
   return urn.split("::")[2] ?? "";
 }
 
-function assertRootfs(urn: string): void {
-  if (typeOf(urn) !== ROOTFS_TYPE) throw new Error(`unknown resource type ${typeOf(urn)}: this provider serves ${ROOTFS_TYPE}`);
+/** Whether a URN is a snapshot's; refuses a type this provider does not serve. */
+function isSnapshot(urn: string): boolean {
+  const type = typeOf(urn);
+  if (type !== ROOTFS_TYPE && type !== SNAPSHOT_TYPE) {
+    throw new Error(`unknown resource type ${type}: this provider serves ${ROOTFS_TYPE} and ${SNAPSHOT_TYPE}`);
+  }
+  return type === SNAPSHOT_TYPE;
 }
 
 export class RootfsProvider implements provider.Provider {
@@ -95,9 +110,13 @@ export class RootfsProvider implements provider.Provider {
     private readonly log: EngineLog,
   ) {}
 
-  async check(urn: string, _olds: Props, news: Props): Promise<provider.CheckResult> {
-    assertRootfs(urn);
+  async check(urn: string, olds: Props, news: Props): Promise<provider.CheckResult> {
     const { plain, secret } = unwrap(news);
+    if (isSnapshot(urn)) {
+      const r = await plainErrors(() => checkSnapshot(unwrap(olds).plain, plain, () => coreFor(plain)));
+      if (r.plan) await this.log(urn, `${snapshotLabel(plain)}: ${r.plan}`);
+      return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
+    }
     const r = checkResource(plain);
     return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
   }
@@ -105,6 +124,11 @@ export class RootfsProvider implements provider.Provider {
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     return plainErrors(async () => {
       const n = unwrap(news);
+      if (isSnapshot(urn)) {
+        const d = diffSnapshot(unwrap(olds).plain, n.plain);
+        if (d.summary) await this.log(urn, `${snapshotLabel(n.plain)}: ${d.summary}`);
+        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
+      }
       const d = await diffResource(unwrap(olds).plain, n.plain, coreFor(n.plain));
       if (d.summary) await this.log(urn, `${labelOf(n.plain, n.secret)}: ${d.summary}`);
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
@@ -112,9 +136,13 @@ export class RootfsProvider implements provider.Provider {
   }
 
   async create(urn: string, inputs: Props): Promise<provider.CreateResult> {
-    assertRootfs(urn);
+    const snapshot = isSnapshot(urn);
     return plainErrors(async () => {
       const { plain, secret } = unwrap(inputs);
+      if (snapshot) {
+        const r = await createSnapshot(plain, coreFor(plain), { log: (m) => void this.log(urn, `${snapshotLabel(plain)}: ${m}`) });
+        return { id: r.id, outs: wrapSecrets(r.outs, secret) };
+      }
       const r = await createResource(plain, coreFor(plain), { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
       // Not the value of from: it may be secret, and the engine's log is not.
       if (r.method !== "none") await this.log(urn, `${labelOf(plain, secret)}: filled from \`from\` by ${r.method}`);
@@ -123,9 +151,15 @@ export class RootfsProvider implements provider.Provider {
   }
 
   /** Refresh reads the host; an import (no properties yet) starts from the id and returns inputs too. */
-  async read(id: string, _urn: string, props: Props): Promise<provider.ReadResult> {
+  async read(id: string, urn: string, props: Props): Promise<provider.ReadResult> {
     return plainErrors(async () => {
       const importing = Object.keys(props ?? {}).length === 0;
+      if (isSnapshot(urn)) {
+        const { plain, secret } = unwrap(importing ? snapshotPropsFromId(id) : props);
+        const r = await readSnapshot(plain, coreFor(plain));
+        if (!r) return { id: "", props: {} };
+        return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? snapshotInputsFromObserved(r.outs) : undefined };
+      }
       const { plain, secret } = unwrap(importing ? propsFromId(id) : props);
       const r = await readResource(plain, coreFor(plain));
       if (!r) return { id: "", props: {} };
@@ -135,6 +169,8 @@ export class RootfsProvider implements provider.Provider {
 
   async update(_id: string, urn: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
     return plainErrors(async () => {
+      // Every change replaces a snapshot (diffSnapshot): the engine never asks to update one.
+      if (isSnapshot(urn)) throw new Error(`internal: ${SNAPSHOT_TYPE} is never updated, only replaced`);
       const { plain, secret } = unwrap(news);
       const r = await updateResource(unwrap(olds).plain, plain, coreFor(plain));
       await this.log(
@@ -148,6 +184,11 @@ export class RootfsProvider implements provider.Provider {
   async delete(_id: string, urn: string, props: Props): Promise<void> {
     return plainErrors(async () => {
       const { plain, secret } = unwrap(props);
+      if (isSnapshot(urn)) {
+        const r = await deleteSnapshot(plain, coreFor(plain));
+        if (!r.destroyed) await this.log(urn, `${snapshotLabel(plain)}: nothing deleted: ${r.reason}`);
+        return;
+      }
       const r = await deleteResource(plain, coreFor(plain));
       if (!r.destroyed) await this.log(urn, `${labelOf(plain, secret)}: nothing deleted: ${r.reason}`);
     });

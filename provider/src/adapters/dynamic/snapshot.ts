@@ -1,0 +1,68 @@
+/**
+ * `RootfsSnapshot`: a snapshot of a container's rootfs as a Pulumi dynamic resource. Serialized into the
+ * state like `Rootfs` (see rootfs.ts): it captures only strings and loads its implementation per call.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import path from "path";
+import type { RootfsSnapshotArgs } from "../../../../sdk/nodejs/rootfsSnapshot";
+import type { BackingStore } from "../../../../sdk/nodejs/types/enums";
+
+const IMPL_MODULE = "pulumi-lxc/dist/provider/src/adapters/dynamic/impl.js";
+const IMPL_PATH = path.join(__dirname, "impl.js");
+
+function impl(): typeof import("./impl") {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(IMPL_MODULE);
+  } catch {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(IMPL_PATH);
+  }
+}
+
+const provider: pulumi.dynamic.ResourceProvider = {
+  check: (olds, news) => impl().snapshot.check(olds, news),
+  diff: (id, olds, news) => impl().snapshot.diff(id, olds, news),
+  create: (news) => impl().snapshot.create(news),
+  read: (id, props) => impl().snapshot.read(id, props),
+  delete: (id, props) => impl().snapshot.remove(id, props),
+};
+
+/** The inputs are the generated SDK's, from schema.json. Every one replaces the snapshot when it changes. */
+export type { RootfsSnapshotArgs };
+
+export class RootfsSnapshot extends pulumi.dynamic.Resource {
+  declare readonly container: pulumi.Output<string>;
+  declare readonly lxcPath: pulumi.Output<string>;
+  declare readonly name: pulumi.Output<string>;
+  declare readonly comment: pulumi.Output<string | undefined>;
+  /** When it was taken (ISO 8601, UTC, whole seconds). */
+  declare readonly createdAt: pulumi.Output<string>;
+  /** Its own rootfs string: the `from` of a Rootfs that restores it. */
+  declare readonly rootfsPath: pulumi.Output<string>;
+  declare readonly backingStore: pulumi.Output<BackingStore>;
+  declare readonly sizeBytes: pulumi.Output<number | undefined>;
+  declare readonly allocatedBytes: pulumi.Output<number>;
+  /** snapshot, reflink, sparse-copy, cp, or copy (made elsewhere). */
+  declare readonly method: pulumi.Output<string>;
+
+  constructor(name: string, args: RootfsSnapshotArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      provider,
+      name,
+      {
+        createdAt: undefined,
+        rootfsPath: undefined,
+        backingStore: undefined,
+        sizeBytes: undefined,
+        allocatedBytes: undefined,
+        method: undefined,
+        ...args,
+        connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),
+      },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      "lxc",
+      "RootfsSnapshot",
+    );
+  }
+}

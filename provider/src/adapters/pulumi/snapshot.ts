@@ -1,0 +1,191 @@
+/**
+ * The RootfsSnapshot resource's semantics, shared by the dynamic provider and the plugin: a snapshot is
+ * immutable, so every input replaces it; a preview of a new one says how it will be taken and what that
+ * moves; a refresh drops one deleted on the host and refuses to take one re-created there for the one this
+ * stack made (a snapshot of other data under the same name), as does a delete.
+ */
+import path from "path";
+import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
+import { AlreadyExists, InvalidInput, NotFound, RootfsError } from "../../model/errors";
+import { SnapshotObserved, SNAPS_DIR, snapshotDirOf, SnapshotRef } from "../../model/snapshots";
+import { CONNECTION, snapshotDefaults, snapshotInputNames } from "../../model/schema";
+import { OperationOptions, RootfsCore } from "../../api";
+import { validateSnapshotSpec } from "../../api/validate";
+import { connectionIn, machineFor, validateConnection } from "../remote/connection";
+import { CheckResult, DiffResult, Props, resourceId } from "./resource";
+
+export const SNAPSHOT_OUTPUT_NAMES = ["createdAt", "rootfsPath", "backingStore", "sizeBytes", "allocatedBytes", "method"] as const;
+
+const isUnknown = (v: unknown) => v === UNKNOWN;
+
+function hasUnknown(v: unknown): boolean {
+  if (isUnknown(v)) return true;
+  return typeof v === "object" && v !== null && Object.values(v).some(hasUnknown);
+}
+
+/** The snapshot's own inputs among `props` (the state holds inputs and outputs together), defaults applied. */
+export function snapshotInputsOf(props: Props): Props {
+  const out: Props = { ...snapshotDefaults };
+  for (const k of snapshotInputNames) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
+  return out;
+}
+
+function placementOf(props: Props): Props {
+  const connection = connectionIn(props);
+  return connection === undefined ? {} : { [CONNECTION]: connection };
+}
+
+function refOf(props: Props): SnapshotRef {
+  const i = snapshotInputsOf(props);
+  return { container: i.container as string, lxcPath: i.lxcPath as string, name: i.name as string };
+}
+
+export function snapshotLabel(props: Props): string {
+  const i = snapshotInputsOf(props);
+  return `snapshot ${String(i.name)} of ${String(i.lxcPath)}/${String(i.container)}`;
+}
+
+/** Stand-ins for values a preview does not know yet (a Rootfs's container output): valid, so the rest is judged. */
+const STAND_INS: Props = { container: "unknown", lxcPath: "/unknown", name: "unknown", comment: "" };
+
+/**
+ * Validates the inputs. For a new snapshot (no old inputs) whose inputs are all known, the host is asked
+ * how it would be taken: `plan` is the line a preview prints, and a name already taken there fails here.
+ */
+export async function checkSnapshot(olds: Props, news: Props, core: () => RootfsCore): Promise<CheckResult & { plan?: string }> {
+  const inputs = { ...snapshotInputsOf(news), ...placementOf(news) };
+  const failures: CheckResult["failures"] = [];
+  const judged = Object.fromEntries(
+    Object.entries({ ...snapshotInputsOf(news), ...extraKeys(news) }).map(([k, v]) => [k, isUnknown(v) ? STAND_INS[k] : v]),
+  );
+  try {
+    if (inputs.connection !== undefined && !hasUnknown(inputs.connection)) validateConnection(inputs.connection);
+    validateSnapshotSpec(judged);
+  } catch (e) {
+    if (!(e instanceof InvalidInput)) throw e;
+    failures.push({ property: e.property, reason: e.message });
+  }
+  const creating = Object.keys(olds ?? {}).length === 0;
+  if (!creating || failures.length || hasUnknown(inputs)) return { inputs, failures };
+  try {
+    return { inputs, failures, plan: (await core().planSnapshot(snapshotInputsOf(inputs))).summary };
+  } catch (e) {
+    // The rootfs may be made by this same update: the plan is known once it exists.
+    if (e instanceof NotFound) return { inputs, failures };
+    if (e instanceof AlreadyExists) {
+      const id = snapshotDirOf(refOf(inputs));
+      failures.push({
+        property: "name",
+        reason: `a snapshot is already at ${id}: adopt it with pulumi import lxc:index:RootfsSnapshot <name> ${id}, or pick another name`,
+      });
+      return { inputs, failures };
+    }
+    throw e;
+  }
+}
+
+function extraKeys(props: Props): Props {
+  const known = new Set<string>([...snapshotInputNames, ...SNAPSHOT_OUTPUT_NAMES, CONNECTION]);
+  return Object.fromEntries(Object.entries(props).filter(([k]) => !known.has(k) && !k.startsWith("__")));
+}
+
+/** Any changed input replaces the snapshot; of the connection, only the machine (host and port) counts. */
+export function diffSnapshot(olds: Props, news: Props): DiffResult {
+  const c = connectionIn(news) as Props | undefined;
+  const machineUnknown = isUnknown(c) || isUnknown(c?.host) || isUnknown(c?.port);
+  const replaces: string[] = [];
+  if (machineUnknown || machineFor(olds) !== machineFor(news)) replaces.push(CONNECTION);
+  const before = snapshotInputsOf(olds);
+  const after = snapshotInputsOf(news);
+  for (const k of snapshotInputNames) if (before[k] !== after[k]) replaces.push(k);
+  if (!replaces.length) return { changes: false, replaces: [] };
+  const what = replaces.map((k) =>
+    k === CONNECTION || isUnknown(after[k]) ? k : `${k} ${JSON.stringify(before[k])} → ${JSON.stringify(after[k])}`,
+  );
+  return {
+    changes: true,
+    replaces,
+    summary: `replace: ${what.join(", ")}: a snapshot never changes in place; the old one is deleted and a new one taken of the rootfs as it is then`,
+  };
+}
+
+function outputs(inputs: Props, observed: SnapshotObserved, method: unknown): Props {
+  const out: Props = { ...inputs };
+  for (const k of SNAPSHOT_OUTPUT_NAMES) out[k] = observed[k];
+  // The comment as the host holds it: an import states it, and one changed on the host shows as drift.
+  if (observed.comment === null) delete out.comment;
+  else out.comment = observed.comment;
+  // The disk tells a store's own snapshot, not which copy made the others: what was recorded stays.
+  out.method = observed.method ?? method ?? "copy";
+  return out;
+}
+
+/** The snapshot's directory, after its host's name when it is on another machine (as a Rootfs's id). */
+function idOf(props: Props, ref: SnapshotRef): string {
+  return resourceId({ container: `${ref.container}/${SNAPS_DIR}/${ref.name}`, lxcPath: ref.lxcPath }, props);
+}
+
+export async function createSnapshot(news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ id: string; outs: Props }> {
+  const inputs = snapshotInputsOf(news);
+  const made = await core.createSnapshot(inputs, opts);
+  return { id: idOf(news, made), outs: outputs({ ...inputs, ...placementOf(news) }, made, made.method) };
+}
+
+/** Refuses a snapshot on the host that is not the one recorded: re-created under the same name. */
+function assertSame(props: Props, observed: SnapshotObserved): void {
+  const recorded = { createdAt: props.createdAt, rootfsPath: props.rootfsPath };
+  if (recorded.createdAt === undefined) return;
+  if (recorded.createdAt === observed.createdAt && recorded.rootfsPath === observed.rootfsPath) return;
+  const dir = snapshotDirOf(observed);
+  throw new RootfsError(
+    `${dir} is not the snapshot this stack took (taken ${String(recorded.createdAt)}, ${String(recorded.rootfsPath)}): ` +
+      `the host holds one taken ${String(observed.createdAt)}, ${observed.rootfsPath}. It is left alone. ` +
+      `Drop the record with pulumi state delete and adopt it with pulumi import, or remove it on the host.`,
+  );
+}
+
+/** What is on the host now; null when the snapshot is gone (refresh drops it). */
+export async function readSnapshot(
+  props: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<{ id: string; outs: Props } | null> {
+  const ref = refOf(props);
+  const observed = await core.inspectSnapshot(ref, opts);
+  if (!observed) return null;
+  assertSame(props, observed);
+  return { id: idOf(props, ref), outs: outputs({ ...snapshotInputsOf(props), ...placementOf(props) }, observed, props.method) };
+}
+
+export async function deleteSnapshot(
+  props: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<{ destroyed: boolean; reason?: string }> {
+  const ref = refOf(props);
+  const observed = await core.inspectSnapshot(ref, opts);
+  if (!observed) return { destroyed: false, reason: "no snapshot found" };
+  assertSame(props, observed);
+  return core.destroySnapshot(ref, opts);
+}
+
+/**
+ * The inputs an import starts from, given only the id (the snapshot's directory):
+ * `pulumi import lxc:index:RootfsSnapshot pre /var/lib/lxc/web/snaps/pre-upgrade`.
+ */
+export function snapshotPropsFromId(id: string): Props {
+  const parts = typeof id === "string" && path.isAbsolute(id) ? path.normalize(id).replace(/\/+$/, "").split("/") : [];
+  if (parts.length < 5 || parts.includes("..") || parts[parts.length - 2] !== SNAPS_DIR) {
+    throw new InvalidInput("id", id, "the snapshot's directory, an absolute path such as /var/lib/lxc/web/snaps/pre-upgrade");
+  }
+  const name = parts[parts.length - 1];
+  const container = parts[parts.length - 3];
+  return { container, lxcPath: parts.slice(0, -3).join("/") || "/", name };
+}
+
+/** The inputs that describe an imported snapshot: a program declaring these has nothing to change. */
+export function snapshotInputsFromObserved(outs: Props): Props {
+  const inputs: Props = { container: outs.container, lxcPath: outs.lxcPath, name: outs.name };
+  if (typeof outs.comment === "string") inputs.comment = outs.comment;
+  return inputs;
+}

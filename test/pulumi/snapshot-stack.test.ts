@@ -1,0 +1,137 @@
+/**
+ * RootfsSnapshot through the real engine (the dynamic provider): a stack takes a snapshot of its rootfs
+ * and destroys them in order; a preview says how a snapshot will be taken; a store change keeps the
+ * snapshot; refresh drops one deleted on the host and refuses one re-created there; a rootfs that still
+ * has snapshots is not destroyed.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { REPO, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { makeStack, TestStack } from "../helpers/pulumi";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Rootfs, RootfsSnapshot } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
+
+let lxcPath: string;
+let seed: string;
+let seedDigest: string;
+
+beforeAll(async () => {
+  lxcPath = await tempDir("snapstack");
+  seed = path.join(lxcPath, "seed");
+  await makeSampleTree(seed, 8);
+  seedDigest = await treeDigest(seed);
+});
+afterAll(async () => {
+  expect(await loopsUnder(lxcPath)).toEqual([]);
+  expect(await mountsUnder(lxcPath)).toEqual([]);
+  await fs.rm(lxcPath, { recursive: true, force: true });
+});
+
+/** A stack of one rootfs (its container named after the stack) and snapshots of it by name. */
+function webStack(label: string, store: () => string, snapshots: () => string[]): Promise<TestStack> {
+  return makeStack(label, async () => {
+    const web = new Rootfs("web", {
+      container: label,
+      lxcPath,
+      backingStore: store(),
+      size: store() === "loop" ? "256M" : undefined,
+      from: `dir:${seed}`,
+    });
+    const out: Record<string, unknown> = { web: web.rootfsPath };
+    for (const name of snapshots()) {
+      const s = new RootfsSnapshot(name, { container: web.container, lxcPath, name, comment: `kept as ${name}` });
+      out[name] = s.rootfsPath;
+      out[`${name}Method`] = s.method;
+    }
+    return out;
+  });
+}
+
+it("takes a snapshot in the stack, keeps it through a store change, and destroys both in order", async () => {
+  let store = "dir";
+  let snaps = ["pre-upgrade"];
+  const t = await webStack(
+    "order",
+    () => store,
+    () => snaps,
+  );
+  const up = await t.stack.up();
+  expect(up.summary.resourceChanges).toEqual({ create: 3 });
+  expect(up.outputs["pre-upgrade"].value).toBe(`dir:${lxcPath}/order/snaps/pre-upgrade/rootfs`);
+  expect(up.outputs["pre-upgradeMethod"].value).toBe("cp");
+  expect(await must(["lxc-snapshot", "-P", lxcPath, "-n", "order", "-L"])).toContain("pre-upgrade");
+
+  // A new snapshot of a rootfs that exists: the preview says how, and what it moves.
+  snaps = ["pre-upgrade", "second"];
+  const { text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(text).toMatch(
+    new RegExp(`snapshot second of ${lxcPath}/order: snapshot second of dir:${lxcPath}/order/rootfs: a copy of the files, \\d+ MiB`),
+  );
+  await t.stack.up();
+
+  // The rootfs moves to loop; its snapshots are copies of their own and stay, as the preview says.
+  store = "loop";
+  const moved = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(moved.text).toMatch(/snapshots pre-upgrade, second stay as they are/);
+  await t.stack.up();
+  expect(await treeDigest(path.join(lxcPath, "order", "snaps", "pre-upgrade", "rootfs"))).toBe(seedDigest);
+
+  await t.destroy();
+  expect(await fs.readdir(lxcPath)).toEqual(["seed"]);
+});
+
+it("refresh drops a snapshot deleted on the host, and refuses one re-created there", async () => {
+  let snaps = ["keep", "gone"];
+  const t = await webStack(
+    "refresh",
+    () => "dir",
+    () => snaps,
+  );
+  await t.stack.up();
+  await must(["lxc-snapshot", "-P", lxcPath, "-n", "refresh", "-d", "gone"]);
+  const refreshed = await t.stack.refresh();
+  expect(refreshed.summary.resourceChanges).toMatchObject({ delete: 1, same: 3 });
+  snaps = ["keep"];
+  expect((await t.stack.preview()).changeSummary).toEqual({ same: 3 });
+
+  // Someone re-takes "keep" by hand: other data under the recorded name.
+  await must(["lxc-snapshot", "-P", lxcPath, "-n", "refresh", "-d", "keep"]);
+  await new Promise((r) => setTimeout(r, 1100));
+  await must([
+    "node",
+    path.join(REPO, "bin", "lxc-rootfs.js"),
+    "snapshot",
+    "--lxcpath",
+    lxcPath,
+    "--name",
+    "refresh",
+    "--snapshot",
+    "keep",
+  ]);
+  const err = await t.stack.refresh().catch((e: Error) => e);
+  expect(String(err)).toMatch(/refresh\/snaps\/keep is not the snapshot this stack took/);
+  // A destroy refuses it too, and leaves it: it is not this stack's.
+  expect(String(await t.stack.destroy().catch((e: Error) => e))).toMatch(/is not the snapshot this stack took/);
+  expect(await must(["lxc-snapshot", "-P", lxcPath, "-n", "refresh", "-L"])).toContain("keep");
+  await must(["lxc-snapshot", "-P", lxcPath, "-n", "refresh", "-d", "keep"]);
+  await t.stack.refresh();
+  await t.destroy();
+  expect(await fs.readdir(lxcPath)).toEqual(["seed"]);
+});
+
+it("a rootfs with a snapshot the stack does not hold is not destroyed, and the error names it", async () => {
+  const t = await webStack(
+    "refused",
+    () => "dir",
+    () => [],
+  );
+  await t.stack.up();
+  await must(["lxc-snapshot", "-P", lxcPath, "-n", "refused"]);
+  const err = await t.stack.destroy().catch((e: Error) => e);
+  expect(String(err)).toMatch(new RegExp(`${lxcPath}/refused has snapshots snap0: destroy them first`));
+  expect(await treeDigest(path.join(lxcPath, "refused", "rootfs"))).toBe(seedDigest);
+  await must(["lxc-snapshot", "-P", lxcPath, "-n", "refused", "-d", "snap0"]);
+  await t.destroy();
+  expect(await fs.readdir(lxcPath)).toEqual(["seed"]);
+});
