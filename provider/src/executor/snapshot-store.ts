@@ -114,7 +114,7 @@ export async function makeSnapshot(
     const config = withRootfsPath((await readConfig(ctx.containerDir)) ?? "", dst.rootfsPath);
     await writeFileAtomically(configPath(snapDir), config, 0o640);
   } catch (e) {
-    await recoverSnapshot(ctx).catch((re: Error) => ctx.log(`clean-up of the failed snapshot failed: ${re.message}`));
+    await recoverSnapshot(ctx, "failed").catch((re: Error) => ctx.log(`clean-up of the failed snapshot failed: ${re.message}`));
     throw e;
   }
   await clearJournal(ctx, JOURNAL);
@@ -153,13 +153,13 @@ export async function readComment(snapDir: string): Promise<string | null> {
 }
 
 /** Undoes a snapshot a killed or failed run left without its config; one that got its config is kept. */
-export async function recoverSnapshot(ctx: OpContext): Promise<boolean> {
+export async function recoverSnapshot(ctx: OpContext, why: "failed" | "interrupted" = "interrupted"): Promise<boolean> {
   const j = await readJournal<SnapshotJournal>(ctx, JOURNAL);
   if (!j) return false;
   if (!isInside(ctx.containerDir, j.snapDir)) throw new Unsafe(`refusing to resume from a snapshot journal naming ${j.snapDir}`);
   if (!(await lstatOrNull(configPath(j.snapDir)))) {
     await removeSnapshot(ctx, j.snapDir, { driver: DRIVERS[j.loc.store], loc: j.loc });
-    ctx.log(`removed the half-made snapshot ${path.basename(j.snapDir)} an interrupted run left`);
+    ctx.log(`removed the half-made snapshot ${path.basename(j.snapDir)}${why === "interrupted" ? " an interrupted run left" : ""}`);
   }
   await clearJournal(ctx, JOURNAL);
   return true;

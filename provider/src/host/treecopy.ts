@@ -58,7 +58,13 @@ export async function copyTree(
     return "cp";
   } catch (e) {
     if (e instanceof ToolFailed && /No space left on device|ENOSPC/.test(e.stderr)) {
-      throw new NoSpace("the new rootfs", space.needed, space.available);
+      // The bytes fit, so the files did not: a filesystem out of inodes says ENOSPC too.
+      const { ffree } = await fs.statfs(dst).catch(() => ({ ffree: 1 }));
+      throw new NoSpace(
+        ffree === 0 ? "the new rootfs (no free inodes left on its filesystem)" : "the new rootfs",
+        space.needed,
+        space.available,
+      );
     }
     throw e;
   }
