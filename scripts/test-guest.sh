@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 # The suites take about 20 minutes under TCG (a few with KVM); the default leaves room for a slow machine,
 # not for a hang.
 export GUEST_TIMEOUT=${GUEST_TIMEOUT:-3000}
-exec bash scripts/guest.sh --disk 4G --disk 4G --disk 4G --disk 4G --disk 4G -- \
+exec bash scripts/guest.sh --disk 4G --disk 4G --disk 4G --disk 4G --disk 4G --disk 4G --disk 4G -- \
   node node_modules/jest/bin/jest.js -c test/guest/jest.config.js --runInBand "$@"

@@ -7,7 +7,15 @@ import path from "path";
 import { loopsUnder, makeSampleTree, mountsUnder, must, treeDigest } from "../helpers/env";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
-export const DISKS = { thick: "/dev/vdb", thin: "/dev/vdc", zfs: "/dev/vdd", faultsLvm: "/dev/vde", faultsZfs: "/dev/vdf" } as const;
+export const DISKS = {
+  thick: "/dev/vdb",
+  thin: "/dev/vdc",
+  zfs: "/dev/vdd",
+  faultsLvm: "/dev/vde",
+  faultsZfs: "/dev/vdf",
+  snapshotLvm: "/dev/vdg",
+  snapshotZfs: "/dev/vdh",
+} as const;
 
 /** Runs `fn` on what `mount ARGS… <dir>` mounts, under `scratchParent`, for the call only. */
 async function withMounted<T>(mountArgs: string[], scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {

@@ -91,6 +91,7 @@ export const btrfsDriver: TreeDriver = {
   cloneFrom: (ctx, src, dst) => subvolumeSnapshot(ctx, src, dst, false),
   /** Read-only, so nothing changes what was kept; a Rootfs restored from it gets a writable snapshot of it. */
   snapshotFrom: (ctx, src, dst) => subvolumeSnapshot(ctx, src, dst, true),
+  snapshotKind: "a read-only btrfs subvolume snapshot",
 };
 
 /** A snapshot of the subvolume `src` at `dst`; false when `src` is no subvolume or `dst` is on another filesystem. */

@@ -1,4 +1,5 @@
-import { InvalidInput, NoSpace, PoolFull, ToolFailed } from "../model/errors";
+import path from "path";
+import { InvalidInput, NoSpace, PoolFull, RootfsError, ToolFailed } from "../model/errors";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { readSuperblock } from "../host/superblock";
@@ -60,7 +61,44 @@ export const lvmCommands = {
   rename: (vg: string, from: string, to: string) => ["lvrename", vg, from, to],
   remove: (vg: string, lv: string) => ["lvremove", "--yes", "--force", `${vg}/${lv}`],
   vgFree: (vg: string) => ["vgs", "--noheadings", "--units", "b", "--nosuffix", "-o", "vg_free", vg],
+  /** Every LV of the group with its origin and thin pool: which LVs are snapshots, and of what. */
+  origins: (vg: string) => ["lvs", "--noheadings", "--separator", ",", "-o", "lv_name,origin,pool_lv", vg],
+  /** A thin LV's snapshot is thin, in the same pool; activated like any LV (-kn), not skipped as by default. */
+  snapshotThin: (vg: string, lv: string, name: string) => [
+    "lvcreate",
+    "--yes",
+    "--snapshot",
+    "--setactivationskip",
+    "n",
+    "-n",
+    name,
+    `${vg}/${lv}`,
+  ],
+  /** A thick LV's snapshot gets the origin's size for its copy-on-write space: it can never run full. */
+  snapshotThick: (vg: string, lv: string, name: string, size: number) => [
+    "lvcreate",
+    "--yes",
+    "--snapshot",
+    "-n",
+    name,
+    "-L",
+    `${size}b`,
+    `${vg}/${lv}`,
+  ],
 };
+
+/** The LVs of a group: each one's origin (a snapshot's) and thin pool (a thin LV's), empty for none. */
+async function lvsWithOrigins(ctx: OpContext, vg: string): Promise<Array<{ lv: string; origin: string; pool: string }>> {
+  const { stdout } = await ctx.run(lvmCommands.origins(vg));
+  return stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [lv, origin = "", pool = ""] = l.split(",");
+      return { lv, origin, pool };
+    });
+}
 
 /** A thin pool's size, and the percentage of it that holds data. */
 async function thinPoolUsage(ctx: OpContext, vg: string, pool: string): Promise<{ size: number; percent: number }> {
@@ -104,6 +142,21 @@ export const lvmDriver: BlockDriver = {
    * written, so over-provisioning is allowed, but a copy the pool cannot hold is refused here: a full pool
    * queues the writes (60 s by default) and then fails them, under a mounted filesystem.
    */
+  /**
+   * A thick snapshot lives on its origin's blocks, and lvremove of the origin takes its snapshots with it:
+   * an LV with thick snapshots (this provider's, lxc-copy -s's) is never replaced. Thin snapshots are
+   * volumes of their own, and stay.
+   */
+  async assertReplaceable(ctx, loc) {
+    const { vg, lv } = lvOf(loc);
+    const thick = (await lvsWithOrigins(ctx, vg)).filter((s) => s.origin === lv && !s.pool).map((s) => `${vg}/${s.lv}`);
+    if (thick.length) {
+      throw new RootfsError(
+        `${loc.rootfsPath} cannot be moved: ${thick.join(", ")} ${thick.length > 1 ? "are snapshots" : "is a snapshot"} of it, ` +
+          "which lvremove would delete with it. Destroy the snapshots first. Nothing was changed.",
+      );
+    }
+  },
   async assertRoom(ctx, loc, need) {
     const { vg, thinPool } = lvOf(loc);
     if (thinPool) {
@@ -153,6 +206,25 @@ export const lvmDriver: BlockDriver = {
   async destroy(ctx, loc) {
     const { vg, lv } = lvOf(loc);
     await ctx.run(lvmCommands.remove(vg, lv));
+  },
+  // Beside the origin in its volume group, named after it and the snapshot (LXC's lxc-snapshot refuses lvm).
+  snapshotAt: (src, snapDir) => {
+    const { vg, lv } = lvOf(src);
+    return at(vg, `${lv}.snap.${path.basename(snapDir)}`);
+  },
+  snapshotKind: "an LVM snapshot (thin in the origin's pool, or thick with the origin's size)",
+  async snapshotFrom(ctx, src, dst) {
+    const { vg, lv } = lvOf(src);
+    const name = lvOf(dst).lv;
+    const self = (await lvsWithOrigins(ctx, vg)).find((s) => s.lv === lv);
+    if (self?.pool) await ctx.run(lvmCommands.snapshotThin(vg, lv, name));
+    else await ctx.run(lvmCommands.snapshotThick(vg, lv, name, (await lvmDriver.inspect(ctx, src)).sizeBytes ?? 0));
+    return true;
+  },
+  /** One with an origin, or one this provider named as a snapshot (a thin one outlives its origin). */
+  async isSnapshotVolume(ctx, loc) {
+    const { vg, lv } = lvOf(loc);
+    return lv.includes(".snap.") || (await lvsWithOrigins(ctx, vg)).some((s) => s.lv === lv && s.origin !== "");
   },
   blockPath: (loc) => loc.path,
   attach: async (_ctx, loc) => ({ path: loc.path, refreshCapacity: async () => undefined, release: async () => undefined }),

@@ -127,6 +127,10 @@ interface DriverBase {
   snapshotAt?(src: Location, snapDir: string): Location;
   /** A snapshot better than a copy (a read-only btrfs snapshot); false when it does not apply here. */
   snapshotFrom?(ctx: OpContext, src: Location, dst: Location): Promise<boolean>;
+  /** What `snapshotFrom` makes, for the plan line ("a read-only btrfs snapshot"). */
+  readonly snapshotKind?: string;
+  /** Volume stores: whether a volume a snapshot's config names is a snapshot (an LV or dataset with an origin). */
+  isSnapshotVolume?(ctx: OpContext, loc: Location): Promise<boolean>;
 }
 
 /** A block device holding a filesystem of `fstype` (loop, lvm): attached and mounted generically. */

@@ -1,5 +1,6 @@
 import { InvalidInput, NoSpace, RootfsError, ToolFailed } from "../model/errors";
 import { promises as fs } from "fs";
+import path from "path";
 import { mountOnScratch } from "../host/mounts";
 import { lstatOrNull, removeEmptyDir } from "../host/paths";
 import { isDatasetName, ZFS_NAME } from "./syntax";
@@ -177,37 +178,54 @@ export const zfsDriver: TreeDriver = {
 
   /**
    * LXC's `lxc-copy -s` on zfs: a snapshot of the source named for the new container, marked as ours, and a
-   * clone of it. No data moves; the source cannot be destroyed while the clone exists. A snapshot of that
-   * name that we made and no clone uses was left by an interrupted run: it is taken again, since it holds
-   * the source as it was then. Anyone else's is never touched.
+   * clone of it. No data moves; the source cannot be destroyed while the clone exists.
    */
   async cloneFrom(ctx, src, dst) {
     // zfs clone stays within a pool: across pools, the data is copied.
     if (src.path.split("/")[0] !== dst.path.split("/")[0]) return false;
-    const snap = snapshotFor(src.path, dst.path);
-    const existing = await ctx.run(zfsCommands.snapshotExists(snap)).then(
-      () => true,
-      () => false,
-    );
-    if (existing) {
-      const ours = await madeFor(ctx, snap, dst.path);
-      const clones = await valueOf(ctx, "clones", snap);
-      if (!ours || clones) {
-        const why = clones ? `${clones} is a clone of it` : "it was not made by pulumi-lxc";
-        throw new InvalidInput("from", `zfs:${src.path}`, `a dataset with no snapshot ${snap} in the way (${why}); rename or destroy it`);
-      }
-      await ctx.run(zfsCommands.destroySnapshot(snap));
-    }
-    await ctx.run(zfsCommands.snapshot(snap, finalName(dst.path)));
-    await ctx.run(zfsCommands.clone(snap, dst.path, dst.mountPoint ?? "none")).catch(async (e) => {
-      await ctx.run(zfsCommands.destroySnapshot(snap)).catch(() => undefined);
-      throw e;
+    await snapshotAndClone(ctx, snapshotFor(src.path, dst.path), dst, (snap, why) => {
+      throw new InvalidInput("from", `zfs:${src.path}`, `a dataset with no snapshot ${snap} in the way (${why}); rename or destroy it`);
     });
     return true;
   },
+  // As lxc-snapshot on zfs: `zfs snapshot <dataset>@<name>` and a clone, here beside the dataset and named
+  // after it (LXC names it <parent>/<name>, and two containers' snapshots collide: lxc/lxc#2443).
+  snapshotAt: (src, snapDir) => at(`${src.path}.snap.${path.basename(snapDir)}`, `${snapDir}/rootfs`),
+  snapshotKind: "a zfs snapshot and its clone",
+  async snapshotFrom(ctx, src, dst) {
+    const name = dst.path.slice(dst.path.lastIndexOf(".snap.") + ".snap.".length);
+    await snapshotAndClone(ctx, `${src.path}@${name}`, dst, (snap, why) => {
+      throw new RootfsError(`cannot snapshot ${src.rootfsPath}: a zfs snapshot ${snap} is in the way (${why}); rename or destroy it`);
+    });
+    return true;
+  },
+  isSnapshotVolume: async (ctx, loc) => (await valueOf(ctx, "origin", loc.path)) !== "",
   async mountTree(ctx, loc, readOnly) {
     const mp = await ctx.scratchDir("zfs");
     // zfsutil lets mount(2) take a dataset whose mountpoint is not "legacy", as LXC does.
     return mountOnScratch(mp, loc.path, "zfs", { readOnly, data: "zfsutil" });
   },
 };
+
+/**
+ * Takes the snapshot `snap` (marked as made for `dst`) and clones it at `dst`. A snapshot of that name that
+ * this provider made for `dst` and no clone uses was left by an interrupted run: it is taken again, since
+ * it holds the source as it was then. Anyone else's is never touched: `refuse` says why.
+ */
+async function snapshotAndClone(ctx: OpContext, snap: string, dst: Location, refuse: (snap: string, why: string) => never): Promise<void> {
+  const existing = await ctx.run(zfsCommands.snapshotExists(snap)).then(
+    () => true,
+    () => false,
+  );
+  if (existing) {
+    const ours = await madeFor(ctx, snap, dst.path);
+    const clones = await valueOf(ctx, "clones", snap);
+    if (!ours || clones) refuse(snap, clones ? `${clones} is a clone of it` : "it was not made by pulumi-lxc");
+    await ctx.run(zfsCommands.destroySnapshot(snap));
+  }
+  await ctx.run(zfsCommands.snapshot(snap, finalName(dst.path)));
+  await ctx.run(zfsCommands.clone(snap, dst.path, dst.mountPoint ?? "none")).catch(async (e) => {
+    await ctx.run(zfsCommands.destroySnapshot(snap)).catch(() => undefined);
+    throw e;
+  });
+}

@@ -9,14 +9,20 @@ import path from "path";
 import { NoSpace, Unsafe } from "../model/errors";
 import { SNAPS_DIR, SnapshotMethod } from "../model/snapshots";
 import { SUPER_MAGIC } from "../model/filesystems";
-import { DRIVERS, Driver, isBlock, Location, OpContext, parseRootfsString } from "../drivers";
+import { DRIVERS, Driver, isBlock, Location, OpContext, parseRootfsString, StoreUsage } from "../drivers";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { configPath, configValue, readConfig, withRootfsPath } from "../host/lxc-config";
 import { isInside, lstatOrNull, readSmallFile, removeEmptyDir, removeTree, writeFileAtomically } from "../host/paths";
 import { copyTree } from "../host/treecopy";
 import { clearJournal, readJournal, writeJournal } from "./context";
 import { failpoint } from "./failpoint";
-import { Current } from "./observe";
+
+/** The rootfs a snapshot is taken of; its usage is read only when a copy needs it (du of a whole tree costs). */
+export interface SnapshotSource {
+  driver: Driver;
+  loc: Location;
+  usage?: StoreUsage;
+}
 
 const JOURNAL = "snapshot.json";
 
@@ -67,9 +73,10 @@ async function ensureSnapsDir(containerDir: string): Promise<void> {
 }
 
 /** Fills `dst` from the rootfs: the store's own snapshot, else a copy that shares extents where the host can. */
-async function copyInto(ctx: OpContext, current: Current, dst: Location): Promise<SnapshotMethod> {
-  const { driver, loc, observed } = current;
+async function copyInto(ctx: OpContext, source: SnapshotSource, dst: Location): Promise<SnapshotMethod> {
+  const { driver, loc } = source;
   if (await driver.snapshotFrom?.(ctx, loc, dst)) return "snapshot";
+  const observed = source.usage ?? (await driver.inspect(ctx, loc));
   const { bavail, bsize } = await fs.statfs(ctx.containerDir);
   const available = bavail * bsize;
   if (isBlock(driver)) {
@@ -94,7 +101,7 @@ async function copyInto(ctx: OpContext, current: Current, dst: Location): Promis
  */
 export async function makeSnapshot(
   ctx: OpContext,
-  current: Current,
+  source: SnapshotSource,
   snapDir: string,
   dst: Location,
   comment: string | undefined,
@@ -105,7 +112,7 @@ export async function makeSnapshot(
   let method: SnapshotMethod;
   try {
     await fs.mkdir(snapDir, { mode: 0o755 });
-    method = await copyInto(ctx, current, dst);
+    method = await copyInto(ctx, source, dst);
     failpoint("snapshot:built");
     const mountPoint = path.join(snapDir, "rootfs");
     if (!(await lstatOrNull(mountPoint))) await fs.mkdir(mountPoint, { mode: 0o755 });
@@ -129,7 +136,13 @@ export async function removeSnapshot(ctx: OpContext, snapDir: string, found: { d
     if (root !== undefined && path.resolve(root) !== snapDir && !isInside(snapDir, root)) {
       throw new Unsafe(`refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names storage outside ${snapDir}`);
     }
-    if (await found.driver.exists(ctx, found.loc)) await found.driver.destroy(ctx, found.loc);
+    if (await found.driver.exists(ctx, found.loc)) {
+      // A volume (an LV, a dataset) is deleted only if it is a snapshot: a config could name any volume.
+      if (root === undefined && !(await found.driver.isSnapshotVolume?.(ctx, found.loc))) {
+        throw new Unsafe(`refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names a volume that is not a snapshot`);
+      }
+      await found.driver.destroy(ctx, found.loc);
+    }
   }
   await removeTree(ctx.run, ctx.containerDir, snapDir);
   await removeEmptyDir(path.dirname(snapDir));

@@ -13,12 +13,20 @@ import { lstatOrNull, readSmallFile } from "../host/paths";
 import { planSnapshot } from "../planner/snapshot";
 import { OperationOptions, withOperation } from "./context";
 import { assertNotInUse } from "./guards";
-import { Current, observeCurrent } from "./observe";
+import { locateCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
-import { makeSnapshot, parseLxcTimestamp, readComment, removeSnapshot, sharesExtents, snapshotStorage } from "./snapshot-store";
+import {
+  makeSnapshot,
+  parseLxcTimestamp,
+  readComment,
+  removeSnapshot,
+  sharesExtents,
+  SnapshotSource,
+  snapshotStorage,
+} from "./snapshot-store";
 
 interface Prepared {
-  current: Current;
+  source: SnapshotSource;
   snapDir: string;
   dst: Location;
   plan: SnapshotPlan;
@@ -28,25 +36,26 @@ const containerOf = (ref: SnapshotRef): ContainerRef => ({ container: ref.contai
 
 /** Observes the rootfs and plans the snapshot; refuses, changing nothing, what cannot be taken. */
 async function prepare(ctx: OpContext, spec: SnapshotSpec): Promise<Prepared> {
-  const current = await observeCurrent(ctx, containerOf(spec));
-  if (!current) throw new NotFound(`a rootfs for container ${spec.container} in ${spec.lxcPath}`);
-  const { driver, loc, observed } = current;
+  const found = await locateCurrent(ctx, containerOf(spec));
+  if (!found) throw new NotFound(`a rootfs for container ${spec.container} in ${spec.lxcPath}`);
+  const { driver, loc } = found;
   if (!driver.snapshotAt) {
     const stores = storesWhere((d) => d.snapshotAt !== undefined).join(", ");
     throw new RootfsError(`cannot snapshot ${loc.rootfsPath}: this version snapshots ${stores} rootfs only`);
   }
   const snapDir = snapshotDirOf(spec);
   if (await lstatOrNull(snapDir)) throw new AlreadyExists(snapDir);
-  const native = driver.snapshotFrom !== undefined && (await driver.sourceProblem?.(loc)) == null;
+  const native = driver.snapshotFrom !== undefined && (await driver.sourceProblem?.(loc)) == null ? driver.snapshotKind : undefined;
+  // Only a copy counts bytes: the store's own snapshot moves none, and reading them (du) is most of its cost.
+  const usage = native ? undefined : await driver.inspect(ctx, loc);
   const plan = planSnapshot(spec.name, loc.rootfsPath, {
-    store: driver.store,
     native,
     block: isBlock(driver),
     sharesExtents: await sharesExtents(ctx.containerDir),
-    usedBytes: observed.usedBytes,
-    allocatedBytes: observed.allocatedBytes,
+    usedBytes: usage?.usedBytes ?? 0,
+    allocatedBytes: usage?.allocatedBytes ?? 0,
   });
-  return { current, snapDir, dst: driver.snapshotAt(loc, snapDir), plan };
+  return { source: { driver, loc, usage }, snapDir, dst: driver.snapshotAt(loc, snapDir), plan };
 }
 
 /** What taking the snapshot would do, from the host as it is now; nothing is changed. */
@@ -57,11 +66,11 @@ export async function planSnapshotOf(spec: SnapshotSpec, opts: OperationOptions)
 export async function takeSnapshot(spec: SnapshotSpec, opts: OperationOptions): Promise<SnapshotResult> {
   return withOperation(spec, opts, async (ctx) => {
     await recoverInterrupted(ctx);
-    const { current, snapDir, dst, plan } = await prepare(ctx, spec);
+    const { source, snapDir, dst, plan } = await prepare(ctx, spec);
     // A copy of a rootfs in use would catch its files half-written: LXC refuses a running container too.
-    if (plan.method !== "snapshot") await assertNotInUse(ctx, current.driver, current.loc);
+    if (plan.method !== "snapshot") await assertNotInUse(ctx, source.driver, source.loc);
     ctx.log(plan.summary);
-    const method = await makeSnapshot(ctx, current, snapDir, dst, spec.comment, new Date());
+    const method = await makeSnapshot(ctx, source, snapDir, dst, spec.comment, new Date());
     const observed = await observe(ctx, spec);
     if (!observed) throw new RootfsError(`internal: snapshot ${snapDir} is gone after it was taken`);
     return { ...observed, method };
