@@ -137,3 +137,15 @@ it("a config that names a volume which is no snapshot is never deleted through i
   await must(["lvremove", "--yes", `${VG}/precious`]);
   await fs.rm(path.join(lxcPath, "victim"), { recursive: true });
 });
+
+it("a volume of the snapshot's name that is there already is refused, and kept", async () => {
+  await cliOk(["create", ...base("taken"), "--backing-store", "lvm", "--vgname", VG, "--size", "64M"]);
+  await must(["lvcreate", "--yes", "-n", "taken.snap.pre", "-L", "16M", VG]);
+  const r = await cli(["snapshot", ...base("taken"), "--snapshot", "pre"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(new RegExp(`lvm:/dev/${VG}/taken\\.snap\\.pre already exists`));
+  expect((await lvsOf(VG)).has("taken.snap.pre")).toBe(true);
+  await expect(fs.lstat(path.join(lxcPath, "taken", "snaps"))).rejects.toThrow(/ENOENT/);
+  await must(["lvremove", "--yes", `${VG}/taken.snap.pre`]);
+  await cliOk(["destroy", ...base("taken")]);
+});

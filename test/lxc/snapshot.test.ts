@@ -205,3 +205,36 @@ describe("a snapshot lxc-snapshot made", () => {
     await fs.rm(path.join(lxcPath, name), { recursive: true });
   });
 });
+
+describe("refusals that keep a snapshot's data where it is", () => {
+  it("an overlay whose lower layer would be a snapshot's", async () => {
+    const r = await cli([
+      "create",
+      ...opts(lxcPath, "over-snap"),
+      "--backing-store",
+      "overlay",
+      "--from",
+      `dir:${lxcPath}/web/snaps/pre/rootfs`,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--from: invalid value .*a lower layer that is not a snapshot's/);
+    await expect(fs.lstat(path.join(lxcPath, "over-snap"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("a snaps/ that is a symbolic link: nothing is deleted through it", async () => {
+    const name = "snaps-link";
+    await cliOk(["create", ...opts(lxcPath, name), "--backing-store", "dir"]);
+    const outside = path.join(lxcPath, "outside");
+    await fs.mkdir(path.join(outside, "pre", "rootfs"), { recursive: true });
+    await fs.writeFile(path.join(outside, "pre", "config"), `lxc.rootfs.path = dir:${outside}/pre/rootfs\n`);
+    await fs.writeFile(path.join(outside, "pre", "rootfs", "keep"), "keep\n");
+    await fs.symlink(outside, path.join(lxcPath, name, "snaps"));
+    const r = await cli(["snapshot-destroy", ...opts(lxcPath, name), "--snapshot", "pre"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/snaps: it is not a directory \(a symbolic link\?\)/);
+    expect(await fs.readFile(path.join(outside, "pre", "rootfs", "keep"), "utf8")).toBe("keep\n");
+    await fs.unlink(path.join(lxcPath, name, "snaps"));
+    await cliOk(["destroy", ...opts(lxcPath, name)]);
+    await fs.rm(outside, { recursive: true });
+  });
+});

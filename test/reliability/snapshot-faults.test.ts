@@ -111,7 +111,8 @@ describe.each([
       expect((await cli(["snapshot-inspect", ...b(lxcPath, name), "--snapshot", "pre"])).stderr).toMatch(/no snapshot pre of/);
       expect(await digest()).toBe(before);
 
-      // Any operation on the container removes it first: a plan reads, so the re-run does it here.
+      // A preview meanwhile plans it as free; the next change removes it first.
+      expect((await cli(["snapshot-plan", ...b(lxcPath, name), "--snapshot", "pre"])).code).toBe(0);
       const rerun = await cli(snap);
       expect(rerun.code).toBe(0);
       expect(rerun.stderr).toMatch(/removed the half-made snapshot pre an interrupted run left/);
@@ -135,6 +136,23 @@ describe.each([
     await cliOk(["destroy", ...b(lxcPath, name)]);
     await expect(fs.lstat(path.join(lxcPath, name))).rejects.toThrow(/ENOENT/);
   });
+});
+
+it("killed while it is removed: no longer listed, and the next operation finishes the removal", async () => {
+  const name = "kill-remove";
+  await cliOk(["create", ...b(lxcPath, name), "--backing-store", "dir", "--from", `dir:${seed}`]);
+  await cliOk(["snapshot", ...b(lxcPath, name), "--snapshot", "pre"]);
+  const run = start(["snapshot-destroy", ...b(lxcPath, name), "--snapshot", "pre"], { LXC_ROOTFS_FAILPOINT: "snapshot:unlisted" });
+  expect((await run.done).signal).toBe("SIGKILL");
+  // Its config went first: LXC lists nothing over the data still there.
+  expect(await snapshotsSeen(lxcPath, name)).toEqual({ listed: "No snapshots", entries: ["pre"] });
+  expect(await treeDigest(path.join(lxcPath, name, "snaps", "pre", "rootfs"))).toBe(seedDigest);
+  const again = await cli(["snapshot", ...b(lxcPath, name), "--snapshot", "pre"]);
+  expect(again.code).toBe(0);
+  expect(again.stderr).toMatch(/removed the half-made snapshot pre an interrupted run left/);
+  await cliOk(["snapshot-destroy", ...b(lxcPath, name), "--snapshot", "pre"]);
+  await cliOk(["destroy", ...b(lxcPath, name)]);
+  await expect(fs.lstat(path.join(lxcPath, name))).rejects.toThrow(/ENOENT/);
 });
 
 describe("out of space: lxcPath on a 64 MB ext4 with 256 inodes", () => {

@@ -74,7 +74,7 @@ export const lvmCommands = {
     name,
     `${vg}/${lv}`,
   ],
-  /** A thick LV's snapshot gets the origin's size for its copy-on-write space: it can never run full. */
+  /** A thick LV's snapshot gets the origin's size for its copy-on-write space, as lxc-copy -s gives it. */
   snapshotThick: (vg: string, lv: string, name: string, size: number) => [
     "lvcreate",
     "--yes",

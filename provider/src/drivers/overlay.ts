@@ -1,6 +1,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { AlreadyExists, InvalidInput } from "../model/errors";
+import { SNAPS_DIR } from "../model/snapshots";
 import { mountOnScratch } from "../host/mounts";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
@@ -26,6 +27,12 @@ function lowerDirOf(from: string | undefined): string {
   const m = /^(?:(dir|btrfs):)?(\/.*)$/.exec(from);
   if (!m) throw new InvalidInput("from", from, "the lower layer of an overlay must be a dir: or btrfs: rootfs");
   if (!isHostPath(m[2])) throw new InvalidInput("from", from, ROOTFS_STRING_FORMS);
+  // A snapshot's storage (<container>/snaps/<name>/…) goes when the snapshot is deleted: an overlay would
+  // lose its lower layer under it. A snapshot is restored into any other store.
+  const parts = m[2].replace(/\/+$/, "").split("/");
+  if (parts[parts.length - 3] === SNAPS_DIR && ["rootfs", "delta0"].includes(parts[parts.length - 1])) {
+    throw new InvalidInput("from", from, "a lower layer that is not a snapshot's: restore a snapshot into dir, btrfs, loop, lvm or zfs");
+  }
   return m[2];
 }
 

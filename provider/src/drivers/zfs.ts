@@ -193,7 +193,7 @@ export const zfsDriver: TreeDriver = {
   snapshotAt: (src, snapDir) => at(`${src.path}.snap.${path.basename(snapDir)}`, `${snapDir}/rootfs`),
   snapshotKind: "a zfs snapshot and its clone",
   async snapshotFrom(ctx, src, dst) {
-    const name = dst.path.slice(dst.path.lastIndexOf(".snap.") + ".snap.".length);
+    const name = dst.path.slice(`${src.path}.snap.`.length);
     await snapshotAndClone(ctx, `${src.path}@${name}`, dst, (snap, why) => {
       throw new RootfsError(`cannot snapshot ${src.rootfsPath}: a zfs snapshot ${snap} is in the way (${why}); rename or destroy it`);
     });

@@ -6,16 +6,17 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { NoSpace, Unsafe } from "../model/errors";
+import { AlreadyExists, NoSpace, Unsafe } from "../model/errors";
 import { SNAPS_DIR, SnapshotMethod } from "../model/snapshots";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { DRIVERS, Driver, isBlock, Location, OpContext, parseRootfsString, StoreUsage } from "../drivers";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { configPath, configValue, readConfig, withRootfsPath } from "../host/lxc-config";
-import { isInside, lstatOrNull, readSmallFile, removeEmptyDir, removeTree, writeFileAtomically } from "../host/paths";
+import { isInside, lstatOrNull, readSmallFile, removeEmptyDir, removeFile, removeTree, writeFileAtomically } from "../host/paths";
 import { copyTree } from "../host/treecopy";
 import { clearJournal, readJournal, writeJournal } from "./context";
 import { failpoint } from "./failpoint";
+import { assertNotInUse } from "./guards";
 
 /** The rootfs a snapshot is taken of; its usage is read only when a copy needs it (du of a whole tree costs). */
 export interface SnapshotSource {
@@ -69,13 +70,31 @@ async function ensureSnapsDir(containerDir: string): Promise<void> {
   await fs.mkdir(dir, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== "EEXIST") throw e;
   });
-  if (!(await fs.lstat(dir)).isDirectory()) throw new Unsafe(`refusing to use ${dir}: it is not a directory (a symbolic link?)`);
+  await assertSnapsDir(containerDir);
+}
+
+/**
+ * Refuses a `snaps` that is not a real directory: every path below it is deleted by name (rm -rf), and a
+ * planted symlink there would lead the deletion elsewhere.
+ */
+export async function assertSnapsDir(containerDir: string): Promise<void> {
+  const dir = path.join(containerDir, SNAPS_DIR);
+  const st = await lstatOrNull(dir);
+  if (st && !st.isDirectory()) throw new Unsafe(`refusing to use ${dir}: it is not a directory (a symbolic link?)`);
+}
+
+/** Whether `snapDir` is a snapshot a killed run left half-made: the journal names it, and it has no config. */
+export async function isHalfMade(ctx: OpContext, snapDir: string): Promise<boolean> {
+  const j = await readJournal<SnapshotJournal>(ctx, JOURNAL);
+  return j?.snapDir === snapDir && !(await lstatOrNull(configPath(snapDir)));
 }
 
 /** Fills `dst` from the rootfs: the store's own snapshot, else a copy that shares extents where the host can. */
 async function copyInto(ctx: OpContext, source: SnapshotSource, dst: Location): Promise<SnapshotMethod> {
   const { driver, loc } = source;
   if (await driver.snapshotFrom?.(ctx, loc, dst)) return "snapshot";
+  // A copy of a rootfs in use would catch its files half-written: LXC refuses a running container too.
+  await assertNotInUse(ctx, driver, loc);
   const observed = source.usage ?? (await driver.inspect(ctx, loc));
   const { bavail, bsize } = await fs.statfs(ctx.containerDir);
   const available = bavail * bsize;
@@ -96,8 +115,10 @@ async function copyInto(ctx: OpContext, source: SnapshotSource, dst: Location): 
 }
 
 /**
- * Takes the snapshot into `snapDir`, which must not exist. On any failure, and in the next operation after
- * a kill, nothing of it is left.
+ * Takes the snapshot into `snapDir`, which must not exist, nor `dst` if it is a volume. On any failure, and
+ * in the next operation after a kill, nothing of it is left. The directory is made before the journal
+ * names it: `lxc-snapshot`, which does not take our lock, may be making one of the same name, and a
+ * journal written first would have its half-written entry removed as ours.
  */
 export async function makeSnapshot(
   ctx: OpContext,
@@ -108,10 +129,12 @@ export async function makeSnapshot(
   now: Date,
 ): Promise<SnapshotMethod> {
   await ensureSnapsDir(ctx.containerDir);
+  await fs.mkdir(snapDir, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === "EEXIST" ? new AlreadyExists(snapDir) : e;
+  });
   await writeJournal<SnapshotJournal>(ctx, { snapDir, loc: dst }, JOURNAL);
   let method: SnapshotMethod;
   try {
-    await fs.mkdir(snapDir, { mode: 0o755 });
     method = await copyInto(ctx, source, dst);
     failpoint("snapshot:built");
     const mountPoint = path.join(snapDir, "rootfs");
@@ -128,22 +151,47 @@ export async function makeSnapshot(
   return method;
 }
 
-/** Removes a snapshot made by anyone: its storage, which must be its own (inside its directory), then the directory. */
-export async function removeSnapshot(ctx: OpContext, snapDir: string, found: { driver: Driver; loc: Location } | null): Promise<void> {
-  if (found) {
-    // Its own: inside its directory, or that directory itself (an overlay snapshot's delta0 and olwork).
-    const root = found.loc.localRoot;
-    if (root !== undefined && path.resolve(root) !== snapDir && !isInside(snapDir, root)) {
+/**
+ * Refuses storage a snapshot's config names that is not the snapshot's own: a path outside its directory
+ * (the directory itself is an overlay snapshot's), or a volume that is no snapshot named for it (ours,
+ * `<origin>.snap.<name>`, or LXC's zfs clone `<parent>/<name>`). A config can name anything.
+ */
+async function assertOwnStorage(ctx: OpContext, snapDir: string, found: { driver: Driver; loc: Location }): Promise<void> {
+  const root = found.loc.localRoot;
+  if (root !== undefined) {
+    if (path.resolve(root) !== snapDir && !isInside(snapDir, root)) {
       throw new Unsafe(`refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names storage outside ${snapDir}`);
     }
-    if (await found.driver.exists(ctx, found.loc)) {
-      // A volume (an LV, a dataset) is deleted only if it is a snapshot: a config could name any volume.
-      if (root === undefined && !(await found.driver.isSnapshotVolume?.(ctx, found.loc))) {
-        throw new Unsafe(`refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names a volume that is not a snapshot`);
-      }
-      await found.driver.destroy(ctx, found.loc);
-    }
+    return;
   }
+  const name = path.basename(snapDir);
+  const leaf = found.loc.path.slice(found.loc.path.lastIndexOf("/") + 1);
+  const named = leaf === name || leaf.endsWith(`.snap.${name}`);
+  if (!named || !(await found.driver.isSnapshotVolume?.(ctx, found.loc))) {
+    throw new Unsafe(
+      `refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names a volume that is not a snapshot of this name`,
+    );
+  }
+}
+
+/**
+ * Removes a snapshot made by anyone. Its config goes first, so that LXC stops listing it before any of its
+ * data goes, and a journal names it until the rest is gone: a kill midway never leaves a listed snapshot
+ * over half its data, and the next operation finishes the removal.
+ */
+export async function removeSnapshot(ctx: OpContext, snapDir: string, found: { driver: Driver; loc: Location } | null): Promise<void> {
+  await assertSnapsDir(ctx.containerDir);
+  if (found) await assertOwnStorage(ctx, snapDir, found);
+  if (found) await writeJournal<SnapshotJournal>(ctx, { snapDir, loc: found.loc }, JOURNAL);
+  await removeFile(ctx.containerDir, configPath(snapDir));
+  failpoint("snapshot:unlisted");
+  await removeRest(ctx, snapDir, found);
+  await clearJournal(ctx, JOURNAL);
+}
+
+/** The storage (when it exists) and the directory of a snapshot whose config is gone. */
+async function removeRest(ctx: OpContext, snapDir: string, found: { driver: Driver; loc: Location } | null): Promise<void> {
+  if (found && (await found.driver.exists(ctx, found.loc))) await found.driver.destroy(ctx, found.loc);
   await removeTree(ctx.run, ctx.containerDir, snapDir);
   await removeEmptyDir(path.dirname(snapDir));
 }
@@ -165,13 +213,20 @@ export async function readComment(snapDir: string): Promise<string | null> {
   return text === null ? null : text.replace(/\n$/, "");
 }
 
-/** Undoes a snapshot a killed or failed run left without its config; one that got its config is kept. */
+/**
+ * Finishes what a killed or failed run left: a snapshot without its config (half made, or half removed)
+ * goes; one with its config was committed and is kept.
+ */
 export async function recoverSnapshot(ctx: OpContext, why: "failed" | "interrupted" = "interrupted"): Promise<boolean> {
   const j = await readJournal<SnapshotJournal>(ctx, JOURNAL);
   if (!j) return false;
-  if (!isInside(ctx.containerDir, j.snapDir)) throw new Unsafe(`refusing to resume from a snapshot journal naming ${j.snapDir}`);
+  if (!isInside(path.join(ctx.containerDir, SNAPS_DIR), j.snapDir)) {
+    throw new Unsafe(`refusing to resume from a snapshot journal naming ${j.snapDir}`);
+  }
+  await assertSnapsDir(ctx.containerDir);
   if (!(await lstatOrNull(configPath(j.snapDir)))) {
-    await removeSnapshot(ctx, j.snapDir, { driver: DRIVERS[j.loc.store], loc: j.loc });
+    // The journal names only storage this tool was about to make, checked free under the lock, or removing.
+    await removeRest(ctx, j.snapDir, { driver: DRIVERS[j.loc.store], loc: j.loc });
     ctx.log(`removed the half-made snapshot ${path.basename(j.snapDir)}${why === "interrupted" ? " an interrupted run left" : ""}`);
   }
   await clearJournal(ctx, JOURNAL);

@@ -12,10 +12,10 @@ import { mountsUnder } from "../host/mounts";
 import { lstatOrNull, readSmallFile } from "../host/paths";
 import { planSnapshot } from "../planner/snapshot";
 import { OperationOptions, withOperation } from "./context";
-import { assertNotInUse } from "./guards";
 import { locateCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
 import {
+  isHalfMade,
   makeSnapshot,
   parseLxcTimestamp,
   readComment,
@@ -44,7 +44,13 @@ async function prepare(ctx: OpContext, spec: SnapshotSpec): Promise<Prepared> {
     throw new RootfsError(`cannot snapshot ${loc.rootfsPath}: this version snapshots ${stores} rootfs only`);
   }
   const snapDir = snapshotDirOf(spec);
-  if (await lstatOrNull(snapDir)) throw new AlreadyExists(snapDir);
+  // One a killed run left half-made is no obstacle: the take removes it first (a plan only reads).
+  if ((await lstatOrNull(snapDir)) && !(await isHalfMade(ctx, snapDir))) throw new AlreadyExists(snapDir);
+  const dst = driver.snapshotAt(loc, snapDir);
+  // A volume of that name (an LV, a dataset) that is there already is someone's: never made over, nor removed.
+  if (dst.localRoot === undefined && (await driver.exists(ctx, dst)) && !(await isHalfMade(ctx, snapDir))) {
+    throw new AlreadyExists(dst.rootfsPath);
+  }
   const native = driver.snapshotFrom !== undefined && (await driver.sourceProblem?.(loc)) == null ? driver.snapshotKind : undefined;
   // Only a copy counts bytes: the store's own snapshot moves none, and reading them (du) is most of its cost.
   const usage = native ? undefined : await driver.inspect(ctx, loc);
@@ -55,7 +61,7 @@ async function prepare(ctx: OpContext, spec: SnapshotSpec): Promise<Prepared> {
     usedBytes: usage?.usedBytes ?? 0,
     allocatedBytes: usage?.allocatedBytes ?? 0,
   });
-  return { source: { driver, loc, usage }, snapDir, dst: driver.snapshotAt(loc, snapDir), plan };
+  return { source: { driver, loc, usage }, snapDir, dst, plan };
 }
 
 /** What taking the snapshot would do, from the host as it is now; nothing is changed. */
@@ -67,8 +73,6 @@ export async function takeSnapshot(spec: SnapshotSpec, opts: OperationOptions): 
   return withOperation(spec, opts, async (ctx) => {
     await recoverInterrupted(ctx);
     const { source, snapDir, dst, plan } = await prepare(ctx, spec);
-    // A copy of a rootfs in use would catch its files half-written: LXC refuses a running container too.
-    if (plan.method !== "snapshot") await assertNotInUse(ctx, source.driver, source.loc);
     ctx.log(plan.summary);
     const method = await makeSnapshot(ctx, source, snapDir, dst, spec.comment, new Date());
     const observed = await observe(ctx, spec);
@@ -84,12 +88,14 @@ async function observe(ctx: OpContext, ref: SnapshotRef): Promise<SnapshotObserv
   if (!found) throw new RootfsError(`${configPath(snapDir)} names no lxc.rootfs.path`);
   const usage = await found.driver.inspect(ctx, found.loc);
   const native = found.driver.snapshotFrom !== undefined && (await found.driver.sourceProblem?.(found.loc)) == null;
+  const ts = (await readSmallFile(`${snapDir}/ts`))?.trim() || null;
   return {
     container: ref.container,
     lxcPath: ref.lxcPath,
     name: ref.name,
     comment: await readComment(snapDir),
-    createdAt: parseLxcTimestamp(await readSmallFile(`${snapDir}/ts`)),
+    createdAt: parseLxcTimestamp(ts),
+    timestamp: ts,
     rootfsPath: found.loc.rootfsPath,
     backingStore: found.driver.store,
     sizeBytes: usage.sizeBytes,
