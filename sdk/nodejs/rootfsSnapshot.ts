@@ -58,7 +58,7 @@ export class RootfsSnapshot extends pulumi.CustomResource {
      */
     declare public readonly container: pulumi.Output<string>;
     /**
-     * When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time).
+     * When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time, read in the time zone of the process that reads it).
      */
     declare public /*out*/ readonly createdAt: pulumi.Output<string>;
     /**
@@ -81,6 +81,10 @@ export class RootfsSnapshot extends pulumi.CustomResource {
      * The snapshot's capacity where its store has one (a loop image's size). Absent for dir and overlay.
      */
     declare public /*out*/ readonly sizeBytes: pulumi.Output<number | undefined>;
+    /**
+     * The ts file as LXC keeps it (%Y:%m:%d %H:%M:%S, the host's local time): what tells this snapshot from one made again under its name.
+     */
+    declare public /*out*/ readonly timestamp: pulumi.Output<string>;
 
     /**
      * Create a RootfsSnapshot resource with the given unique name, arguments, and options.
@@ -110,6 +114,7 @@ export class RootfsSnapshot extends pulumi.CustomResource {
             resourceInputs["method"] = undefined /*out*/;
             resourceInputs["rootfsPath"] = undefined /*out*/;
             resourceInputs["sizeBytes"] = undefined /*out*/;
+            resourceInputs["timestamp"] = undefined /*out*/;
         } else {
             resourceInputs["allocatedBytes"] = undefined /*out*/;
             resourceInputs["backingStore"] = undefined /*out*/;
@@ -122,6 +127,7 @@ export class RootfsSnapshot extends pulumi.CustomResource {
             resourceInputs["name"] = undefined /*out*/;
             resourceInputs["rootfsPath"] = undefined /*out*/;
             resourceInputs["sizeBytes"] = undefined /*out*/;
+            resourceInputs["timestamp"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
         const secretOpts = { additionalSecretOutputs: ["connection"] };

@@ -95,6 +95,19 @@ it("refresh drops a snapshot deleted on the host, and refuses one re-created the
   snaps = ["keep"];
   expect((await t.stack.preview()).changeSummary).toEqual({ same: 3 });
 
+  // Read from another time zone (a runner on UTC, a laptop elsewhere), it is still the one taken; a
+  // comment edited on the host does not make the program's differ, which would take the snapshot again.
+  await fs.writeFile(path.join(lxcPath, "refresh", "snaps", "keep", "comment"), "edited on the host\n");
+  const tz = process.env.TZ;
+  process.env.TZ = "Asia/Tokyo";
+  try {
+    await t.stack.refresh();
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
+  expect((await t.stack.preview()).changeSummary).toEqual({ same: 3 });
+
   // Someone re-takes "keep" by hand: other data under the recorded name.
   await must(["lxc-snapshot", "-P", lxcPath, "-n", "refresh", "-d", "keep"]);
   await new Promise((r) => setTimeout(r, 1100));

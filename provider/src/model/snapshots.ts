@@ -31,6 +31,8 @@ export interface SnapshotObserved extends SnapshotRef {
   comment: string | null;
   /** From `ts` (LXC's local-time `%Y:%m:%d %H:%M:%S`), as ISO 8601 in UTC; null when `ts` is missing. */
   createdAt: string | null;
+  /** `ts` as it is: what tells this snapshot from one made again under its name, whatever the reader's time zone. */
+  timestamp: string | null;
   /** The snapshot's own `lxc.rootfs.path`: a Rootfs's `from` that restores it. */
   rootfsPath: string;
   backingStore: Store;

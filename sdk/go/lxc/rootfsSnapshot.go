@@ -26,7 +26,7 @@ type RootfsSnapshot struct {
 	Connection ConnectionPtrOutput `pulumi:"connection"`
 	// The container's name.
 	Container pulumi.StringOutput `pulumi:"container"`
-	// When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time).
+	// When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time, read in the time zone of the process that reads it).
 	CreatedAt pulumi.StringOutput `pulumi:"createdAt"`
 	// The LXC path.
 	LxcPath pulumi.StringOutput `pulumi:"lxcPath"`
@@ -38,6 +38,8 @@ type RootfsSnapshot struct {
 	RootfsPath pulumi.StringOutput `pulumi:"rootfsPath"`
 	// The snapshot's capacity where its store has one (a loop image's size). Absent for dir and overlay.
 	SizeBytes pulumi.Float64PtrOutput `pulumi:"sizeBytes"`
+	// The ts file as LXC keeps it (%Y:%m:%d %H:%M:%S, the host's local time): what tells this snapshot from one made again under its name.
+	Timestamp pulumi.StringOutput `pulumi:"timestamp"`
 }
 
 // NewRootfsSnapshot registers a new resource with the given unique name, arguments, and options.
@@ -187,7 +189,7 @@ func (o RootfsSnapshotOutput) Container() pulumi.StringOutput {
 	return o.ApplyT(func(v *RootfsSnapshot) pulumi.StringOutput { return v.Container }).(pulumi.StringOutput)
 }
 
-// When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time).
+// When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time, read in the time zone of the process that reads it).
 func (o RootfsSnapshotOutput) CreatedAt() pulumi.StringOutput {
 	return o.ApplyT(func(v *RootfsSnapshot) pulumi.StringOutput { return v.CreatedAt }).(pulumi.StringOutput)
 }
@@ -215,6 +217,11 @@ func (o RootfsSnapshotOutput) RootfsPath() pulumi.StringOutput {
 // The snapshot's capacity where its store has one (a loop image's size). Absent for dir and overlay.
 func (o RootfsSnapshotOutput) SizeBytes() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *RootfsSnapshot) pulumi.Float64PtrOutput { return v.SizeBytes }).(pulumi.Float64PtrOutput)
+}
+
+// The ts file as LXC keeps it (%Y:%m:%d %H:%M:%S, the host's local time): what tells this snapshot from one made again under its name.
+func (o RootfsSnapshotOutput) Timestamp() pulumi.StringOutput {
+	return o.ApplyT(func(v *RootfsSnapshot) pulumi.StringOutput { return v.Timestamp }).(pulumi.StringOutput)
 }
 
 func init() {

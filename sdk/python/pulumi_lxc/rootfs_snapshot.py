@@ -186,6 +186,7 @@ class RootfsSnapshot(pulumi.CustomResource):
             __props__.__dict__["method"] = None
             __props__.__dict__["rootfs_path"] = None
             __props__.__dict__["size_bytes"] = None
+            __props__.__dict__["timestamp"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(RootfsSnapshot, __self__).__init__(
@@ -221,6 +222,7 @@ class RootfsSnapshot(pulumi.CustomResource):
         __props__.__dict__["name"] = None
         __props__.__dict__["rootfs_path"] = None
         __props__.__dict__["size_bytes"] = None
+        __props__.__dict__["timestamp"] = None
         return RootfsSnapshot(resource_name, opts=opts, __props__=__props__)
 
     @_builtins.property
@@ -267,7 +269,7 @@ class RootfsSnapshot(pulumi.CustomResource):
     @pulumi.getter(name="createdAt")
     def created_at(self) -> pulumi.Output[_builtins.str]:
         """
-        When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time).
+        When the snapshot was taken, from its ts file (ISO 8601, UTC; LXC keeps whole seconds of local time, read in the time zone of the process that reads it).
         """
         return pulumi.get(self, "created_at")
 
@@ -310,4 +312,12 @@ class RootfsSnapshot(pulumi.CustomResource):
         The snapshot's capacity where its store has one (a loop image's size). Absent for dir and overlay.
         """
         return pulumi.get(self, "size_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def timestamp(self) -> pulumi.Output[_builtins.str]:
+        """
+        The ts file as LXC keeps it (%Y:%m:%d %H:%M:%S, the host's local time): what tells this snapshot from one made again under its name.
+        """
+        return pulumi.get(self, "timestamp")
 

@@ -83,6 +83,11 @@ function labelOf(plain: Props, secret: Set<string>): string {
   return label({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
 }
 
+/** A snapshot's name for the engine's log, with any secret part of it shown as [secret]. */
+function snapshotLabelOf(plain: Props, secret: Set<string>): string {
+  return snapshotLabel({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
+}
+
 /** Puts the values that came in secret back in envelopes, so outputs stay secret in the state. */
 export function wrapSecrets(props: Props, secret: Set<string>): Props {
   const out: Props = {};
@@ -114,7 +119,7 @@ export class RootfsProvider implements provider.Provider {
     const { plain, secret } = unwrap(news);
     if (isSnapshot(urn)) {
       const r = await plainErrors(() => checkSnapshot(unwrap(olds).plain, plain, () => coreFor(plain)));
-      if (r.plan) await this.log(urn, `${snapshotLabel(plain)}: ${r.plan}`);
+      if (r.plan) await this.log(urn, `${snapshotLabelOf(plain, secret)}: ${r.plan}`);
       return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
     }
     const r = checkResource(plain);
@@ -126,7 +131,7 @@ export class RootfsProvider implements provider.Provider {
       const n = unwrap(news);
       if (isSnapshot(urn)) {
         const d = diffSnapshot(unwrap(olds).plain, n.plain);
-        if (d.summary) await this.log(urn, `${snapshotLabel(n.plain)}: ${d.summary}`);
+        if (d.summary) await this.log(urn, `${snapshotLabelOf(n.plain, n.secret)}: ${d.summary}`);
         return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
       }
       const d = await diffResource(unwrap(olds).plain, n.plain, coreFor(n.plain));
@@ -140,7 +145,9 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const { plain, secret } = unwrap(inputs);
       if (snapshot) {
-        const r = await createSnapshot(plain, coreFor(plain), { log: (m) => void this.log(urn, `${snapshotLabel(plain)}: ${m}`) });
+        const r = await createSnapshot(plain, coreFor(plain), {
+          log: (m) => void this.log(urn, `${snapshotLabelOf(plain, secret)}: ${m}`),
+        });
         return { id: r.id, outs: wrapSecrets(r.outs, secret) };
       }
       const r = await createResource(plain, coreFor(plain), { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
@@ -186,7 +193,7 @@ export class RootfsProvider implements provider.Provider {
       const { plain, secret } = unwrap(props);
       if (isSnapshot(urn)) {
         const r = await deleteSnapshot(plain, coreFor(plain));
-        if (!r.destroyed) await this.log(urn, `${snapshotLabel(plain)}: nothing deleted: ${r.reason}`);
+        if (!r.destroyed) await this.log(urn, `${snapshotLabelOf(plain, secret)}: nothing deleted: ${r.reason}`);
         return;
       }
       const r = await deleteResource(plain, coreFor(plain));

@@ -14,7 +14,15 @@ import { validateSnapshotSpec } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { CheckResult, DiffResult, Props, resourceId } from "./resource";
 
-export const SNAPSHOT_OUTPUT_NAMES = ["createdAt", "rootfsPath", "backingStore", "sizeBytes", "allocatedBytes", "method"] as const;
+export const SNAPSHOT_OUTPUT_NAMES = [
+  "createdAt",
+  "timestamp",
+  "rootfsPath",
+  "backingStore",
+  "sizeBytes",
+  "allocatedBytes",
+  "method",
+] as const;
 
 const isUnknown = (v: unknown) => v === UNKNOWN;
 
@@ -109,12 +117,15 @@ export function diffSnapshot(olds: Props, news: Props): DiffResult {
   };
 }
 
-function outputs(inputs: Props, observed: SnapshotObserved, method: unknown): Props {
+/**
+ * The outputs: the inputs, and what the host holds. The comment stays the one given: taken from the host
+ * (edited there, say), it would differ from the program's and replace the snapshot, losing its moment;
+ * only an import (`adopt`) takes the host's.
+ */
+function outputs(inputs: Props, observed: SnapshotObserved, method: unknown, adopt = false): Props {
   const out: Props = { ...inputs };
   for (const k of SNAPSHOT_OUTPUT_NAMES) out[k] = observed[k];
-  // The comment as the host holds it: an import states it, and one changed on the host shows as drift.
-  if (observed.comment === null) delete out.comment;
-  else out.comment = observed.comment;
+  if (adopt && observed.comment !== null) out.comment = observed.comment;
   // The disk tells a store's own snapshot, not which copy made the others: what was recorded stays.
   out.method = observed.method ?? method ?? "copy";
   return out;
@@ -131,11 +142,15 @@ export async function createSnapshot(news: Props, core: RootfsCore, opts: Operat
   return { id: idOf(news, made), outs: outputs({ ...inputs, ...placementOf(news) }, made, made.method) };
 }
 
-/** Refuses a snapshot on the host that is not the one recorded: re-created under the same name. */
+/**
+ * Refuses a snapshot on the host that is not the one recorded: made again under the same name. Told by
+ * its `ts` as written (LXC's local time, which the reader's time zone does not change) and its storage.
+ */
 function assertSame(props: Props, observed: SnapshotObserved): void {
-  const recorded = { createdAt: props.createdAt, rootfsPath: props.rootfsPath };
+  const recorded = { createdAt: props.createdAt, timestamp: props.timestamp, rootfsPath: props.rootfsPath };
   if (recorded.createdAt === undefined) return;
-  if (recorded.createdAt === observed.createdAt && recorded.rootfsPath === observed.rootfsPath) return;
+  const sameTime = recorded.timestamp !== undefined ? recorded.timestamp === observed.timestamp : recorded.createdAt === observed.createdAt;
+  if (sameTime && recorded.rootfsPath === observed.rootfsPath) return;
   const dir = snapshotDirOf(observed);
   throw new RootfsError(
     `${dir} is not the snapshot this stack took (taken ${String(recorded.createdAt)}, ${String(recorded.rootfsPath)}): ` +
@@ -154,7 +169,9 @@ export async function readSnapshot(
   const observed = await core.inspectSnapshot(ref, opts);
   if (!observed) return null;
   assertSame(props, observed);
-  return { id: idOf(props, ref), outs: outputs({ ...snapshotInputsOf(props), ...placementOf(props) }, observed, props.method) };
+  // No recorded output: an import, which takes what the host holds.
+  const adopt = props.createdAt === undefined;
+  return { id: idOf(props, ref), outs: outputs({ ...snapshotInputsOf(props), ...placementOf(props) }, observed, props.method, adopt) };
 }
 
 export async function deleteSnapshot(
