@@ -2,7 +2,7 @@
  * Shared test environment. Every test here runs for real: as root, with loop devices, mounts and LXC.
  * A missing prerequisite fails the run (it is never skipped): see global-setup.ts.
  */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import os from "os";
@@ -202,4 +202,36 @@ async function waitForLoopRelease(image: string): Promise<void> {
 /** The tree digest of a loop image's filesystem. */
 export function imageDigest(image: string, scratchParent: string): Promise<string> {
   return withImageMounted(image, scratchParent, treeDigest);
+}
+
+export interface Started {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; signal: string | null; stderr: string }>;
+}
+
+/** Starts the CLI without waiting for it: a test kills it in the middle, or waits on what it announces. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Started {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
+  );
+  return { child, done };
+}
+
+/** Waits for a file to appear: what a stand-in tool touches once it runs. */
+export async function waitForFile(file: string, timeoutMs = 60000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (
+      await fs.stat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${file}`);
 }

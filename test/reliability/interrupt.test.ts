@@ -3,10 +3,9 @@
  * old rootfs is intact, the config never points at a half-made store, nothing stays mounted or attached,
  * and running the same command again completes it and leaves nothing behind.
  */
-import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
-import { CLI, cliOk, loopsUnder, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
+import { cliOk, imageDigest, loopsUnder, mountsUnder, must, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
 
 const MiB = 2 ** 20;
 let lxcPath: string;
@@ -24,34 +23,6 @@ async function makeBigTree(root: string): Promise<void> {
     await fs.mkdir(dir, { recursive: true });
     await Promise.all(Array.from({ length: 100 }, (_, i) => fs.writeFile(path.join(dir, `f${i}`), `${d}/${i}\n`.repeat(200 + i))));
   }
-}
-
-function start(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, done };
-}
-
-async function waitFor(file: string, timeoutMs = 60000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (
-      await fs.stat(file).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${file}`);
 }
 
 /** Nothing mounted or attached under lxcPath (autoclear may take a moment after the kill). */
@@ -119,14 +90,14 @@ const POINTS = ["copy", "swap:built", "swap:parked", "swap:moved", "swap:committ
 async function killAt(point: string, args: string[]): Promise<void> {
   const ready = path.join(lxcPath, `.ready-${Date.now()}`);
   if (point === "copy") {
-    const run = start(args, { PATH: `${bin}:${process.env.PATH}`, READY: ready });
-    await waitFor(ready);
+    const run = startCli(args, { PATH: `${bin}:${process.env.PATH}`, READY: ready });
+    await waitForFile(ready);
     await new Promise((r) => setTimeout(r, 1500));
     run.child.kill("SIGKILL");
     expect((await run.done).signal).toBe("SIGKILL");
     await fs.rm(ready, { force: true });
   } else {
-    const run = start(args, { LXC_ROOTFS_FAILPOINT: point });
+    const run = startCli(args, { LXC_ROOTFS_FAILPOINT: point });
     expect((await run.done).signal).toBe("SIGKILL");
   }
 }
@@ -164,11 +135,11 @@ describe("interrupted create", () => {
   ])("killed during %s: the re-run succeeds and no temporary image remains", async (_what, args) => {
     const name = `create-${_what.length}`;
     const ready = path.join(lxcPath, `.ready-${name}`);
-    const run = start(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))], {
+    const run = startCli(["create", ...b(name), ...args.map((a) => a.replace("SRC", src))], {
       PATH: `${bin}:${process.env.PATH}`,
       READY: ready,
     });
-    await waitFor(ready);
+    await waitForFile(ready);
     await new Promise((r) => setTimeout(r, 500));
     run.child.kill("SIGKILL");
     expect((await run.done).signal).toBe("SIGKILL");

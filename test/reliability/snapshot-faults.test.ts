@@ -3,10 +3,21 @@
  * middle of the copy), out of space before and during the copy, and beside an update of the same rootfs.
  * A half snapshot is never listed by lxc-snapshot, the next operation removes it, and the source is intact.
  */
-import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
-import { CLI, cli, cliOk, imageDigest, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import {
+  cli,
+  cliOk,
+  imageDigest,
+  loopsUnder,
+  makeSampleTree,
+  mountsUnder,
+  must,
+  startCli,
+  tempDir,
+  treeDigest,
+  waitForFile,
+} from "../helpers/env";
 
 let base: string;
 let lxcPath: string;
@@ -46,33 +57,6 @@ afterAll(async () => {
 
 const b = (where: string, name: string) => ["--lxcpath", where, "--name", name];
 
-function start(
-  args: string[],
-  env: NodeJS.ProcessEnv = {},
-): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal, stderr })),
-  );
-  return { child, done };
-}
-
-async function waitFor(file: string): Promise<void> {
-  for (let i = 0; i < 1200; i++) {
-    if (
-      await fs.stat(file).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${file}`);
-}
-
 /** What lxc-snapshot lists for a container, and what is under its snaps/. */
 async function snapshotsSeen(where: string, name: string): Promise<{ listed: string; entries: string[] }> {
   const listed = await must(["lxc-snapshot", "-P", where, "-n", name, "-L"]);
@@ -96,13 +80,13 @@ describe.each([
       const snap = ["snapshot", ...b(lxcPath, name), "--snapshot", "pre"];
       if (point === "copy") {
         const ready = path.join(base, `.ready-${name}`);
-        const run = start(snap, { PATH: `${bin}:${process.env.PATH}`, READY: ready });
-        await waitFor(ready);
+        const run = startCli(snap, { PATH: `${bin}:${process.env.PATH}`, READY: ready });
+        await waitForFile(ready);
         await new Promise((r) => setTimeout(r, 1500));
         run.child.kill("SIGKILL");
         expect((await run.done).signal).toBe("SIGKILL");
       } else {
-        expect((await start(snap, { LXC_ROOTFS_FAILPOINT: point }).done).signal).toBe("SIGKILL");
+        expect((await startCli(snap, { LXC_ROOTFS_FAILPOINT: point }).done).signal).toBe("SIGKILL");
       }
       // Killed with its storage made: still not a snapshot, to LXC or to us.
       const seen = await snapshotsSeen(lxcPath, name);
@@ -131,7 +115,7 @@ describe.each([
     const name = `kill-destroy-${store}`;
     await cliOk(["create", ...b(lxcPath, name), ...args, "--from", `dir:${seed}`]);
     expect(
-      (await start(["snapshot", ...b(lxcPath, name), "--snapshot", "pre"], { LXC_ROOTFS_FAILPOINT: "snapshot:built" }).done).signal,
+      (await startCli(["snapshot", ...b(lxcPath, name), "--snapshot", "pre"], { LXC_ROOTFS_FAILPOINT: "snapshot:built" }).done).signal,
     ).toBe("SIGKILL");
     await cliOk(["destroy", ...b(lxcPath, name)]);
     await expect(fs.lstat(path.join(lxcPath, name))).rejects.toThrow(/ENOENT/);
@@ -142,7 +126,7 @@ it("killed while it is removed: no longer listed, and the next operation finishe
   const name = "kill-remove";
   await cliOk(["create", ...b(lxcPath, name), "--backing-store", "dir", "--from", `dir:${seed}`]);
   await cliOk(["snapshot", ...b(lxcPath, name), "--snapshot", "pre"]);
-  const run = start(["snapshot-destroy", ...b(lxcPath, name), "--snapshot", "pre"], { LXC_ROOTFS_FAILPOINT: "snapshot:unlisted" });
+  const run = startCli(["snapshot-destroy", ...b(lxcPath, name), "--snapshot", "pre"], { LXC_ROOTFS_FAILPOINT: "snapshot:unlisted" });
   expect((await run.done).signal).toBe("SIGKILL");
   // Its config went first: LXC lists nothing over the data still there.
   expect(await snapshotsSeen(lxcPath, name)).toEqual({ listed: "No snapshots", entries: ["pre"] });
@@ -198,13 +182,13 @@ it("waits for an update of the same rootfs, and takes the rootfs as the update l
   const name = "beside-update";
   await cliOk(["create", ...b(lxcPath, name), "--backing-store", "dir", "--from", `dir:${seed}`]);
   const ready = path.join(base, ".ready-update");
-  const update = start(["update", ...b(lxcPath, name), "--backing-store", "loop", "--size", "256M"], {
+  const update = startCli(["update", ...b(lxcPath, name), "--backing-store", "loop", "--size", "256M"], {
     PATH: `${bin}:${process.env.PATH}`,
     READY: ready,
   });
-  await waitFor(ready);
+  await waitForFile(ready);
   // The update holds the container's lock, asleep in its slow mkfs: the snapshot must wait for it.
-  const snapshot = start(["snapshot", ...b(lxcPath, name), "--snapshot", "after"]);
+  const snapshot = startCli(["snapshot", ...b(lxcPath, name), "--snapshot", "after"]);
   const order: string[] = [];
   const [updated, snapped] = await Promise.all([
     update.done.finally(() => order.push("update")),
