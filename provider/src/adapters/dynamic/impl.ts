@@ -1,6 +1,6 @@
 /**
  * The dynamic provider's methods, as plain functions over ../pulumi/resource.ts. Loaded inside each call
- * by the serialized provider (rootfs.ts), never captured: koffi and the storage core stay out of the
+ * by the serialized providers (providers.ts), never captured: koffi and the storage core stay out of the
  * state. Messages printed here appear in the engine's output under the stack, so a preview shows what an
  * update will do and an update shows what it did.
  */

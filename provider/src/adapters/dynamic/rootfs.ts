@@ -1,37 +1,11 @@
 /**
- * `Rootfs`: the root filesystem of an LXC container as a Pulumi dynamic resource.
- *
- * The provider object below is serialized into the state as JavaScript text. It captures only strings
- * and loads the implementation with require() inside each method, so neither koffi nor a platform path
- * is serialized, and refresh/destroy later run the implementation installed then.
+ * `Rootfs`: the root filesystem of an LXC container as a Pulumi dynamic resource. Its provider, which
+ * the engine serializes into the state, is in providers.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
-import path from "path";
+import { rootfsProvider as provider } from "./providers";
 import type { RootfsArgs } from "../../../../sdk/nodejs/rootfs";
 import type { BackingStore, Fstype } from "../../../../sdk/nodejs/types/enums";
-
-/** Resolved by package name from the project's node_modules first, then at this installation's path. */
-const IMPL_MODULE = "pulumi-lxc/dist/provider/src/adapters/dynamic/impl.js";
-const IMPL_PATH = path.join(__dirname, "impl.js");
-
-function impl(): typeof import("./impl") {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(IMPL_MODULE);
-  } catch {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(IMPL_PATH);
-  }
-}
-
-const provider: pulumi.dynamic.ResourceProvider = {
-  check: (olds, news) => impl().check(olds, news),
-  diff: (id, olds, news) => impl().diff(id, olds, news),
-  create: (news) => impl().create(news),
-  read: (id, props) => impl().read(id, props),
-  update: (id, olds, news) => impl().update(id, olds, news),
-  delete: (id, props) => impl().remove(id, props),
-};
 
 /** The inputs are the generated SDK's, from schema.json: see it for each property's rules and defaults. */
 export type { RootfsArgs };

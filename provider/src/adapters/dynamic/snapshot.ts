@@ -1,32 +1,11 @@
 /**
- * `RootfsSnapshot`: a snapshot of a container's rootfs as a Pulumi dynamic resource. Serialized into the
- * state like `Rootfs` (see rootfs.ts): it captures only strings and loads its implementation per call.
+ * `RootfsSnapshot`: a snapshot of a container's rootfs as a Pulumi dynamic resource. Its provider, which
+ * the engine serializes into the state, is in providers.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
-import path from "path";
+import { snapshotProvider as provider } from "./providers";
 import type { RootfsSnapshotArgs } from "../../../../sdk/nodejs/rootfsSnapshot";
 import type { BackingStore } from "../../../../sdk/nodejs/types/enums";
-
-const IMPL_MODULE = "pulumi-lxc/dist/provider/src/adapters/dynamic/impl.js";
-const IMPL_PATH = path.join(__dirname, "impl.js");
-
-function impl(): typeof import("./impl") {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(IMPL_MODULE);
-  } catch {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require(IMPL_PATH);
-  }
-}
-
-const provider: pulumi.dynamic.ResourceProvider = {
-  check: (olds, news) => impl().snapshot.check(olds, news),
-  diff: (id, olds, news) => impl().snapshot.diff(id, olds, news),
-  create: (news) => impl().snapshot.create(news),
-  read: (id, props) => impl().snapshot.read(id, props),
-  delete: (id, props) => impl().snapshot.remove(id, props),
-};
 
 /** The inputs are the generated SDK's, from schema.json. Every one replaces the snapshot when it changes. */
 export type { RootfsSnapshotArgs };

@@ -16,8 +16,9 @@ import { planChange } from "../../planner/plan";
 import { OperationOptions, RootfsCore } from "../../api";
 import { inputFailures, validateChange, validateSpec, withDefaults } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
+import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
 
-export type Props = Record<string, unknown>;
+export type { Props };
 
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
@@ -26,28 +27,11 @@ const CREATE_ONLY = ["from"];
 
 export const OUTPUT_NAMES = ["backingStore", "rootfsPath", "sizeBytes", "fstype", "allocatedBytes", "usedBytes", "managed"] as const;
 
-function isUnknown(v: unknown): boolean {
-  return v === UNKNOWN;
-}
-
-/** Whether a value holds an unknown anywhere (a connection whose host is another resource's output). */
-function hasUnknown(v: unknown): boolean {
-  if (isUnknown(v)) return true;
-  if (typeof v === "object" && v !== null) return Object.values(v).some(hasUnknown);
-  return false;
-}
-
 /** The core's input properties among `props` (state holds inputs and outputs together). */
 export function inputsOf(props: Props): Props {
   const out: Props = {};
   for (const k of coreInputNames) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
   return out;
-}
-
-/** Where the rootfs lives, as given: `{ connection }`, or nothing for the machine running Pulumi. */
-function placementOf(props: Props): Props {
-  const connection = connectionIn(props);
-  return connection === undefined ? {} : { [CONNECTION]: connection };
 }
 
 export interface CheckResult {
@@ -73,19 +57,13 @@ export function checkResource(news: Props): CheckResult {
   }
   // With the store unknown, no rule that depends on it can be judged yet.
   if (isUnknown(inputs.backingStore)) return { inputs, failures };
-  const judged: Props = { ...extraKeys(news) };
+  const judged: Props = { ...extraKeys(news, [...inputNames, ...OUTPUT_NAMES, "container", "lxcPath"]) };
   for (const [k, v] of Object.entries(inputsOf(inputs))) {
     if (!isUnknown(v)) judged[k] = v;
     else if (k in UNKNOWN_STAND_INS) judged[k] = UNKNOWN_STAND_INS[k];
   }
   failures.push(...inputFailures(judged).map((e) => ({ property: e.property, reason: e.message })));
   return { inputs, failures };
-}
-
-/** Properties that are neither inputs nor outputs: reported by ajv as "not a property". */
-function extraKeys(props: Props): Props {
-  const known = new Set<string>([...inputNames, ...OUTPUT_NAMES, "container", "lxcPath", "__provider"]);
-  return Object.fromEntries(Object.entries(props).filter(([k]) => !known.has(k) && !k.startsWith("__")));
 }
 
 /** What a preview says of an update that changes nothing on the host. */

@@ -5,14 +5,14 @@
  * stack made (a snapshot of other data under the same name), as does a delete.
  */
 import path from "path";
-import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
 import { AlreadyExists, InvalidInput, NotFound, RootfsError } from "../../model/errors";
 import { SnapshotObserved, SNAPS_DIR, snapshotDirOf, SnapshotRef } from "../../model/snapshots";
 import { CONNECTION, snapshotDefaults, snapshotInputNames } from "../../model/schema";
 import { OperationOptions, RootfsCore } from "../../api";
 import { validateSnapshotSpec } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
-import { CheckResult, DiffResult, Props, resourceId } from "./resource";
+import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
+import { CheckResult, DiffResult, resourceId } from "./resource";
 
 export const SNAPSHOT_OUTPUT_NAMES = [
   "createdAt",
@@ -24,23 +24,11 @@ export const SNAPSHOT_OUTPUT_NAMES = [
   "method",
 ] as const;
 
-const isUnknown = (v: unknown) => v === UNKNOWN;
-
-function hasUnknown(v: unknown): boolean {
-  if (isUnknown(v)) return true;
-  return typeof v === "object" && v !== null && Object.values(v).some(hasUnknown);
-}
-
 /** The snapshot's own inputs among `props` (the state holds inputs and outputs together), defaults applied. */
 export function snapshotInputsOf(props: Props): Props {
   const out: Props = { ...snapshotDefaults };
   for (const k of snapshotInputNames) if (props[k] !== undefined && props[k] !== null) out[k] = props[k];
   return out;
-}
-
-function placementOf(props: Props): Props {
-  const connection = connectionIn(props);
-  return connection === undefined ? {} : { [CONNECTION]: connection };
 }
 
 function refOf(props: Props): SnapshotRef {
@@ -64,7 +52,9 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
   const inputs = { ...snapshotInputsOf(news), ...placementOf(news) };
   const failures: CheckResult["failures"] = [];
   const judged = Object.fromEntries(
-    Object.entries({ ...snapshotInputsOf(news), ...extraKeys(news) }).map(([k, v]) => [k, isUnknown(v) ? STAND_INS[k] : v]),
+    Object.entries({ ...snapshotInputsOf(news), ...extraKeys(news, [...snapshotInputNames, ...SNAPSHOT_OUTPUT_NAMES, CONNECTION]) }).map(
+      ([k, v]) => [k, isUnknown(v) ? STAND_INS[k] : v],
+    ),
   );
   try {
     if (inputs.connection !== undefined && !hasUnknown(inputs.connection)) validateConnection(inputs.connection);
@@ -90,11 +80,6 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
     }
     throw e;
   }
-}
-
-function extraKeys(props: Props): Props {
-  const known = new Set<string>([...snapshotInputNames, ...SNAPSHOT_OUTPUT_NAMES, CONNECTION]);
-  return Object.fromEntries(Object.entries(props).filter(([k]) => !known.has(k) && !k.startsWith("__")));
 }
 
 /** Any changed input replaces the snapshot; of the connection, only the machine (host and port) counts. */
