@@ -1,7 +1,8 @@
 import { promises as fs } from "fs";
 import { SUPER_MAGIC } from "../model/filesystems";
-import { AlreadyExists, InvalidInput, ToolFailed } from "../model/errors";
+import { AlreadyExists, InvalidInput, SyscallError, ToolFailed } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
+import { snapshotSubvolume, subvolumeIds } from "../native/btrfs";
 import { treeAllocatedBytes } from "../host/usage";
 import { isHostPath } from "./syntax";
 import { Location, OpContext, SLOT_SUFFIX, TreeDriver } from "./types";
@@ -23,8 +24,31 @@ export async function isSubvolume(p: string): Promise<boolean> {
   return !!st && st.isDirectory() && st.ino === SUBVOLUME_INO && (await isBtrfs(p));
 }
 
-/** The qgroup limit (max_rfer) of a subvolume; null when quotas are off or no limit is set. */
+/**
+ * The qgroup limit (max_referenced) and referenced bytes of a subvolume; null when quotas are off or no
+ * limit is set. Read from sysfs (/sys/fs/btrfs/<fsid>/qgroups/0_<id>/, present while quotas are on): two
+ * ioctls and two reads, where `btrfs inspect-internal rootid` and `btrfs qgroup show` were two processes.
+ */
 async function qgroupLimit(ctx: OpContext, subvol: string): Promise<{ limit: number | null; referenced: number | null }> {
+  const { treeId, fsid } = await subvolumeIds(subvol);
+  if (!(await lstatOrNull(`${SYSFS}/${fsid}`))) return qgroupLimitFromTools(ctx, subvol);
+  const dir = `${SYSFS}/${fsid}/qgroups/0_${treeId}`;
+  const [max, referenced] = await Promise.all([readSysfsNumber(`${dir}/max_referenced`), readSysfsNumber(`${dir}/referenced`)]);
+  // sysfs says 0 where `btrfs qgroup show` says none.
+  return { limit: max ? max : null, referenced };
+}
+
+const SYSFS = "/sys/fs/btrfs";
+
+async function readSysfsNumber(file: string): Promise<number | null> {
+  const text = (
+    await fs.readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e)))
+  )?.trim();
+  return text && /^\d+$/.test(text) ? Number(text) : null;
+}
+
+/** The same from the tools, where sysfs is not mounted (a container without /sys). */
+async function qgroupLimitFromTools(ctx: OpContext, subvol: string): Promise<{ limit: number | null; referenced: number | null }> {
   try {
     const { stdout: id } = await ctx.run(["btrfs", "inspect-internal", "rootid", subvol]);
     const { stdout } = await ctx.run(["btrfs", "qgroup", "show", "-re", "--raw", "-f", subvol]);
@@ -98,10 +122,10 @@ export const btrfsDriver: TreeDriver = {
 async function subvolumeSnapshot(ctx: OpContext, src: Location, dst: Location, readOnly: boolean): Promise<boolean> {
   if (!(await isSubvolume(src.path))) return false;
   try {
-    await ctx.run(["btrfs", "subvolume", "snapshot", ...(readOnly ? ["-r"] : []), src.path, dst.path]);
+    await snapshotSubvolume(src.path, dst.path, readOnly);
     return true;
   } catch (e) {
-    if (e instanceof ToolFailed && /cross-device|Invalid argument/i.test(e.stderr)) return false;
+    if (e instanceof SyscallError && (e.code === "EXDEV" || e.code === "EINVAL")) return false;
     throw e;
   }
 }
