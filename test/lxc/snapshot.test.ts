@@ -118,6 +118,12 @@ describe.each([
     ])) as unknown as Record<string, unknown>;
     const dir = path.join(where, name, "snaps", "pre-upgrade");
     expect(snap).toMatchObject({ container: name, name: "pre-upgrade", comment: "before the upgrade", method });
+    // The take reports what it wrote without reading it back: a read says the same.
+    const { method: _taken, ...reported } = snap;
+    expect(await cliOk(["snapshot-inspect", ...opts(where, name), "--snapshot", "pre-upgrade"])).toEqual({
+      ...reported,
+      method: label === "btrfs" ? "snapshot" : null,
+    });
     expect(String(snap.rootfsPath)).toContain(`${dir}/`);
     expect(Math.abs(Date.parse(String(snap.createdAt)) - Date.now())).toBeLessThan(120000);
     expect((await fs.readdir(dir)).sort()).toEqual(expect.arrayContaining(["comment", "config", "rootfs", "ts"]));

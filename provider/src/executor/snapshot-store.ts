@@ -118,7 +118,8 @@ async function copyInto(ctx: OpContext, source: SnapshotSource, dst: Location): 
  * Takes the snapshot into `snapDir`, which must not exist, nor `dst` if it is a volume. On any failure, and
  * in the next operation after a kill, nothing of it is left. The directory is made before the journal
  * names it: `lxc-snapshot`, which does not take our lock, may be making one of the same name, and a
- * journal written first would have its half-written entry removed as ours.
+ * journal written first would have its half-written entry removed as ours. `measure` reads the storage
+ * once it is built, while the config is written: nothing writes to it again.
  */
 export async function makeSnapshot(
   ctx: OpContext,
@@ -127,28 +128,38 @@ export async function makeSnapshot(
   dst: Location,
   comment: string | undefined,
   now: Date,
-): Promise<SnapshotMethod> {
+  measure: () => Promise<StoreUsage>,
+): Promise<{ method: SnapshotMethod; usage: StoreUsage }> {
   await ensureSnapsDir(ctx.containerDir);
   await fs.mkdir(snapDir, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === "EEXIST" ? new AlreadyExists(snapDir) : e;
   });
-  await writeJournal<SnapshotJournal>(ctx, { snapDir, loc: dst }, JOURNAL);
   let method: SnapshotMethod;
+  let measured: Promise<StoreUsage>;
   try {
+    // ts and comment mean nothing without the config, written last: they are flushed beside the journal.
+    await Promise.all([
+      writeJournal<SnapshotJournal>(ctx, { snapDir, loc: dst }, JOURNAL),
+      writeFileAtomically(path.join(snapDir, "ts"), lxcTimestamp(now), 0o644),
+      comment === undefined ? undefined : writeFileAtomically(path.join(snapDir, "comment"), `${comment}\n`, 0o644),
+    ]);
     method = await copyInto(ctx, source, dst);
     failpoint("snapshot:built");
+    measured = measure();
+    // Awaited below; a failed commit must not leave it an unhandled rejection.
+    measured.catch(() => undefined);
     const mountPoint = path.join(snapDir, "rootfs");
     if (!(await lstatOrNull(mountPoint))) await fs.mkdir(mountPoint, { mode: 0o755 });
-    await writeFileAtomically(path.join(snapDir, "ts"), lxcTimestamp(now), 0o644);
-    if (comment !== undefined) await writeFileAtomically(path.join(snapDir, "comment"), `${comment}\n`, 0o644);
     const config = withRootfsPath((await readConfig(ctx.containerDir)) ?? "", dst.rootfsPath);
     await writeFileAtomically(configPath(snapDir), config, 0o640);
   } catch (e) {
-    await recoverSnapshot(ctx, "failed").catch((re: Error) => ctx.log(`clean-up of the failed snapshot failed: ${re.message}`));
+    // Without a journal (its write failed), the directory made above is all there is.
+    const cleanUp = async () => (await recoverSnapshot(ctx, "failed")) || (await removeTree(ctx.run, ctx.containerDir, snapDir));
+    await cleanUp().catch((re: Error) => ctx.log(`clean-up of the failed snapshot failed: ${re.message}`));
     throw e;
   }
   await clearJournal(ctx, JOURNAL);
-  return method;
+  return { method, usage: await measured };
 }
 
 /**

@@ -16,6 +16,7 @@ import { locateCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
 import {
   isHalfMade,
+  lxcTimestamp,
   makeSnapshot,
   parseLxcTimestamp,
   readComment,
@@ -74,10 +75,23 @@ export async function takeSnapshot(spec: SnapshotSpec, opts: OperationOptions): 
     await recoverInterrupted(ctx);
     const { source, snapDir, dst, plan } = await prepare(ctx, spec);
     ctx.log(plan.summary);
-    const method = await makeSnapshot(ctx, source, snapDir, dst, spec.comment, new Date());
-    const observed = await observe(ctx, spec);
-    if (!observed) throw new RootfsError(`internal: snapshot ${snapDir} is gone after it was taken`);
-    return { ...observed, method };
+    const now = new Date();
+    const { method, usage } = await makeSnapshot(ctx, source, snapDir, dst, spec.comment, now, () => source.driver.inspect(ctx, dst));
+    // What was written, as observe() reads it back: no second read of what this call has just made.
+    const timestamp = lxcTimestamp(now);
+    return {
+      container: spec.container,
+      lxcPath: spec.lxcPath,
+      name: spec.name,
+      comment: spec.comment ?? null,
+      createdAt: parseLxcTimestamp(timestamp),
+      timestamp,
+      rootfsPath: dst.rootfsPath,
+      backingStore: source.driver.store,
+      sizeBytes: usage.sizeBytes,
+      allocatedBytes: usage.allocatedBytes,
+      method,
+    };
   });
 }
 
