@@ -12,7 +12,16 @@ import { SUPER_MAGIC } from "../model/filesystems";
 import { DRIVERS, Driver, isBlock, Location, OpContext, parseRootfsString, StoreUsage } from "../drivers";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { configPath, configValue, readConfig, withRootfsPath } from "../host/lxc-config";
-import { isInside, lstatOrNull, readSmallFile, removeEmptyDir, removeFile, removeTree, writeFileAtomically } from "../host/paths";
+import {
+  isInside,
+  lstatOrNull,
+  readSmallFile,
+  removeEmptyDir,
+  removeFile,
+  removeTree,
+  stageFile,
+  writeFileAtomically,
+} from "../host/paths";
 import { copyTree } from "../host/treecopy";
 import { clearJournal, readJournal, writeJournal } from "./context";
 import { failpoint } from "./failpoint";
@@ -129,29 +138,32 @@ export async function makeSnapshot(
   comment: string | undefined,
   now: Date,
   measure: () => Promise<StoreUsage>,
-): Promise<{ method: SnapshotMethod; usage: StoreUsage }> {
+): Promise<{ method: SnapshotMethod; usage: StoreUsage; ts: string }> {
   await ensureSnapsDir(ctx.containerDir);
   await fs.mkdir(snapDir, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
     throw e.code === "EEXIST" ? new AlreadyExists(snapDir) : e;
   });
   let method: SnapshotMethod;
-  let measured: Promise<StoreUsage>;
+  let usage: StoreUsage;
+  const ts = lxcTimestamp(now);
   try {
     // ts and comment mean nothing without the config, written last: they are flushed beside the journal.
-    await Promise.all([
+    // Every write ends before a failure is acted on: a clean-up must not race a file landing in snapDir.
+    await settleAll([
       writeJournal<SnapshotJournal>(ctx, { snapDir, loc: dst }, JOURNAL),
-      writeFileAtomically(path.join(snapDir, "ts"), lxcTimestamp(now), 0o644),
+      writeFileAtomically(path.join(snapDir, "ts"), ts, 0o644),
       comment === undefined ? undefined : writeFileAtomically(path.join(snapDir, "comment"), `${comment}\n`, 0o644),
     ]);
     method = await copyInto(ctx, source, dst);
     failpoint("snapshot:built");
-    measured = measure();
-    // Awaited below; a failed commit must not leave it an unhandled rejection.
-    measured.catch(() => undefined);
     const mountPoint = path.join(snapDir, "rootfs");
     if (!(await lstatOrNull(mountPoint))) await fs.mkdir(mountPoint, { mode: 0o755 });
+    // The storage is measured while the config is flushed: nothing writes to it again. The config is
+    // renamed into place, the commit, only once both succeeded, so a failed measure leaves nothing listed.
     const config = withRootfsPath((await readConfig(ctx.containerDir)) ?? "", dst.rootfsPath);
-    await writeFileAtomically(configPath(snapDir), config, 0o640);
+    const [measured, commit] = await settleAll([measure(), stageFile(configPath(snapDir), config, 0o640)]);
+    usage = measured;
+    await commit();
   } catch (e) {
     // Without a journal (its write failed), the directory made above is all there is.
     const cleanUp = async () => (await recoverSnapshot(ctx, "failed")) || (await removeTree(ctx.run, ctx.containerDir, snapDir));
@@ -159,7 +171,15 @@ export async function makeSnapshot(
     throw e;
   }
   await clearJournal(ctx, JOURNAL);
-  return { method, usage: await measured };
+  return { method, usage, ts };
+}
+
+/** Promise.all that waits for every promise to settle before it rejects with the first failure. */
+async function settleAll<T extends readonly unknown[]>(promises: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
 }
 
 /**

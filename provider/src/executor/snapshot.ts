@@ -5,8 +5,16 @@
 import { AlreadyExists, InUse, NotFound, RootfsError, Unsafe } from "../model/errors";
 import { ContainerRef } from "../model/requests";
 import { DestroyResult } from "../model/results";
-import { SnapshotObserved, SnapshotPlan, SnapshotRef, SnapshotResult, SnapshotSpec, snapshotDirOf } from "../model/snapshots";
-import { isBlock, Location, OpContext, storesWhere } from "../drivers";
+import {
+  SnapshotMethod,
+  SnapshotObserved,
+  SnapshotPlan,
+  SnapshotRef,
+  SnapshotResult,
+  SnapshotSpec,
+  snapshotDirOf,
+} from "../model/snapshots";
+import { Driver, isBlock, Location, OpContext, StoreUsage, storesWhere } from "../drivers";
 import { configPath } from "../host/lxc-config";
 import { mountsUnder } from "../host/mounts";
 import { lstatOrNull, readSmallFile } from "../host/paths";
@@ -16,7 +24,6 @@ import { locateCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
 import {
   isHalfMade,
-  lxcTimestamp,
   makeSnapshot,
   parseLxcTimestamp,
   readComment,
@@ -75,24 +82,34 @@ export async function takeSnapshot(spec: SnapshotSpec, opts: OperationOptions): 
     await recoverInterrupted(ctx);
     const { source, snapDir, dst, plan } = await prepare(ctx, spec);
     ctx.log(plan.summary);
-    const now = new Date();
-    const { method, usage } = await makeSnapshot(ctx, source, snapDir, dst, spec.comment, now, () => source.driver.inspect(ctx, dst));
+    const made = await makeSnapshot(ctx, source, snapDir, dst, spec.comment, new Date(), () => source.driver.inspect(ctx, dst));
     // What was written, as observe() reads it back: no second read of what this call has just made.
-    const timestamp = lxcTimestamp(now);
-    return {
-      container: spec.container,
-      lxcPath: spec.lxcPath,
-      name: spec.name,
-      comment: spec.comment ?? null,
-      createdAt: parseLxcTimestamp(timestamp),
-      timestamp,
-      rootfsPath: dst.rootfsPath,
-      backingStore: source.driver.store,
-      sizeBytes: usage.sizeBytes,
-      allocatedBytes: usage.allocatedBytes,
-      method,
-    };
+    const files = { comment: spec.comment ?? null, ts: made.ts };
+    return { ...outputsOf(spec, files, { driver: source.driver, loc: dst }, made.usage), method: made.method };
   });
+}
+
+/** A snapshot's outputs, from its `comment` and `ts`, its storage and that storage's usage. */
+function outputsOf(
+  ref: SnapshotRef,
+  files: { comment: string | null; ts: string | null },
+  storage: { driver: Driver; loc: Location },
+  usage: StoreUsage,
+  method: SnapshotMethod | null = null,
+): SnapshotObserved {
+  return {
+    container: ref.container,
+    lxcPath: ref.lxcPath,
+    name: ref.name,
+    comment: files.comment,
+    createdAt: parseLxcTimestamp(files.ts),
+    timestamp: files.ts,
+    rootfsPath: storage.loc.rootfsPath,
+    backingStore: storage.driver.store,
+    sizeBytes: usage.sizeBytes,
+    allocatedBytes: usage.allocatedBytes,
+    method,
+  };
 }
 
 async function observe(ctx: OpContext, ref: SnapshotRef): Promise<SnapshotObserved | null> {
@@ -102,20 +119,8 @@ async function observe(ctx: OpContext, ref: SnapshotRef): Promise<SnapshotObserv
   if (!found) throw new RootfsError(`${configPath(snapDir)} names no lxc.rootfs.path`);
   const usage = await found.driver.inspect(ctx, found.loc);
   const native = found.driver.snapshotFrom !== undefined && (await found.driver.sourceProblem?.(found.loc)) == null;
-  const ts = (await readSmallFile(`${snapDir}/ts`))?.trim() || null;
-  return {
-    container: ref.container,
-    lxcPath: ref.lxcPath,
-    name: ref.name,
-    comment: await readComment(snapDir),
-    createdAt: parseLxcTimestamp(ts),
-    timestamp: ts,
-    rootfsPath: found.loc.rootfsPath,
-    backingStore: found.driver.store,
-    sizeBytes: usage.sizeBytes,
-    allocatedBytes: usage.allocatedBytes,
-    method: native ? "snapshot" : null,
-  };
+  const files = { comment: await readComment(snapDir), ts: (await readSmallFile(`${snapDir}/ts`))?.trim() || null };
+  return outputsOf(ref, files, found, usage, native ? "snapshot" : null);
 }
 
 /** What is on the host for a snapshot; null when it is not there (no config: LXC does not list it either). */

@@ -93,6 +93,16 @@ export async function readSmallFile(file: string): Promise<string | null> {
  * planted symlink or file of that name is never written through), synced, then renamed over `file`.
  */
 export async function writeFileAtomically(file: string, text: string, mode = 0o640): Promise<void> {
+  await (
+    await stageFile(file, text, mode)
+  )();
+}
+
+/**
+ * The first half of writeFileAtomically: the temporary is written and synced, and the returned function
+ * renames it over `file`. Whoever stages and then does not commit removes the temporary.
+ */
+export async function stageFile(file: string, text: string, mode = 0o640): Promise<() => Promise<void>> {
   const tmp = `${file}.lxc-rootfs-tmp`;
   const st = await lstatOrNull(tmp);
   if (st) {
@@ -106,5 +116,5 @@ export async function writeFileAtomically(file: string, text: string, mode = 0o6
   } finally {
     await fh.close();
   }
-  await fs.rename(tmp, file);
+  return () => fs.rename(tmp, file);
 }
