@@ -1,9 +1,11 @@
-/** The koffi layer against the real kernel: loop ioctls, BLKGETSIZE64, SEEK_DATA/SEEK_HOLE, FICLONE. */
+/** The koffi layer against the real kernel: loop ioctls, BLKGETSIZE64, SEEK_DATA/SEEK_HOLE, FICLONE, btrfs snapshots. */
 import { promises as fs } from "fs";
 import path from "path";
 import { copyAllocatedBlocks, dataExtents } from "../../provider/src/host/blockcopy";
 import { readSuperblock } from "../../provider/src/host/superblock";
 import { attachLoop, blockDeviceSize, loopsBackedBy, setLoopCapacity } from "../../provider/src/native/loop";
+import { snapshotSubvolume, subvolumeIds } from "../../provider/src/native/btrfs";
+import { Unsafe } from "../../provider/src/model/errors";
 import { allocatedBytes, loopsUnder, mountScratchBtrfs, must, tempDir } from "../helpers/env";
 
 const M = 2 ** 20;
@@ -147,6 +149,35 @@ describe("sparse block copy", () => {
       expect(await must(["cmp", src, dst])).toBe("");
       const shared = await must(["btrfs", "filesystem", "du", "--raw", dst]);
       expect(Number(shared.trim().split("\n")[1].trim().split(/\s+/)[2])).toBeGreaterThanOrEqual(8 * M);
+    } finally {
+      await btrfs.release();
+    }
+  });
+});
+
+describe("btrfs ioctls", () => {
+  it("snapshots a subvolume read-only, refuses a taken name and a plain directory, and reads the ids the tools read", async () => {
+    const btrfs = await mountScratchBtrfs("ioctl");
+    try {
+      const sub = path.join(btrfs.dir, "sub");
+      await must(["btrfs", "subvolume", "create", sub]);
+      await fs.writeFile(path.join(sub, "f"), "kept");
+      const ids = await subvolumeIds(sub);
+      expect(String(ids.treeId)).toBe((await must(["btrfs", "inspect-internal", "rootid", sub])).trim());
+      expect(await must(["btrfs", "filesystem", "show", btrfs.dir])).toContain(`uuid: ${ids.fsid}`);
+
+      const snap = path.join(btrfs.dir, "snap");
+      await snapshotSubvolume(sub, snap, true);
+      expect(await must(["btrfs", "subvolume", "show", snap])).toMatch(/Flags:\s+readonly/);
+      expect(await fs.readFile(path.join(snap, "f"), "utf8")).toBe("kept");
+      await expect(snapshotSubvolume(sub, snap, true)).rejects.toMatchObject({ code: "EEXIST" });
+
+      // A plain directory inside the subvolume: the kernel would snapshot the whole subvolume.
+      const plain = path.join(sub, "plain");
+      await fs.mkdir(plain);
+      await expect(snapshotSubvolume(plain, path.join(btrfs.dir, "wrong"), false)).rejects.toBeInstanceOf(Unsafe);
+      expect((await fs.readdir(btrfs.dir)).sort()).toEqual(["snap", "sub"]);
+      for (const v of [snap, sub]) await must(["btrfs", "subvolume", "delete", v]);
     } finally {
       await btrfs.release();
     }

@@ -1,14 +1,12 @@
 import { promises as fs } from "fs";
+import os from "os";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { AlreadyExists, InvalidInput, SyscallError, ToolFailed } from "../model/errors";
 import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
-import { snapshotSubvolume, subvolumeIds } from "../native/btrfs";
+import { snapshotSubvolume, SUBVOLUME_ROOT_INO, subvolumeIds } from "../native/btrfs";
 import { treeAllocatedBytes } from "../host/usage";
 import { isHostPath } from "./syntax";
 import { Location, OpContext, SLOT_SUFFIX, TreeDriver } from "./types";
-
-/** The root directory of every btrfs subvolume has this inode number. */
-const SUBVOLUME_INO = 256;
 
 function at(path: string): Location {
   return { store: "btrfs", path, rootfsPath: `btrfs:${path}`, localRoot: path };
@@ -21,24 +19,43 @@ export async function isBtrfs(p: string): Promise<boolean> {
 
 export async function isSubvolume(p: string): Promise<boolean> {
   const st = await lstatOrNull(p);
-  return !!st && st.isDirectory() && st.ino === SUBVOLUME_INO && (await isBtrfs(p));
+  return !!st && st.isDirectory() && st.ino === SUBVOLUME_ROOT_INO && (await isBtrfs(p));
 }
 
 /**
  * The qgroup limit (max_referenced) and referenced bytes of a subvolume; null when quotas are off or no
- * limit is set. Read from sysfs (/sys/fs/btrfs/<fsid>/qgroups/0_<id>/, present while quotas are on): two
- * ioctls and two reads, where `btrfs inspect-internal rootid` and `btrfs qgroup show` were two processes.
+ * limit is set. Read from sysfs (/sys/fs/btrfs/<fsid>/qgroups/0_<id>/, there while quotas are on, since
+ * Linux 5.9): two ioctls and three reads, where `btrfs inspect-internal rootid` and `btrfs qgroup show`
+ * were two processes.
  */
 async function qgroupLimit(ctx: OpContext, subvol: string): Promise<{ limit: number | null; referenced: number | null }> {
-  const { treeId, fsid } = await subvolumeIds(subvol);
-  if (!(await lstatOrNull(`${SYSFS}/${fsid}`))) return qgroupLimitFromTools(ctx, subvol);
-  const dir = `${SYSFS}/${fsid}/qgroups/0_${treeId}`;
-  const [max, referenced] = await Promise.all([readSysfsNumber(`${dir}/max_referenced`), readSysfsNumber(`${dir}/referenced`)]);
-  // sysfs says 0 where `btrfs qgroup show` says none.
-  return { limit: max ? max : null, referenced };
+  if (!sysfsHasQgroups()) return qgroupLimitFromTools(ctx, subvol);
+  let ids: { treeId: number; fsid: string };
+  try {
+    ids = await subvolumeIds(subvol);
+  } catch (e) {
+    // Not btrfs, or gone: as the tools' failure was, no qgroup.
+    if (e instanceof SyscallError) return { limit: null, referenced: null };
+    throw e;
+  }
+  // Without /sys mounted (a container's), the tools can still tell.
+  if (!(await lstatOrNull(`${SYSFS}/${ids.fsid}`))) return qgroupLimitFromTools(ctx, subvol);
+  const dir = `${SYSFS}/${ids.fsid}/qgroups/0_${ids.treeId}`;
+  const [flags, max, referenced] = await Promise.all(
+    ["limit_flags", "max_referenced", "referenced"].map((f) => readSysfsNumber(`${dir}/${f}`)),
+  );
+  return { limit: flags !== null && flags & QGROUP_LIMIT_MAX_RFER ? max : null, referenced };
 }
 
 const SYSFS = "/sys/fs/btrfs";
+/** BTRFS_QGROUP_LIMIT_MAX_RFER: the referenced limit is set (max_referenced alone reads 0 for none). */
+const QGROUP_LIMIT_MAX_RFER = 1;
+
+/** Whether this kernel lists qgroups in sysfs (5.9 and later). */
+function sysfsHasQgroups(): boolean {
+  const [major, minor] = os.release().split(".").map(Number);
+  return major > 5 || (major === 5 && minor >= 9);
+}
 
 async function readSysfsNumber(file: string): Promise<number | null> {
   const text = (
@@ -47,7 +64,7 @@ async function readSysfsNumber(file: string): Promise<number | null> {
   return text && /^\d+$/.test(text) ? Number(text) : null;
 }
 
-/** The same from the tools, where sysfs is not mounted (a container without /sys). */
+/** The same from the tools, where sysfs cannot tell (before Linux 5.9, or /sys not mounted). */
 async function qgroupLimitFromTools(ctx: OpContext, subvol: string): Promise<{ limit: number | null; referenced: number | null }> {
   try {
     const { stdout: id } = await ctx.run(["btrfs", "inspect-internal", "rootid", subvol]);
@@ -125,7 +142,8 @@ async function subvolumeSnapshot(ctx: OpContext, src: Location, dst: Location, r
     await snapshotSubvolume(src.path, dst.path, readOnly);
     return true;
   } catch (e) {
-    if (e instanceof SyscallError && (e.code === "EXDEV" || e.code === "EINVAL")) return false;
+    // Another filesystem under the snapshot's directory (EXDEV; ENOTTY where it is not btrfs at all).
+    if (e instanceof SyscallError && ["EXDEV", "EINVAL", "ENOTTY"].includes(e.code)) return false;
     throw e;
   }
 }

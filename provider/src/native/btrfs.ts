@@ -5,6 +5,7 @@
  */
 import { constants as fsConstants, promises as fs } from "fs";
 import path from "path";
+import { Unsafe } from "../model/errors";
 import { ioctlBuffer } from "./libc";
 
 /** struct btrfs_ioctl_vol_args_v2: fd, transid, flags, a 32-byte union, then the name (4040 bytes). */
@@ -16,6 +17,9 @@ const BTRFS_IOC_SNAP_CREATE_V2 = 0x50009417;
 const BTRFS_SUBVOL_RDONLY = 1n << 1n;
 
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+/** The objectid (inode number) of every subvolume's root directory. */
+const FIRST_FREE_OBJECTID = 256n;
+export const SUBVOLUME_ROOT_INO = Number(FIRST_FREE_OBJECTID);
 
 /**
  * Snapshots the subvolume `src` as `dst`, which must not exist, read-only when asked. Fails with the
@@ -26,6 +30,9 @@ export async function snapshotSubvolume(src: string, dst: string, readOnly: bool
   if (name.length > NAME_MAX) throw new RangeError(`btrfs subvolume name longer than ${NAME_MAX} bytes: ${dst}`);
   const source = await fs.open(src, DIR_FLAGS);
   try {
+    // Checked on the open directory, not its path: a plain directory swapped in after the caller's check
+    // would have the kernel snapshot the whole subvolume that holds it.
+    if ((await source.stat()).ino !== SUBVOLUME_ROOT_INO) throw new Unsafe(`refusing to snapshot ${src}: it is not a btrfs subvolume`);
     const parent = await fs.open(path.dirname(dst), DIR_FLAGS);
     try {
       const args = Buffer.alloc(VOL_ARGS_V2_SIZE);
@@ -44,8 +51,6 @@ export async function snapshotSubvolume(src: string, dst: string, readOnly: bool
 /** _IOWR(0x94, 18, struct btrfs_ioctl_ino_lookup_args): treeid, objectid, then a 4080-byte name. */
 const BTRFS_IOC_INO_LOOKUP = 0xd0009412;
 const INO_LOOKUP_SIZE = 4096;
-/** The objectid of every subvolume's root directory. */
-const FIRST_FREE_OBJECTID = 256n;
 /** _IOR(0x94, 31, struct btrfs_ioctl_fs_info_args): max_id, num_devices, then the 16-byte fsid. */
 const BTRFS_IOC_FS_INFO = 0x8400941f;
 const FS_INFO_SIZE = 1024;
