@@ -1,8 +1,8 @@
 /**
  * The dynamic providers of `Rootfs` and `RootfsSnapshot`, as the engine serializes them into the state
- * (JavaScript text). They capture only strings and load the implementation with require() inside each
- * method, so neither koffi nor a platform path is serialized, and refresh/destroy later run the
- * implementation installed then.
+ * (JavaScript text). They capture two strings, where the implementation is found, and load it with
+ * require() inside each method: koffi and the storage core stay out of the state, and refresh/destroy
+ * later run the implementation installed then.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import path from "path";
