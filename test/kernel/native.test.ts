@@ -6,6 +6,8 @@ import { readSuperblock } from "../../provider/src/host/superblock";
 import { attachLoop, blockDeviceSize, loopsBackedBy, setLoopCapacity } from "../../provider/src/native/loop";
 import { snapshotSubvolume, subvolumeIds } from "../../provider/src/native/btrfs";
 import { Unsafe } from "../../provider/src/model/errors";
+import { btrfsDriver } from "../../provider/src/drivers/btrfs";
+import { makeContext } from "../../provider/src/executor/context";
 import { allocatedBytes, loopsUnder, mountScratchBtrfs, must, tempDir } from "../helpers/env";
 
 const M = 2 ** 20;
@@ -163,12 +165,15 @@ describe("btrfs ioctls", () => {
       await must(["btrfs", "subvolume", "create", sub]);
       await fs.writeFile(path.join(sub, "f"), "kept");
       const ids = await subvolumeIds(sub);
-      expect(String(ids.treeId)).toBe((await must(["btrfs", "inspect-internal", "rootid", sub])).trim());
       expect(await must(["btrfs", "filesystem", "show", btrfs.dir])).toContain(`uuid: ${ids.fsid}`);
 
       const snap = path.join(btrfs.dir, "snap");
       await snapshotSubvolume(sub, snap, true);
       expect(await must(["btrfs", "subvolume", "show", snap])).toMatch(/Flags:\s+readonly/);
+      // Three trees, three ids (5 is the top level's): the one asked about is read, not a constant.
+      for (const dir of [btrfs.dir, sub, snap]) {
+        expect(String((await subvolumeIds(dir)).treeId)).toBe((await must(["btrfs", "inspect-internal", "rootid", dir])).trim());
+      }
       expect(await fs.readFile(path.join(snap, "f"), "utf8")).toBe("kept");
       await expect(snapshotSubvolume(sub, snap, true)).rejects.toMatchObject({ code: "EEXIST" });
 
@@ -178,6 +183,31 @@ describe("btrfs ioctls", () => {
       await expect(snapshotSubvolume(plain, path.join(btrfs.dir, "wrong"), false)).rejects.toBeInstanceOf(Unsafe);
       expect((await fs.readdir(btrfs.dir)).sort()).toEqual(["snap", "sub"]);
       for (const v of [snap, sub]) await must(["btrfs", "subvolume", "delete", v]);
+    } finally {
+      await btrfs.release();
+    }
+  });
+
+  it("reads a subvolume's qgroup limit from sysfs as btrfs qgroup show has it: none, set, none again", async () => {
+    const btrfs = await mountScratchBtrfs("qgroup");
+    try {
+      const sub = path.join(btrfs.dir, "sub");
+      await must(["btrfs", "subvolume", "create", sub]);
+      const ctx = makeContext(btrfs.dir, {});
+      const limit = async () =>
+        (await btrfsDriver.inspect(ctx, { store: "btrfs", path: sub, rootfsPath: `btrfs:${sub}`, localRoot: sub })).sizeBytes;
+      const shown = async () =>
+        (await must(["btrfs", "qgroup", "show", "-re", "--raw", sub])).trim().split("\n").pop()!.trim().split(/\s+/)[3];
+      expect(await limit()).toBeNull(); // quotas off
+      await must(["btrfs", "quota", "enable", btrfs.dir]);
+      expect(await limit()).toBeNull();
+      await must(["btrfs", "qgroup", "limit", "100M", sub]);
+      expect(await shown()).toBe(String(100 * M));
+      expect(await limit()).toBe(100 * M);
+      await must(["btrfs", "qgroup", "limit", "none", sub]);
+      expect(await shown()).toBe("none");
+      expect(await limit()).toBeNull();
+      await must(["btrfs", "subvolume", "delete", sub]);
     } finally {
       await btrfs.release();
     }

@@ -34,8 +34,8 @@ async function qgroupLimit(ctx: OpContext, subvol: string): Promise<{ limit: num
   try {
     ids = await subvolumeIds(subvol);
   } catch (e) {
-    // Not btrfs, or gone: as the tools' failure was, no qgroup.
-    if (e instanceof SyscallError) return { limit: null, referenced: null };
+    // Not on btrfs (a `btrfs:` string naming a directory elsewhere): no qgroup, as the tools said.
+    if (e instanceof SyscallError && e.code === "ENOTTY") return { limit: null, referenced: null };
     throw e;
   }
   // Without /sys mounted (a container's), the tools can still tell.
@@ -53,7 +53,7 @@ const QGROUP_LIMIT_MAX_RFER = 1;
 
 /** Whether this kernel lists qgroups in sysfs (5.9 and later). */
 function sysfsHasQgroups(): boolean {
-  const [major, minor] = os.release().split(".").map(Number);
+  const [, major, minor] = (/^(\d+)\.(\d+)/.exec(os.release()) ?? ["", "0", "0"]).map(Number);
   return major > 5 || (major === 5 && minor >= 9);
 }
 
