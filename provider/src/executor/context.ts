@@ -7,10 +7,10 @@ import { promises as fs } from "fs";
 import path from "path";
 import { Unsafe } from "../model/errors";
 import { ContainerRef, containerDirOf } from "../model/requests";
-import { Location, OpContext } from "../drivers/types";
+import { OpContext } from "../drivers/types";
 import { withContainerLock } from "../host/lock";
 import { mountsUnder, unmount } from "../host/mounts";
-import { lstatOrNull, readSmallFile, removeEmptyDir, writeFileAtomically } from "../host/paths";
+import { lstatOrNull, removeEmptyDir } from "../host/paths";
 import { run as realRun, Runner } from "../host/run";
 
 export const WORK_DIR = ".lxc-rootfs";
@@ -88,7 +88,7 @@ export function readOnlyContext(spec: ContainerRef, opts: OperationOptions): OpC
 }
 
 /** The work directory, made if missing; a planted symlink there must not lead our mkdir and rmdir elsewhere. */
-async function ensureWorkDir(workDir: string): Promise<void> {
+export async function ensureWorkDir(workDir: string): Promise<void> {
   await fs.mkdir(workDir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== "EEXIST") throw e;
   });
@@ -105,49 +105,4 @@ async function releaseLeftovers(workDir: string): Promise<void> {
     const p = path.join(workDir, entry);
     if ((await fs.lstat(p)).isDirectory()) await removeEmptyDir(p);
   }
-}
-
-/** The journal of a swap in progress (see swap.ts). */
-export interface Journal {
-  phase: "building" | "swapping" | "cleanup";
-  built: Location;
-  newFinal: Location;
-  oldFinal?: Location;
-  oldParked?: Location;
-}
-
-/** The swap's journal; a snapshot in progress has its own (see snapshot-store.ts). */
-export function journalPath(containerDir: string, name = "journal.json"): string {
-  return path.join(containerDir, WORK_DIR, name);
-}
-
-/** Whether an operation on this container was interrupted (its journal is still there). */
-export async function hasJournal(spec: ContainerRef): Promise<boolean> {
-  const file = journalPath(containerDirOf(spec));
-  const dir = await lstatOrNull(path.dirname(file));
-  if (!dir) return false;
-  // A symlinked work directory would make an outside file pass for our journal.
-  if (!dir.isDirectory()) throw new Unsafe(`refusing to use ${path.dirname(file)}: it is not a directory (a symbolic link?)`);
-  return (await lstatOrNull(file)) !== null;
-}
-
-export async function writeJournal<T = Journal>(ctx: OpContext, journal: T, name?: string): Promise<void> {
-  const file = journalPath(ctx.containerDir, name);
-  await ensureWorkDir(path.dirname(file));
-  await writeFileAtomically(file, JSON.stringify(journal), 0o600);
-}
-
-export async function readJournal<T = Journal>(ctx: OpContext, name?: string): Promise<T | null> {
-  const file = journalPath(ctx.containerDir, name);
-  const text = await readSmallFile(file);
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw new Unsafe(`refusing to resume from ${file}: it is not a journal this tool wrote`);
-  }
-}
-
-export async function clearJournal(ctx: OpContext, name?: string): Promise<void> {
-  await fs.rm(journalPath(ctx.containerDir, name), { force: true });
 }

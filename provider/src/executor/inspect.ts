@@ -2,7 +2,8 @@
 import { ContainerRef } from "../model/requests";
 import { Observed } from "../model/results";
 import { OpContext } from "../drivers";
-import { hasJournal, OperationOptions, withOperation } from "./context";
+import { OperationOptions, withOperation } from "./context";
+import { hasJournal } from "./journal";
 import { assertOwned } from "./guards";
 import { Current, locateCurrent, observeAt, observeCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";

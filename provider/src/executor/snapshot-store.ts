@@ -23,7 +23,7 @@ import {
   writeFileAtomically,
 } from "../host/paths";
 import { copyTree } from "../host/treecopy";
-import { clearJournal, readJournal, writeJournal } from "./context";
+import { clearJournal, readJournal, writeJournal } from "./journal";
 import { failpoint } from "./failpoint";
 import { assertNotInUse } from "./guards";
 

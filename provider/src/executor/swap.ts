@@ -7,7 +7,7 @@
 import { DRIVERS } from "../drivers";
 import { Driver, Location, OpContext } from "../drivers/types";
 import { clearRootfsPath, setRootfsPath } from "../host/lxc-config";
-import { clearJournal, Journal, readJournal, writeJournal } from "./context";
+import { clearJournal, Journal, readJournal, writeJournal } from "./journal";
 import { failpoint } from "./failpoint";
 
 export interface SwapRequest {
