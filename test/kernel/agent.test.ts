@@ -8,7 +8,7 @@ import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
 import { InvalidInput, NotFound } from "../../provider/src/model/errors";
-import { destroyRootfs, inspectRootfs } from "../../provider/src/api";
+import { destroyRootfs, identifyContainer, inspectRootfs } from "../../provider/src/api";
 import { agentCore, AgentCore } from "../../provider/src/adapters/remote/core";
 import { loopsUnder, makeSampleTree, mountsUnder, REPO, tempDir, treeDigest } from "../helpers/env";
 
@@ -40,7 +40,7 @@ afterAll(async () => {
   await fs.rm(path.dirname(AGENT), { recursive: true, force: true });
 });
 
-it("serves the five operations, with log lines and errors of their own class", async () => {
+it("serves the operations, with log lines and errors of their own class", async () => {
   const { core, exited } = startAgent();
   const { version } = JSON.parse(await fs.readFile(path.join(REPO, "schema.json"), "utf8"));
   expect(await core.version).toBe(version);
@@ -59,6 +59,14 @@ it("serves the five operations, with log lines and errors of their own class", a
   expect(bad).toBeInstanceOf(InvalidInput);
   expect(bad).toMatchObject({ property: "container", value: "a/b" });
   await expect(core.update({ container: "nobody", lxcPath }, { size: "1G" })).rejects.toBeInstanceOf(NotFound);
+  // Two spellings of one lxcPath name one container (the diff asks this before it calls a spelling a move).
+  const link = `${lxcPath}-link`;
+  await fs.symlink(lxcPath, link);
+  const identity = await core.identify(ref);
+  expect(identity).toEqual(await identifyContainer(ref));
+  expect(await core.identify({ container: "web", lxcPath: link })).toEqual(identity);
+  expect(identity.ino).toBe((await fs.stat(path.join(lxcPath, "web"))).ino);
+  await fs.rm(link);
   expect(await core.destroy(ref)).toEqual({ destroyed: true });
   core.close();
   expect(await exited).toBe(0);

@@ -1,4 +1,7 @@
-/** Whole-stack behaviour through the real engine: bad input stops a preview; 20 rootfs come up in parallel. */
+/**
+ * Whole-stack behaviour through the real engine: bad input stops a preview; 20 rootfs come up in parallel;
+ * an lxcPath spelled another way is an update, not a replacement.
+ */
 import { promises as fs } from "fs";
 import path from "path";
 import { REPO, loopsUnder, mountsUnder, tempDir } from "../helpers/env";
@@ -70,4 +73,39 @@ it("20 loop rootfs in one stack come up in parallel and go away", async () => {
   expect(refresh.summary.resourceChanges).toEqual({ same: 21 });
   await t.destroy();
   expect(await fs.readdir(lxcPath)).toEqual([]);
+});
+
+it("an lxcPath respelled through a symlink to the same directory is an update that keeps the rootfs, never a replacement", async () => {
+  const real = path.join(lxcPath, "real");
+  const link = path.join(lxcPath, "link");
+  await fs.mkdir(real);
+  await fs.symlink(real, link);
+  let spelling = real;
+  const t = await makeStack("respelled", async () => {
+    return { rootfsPath: new Rootfs("web", { container: "web", lxcPath: spelling, backingStore: "loop", size: "64M" }).rootfsPath };
+  });
+  await t.stack.up();
+  const image = path.join(real, "web", "rootdev");
+  await fs.writeFile(path.join(real, "web", "marker"), "kept");
+  const before = await fs.stat(image);
+  spelling = link;
+  const { result: preview, text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(preview.changeSummary).toEqual({ same: 1, update: 1 });
+  expect(text).toMatch(/names the same directory/);
+  const up = await t.stack.up();
+  expect(up.summary.resourceChanges).toEqual({ same: 1, update: 1 });
+  const after = await fs.stat(image);
+  expect([after.ino, after.size]).toEqual([before.ino, before.size]);
+  expect(await fs.readFile(path.join(real, "web", "marker"), "utf8")).toBe("kept");
+  const state = await t.stack.exportStack();
+  const web = (state.deployment.resources as Array<{ type: string; outputs?: Record<string, unknown> }>).find(
+    (r) => r.outputs?.container === "web",
+  );
+  expect(web?.outputs?.lxcPath).toBe(link);
+  const again = await t.stack.preview();
+  expect(again.changeSummary).toEqual({ same: 2 });
+  await t.destroy();
+  expect(await fs.readdir(real)).toEqual([]);
+  await fs.rm(link);
+  await fs.rmdir(real);
 });

@@ -148,3 +148,34 @@ it("a rootfs with a snapshot the stack does not hold is not destroyed, and the e
   await t.destroy();
   expect(await fs.readdir(lxcPath)).toEqual(["seed"]);
 });
+
+it("an lxcPath respelled through a symlink to the same directory keeps the snapshot: an update that records it, never a replacement", async () => {
+  const real = path.join(lxcPath, "real");
+  const link = path.join(lxcPath, "link");
+  await fs.mkdir(real);
+  await fs.symlink(real, link);
+  let spelling = real;
+  const t = await makeStack("respelled", async () => {
+    const web = new Rootfs("web", { container: "web", lxcPath: spelling, backingStore: "dir", from: `dir:${seed}` });
+    const s = new RootfsSnapshot("s1", { container: web.container, lxcPath: spelling, name: "s1" });
+    return { createdAt: s.createdAt };
+  });
+  const up = await t.stack.up();
+  const snapDir = path.join(real, "web", "snaps", "s1");
+  const before = await fs.stat(snapDir);
+  const snapDigest = await treeDigest(path.join(snapDir, "rootfs"));
+  spelling = link;
+  const { result: preview, text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(preview.changeSummary).toEqual({ same: 1, update: 2 });
+  expect(text).toMatch(/snapshot s1 of .*link\/web: .*names the same directory/);
+  const again = await t.stack.up();
+  expect(again.summary.resourceChanges).toEqual({ same: 1, update: 2 });
+  expect(again.outputs.createdAt.value).toBe(up.outputs.createdAt.value);
+  expect((await fs.stat(snapDir)).ino).toBe(before.ino);
+  expect(await treeDigest(path.join(snapDir, "rootfs"))).toBe(snapDigest);
+  expect((await t.stack.preview()).changeSummary).toEqual({ same: 3 });
+  await t.destroy();
+  expect(await fs.readdir(real)).toEqual([]);
+  await fs.rm(link);
+  await fs.rmdir(real);
+});

@@ -146,3 +146,41 @@ describe("diff of where the rootfs lives", () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe("diff of an lxcPath spelled another way", () => {
+  /** A host where /srv/lxc is a symlink to /var/lib/lxc. */
+  function hostWithSymlink(answer: UpdatePlan | null | Error) {
+    const { core, calls } = fakeCore(answer);
+    const identify = async (ref: { lxcPath: string; container: string }) => ({
+      containerDir: `${ref.lxcPath.replace(/^\/srv\/lxc$/, "/var/lib/lxc")}/${ref.container}`,
+      dev: 1,
+      ino: 2,
+    });
+    return { core: { ...core, planUpdate: core.planUpdate, identify } as unknown as RootfsCore, calls };
+  }
+
+  it("is an update that records the spelling when both name one directory, never a replacement", async () => {
+    const { core, calls } = hostWithSymlink(new Error("asked"));
+    expect(await diffResource(olds, { ...inputs, lxcPath: "/srv/lxc" }, core)).toEqual({
+      changes: true,
+      replaces: [],
+      summary: `${RECORD_ONLY}: lxcPath "/var/lib/lxc" → "/srv/lxc" names the same directory`,
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it("plans the rest of the change as for the old spelling", async () => {
+    const { core, calls } = hostWithSymlink(plan("grow-in-place", "grow in place: loop ext4 1.0 GiB → 2.0 GiB"));
+    expect(await diffResource(olds, { ...inputs, lxcPath: "/srv/lxc", size: "2G" }, core)).toEqual({
+      changes: true,
+      replaces: [],
+      summary: 'grow in place: loop ext4 1.0 GiB → 2.0 GiB; lxcPath "/var/lib/lxc" → "/srv/lxc" names the same directory',
+    });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("replaces when the two spellings name two directories", async () => {
+    const { core } = hostWithSymlink(new Error("asked"));
+    expect(await diffResource(olds, { ...inputs, lxcPath: "/srv/other" }, core)).toMatchObject({ changes: true, replaces: ["lxcPath"] });
+  });
+});

@@ -1,14 +1,15 @@
 /**
- * The storage core's edge: five operations on a rootfs and four on its snapshots, on typed,
+ * The storage core's edge: five operations on a rootfs, four on its snapshots and one naming the container, on typed,
  * JSON-serializable requests, each validated once here. Adapters (the CLI, the Pulumi providers, the agent of a remote host) call only these, through
  * `RootfsCore`, so that a core in another process or on another host can stand in for `localCore`.
  */
 import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
 import { UpdatePlan } from "../model/plans";
-import { CreateResult, DestroyResult, Observed, UpdateResult } from "../model/results";
+import { ContainerIdentity, CreateResult, DestroyResult, Observed, UpdateResult } from "../model/results";
 import { OperationOptions } from "../executor/context";
 import { create } from "../executor/create";
 import { destroy } from "../executor/destroy";
+import { identify } from "../executor/identify";
 import { inspect } from "../executor/inspect";
 import { planStoreUpdate, updateStore } from "../executor/update";
 import { SnapshotObserved, SnapshotPlan, SnapshotRef, SnapshotResult, SnapshotSpec } from "../model/snapshots";
@@ -76,6 +77,11 @@ export async function destroyRootfsSnapshot(ref: Given<SnapshotRef>, opts: Opera
   return destroySnapshot(validateSnapshotRef(ref), opts);
 }
 
+/** The directory the reference names, however its lxcPath is spelled; touches nothing. */
+export async function identifyContainer(ref: Given<ContainerRef>): Promise<ContainerIdentity> {
+  return identify(validateRef(ref));
+}
+
 /** The core as the adapters see it: the same calls, wherever the core runs. */
 export interface RootfsCore {
   inspect(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<Observed | null>;
@@ -87,6 +93,7 @@ export interface RootfsCore {
   planSnapshot(spec: Given<SnapshotSpec>, opts?: OperationOptions): Promise<SnapshotPlan>;
   createSnapshot(spec: Given<SnapshotSpec>, opts?: OperationOptions): Promise<SnapshotResult>;
   destroySnapshot(ref: Given<SnapshotRef>, opts?: OperationOptions): Promise<DestroyResult>;
+  identify(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<ContainerIdentity>;
 }
 
 /** The core in this process, on this host. */
@@ -100,6 +107,7 @@ export const localCore: RootfsCore = {
   planSnapshot: planRootfsSnapshot,
   createSnapshot: createRootfsSnapshot,
   destroySnapshot: destroyRootfsSnapshot,
+  identify: identifyContainer,
 };
 
 /**
@@ -119,5 +127,6 @@ export function deferredCore(get: () => RootfsCore | Promise<RootfsCore>): Rootf
     planSnapshot: async (spec, opts) => (await core()).planSnapshot(spec, opts),
     createSnapshot: async (spec, opts) => (await core()).createSnapshot(spec, opts),
     destroySnapshot: async (ref, opts) => (await core()).destroySnapshot(ref, opts),
+    identify: async (ref, opts) => (await core()).identify(ref, opts),
   };
 }

@@ -45,3 +45,10 @@ export interface DestroyResult {
   /** Why nothing was deleted (nothing there, or adopted storage). */
   reason?: string;
 }
+
+/** The directory a container reference names, resolved through symlinks; dev and ino null when it does not exist. */
+export interface ContainerIdentity {
+  containerDir: string;
+  dev: number | null;
+  ino: number | null;
+}

@@ -19,6 +19,7 @@ export const ARITY = {
   planSnapshot: 1,
   createSnapshot: 1,
   destroySnapshot: 1,
+  identify: 1,
 } as const;
 export type Op = keyof typeof ARITY;
 export const OPS = Object.keys(ARITY) as Op[];

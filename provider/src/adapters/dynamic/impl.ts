@@ -8,7 +8,15 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { coreFor } from "../pulumi/placement";
 import { checkResource, createResource, deleteResource, diffResource, Props, readResource, updateResource } from "../pulumi/resource";
 import { label, plainErrors as plain } from "../pulumi/messages";
-import { checkSnapshot, createSnapshot, deleteSnapshot, diffSnapshot, readSnapshot, snapshotLabel } from "../pulumi/snapshot";
+import {
+  checkSnapshot,
+  createSnapshot,
+  deleteSnapshot,
+  diffSnapshot,
+  readSnapshot,
+  snapshotLabel,
+  updateSnapshot,
+} from "../pulumi/snapshot";
 
 export async function check(_olds: Props, news: Props): Promise<dynamic.CheckResult> {
   return checkResource(news);
@@ -53,7 +61,7 @@ export async function remove(_id: string, props: Props): Promise<void> {
   });
 }
 
-/** RootfsSnapshot's methods. There is no update: every change of input replaces a snapshot. */
+/** RootfsSnapshot's methods. Its one update records the lxcPath spelled another way (diffSnapshot). */
 export const snapshot = {
   async check(olds: Props, news: Props): Promise<dynamic.CheckResult> {
     const r = await plain(() => checkSnapshot(olds, news, () => coreFor(news)));
@@ -61,9 +69,14 @@ export const snapshot = {
     return { inputs: r.inputs, failures: r.failures };
   },
   async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
-    const d = diffSnapshot(olds, news);
-    if (d.summary) console.log(`${snapshotLabel(news)}: ${d.summary}`);
-    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
+    return plain(async () => {
+      const d = await diffSnapshot(olds, news, coreFor(news));
+      if (d.summary) console.log(`${snapshotLabel(news)}: ${d.summary}`);
+      return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
+    });
+  },
+  async update(_id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+    return plain(() => updateSnapshot(olds, news, coreFor(news)));
   },
   async create(news: Props): Promise<dynamic.CreateResult> {
     return plain(async () => {

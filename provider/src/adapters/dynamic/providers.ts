@@ -35,5 +35,6 @@ export const snapshotProvider: pulumi.dynamic.ResourceProvider = {
   diff: (id, olds, news) => impl().snapshot.diff(id, olds, news),
   create: (news) => impl().snapshot.create(news),
   read: (id, props) => impl().snapshot.read(id, props),
+  update: (id, olds, news) => impl().snapshot.update(id, olds, news),
   delete: (id, props) => impl().snapshot.remove(id, props),
 };

@@ -29,6 +29,7 @@ import {
   snapshotInputsFromObserved,
   snapshotLabel,
   snapshotPropsFromId,
+  updateSnapshot,
 } from "../pulumi/snapshot";
 
 /** Pulumi's marker for a secret value on the wire: { [SIG]: SECRET, value }. */
@@ -130,7 +131,7 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const n = unwrap(news);
       if (isSnapshot(urn)) {
-        const d = diffSnapshot(unwrap(olds).plain, n.plain);
+        const d = await diffSnapshot(unwrap(olds).plain, n.plain, coreFor(n.plain));
         if (d.summary) await this.log(urn, `${snapshotLabelOf(n.plain, n.secret)}: ${d.summary}`);
         return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
       }
@@ -176,9 +177,8 @@ export class RootfsProvider implements provider.Provider {
 
   async update(_id: string, urn: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
     return plainErrors(async () => {
-      // Every change replaces a snapshot (diffSnapshot): the engine never asks to update one.
-      if (isSnapshot(urn)) throw new Error(`internal: ${SNAPSHOT_TYPE} is never updated, only replaced`);
       const { plain, secret } = unwrap(news);
+      if (isSnapshot(urn)) return { outs: wrapSecrets((await updateSnapshot(unwrap(olds).plain, plain, coreFor(plain))).outs, secret) };
       const r = await updateResource(unwrap(olds).plain, plain, coreFor(plain));
       await this.log(
         urn,

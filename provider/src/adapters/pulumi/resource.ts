@@ -169,6 +169,16 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
  * counts the bytes the host holds now, not those of the last refresh.
  */
 export async function diffResource(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<DiffResult> {
+  if (await respelled(olds, news, refOf(olds), refOf(news), core, opts)) {
+    // The same directory: the rest is diffed as if the spelling had not changed, and the update records it.
+    const rest = await diffResource(olds, { ...news, lxcPath: olds.lxcPath }, core, opts);
+    const spelling = respelling(olds, news);
+    return {
+      changes: true,
+      replaces: [],
+      summary: rest.changes ? `${rest.summary ?? "update"}; ${spelling}` : `${RECORD_ONLY}: ${spelling}`,
+    };
+  }
   const { known, ...recorded } = diffRecorded(olds, news);
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
   // A credential known only after apply: the host cannot be asked yet; the record speaks.
@@ -181,6 +191,30 @@ export async function diffResource(olds: Props, news: Props, core: RootfsCore, o
   // next up converges without a refresh.
   if (plan.strategy === "none") return { changes: true, replaces: [], summary: RECORD_ONLY };
   return { changes: true, replaces: [], summary: plan.summary };
+}
+
+/**
+ * Whether `before` and `after` spell one container directory two ways on one machine: a symlinked
+ * /var/lib/lxc written out, or the other way. The host says. A replacement there would destroy what it then
+ * recreates in the same place (a snapshot's moment, lost), so such a change is an update that records it.
+ */
+export async function respelled(
+  olds: Props,
+  news: Props,
+  before: ContainerRef,
+  after: ContainerRef,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+): Promise<boolean> {
+  if (before.container !== after.container || before.lxcPath === after.lxcPath) return false;
+  if (typeof after.lxcPath !== "string" || hasUnknown(connectionIn(news)) || machineFor(olds) !== machineFor(news)) return false;
+  const [a, b] = await Promise.all([core.identify(before, opts), core.identify(after, opts)]);
+  return a.containerDir === b.containerDir;
+}
+
+/** What a preview says of a new spelling of the lxcPath that names the same directory. */
+export function respelling(olds: Props, news: Props): string {
+  return `lxcPath ${JSON.stringify(olds.lxcPath)} → ${JSON.stringify(news.lxcPath)} names the same directory`;
 }
 
 /**
@@ -251,7 +285,10 @@ export async function updateResource(
   opts: OperationOptions = {},
 ): Promise<{ outs: Props; strategy: string; summary: string; method: string }> {
   const inputs = withDefaults(inputsOf(news));
-  const updated = await core.update(refOf(olds), changeOf(inputs), opts);
+  // Through the new spelling of the lxcPath (diffResource found it names the same directory): the old one
+  // may be what the user is moving away from.
+  const ref: ContainerRef = { ...refOf(news), ...(typeof olds.rootfsPath === "string" ? { rootfsPath: olds.rootfsPath } : {}) };
+  const updated = await core.update(ref, changeOf(inputs), opts);
   return {
     outs: outputs({ ...inputs, ...placementOf(news) }, updated),
     strategy: updated.strategy,

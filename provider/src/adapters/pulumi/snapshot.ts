@@ -1,6 +1,6 @@
 /**
  * The RootfsSnapshot resource's semantics, shared by the dynamic provider and the plugin: a snapshot is
- * immutable, so every input replaces it; a preview of a new one says how it will be taken and what that
+ * immutable, so every input replaces it (but the lxcPath spelled another way, which it records); a preview of a new one says how it will be taken and what that
  * moves; a refresh drops one deleted on the host and refuses to take one re-created there for the one this
  * stack made (a snapshot of other data under the same name), as does a delete.
  */
@@ -12,7 +12,7 @@ import { OperationOptions, RootfsCore } from "../../api";
 import { validateSnapshotSpec } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
-import { CheckResult, DiffResult, resourceId } from "./resource";
+import { CheckResult, DiffResult, RECORD_ONLY, resourceId, respelled, respelling } from "./resource";
 
 export const SNAPSHOT_OUTPUT_NAMES = [
   "createdAt",
@@ -82,8 +82,19 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
   }
 }
 
-/** Any changed input replaces the snapshot; of the connection, only the machine (host and port) counts. */
-export function diffSnapshot(olds: Props, news: Props): DiffResult {
+/**
+ * Any changed input replaces the snapshot; of the connection, only the machine (host and port) counts. An
+ * lxcPath spelled another way that names the same directory is no replacement: the update records it.
+ */
+export async function diffSnapshot(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<DiffResult> {
+  if (await respelled(olds, news, refOf(olds), refOf(news), core, opts)) {
+    const rest = diffRecorded(olds, { ...news, lxcPath: olds.lxcPath });
+    return rest.changes ? rest : { changes: true, replaces: [], summary: `${RECORD_ONLY}: ${respelling(olds, news)}` };
+  }
+  return diffRecorded(olds, news);
+}
+
+function diffRecorded(olds: Props, news: Props): DiffResult {
   const c = connectionIn(news) as Props | undefined;
   const machineUnknown = isUnknown(c) || isUnknown(c?.host) || isUnknown(c?.port);
   const replaces: string[] = [];
@@ -157,6 +168,18 @@ export async function readSnapshot(
   // No recorded output: an import, which takes what the host holds.
   const adopt = props.createdAt === undefined;
   return { id: idOf(props, ref), outs: outputs({ ...snapshotInputsOf(props), ...placementOf(props) }, observed, props.method, adopt) };
+}
+
+/**
+ * The one update a snapshot takes: its lxcPath spelled another way that names the same directory
+ * (diffSnapshot). Nothing changes on the host; the snapshot is read there through the new spelling.
+ */
+export async function updateSnapshot(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<{ outs: Props }> {
+  if (!(await respelled(olds, news, refOf(olds), refOf(news), core, opts)))
+    throw new RootfsError(`internal: a snapshot is only ever updated to record its lxcPath spelled another way`);
+  const r = await readSnapshot({ ...olds, ...snapshotInputsOf(news), ...placementOf(news) }, core, opts);
+  if (!r) throw new NotFound(`${snapshotDirOf(refOf(news))} (a refresh drops the record of a snapshot deleted on the host)`);
+  return { outs: r.outs };
 }
 
 export async function deleteSnapshot(

@@ -112,6 +112,7 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
     planSnapshot: (spec, opts) => call("planSnapshot", [spec], opts),
     createSnapshot: (spec, opts) => call("createSnapshot", [spec], opts),
     destroySnapshot: (ref, opts) => call("destroySnapshot", [ref], opts),
+    identify: (ref, opts) => call("identify", [ref], opts),
     close: () => channel.stdin.end(),
   };
 }
