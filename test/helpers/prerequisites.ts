@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from "fs";
+import path from "path";
+
 /** What the suite needs on the host. Missing ones fail the run: nothing is skipped, in CI or out. */
 export const REQUIRED_COMMANDS = [
   "mkfs.ext2",
@@ -33,3 +36,24 @@ export const REQUIRED_COMMANDS = [
   "findmnt",
   "sudo",
 ];
+
+const SETUP_TEST = path.resolve(__dirname, "..", "..", ".tools", "setup-test");
+
+/**
+ * What the `fetched` project (jest.config.js) needs beyond REQUIRED_COMMANDS: scripts/setup-test.sh's
+ * fetches (the Python virtualenv, the Go modules), which it records by its exit status in
+ * .tools/setup-test/status. `npm test` waits for it before that project; a file of it run alone with jest
+ * needs it run first. Undefined when it succeeded, else what to do.
+ */
+export function setupTestProblem(): string | undefined {
+  const status = path.join(SETUP_TEST, "status");
+  if (!existsSync(status)) {
+    return existsSync(path.join(SETUP_TEST, "pid"))
+      ? "scripts/setup-test.sh has not ended (npm test runs it in the background) or was killed: wait with `bash scripts/setup-test-background.sh wait`, or run it with `bash scripts/setup-test.sh`"
+      : "scripts/setup-test.sh never ran here: run `bash scripts/setup-test.sh` (npm test does)";
+  }
+  const rc = readFileSync(status, "utf8").trim();
+  if (rc !== "0")
+    return `scripts/setup-test.sh failed (exit ${rc}; its background log: .tools/setup-test/log): run \`bash scripts/setup-test.sh\` again`;
+  return undefined;
+}
