@@ -10,7 +10,9 @@ OUT="${OUT:-$PWD/pulumi-resource-lxc-v$VERSION-linux-amd64.tar.gz}"
 [ -f dist/provider/src/adapters/plugin/main.js ] || { echo "pack-plugin: run npm run build first" >&2; exit 1; }
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
-cp -a dist schema.json package.json package-lock.json node_modules "$STAGE/"
+cp -a dist schema.json package.json package-lock.json "$STAGE/"
+# The directory itself, never a symlink to it (a worktree's): the prune below must not reach the original.
+cp -a "$(readlink -f node_modules)" "$STAGE/node_modules"
 (cd "$STAGE" && npm prune --omit=dev --no-audit --no-fund --ignore-scripts >/dev/null 2>&1)
 cat > "$STAGE/pulumi-resource-lxc" <<'LAUNCHER'
 #!/bin/sh
