@@ -2,9 +2,10 @@ import { promises as fs } from "fs";
 import os from "os";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { AlreadyExists, InvalidInput, SyscallError, ToolFailed } from "../model/errors";
-import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
+import { lstatOrNull, removeTree } from "../host/paths";
 import { snapshotSubvolume, SUBVOLUME_ROOT_INO, subvolumeIds } from "../native/btrfs";
 import { treeAllocatedBytes } from "../host/usage";
+import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
 import { isHostPath } from "./syntax";
 import { Location, OpContext, SLOT_SUFFIX, TreeDriver } from "./types";
 
@@ -118,8 +119,10 @@ export const btrfsDriver: TreeDriver = {
     if (opts.size !== undefined) await setQgroupLimit(ctx, loc, opts.size);
   },
   setLimit: setQgroupLimit,
-  move: (_ctx, from, to) => renameNoReplace(from.path, to.path),
+  move: (ctx, from, to) => moveLocal(ctx, from.path, to.path),
   async destroy(ctx, loc) {
+    // A subvolume is deleted by the ioctl's tool, which checks no path: this does.
+    await assertLocal(ctx, loc.path);
     if (await isSubvolume(loc.path)) {
       await ctx.run(["btrfs", "subvolume", "delete", loc.path]);
     } else {
@@ -127,6 +130,7 @@ export const btrfsDriver: TreeDriver = {
       await removeTree(ctx.run, ctx.containerDir, loc.path);
     }
   },
+  checkDestroy: (ctx, loc) => checkLocalDestroy(ctx, loc.path, "directory"),
   mountTree: async (_ctx, loc) => ({ root: loc.path, release: async () => undefined }),
   /** A writable snapshot when the source is a subvolume on the same filesystem: no data moves. */
   cloneFrom: (ctx, src, dst) => subvolumeSnapshot(ctx, src, dst, false),

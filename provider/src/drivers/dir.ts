@@ -1,7 +1,8 @@
 import { promises as fs } from "fs";
 import { AlreadyExists } from "../model/errors";
-import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
+import { lstatOrNull, removeTree } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
+import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
 import { isHostPath } from "./syntax";
 import { Location, SLOT_SUFFIX, TreeDriver } from "./types";
 
@@ -35,7 +36,11 @@ export const dirDriver: TreeDriver = {
       throw e.code === "EEXIST" ? new AlreadyExists(loc.path) : e;
     });
   },
-  move: (_ctx, from, to) => renameNoReplace(from.path, to.path),
-  destroy: (ctx, loc) => removeTree(ctx.run, ctx.containerDir, loc.path),
+  move: (ctx, from, to) => moveLocal(ctx, from.path, to.path),
+  async destroy(ctx, loc) {
+    await assertLocal(ctx, loc.path);
+    await removeTree(ctx.run, ctx.containerDir, loc.path);
+  },
+  checkDestroy: (ctx, loc) => checkLocalDestroy(ctx, loc.path, "directory"),
   mountTree: async (_ctx, loc) => ({ root: loc.path, release: async () => undefined }),
 };

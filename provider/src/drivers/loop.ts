@@ -4,9 +4,10 @@ import { AlreadyExists, InUse, Unsafe } from "../model/errors";
 import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { isMountPoint } from "../host/mounts";
-import { lstatOrNull, removeEmptyDir, removeFile, renameNoReplace } from "../host/paths";
+import { lstatOrNull, removeFile } from "../host/paths";
 import { readSuperblock } from "../host/superblock";
 import { attachLoop, loopsBackedBy, setLoopCapacity } from "../native/loop";
+import { assertLocal, checkLocalDestroy, ensureLocalDir, moveLocal, removeEmptyLocalDir } from "./local";
 import { isHostPath } from "./syntax";
 import { BlockDriver, Location, SLOT_SUFFIX } from "./types";
 
@@ -65,19 +66,21 @@ export const loopDriver: BlockDriver = {
     }
     if (opts.format) await makeFilesystem(ctx.run, opts.fstype ?? DEFAULT_FSTYPE, loc.path);
   },
-  async move(_ctx, from, to) {
-    if (from.mountPoint) await removeEmptyDir(from.mountPoint);
-    await renameNoReplace(from.path, to.path);
+  async move(ctx, from, to) {
+    if (from.mountPoint) await removeEmptyLocalDir(ctx, from.mountPoint);
+    await moveLocal(ctx, from.path, to.path);
   },
-  async finalize(_ctx, loc) {
-    if (loc.mountPoint && !(await lstatOrNull(loc.mountPoint))) await fs.mkdir(loc.mountPoint, { mode: 0o755 });
+  async finalize(ctx, loc) {
+    if (loc.mountPoint) await ensureLocalDir(ctx, loc.mountPoint);
   },
   async destroy(ctx, loc) {
+    await assertLocal(ctx, loc.path);
     const users = await loopsBackedBy(loc.path);
     if (users.length) throw new InUse(loc.path, `attached to ${users.join(", ")}`);
     await removeFile(ctx.containerDir, loc.path);
-    if (loc.mountPoint && !(await isMountPoint(loc.mountPoint))) await removeEmptyDir(loc.mountPoint);
+    if (loc.mountPoint && !(await isMountPoint(loc.mountPoint))) await removeEmptyLocalDir(ctx, loc.mountPoint);
   },
+  checkDestroy: (ctx, loc) => checkLocalDestroy(ctx, loc.path, "file", loopsBackedBy),
   blockPath: (loc) => loc.path,
   async attach(_ctx, loc, readOnly) {
     await regularImage(loc.path);

@@ -3,8 +3,9 @@ import path from "path";
 import { AlreadyExists, InvalidInput } from "../model/errors";
 import { SNAPS_DIR } from "../model/snapshots";
 import { mountOnScratch } from "../host/mounts";
-import { lstatOrNull, removeTree, renameNoReplace } from "../host/paths";
+import { lstatOrNull, removeTree } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
+import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
 import { isHostPath, ROOTFS_STRING_FORMS } from "./syntax";
 import { Location, SLOT_SUFFIX, TreeDriver } from "./types";
 
@@ -68,8 +69,12 @@ export const overlayDriver: TreeDriver = {
     await fs.mkdir(`${dir}/delta`, { mode: 0o755 });
     await fs.mkdir(`${dir}/work`, { mode: 0o755 });
   },
-  move: (_ctx, from, to) => renameNoReplace(dirOf(from), dirOf(to)),
-  destroy: (ctx, loc) => removeTree(ctx.run, ctx.containerDir, dirOf(loc)),
+  move: (ctx, from, to) => moveLocal(ctx, dirOf(from), dirOf(to)),
+  async destroy(ctx, loc) {
+    await assertLocal(ctx, dirOf(loc));
+    await removeTree(ctx.run, ctx.containerDir, dirOf(loc));
+  },
+  checkDestroy: (ctx, loc) => checkLocalDestroy(ctx, dirOf(loc), "directory"),
   async mountTree(ctx, loc, readOnly) {
     const mp = await ctx.scratchDir("overlay");
     const dir = dirOf(loc);

@@ -118,6 +118,11 @@ interface DriverBase {
   /** Renames a store between slots. */
   move(ctx: OpContext, from: Location, to: Location): Promise<void>;
   destroy(ctx: OpContext, loc: Location): Promise<void>;
+  /**
+   * Refuses, changing nothing, what `destroy` would refuse at `loc` (a symbolic link or something else in
+   * its place, a loop device attached): asked before a step that commits to the destroy.
+   */
+  checkDestroy?(ctx: OpContext, loc: Location): Promise<void>;
   /** Makes what LXC needs next to the final store (the loop mount point, the dataset's mountpoint). */
   finalize?(ctx: OpContext, loc: Location): Promise<void>;
   /**

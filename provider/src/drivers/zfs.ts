@@ -1,8 +1,7 @@
 import { InvalidInput, NoSpace, RootfsError, ToolFailed } from "../model/errors";
-import { promises as fs } from "fs";
 import path from "path";
 import { mountOnScratch } from "../host/mounts";
-import { lstatOrNull, removeEmptyDir } from "../host/paths";
+import { assertLocal, ensureLocalDir, removeEmptyLocalDir } from "./local";
 import { isDatasetName, ZFS_NAME } from "./syntax";
 import { Location, OpContext, Slot, TreeDriver } from "./types";
 
@@ -151,7 +150,7 @@ export const zfsDriver: TreeDriver = {
   async move(ctx, from, to) {
     // Leaving its final name, the dataset takes LXC's empty mount point with it (a mount point or a
     // non-empty directory stays): a store of another kind may take `rootfs` next. finalize makes it again.
-    if (from.mountPoint && finalName(from.path) === from.path) await removeEmptyDir(from.mountPoint);
+    if (from.mountPoint && finalName(from.path) === from.path) await removeEmptyLocalDir(ctx, from.mountPoint);
     await ctx.run(zfsCommands.rename(from.path, to.path));
   },
   /**
@@ -161,8 +160,9 @@ export const zfsDriver: TreeDriver = {
    */
   async finalize(ctx, loc) {
     if (!loc.mountPoint) return;
+    await assertLocal(ctx, loc.mountPoint);
     await ctx.run(zfsCommands.setMountPoint(loc.path, loc.mountPoint));
-    if (!(await lstatOrNull(loc.mountPoint))) await fs.mkdir(loc.mountPoint, { mode: 0o755 });
+    await ensureLocalDir(ctx, loc.mountPoint);
   },
   /**
    * `zfs destroy -r`, as LXC, which refuses while clones of the dataset's snapshots exist (the error names

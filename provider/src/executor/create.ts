@@ -12,7 +12,7 @@ import { buildStore, Source } from "./fill";
 import { assertSpace } from "./guards";
 import { locateCurrent, observeAt, observeSource } from "./observe";
 import { buildAndSwap } from "./swap";
-import { recoverInterrupted } from "./recovery";
+import { recoverInterrupted, requestedNames } from "./recovery";
 
 /**
  * Host checks that touch nothing: the store can live here, and `from` exists. Returns the source to copy
@@ -38,7 +38,7 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       spec,
       opts,
       async (ctx) => {
-        await recoverInterrupted(ctx);
+        await recoverInterrupted(ctx, requestedNames(ctx, spec, spec));
         const existing = await locateCurrent(ctx, spec);
         if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
         const driver = DRIVERS[spec.backingStore];

@@ -9,21 +9,25 @@ import path from "path";
 import { AlreadyExists, NoSpace, Unsafe } from "../model/errors";
 import { SNAPS_DIR, SnapshotMethod } from "../model/snapshots";
 import { SUPER_MAGIC } from "../model/filesystems";
-import { DRIVERS, Driver, isBlock, Location, OpContext, parseRootfsString, StoreUsage } from "../drivers";
+import { Driver, isBlock, Location, OpContext, parseRootfsString, StoreUsage } from "../drivers";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { configPath, configValue, readConfig, withRootfsPath } from "../host/lxc-config";
-import {
-  isInside,
-  lstatOrNull,
-  readSmallFile,
-  removeEmptyDir,
-  removeFile,
-  removeTree,
-  stageFile,
-  writeFileAtomically,
-} from "../host/paths";
+import { lstatOrNull, readSmallFile, removeEmptyDir, removeFile, removeTree, stageFile, writeFileAtomically } from "../host/paths";
 import { copyTree } from "../host/treecopy";
-import { clearJournal, readJournal, writeJournal } from "./journal";
+import {
+  clearJournal,
+  hostPathProblem,
+  hostPathsOf,
+  isPoolRoot,
+  journalRefused,
+  locationField,
+  Owner,
+  ownerOf,
+  readJournal,
+  SNAPSHOT_JOURNAL,
+  stringField,
+  writeJournal,
+} from "./journal";
 import { failpoint } from "./failpoint";
 import { assertNotInUse } from "./guards";
 
@@ -34,11 +38,18 @@ export interface SnapshotSource {
   usage?: StoreUsage;
 }
 
-const JOURNAL = "snapshot.json";
+/** A snapshot's name as this tool takes and removes them (api/validate.ts): one plain path component. */
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-interface SnapshotJournal {
+/** A snapshot being made or removed, as its journal names it: the directory under snaps/ and its storage. */
+export interface SnapshotInProgress {
   snapDir: string;
-  loc: Location;
+  storage: { driver: Driver; loc: Location };
+}
+
+/** The journal of a snapshot in progress: its name (a directory of snaps/) and its storage's rootfs string. */
+function writeSnapshotJournal(ctx: OpContext, snapDir: string, loc: Location): Promise<void> {
+  return writeJournal(ctx, { snapshot: path.basename(snapDir), storage: loc.rootfsPath }, SNAPSHOT_JOURNAL);
 }
 
 /** The snapshots of a container: the entries of `snaps/` with a config, as `lxc-snapshot -L` lists them. */
@@ -94,7 +105,7 @@ export async function assertSnapsDir(containerDir: string): Promise<void> {
 
 /** Whether `snapDir` is a snapshot a killed run left half-made: the journal names it, and it has no config. */
 export async function isHalfMade(ctx: OpContext, snapDir: string): Promise<boolean> {
-  const j = await readJournal<SnapshotJournal>(ctx, JOURNAL);
+  const j = await readSnapshotJournal(ctx, await ownerOf(ctx));
   return j?.snapDir === snapDir && !(await lstatOrNull(configPath(snapDir)));
 }
 
@@ -145,12 +156,17 @@ export async function makeSnapshot(
   });
   let method: SnapshotMethod;
   let usage: StoreUsage;
+  let journaled = false;
   const ts = lxcTimestamp(now);
   try {
+    // The journal written must be one the next run would act on: checked as it will be, before anything is made.
+    const problem = await snapshotStorageProblem(ctx, await ownerOf(ctx), snapDir, { driver: source.driver, loc: dst });
+    if (problem)
+      throw new Unsafe(`refusing to take the snapshot ${snapDir} into ${dst.rootfsPath}: it is ${problem}. Nothing was changed.`);
     // ts and comment mean nothing without the config, written last: they are flushed beside the journal.
     // Every write ends before a failure is acted on: a clean-up must not race a file landing in snapDir.
     await settleAll([
-      writeJournal<SnapshotJournal>(ctx, { snapDir, loc: dst }, JOURNAL),
+      writeSnapshotJournal(ctx, snapDir, dst).then(() => void (journaled = true)),
       writeFileAtomically(path.join(snapDir, "ts"), ts, 0o644),
       comment === undefined ? undefined : writeFileAtomically(path.join(snapDir, "comment"), `${comment}\n`, 0o644),
     ]);
@@ -165,12 +181,16 @@ export async function makeSnapshot(
     usage = measured;
     await commit();
   } catch (e) {
-    // Without a journal (its write failed), the directory made above is all there is.
-    const cleanUp = async () => (await recoverSnapshot(ctx, "failed")) || (await removeTree(ctx.run, ctx.containerDir, snapDir));
+    // From what this run made, not from the file: without a journal (its write failed, or the storage was
+    // refused), the directory made above is all there is.
+    const cleanUp = async () => {
+      if (journaled) await finishSnapshot(ctx, { snapDir, storage: { driver: source.driver, loc: dst } }, "failed");
+      else await removeTree(ctx.run, ctx.containerDir, snapDir);
+    };
     await cleanUp().catch((re: Error) => ctx.log(`clean-up of the failed snapshot failed: ${re.message}`));
     throw e;
   }
-  await clearJournal(ctx, JOURNAL);
+  await clearJournal(ctx, SNAPSHOT_JOURNAL);
   return { method, usage, ts };
 }
 
@@ -183,41 +203,62 @@ async function settleAll<T extends readonly unknown[] | []>(promises: T): Promis
 }
 
 /**
- * Refuses storage a snapshot's config names that is not the snapshot's own: a path outside its directory
- * (the directory itself is an overlay snapshot's), or a volume that is no snapshot named for it (ours,
- * `<origin>.snap.<name>`, or LXC's zfs clone `<parent>/<name>`). A config can name anything.
+ * Why `storage` is not the snapshot's own at `snapDir` (`<c>/snaps/<name>`), or null, as what the
+ * storage is ("a volume that is not a snapshot"). A path must lie in the snapshot's directory (the
+ * directory itself is an overlay snapshot's), reached without a symbolic link; a volume must be named
+ * for the snapshot (ours, `<origin>.snap.<name>`, or LXC's zfs clone `<parent>/<name>`), be no pool's
+ * root, not be what the container's config, the request or `live` names (its rootfs), and, where it
+ * exists, be a snapshot. A config, like a journal, can name anything.
  */
-async function assertOwnStorage(ctx: OpContext, snapDir: string, found: { driver: Driver; loc: Location }): Promise<void> {
-  const root = found.loc.localRoot;
-  if (root !== undefined) {
-    if (path.resolve(root) !== snapDir && !isInside(snapDir, root)) {
-      throw new Unsafe(`refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names storage outside ${snapDir}`);
-    }
-    return;
-  }
+async function snapshotStorageProblem(
+  ctx: OpContext,
+  owner: Owner,
+  snapDir: string,
+  storage: { driver: Driver; loc: Location },
+  live: readonly Location[] = [],
+): Promise<string | null> {
+  const snapsDir = path.join(ctx.containerDir, SNAPS_DIR);
   const name = path.basename(snapDir);
-  const leaf = found.loc.path.slice(found.loc.path.lastIndexOf("/") + 1);
-  const named = leaf === name || leaf.endsWith(`.snap.${name}`);
-  if (!named || !(await found.driver.isSnapshotVolume?.(ctx, found.loc))) {
-    throw new Unsafe(
-      `refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names a volume that is not a snapshot of this name`,
-    );
+  if (snapDir !== path.join(snapsDir, name) || !SNAPSHOT_NAME.test(name))
+    return `storage of ${snapDir}, which is no snapshot of ${snapsDir}`;
+  const dirProblem = await hostPathProblem(snapDir, snapsDir, ctx.containerDir);
+  if (dirProblem) return `storage of ${snapDir}, which is no snapshot directory (${dirProblem})`;
+  const { driver, loc } = storage;
+  for (const p of hostPathsOf(loc)) {
+    const problem = p === snapDir ? null : await hostPathProblem(p, snapDir, ctx.containerDir);
+    if (problem) return `storage outside ${snapDir} (${problem})`;
   }
+  if (loc.localRoot !== undefined) return null;
+  const leaf = loc.path.slice(loc.path.lastIndexOf("/") + 1);
+  const liveNames = new Set([...owner.named, ...live.map((l) => l.rootfsPath)]);
+  if (isPoolRoot(loc)) return "a pool's root dataset";
+  if (liveNames.has(loc.rootfsPath) || leaf === owner.container) return "the container's own rootfs, not a snapshot's";
+  if (leaf !== name && !leaf.endsWith(`.snap.${name}`)) return `a volume that is not a snapshot of this name (${name})`;
+  if ((await driver.exists(ctx, loc)) && !(await driver.isSnapshotVolume?.(ctx, loc))) return "a volume that is not a snapshot";
+  return null;
 }
 
 /**
- * Removes a snapshot made by anyone. Its config goes first, so that LXC stops listing it before any of its
- * data goes, and a journal names it until the rest is gone: a kill midway never leaves a listed snapshot
- * over half its data, and the next operation finishes the removal.
+ * Removes a snapshot made by anyone. Everything its removal would refuse is refused first, so that a
+ * refusal leaves it listed and whole. Its config goes first, so that LXC stops listing it before any of
+ * its data goes, and a journal names it until the rest is gone: a kill midway never leaves a listed
+ * snapshot over half its data, and the next operation finishes the removal.
  */
 export async function removeSnapshot(ctx: OpContext, snapDir: string, found: { driver: Driver; loc: Location } | null): Promise<void> {
   await assertSnapsDir(ctx.containerDir);
-  if (found) await assertOwnStorage(ctx, snapDir, found);
-  if (found) await writeJournal<SnapshotJournal>(ctx, { snapDir, loc: found.loc }, JOURNAL);
+  if (found) {
+    const problem = await snapshotStorageProblem(ctx, await ownerOf(ctx), snapDir, found);
+    if (problem) {
+      throw new Unsafe(`refusing to delete ${found.loc.rootfsPath}: ${configPath(snapDir)} names ${problem}. Nothing was changed.`);
+    }
+    // What the store's own destroy would refuse (a symbolic link, a loop device attached), before it is committed to.
+    await found.driver.checkDestroy?.(ctx, found.loc);
+    await writeSnapshotJournal(ctx, snapDir, found.loc);
+  }
   await removeFile(ctx.containerDir, configPath(snapDir));
   failpoint("snapshot:unlisted");
   await removeRest(ctx, snapDir, found);
-  await clearJournal(ctx, JOURNAL);
+  await clearJournal(ctx, SNAPSHOT_JOURNAL);
 }
 
 /** The storage (when it exists) and the directory of a snapshot whose config is gone. */
@@ -245,21 +286,46 @@ export async function readComment(snapDir: string): Promise<string | null> {
 }
 
 /**
+ * The snapshot an interrupted run was making or removing, read from its journal and checked: a directory
+ * of this container's snaps/, and storage that is that snapshot's own (never the live rootfs, whatever the
+ * config, the request or the swap's journal, `live`, names). Null when there is none; refused, naming the
+ * file, when any of it fails.
+ */
+export async function readSnapshotJournal(
+  ctx: OpContext,
+  owner: Owner,
+  live: readonly Location[] = [],
+): Promise<SnapshotInProgress | null> {
+  const j = await readJournal(ctx, SNAPSHOT_JOURNAL);
+  if (!j) return null;
+  const snapsDir = path.join(ctx.containerDir, SNAPS_DIR);
+  let name: string;
+  if (j.version === 1) {
+    const given = stringField(j, "snapDir")!;
+    name = path.basename(given);
+    if (given !== path.join(snapsDir, name))
+      throw journalRefused(j.file, `its snapDir ${JSON.stringify(given)} is not a directory of ${snapsDir}`);
+  } else {
+    name = stringField(j, "snapshot")!;
+  }
+  if (!SNAPSHOT_NAME.test(name)) throw journalRefused(j.file, `${JSON.stringify(name)} is not a snapshot's name`);
+  const snapDir = path.join(snapsDir, name);
+  const storage = locationField(j, j.version === 1 ? "loc" : "storage", snapDir)!;
+  const problem = await snapshotStorageProblem(ctx, owner, snapDir, storage, live);
+  if (problem) throw journalRefused(j.file, `it names for the snapshot ${name} ${storage.loc.rootfsPath}, ${problem}`);
+  return { snapDir, storage };
+}
+
+/**
  * Finishes what a killed or failed run left: a snapshot without its config (half made, or half removed)
  * goes; one with its config was committed and is kept.
  */
-export async function recoverSnapshot(ctx: OpContext, why: "failed" | "interrupted" = "interrupted"): Promise<boolean> {
-  const j = await readJournal<SnapshotJournal>(ctx, JOURNAL);
-  if (!j) return false;
-  if (!isInside(path.join(ctx.containerDir, SNAPS_DIR), j.snapDir)) {
-    throw new Unsafe(`refusing to resume from a snapshot journal naming ${j.snapDir}`);
-  }
+export async function finishSnapshot(ctx: OpContext, s: SnapshotInProgress, why: "failed" | "interrupted" = "interrupted"): Promise<void> {
   await assertSnapsDir(ctx.containerDir);
-  if (!(await lstatOrNull(configPath(j.snapDir)))) {
+  if (!(await lstatOrNull(configPath(s.snapDir)))) {
     // The journal names only storage this tool was about to make, checked free under the lock, or removing.
-    await removeRest(ctx, j.snapDir, { driver: DRIVERS[j.loc.store], loc: j.loc });
-    ctx.log(`removed the half-made snapshot ${path.basename(j.snapDir)}${why === "interrupted" ? " an interrupted run left" : ""}`);
+    await removeRest(ctx, s.snapDir, s.storage);
+    ctx.log(`removed the half-made snapshot ${path.basename(s.snapDir)}${why === "interrupted" ? " an interrupted run left" : ""}`);
   }
-  await clearJournal(ctx, JOURNAL);
-  return true;
+  await clearJournal(ctx, SNAPSHOT_JOURNAL);
 }

@@ -18,7 +18,7 @@ import { observeOwned } from "./inspect";
 import { Current, observeCurrent, shapeOf } from "./observe";
 import { growBlockStore, shrinkBlockStore } from "./resize";
 import { buildAndSwap } from "./swap";
-import { recoverInterrupted } from "./recovery";
+import { recoverInterrupted, requestedNames } from "./recovery";
 import { snapshotNames } from "./snapshot-store";
 
 interface Prepared {
@@ -137,7 +137,7 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
 
 export async function updateStore(ref: ContainerRef, change: RootfsChange, opts: OperationOptions): Promise<UpdateResult> {
   return withOperation(ref, opts, async (ctx) => {
-    await recoverInterrupted(ctx);
+    await recoverInterrupted(ctx, requestedNames(ctx, ref, change));
     const prepared = await prepareUpdate(ctx, ref, change);
     ctx.log(prepared.plan.summary);
     const method = await executeUpdate(ctx, prepared);
