@@ -51,6 +51,12 @@ describe("lxc.rootfs.managed means to destroy what it means to LXC", () => {
     ["+0, quoted, tabs", 'lxc.rootfs.managed\t=\t"+0"\t\n', {}, "0"],
     ["= 0 in an included file", "lxc.include = INC/managed.conf\n", { "managed.conf": "lxc.rootfs.managed = 0\n" }, "0"],
     [
+      "= 0 in an included directory (only its *.conf)",
+      "lxc.include = INC\n",
+      { "50-x.conf": "lxc.rootfs.managed = 0\n", "x.txt": "lxc.rootfs.managed = 1\n" },
+      "0",
+    ],
+    [
       "an included directory, its *.conf in readdir order",
       "lxc.include = INC/\n",
       { "10-a.conf": "lxc.rootfs.managed = 0\n", "20-b.conf": "lxc.rootfs.managed = 1\n", "30-c.conf": "lxc.rootfs.managed = 0\n" },
@@ -146,12 +152,12 @@ describe("destroy leaves no config LXC would start on the host's /", () => {
     expect((await execute(name)).stdout).toBe("in-a-rootfs\n");
 
     expect(await cliOk(["destroy", ...at(name)])).toEqual({ destroyed: true });
-    expect(await fs.readFile(path.join(dir, "config"), "utf8")).toBe(
-      `${own}\n${DESTROYED}\nlxc.rootfs.path = ${left.replace("DIR", dir)}\n`,
-    );
     const ran = await execute(name);
     expect(ran.stdout).toBe("");
     expect(ran.code).not.toBe(0);
+    expect(await fs.readFile(path.join(dir, "config"), "utf8")).toBe(
+      `${own}\n${DESTROYED}\nlxc.rootfs.path = ${left.replace("DIR", dir)}\n`,
+    );
     expect((await cli(["inspect", ...at(name)])).stderr).toBe(`lxc-rootfs: no rootfs for ${name} in ${lxcPath}\n`);
 
     const again = await cliOk(["create", ...at(name), ...flags]);
@@ -183,9 +189,9 @@ describe("a --rootfs-path hint names only this container's own store", () => {
     await fs.writeFile(config, (await fs.readFile(config, "utf8")).replace(/^lxc\.rootfs\.path.*\n/m, ""));
 
     const r = await cli(["update", ...at(name), "--rootfs-path", `dir:${snap}`, "--backing-store", "loop", "--size", "64M"]);
-    expect(r.stderr).toMatch(/ignoring rootfsPath dir:\S+\/snaps\/s1\/rootfs: it is not where container hinted's own dir rootfs would be/);
     expect(await treeDigest(snap)).toBe(snapDigest);
     expect(await must(["lxc-snapshot", "-P", lxcPath, "-n", name, "-L"])).toMatch(/^s1 \(/m);
+    expect(r.stderr).toMatch(/ignoring rootfsPath dir:\S+\/snaps\/s1\/rootfs: it is not where container hinted's own dir rootfs would be/);
     // What moved, if anything did, is the container's own rootfs, found under LXC's name.
     if (r.code === 0) expect(r.json?.rootfsPath).toBe(`loop:${dir}/rootdev`);
     await fs.rm(dir, { recursive: true });
