@@ -113,6 +113,27 @@ describe("lxc.rootfs.managed means to destroy what it means to LXC", () => {
     await fs.rm(inc, { recursive: true, force: true });
   });
 
+  it.each([
+    ["includes itself", (dir: string) => `lxc.include = ${dir}/config\n`, /includes nest deeper than 16 files/],
+    ["a relative include", () => "lxc.include = managed.conf\n", /includes managed\.conf, a relative path/],
+    ["a symlinked include", (dir: string) => `lxc.include = ${dir}/link.conf\n`, /includes \S+link\.conf, a symbolic link/],
+    ["a line LXC cannot parse", () => "lxc.rootfs.managed\n", /has a line with no "="/],
+  ])("a config read otherwise than LXC would is refused: %s", async (_label, lines, why) => {
+    const dir = containerDir("m-odd");
+    await fs.mkdir(path.join(dir, "rootfs"), { recursive: true });
+    await fs.writeFile(path.join(lxcPath, "managed.conf"), "lxc.rootfs.managed = 0\n");
+    await fs.symlink(path.join(lxcPath, "managed.conf"), path.join(dir, "link.conf"));
+    await fs.writeFile(path.join(dir, "config"), `lxc.rootfs.path = dir:${dir}/rootfs\n${lines(dir)}`);
+    const r = await cli(["destroy", ...at("m-odd")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(`^lxc-rootfs: refusing to use ${dir}/config: LXC could not load it \\(.*\\); nothing was changed\n$`),
+    );
+    expect(r.stderr).toMatch(why);
+    expect(await fs.readdir(path.join(dir, "rootfs"))).toEqual([]);
+    await fs.rm(dir, { recursive: true });
+  });
+
   it("names the file and the value LXC rejects", async () => {
     const dir = containerDir("m-named");
     await fs.mkdir(path.join(dir, "rootfs"), { recursive: true });
