@@ -44,10 +44,12 @@ describe("LXC boots what lxc-rootfs made", () => {
     expect(await boot(where, name)).toBe(`booted ${name}\nseed data\n`);
     expect(await loopsUnder(where)).toEqual([]);
     await cliOk(["destroy", "--lxcpath", where, "--name", name]);
-    // Our line is gone; LXC's own lines stay.
+    // LXC's own lines stay; ours names the removed storage, marked destroyed, so LXC refuses to start it
+    // (without an lxc.rootfs.path it would run the container on the host's /).
     const config = await fs.readFile(path.join(where, name, "config"), "utf8");
-    expect(config).not.toMatch(/lxc\.rootfs\.path/);
     expect(config).toMatch(/lxc\.uts\.name = /);
+    expect(config).toMatch(/\n# lxc-rootfs \(pulumi-lxc\) destroyed the rootfs this line names[^\n]*\nlxc\.rootfs\.path = [^\n]+\n$/);
+    await expect(boot(where, name)).rejects.toThrow(/lxc-execute .* exited/);
     await fs.rm(path.join(where, name), { recursive: true });
   });
 

@@ -1,16 +1,29 @@
-/** Destroy: the storage and the config's pointer to it; never storage the config marks as not ours. */
+/**
+ * Destroy: the storage, and the config left naming what was removed so that LXC refuses to start the
+ * container (without `lxc.rootfs.path` it would run on the host's `/`); never storage the config marks as
+ * not ours.
+ */
 import path from "path";
 import { HasSnapshots } from "../model/errors";
 import { SNAPS_DIR } from "../model/snapshots";
 import { ContainerRef, containerDirOf } from "../model/requests";
 import { DestroyResult } from "../model/results";
-import { clearRootfsPath } from "../host/lxc-config";
+import { Found } from "../drivers";
+import { markRootfsDestroyed } from "../host/lxc-config";
 import { removeEmptyDir } from "../host/paths";
 import { OperationOptions, withOperation } from "./context";
 import { assertNotInUse } from "./guards";
 import { observeOwned } from "./inspect";
 import { recoverInterrupted } from "./recovery";
 import { snapshotNames } from "./snapshot-store";
+
+/**
+ * The removed store's rootfs string, as one LXC refuses to start from. A layered store is named by its
+ * upper directory as a plain dir: LXC re-makes a missing upper layer and would boot the lower one.
+ */
+function unbootable({ driver, loc }: Found): string {
+  return driver.caps.needsLower ? `dir:${loc.path}` : loc.rootfsPath;
+}
 
 export async function destroy(ref: ContainerRef, opts: OperationOptions): Promise<DestroyResult> {
   const containerDir = containerDirOf(ref);
@@ -28,7 +41,7 @@ export async function destroy(ref: ContainerRef, opts: OperationOptions): Promis
     if (snapshots.length) throw new HasSnapshots(containerDir, snapshots);
     await assertNotInUse(ctx, current.driver, current.loc);
     await current.driver.destroy(ctx, current.loc);
-    await clearRootfsPath(containerDir);
+    await markRootfsDestroyed(ctx.containerDir, unbootable(current));
     return { destroyed: true };
   });
   // lxc-snapshot -d leaves snaps/ behind, empty: it goes with the container directory.

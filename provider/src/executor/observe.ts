@@ -1,12 +1,11 @@
 /** What is on the host for a container, read without mounting anything. */
 import { InvalidInput, Unsafe } from "../model/errors";
-import { ContainerRef } from "../model/requests";
+import { ContainerRef, RootfsSpec } from "../model/requests";
 import { Observed } from "../model/results";
 import { StoreShape } from "../model/plans";
 import { detectRootfs, Driver, Found, isBlock, Location, OpContext, parseRootfsString } from "../drivers";
-import { configPath, configValue, isManaged, readConfig } from "../host/lxc-config";
+import { configPath, configuredRootfs, isManaged, readContainerConfig } from "../host/lxc-config";
 import { checkSourcePath } from "../host/sources";
-import { isInside } from "../host/paths";
 
 export interface Current {
   driver: Driver;
@@ -15,7 +14,7 @@ export interface Current {
 }
 
 /** The config's rootfs string: host data, so a bad one is refused naming the file, not an input. */
-function configured(containerDir: string, value: string): Found {
+function fromConfig(containerDir: string, value: string): Found {
   try {
     return parseRootfsString(value, "lxc.rootfs.path", containerDir);
   } catch (e) {
@@ -25,25 +24,49 @@ function configured(containerDir: string, value: string): Found {
 }
 
 /**
- * Where the state last saw the rootfs, for a config that names none: a volume (LV, dataset) it names, or
- * a store inside the container directory; never a path elsewhere on the host.
+ * Whether `found` is where its store puts this container's rootfs: `rootfs`, `rootdev` or `overlay` under
+ * the container directory, the LV named after the container (in whichever volume group), the dataset named
+ * after it (under whichever parent). Never a snapshot's storage, a slot's temporary name, a pool's root or
+ * another container's volume: a hint is taken from the state or a flag, and destroy acts on what it names.
  */
-function hinted(containerDir: string, rootfsPath: string | undefined): Found | null {
-  if (rootfsPath === undefined) return null;
-  const found = parseRootfsString(rootfsPath, "rootfsPath", containerDir);
-  return found.loc.localRoot === undefined || isInside(containerDir, found.loc.localRoot) ? found : null;
+function isOwnPlace(ref: ContainerRef, containerDir: string, { driver, loc }: Found): boolean {
+  const options = { ...driver.optionsOf(loc) };
+  // The volume group or parent dataset is the hint's own; the volume's name must be the container's.
+  delete options.lvName;
+  const spec: RootfsSpec = { ...ref, ...options, backingStore: driver.store, from: loc.lower };
+  try {
+    const own = driver.locate(spec, containerDir);
+    return own.path === loc.path && own.localRoot === loc.localRoot;
+  } catch (e) {
+    // A lower layer locate refuses (a snapshot's storage) is no overlay of ours.
+    if (e instanceof InvalidInput) return false;
+    throw e;
+  }
 }
 
-/** Locates the container's current storage: the config's lxc.rootfs.path, else the recorded place, else LXC's names. */
+/** Where the state last saw the rootfs, for a config that names none: only this container's own place. */
+function hinted(ctx: OpContext, ref: ContainerRef): Found | null {
+  if (ref.rootfsPath === undefined) return null;
+  const found = parseRootfsString(ref.rootfsPath, "rootfsPath", ctx.containerDir);
+  if (isOwnPlace(ref, ctx.containerDir, found)) return found;
+  ctx.log(`ignoring rootfsPath ${ref.rootfsPath}: it is not where container ${ref.container}'s own ${found.driver.store} rootfs would be`);
+  return null;
+}
+
+/**
+ * Locates the container's current storage: the config's lxc.rootfs.path, else the recorded place, else
+ * LXC's names. A line destroy left (naming storage it removed) means there is none.
+ */
 export async function locateCurrent(ctx: OpContext, ref: ContainerRef): Promise<(Found & { managed: boolean }) | null> {
-  const config = await readConfig(ctx.containerDir);
+  const config = await readContainerConfig(ctx.containerDir);
   const managed = isManaged(config);
-  const value = configValue(config, "lxc.rootfs.path");
-  if (value) {
-    const found = configured(ctx.containerDir, value);
+  const configured = configuredRootfs(config);
+  if (configured?.destroyed) return null;
+  if (configured) {
+    const found = fromConfig(ctx.containerDir, configured.value);
     return (await found.driver.exists(ctx, found.loc)) ? { ...found, managed } : null;
   }
-  const hint = hinted(ctx.containerDir, ref.rootfsPath);
+  const hint = hinted(ctx, ref);
   if (hint && (await hint.driver.exists(ctx, hint.loc))) return { ...hint, managed };
   const detected = await detectRootfs(ctx.containerDir);
   return detected && { ...detected, managed };

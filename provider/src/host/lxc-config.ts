@@ -1,12 +1,22 @@
 /**
- * The container's LXC config: only `lxc.rootfs.path` is ours. Every other line is kept as it is, and the
- * file is replaced atomically so LXC never reads half of it.
+ * The container's LXC config: only `lxc.rootfs.path` (and the comment above it) is ours. Every other line
+ * is kept as it is, and the file is replaced atomically so LXC never reads half of it. It is read the way
+ * LXC reads it (lxc-confile.ts), includes and all.
  */
 import { promises as fs } from "fs";
 import path from "path";
+import { Unsafe } from "../model/errors";
+import { configLines, entriesOf, lastEntry, LxcConfig, lxcBool, parseConfigLine, readLxcConfig, textEntries } from "./lxc-confile";
 import { readSmallFile, writeFileAtomically } from "./paths";
 
 const HEADER = "# lxc.rootfs.path is managed by lxc-rootfs (pulumi-lxc)";
+/**
+ * Above a line naming storage destroy removed. LXC refuses to start a container whose rootfs is missing;
+ * with no `lxc.rootfs.path` at all it would run the container on the host's own `/`.
+ */
+const DESTROYED =
+  "# lxc-rootfs (pulumi-lxc) destroyed the rootfs this line names: LXC will not start this container until it names another";
+const OUR_COMMENTS = [HEADER, DESTROYED];
 
 export function configPath(containerDir: string): string {
   return path.join(containerDir, "config");
@@ -17,34 +27,76 @@ export async function readConfig(containerDir: string): Promise<string | null> {
   return readSmallFile(configPath(containerDir));
 }
 
-/** The last value of `key` in an LXC config text (later lines win, as in LXC). */
+/** The container's config as LXC reads it, includes expanded; null when there is none. */
+export async function readContainerConfig(containerDir: string): Promise<LxcConfig | null> {
+  return readLxcConfig(configPath(containerDir));
+}
+
+/** The last value of `key` in one config text, read as LXC reads a line (its includes are not followed). */
 export function configValue(text: string | null, key: string): string | undefined {
-  let value: string | undefined;
-  for (const line of (text ?? "").split("\n")) {
-    const m = /^\s*([A-Za-z0-9_.]+)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m && m[1] === key) value = m[2];
+  return lastEntry({ entries: textEntries(text ?? "", "") }, key)?.value;
+}
+
+/** What the config says of the rootfs: the string LXC uses, and whether destroy left it as a marker. */
+export interface ConfiguredRootfs {
+  value: string;
+  /** The storage it names was destroyed by lxc-rootfs: there is no rootfs, and LXC refuses to start. */
+  destroyed: boolean;
+}
+
+/** `lxc.rootfs.path` as LXC takes it (the last one wins; an empty one clears it); undefined when none. */
+export function configuredRootfs(config: LxcConfig | null): ConfiguredRootfs | undefined {
+  const entry = lastEntry(config, "lxc.rootfs.path");
+  if (!entry || entry.value === "") return undefined;
+  return { value: entry.value, destroyed: entry.previous === DESTROYED };
+}
+
+/**
+ * Whether the storage is the container's to delete: `lxc.rootfs.managed` as LXC parses it (`00`, `0x0`,
+ * ` 0` and an included `= 0` all mean no). A value LXC rejects makes LXC refuse the whole config: it is
+ * refused here too, so nothing is deleted on a guess.
+ */
+export function isManaged(config: LxcConfig | null): boolean {
+  let managed = true;
+  for (const entry of entriesOf(config, "lxc.rootfs.managed")) {
+    const value = lxcBool(entry.value, true);
+    if (value === null) {
+      throw new Unsafe(
+        `refusing to use ${config!.file}: LXC rejects lxc.rootfs.managed = ${JSON.stringify(entry.value)} in ${entry.file} ` +
+          "(it takes 0 or 1) and will not load the config; nothing was changed",
+      );
+    }
+    managed = value;
   }
-  return value;
+  return managed;
 }
 
-/** `lxc.rootfs.managed = 0` marks storage that LXC (and we) must never delete. */
-export function isManaged(text: string | null): boolean {
-  const v = configValue(text, "lxc.rootfs.managed");
-  return v === undefined || v !== "0";
-}
-
-function withoutKey(text: string, key: string): string[] {
-  return text.split("\n").filter((line) => {
-    const m = /^\s*([A-Za-z0-9_.]+)\s*=/.exec(line);
-    return !(m && m[1] === key) && line !== HEADER;
+/** Whether a line of the config file is one this tool writes: our comments, or an `lxc.rootfs.path` line. */
+function isOurs(line: string): boolean {
+  if (OUR_COMMENTS.includes(line)) return true;
+  // LXC also splits at \r: a line hiding a second setting behind one is ours if either piece is.
+  return configLines(line).some((piece) => {
+    const parsed = parseConfigLine(piece);
+    return typeof parsed === "object" && parsed.key === "lxc.rootfs.path";
   });
 }
 
-/** A config text whose `lxc.rootfs.path` is `rootfsPath`, every other line kept. */
-export function withRootfsPath(text: string, rootfsPath: string): string {
-  const lines = withoutKey(text, "lxc.rootfs.path");
-  while (lines.length && lines[lines.length - 1] === "") lines.pop();
-  return [HEADER, `lxc.rootfs.path = ${rootfsPath}`, ...lines].join("\n") + "\n";
+/** The lines of a config text that are not ours, trailing blank lines dropped. LXC never reads past a NUL. */
+function othersOf(text: string): string[] {
+  const nul = text.indexOf("\0");
+  const lines = (nul < 0 ? text : text.slice(0, nul)).split("\n").filter((l) => !isOurs(l));
+  while (lines.length && lines[lines.length - 1].trim() === "") lines.pop();
+  return lines;
+}
+
+/**
+ * A config text whose `lxc.rootfs.path` is `rootfsPath`, every other line kept. Ours goes last: LXC keeps
+ * the last value, so no included file read before it can override it.
+ */
+export function withRootfsPath(text: string, rootfsPath: string, comment = HEADER): string {
+  if (/[\r\n\0]/.test(rootfsPath)) throw new Unsafe(`refusing to write ${JSON.stringify(rootfsPath)} into a config: it holds a line break`);
+  const lines = othersOf(text);
+  return [...lines, ...(lines.length ? [""] : []), comment, `lxc.rootfs.path = ${rootfsPath}`].join("\n") + "\n";
 }
 
 export async function setRootfsPath(containerDir: string, rootfsPath: string): Promise<void> {
@@ -52,14 +104,33 @@ export async function setRootfsPath(containerDir: string, rootfsPath: string): P
   await writeFileAtomically(configPath(containerDir), withRootfsPath(text, rootfsPath));
 }
 
-/** Removes our line; deletes the file when nothing else was in it (we created it). */
+/**
+ * After destroy: no config is left that LXC would start on the host's `/`. A config holding only our lines
+ * goes; any other keeps a line naming the storage that was removed (`removed`, a string LXC refuses to
+ * start from), under a comment saying so, which inspect and create read as "no rootfs".
+ */
+export async function markRootfsDestroyed(containerDir: string, removed: string): Promise<void> {
+  const text = await readConfig(containerDir);
+  if (text === null) return;
+  if (othersOf(text).every((l) => l.trim() === "")) {
+    await fs.unlink(configPath(containerDir));
+    return;
+  }
+  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, removed, DESTROYED));
+}
+
+/**
+ * The roll-back of a create: the config goes back to naming no live rootfs. A config holding only our
+ * lines goes; a line of ours naming the store being rolled back becomes a destroyed marker (the store is
+ * gone, and LXC must not start on the host's `/`); a marker, or a config that named no rootfs, is kept.
+ */
 export async function clearRootfsPath(containerDir: string): Promise<void> {
   const text = await readConfig(containerDir);
   if (text === null) return;
-  const lines = withoutKey(text, "lxc.rootfs.path");
-  if (lines.every((l) => l.trim() === "")) {
+  if (othersOf(text).every((l) => l.trim() === "")) {
     await fs.unlink(configPath(containerDir));
-  } else {
-    await writeFileAtomically(configPath(containerDir), lines.join("\n"));
+    return;
   }
+  const current = configuredRootfs({ file: configPath(containerDir), entries: textEntries(text, "") });
+  if (current && !current.destroyed) await writeFileAtomically(configPath(containerDir), withRootfsPath(text, current.value, DESTROYED));
 }
