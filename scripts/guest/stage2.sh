@@ -2,7 +2,8 @@
 # The guest's second stage, PID 1 after /init switched to the overlay root (the host's own root, read-only
 # under a tmpfs): loads the storage modules, starts udevd as a host runs it, runs the command that
 # scripts/guest.sh was given with its stdout, stderr and exit status written to the run's I/O directory
-# (a 9p share of the host's scratch directory), then powers the machine off.
+# (a 9p share of the host's scratch directory), then powers the machine off. `started` in that directory
+# tells the host the boot is over and the command running.
 # No `set -e`: whatever fails, the host must get a status or an error, and the machine must stop.
 set -uo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -57,6 +58,14 @@ mapfile -d '' argv <"$IO/argv"
 mapfile -d '' environ <"$IO/environ"
 cwd=$(cat "$IO/cwd")
 cd "$cwd" 2>/dev/null || cd /
+# GUEST_TEST_STALLS (scripts/guest.sh): this boot stops short of the command, as a boot that hangs would,
+# so that the host's boot watchdog is tested on a real boot.
+if grep -qw guest_test_stall /proc/cmdline; then
+  stage "stalling before the command, on purpose (GUEST_TEST_STALLS)"
+  while :; do sleep 3600; done
+fi
+# The host's boot watchdog stops here: from now on the command runs, and the machine is not booted again.
+: >"$IO/started" || fail "write $IO/started"
 stage "running ${argv[*]}"
 env -i "${environ[@]}" "${argv[@]}" </dev/null >>"$IO/stdout" 2>>"$IO/stderr"
 status=$?

@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import os from "os";
 import path from "path";
+import { utils } from "ssh2";
 import type { CreateResult, DestroyResult, UpdateResult } from "../../provider/src/model/results";
 
 export const REPO = path.resolve(__dirname, "..", "..");
@@ -17,6 +18,21 @@ export const TEST_PREFIX = path.join(os.tmpdir(), "pulumi-lxc-test");
 export async function tempDir(label: string): Promise<string> {
   await fs.mkdir(TEST_PREFIX, { recursive: true });
   return fs.mkdtemp(path.join(TEST_PREFIX, `${label}-`));
+}
+
+/**
+ * An ed25519 key pair that ssh2 parses: the OpenSSH private key (encrypted when `encryption` says how)
+ * and the public key line "ssh-ed25519 BASE64". ssh2's generateKeyPairSync strips the leading zero
+ * bytes of the 32-byte public key, so about one pair in 256 carries a short one that ssh2 and sshd refuse
+ * (mscdex/ssh2#1513); such a pair is made again.
+ */
+export function ed25519KeyPair(encryption?: { passphrase: string; cipher: string; rounds: number }): { private: string; public: string } {
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const pair = utils.generateKeyPairSync("ed25519", encryption);
+    if (!(utils.parseKey(pair.public) instanceof Error) && !(utils.parseKey(pair.private, encryption?.passphrase) instanceof Error))
+      return pair;
+  }
+  throw new Error("ssh2 made 16 ed25519 key pairs in a row that it cannot parse");
 }
 
 export interface Ran {

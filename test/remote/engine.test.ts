@@ -6,9 +6,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { utils } from "ssh2";
 import { fingerprint } from "../../provider/src/adapters/remote/host-keys";
-import { REPO } from "../helpers/env";
+import { ed25519KeyPair, REPO } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
 import { connectionTo, inside, SshHost, startSshHost } from "../helpers/sshd";
 
@@ -118,7 +117,7 @@ describe("remote hosts through the engine", () => {
   });
 
   it("a rotated key shows no diff, and the next update logs in with it", async () => {
-    const rotated = utils.generateKeyPairSync("ed25519");
+    const rotated = ed25519KeyPair();
     keys.push(rotated.private);
     await fs.appendFile(path.join(a.scratch, "authorized_keys"), `${rotated.public}\n`);
     for (const [name, args] of desired) {

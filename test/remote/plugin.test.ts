@@ -6,8 +6,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { utils } from "ssh2";
 import { fingerprint } from "../../provider/src/adapters/remote/host-keys";
+import { ed25519KeyPair } from "../helpers/env";
 import { CliProject, cliProject } from "../helpers/pulumi";
 import { inside, SshHost, startSshHost } from "../helpers/sshd";
 
@@ -71,7 +71,7 @@ it("up on the host, with the connection secret in the state and the plan line re
 });
 
 it("a rotated key: no diff, then refresh and destroy log in with the new key alone", async () => {
-  const rotated = utils.generateKeyPairSync("ed25519");
+  const rotated = ed25519KeyPair();
   const newKeyFile = path.join(work, "rotated_ed25519");
   await fs.writeFile(newKeyFile, rotated.private, { mode: 0o600 });
   await fs.appendFile(path.join(h.scratch, "authorized_keys"), `${rotated.public}\n`);

@@ -1,7 +1,7 @@
 /** The `connection` input, checked before anything dials: @pulumi/command's shape and defaults; errors never show a credential. */
-import { utils } from "ssh2";
 import { InvalidInput } from "../../provider/src/model/errors";
 import { machineOf, validateConnection } from "../../provider/src/adapters/remote/connection";
+import { ed25519KeyPair } from "../helpers/env";
 
 const refused = (raw: unknown): InvalidInput => {
   try {
@@ -13,8 +13,8 @@ const refused = (raw: unknown): InvalidInput => {
   throw new Error("accepted");
 };
 
-const KEY = utils.generateKeyPairSync("ed25519").private;
-const ENCRYPTED = utils.generateKeyPairSync("ed25519", { passphrase: "sesame", cipher: "aes256-ctr", rounds: 4 }).private;
+const KEY = ed25519KeyPair().private;
+const ENCRYPTED = ed25519KeyPair({ passphrase: "sesame", cipher: "aes256-ctr", rounds: 4 }).private;
 
 it("takes @pulumi/command's defaults", () => {
   expect(validateConnection({ host: "10.0.0.5", privateKey: KEY })).toEqual({

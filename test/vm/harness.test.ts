@@ -1,7 +1,9 @@
 /**
  * The KVM guest harness itself (`npm run guest`), from the host: it boots Debian's kernel (in at most 10 s
  * with KVM), gives back the command's stdout, stderr and exit status, attaches blank disks, has the modules the
- * guest suites need, and a guest that hangs is killed at its timeout with the console log kept.
+ * guest suites need, and a guest that hangs is killed at its timeout with the console log kept. A boot that
+ * stalls before the command (GUEST_TEST_STALLS makes one stall on purpose) is killed and tried again, and
+ * after GUEST_BOOT_TRIES of them the harness gives up with 125; each stalled boot's log is kept.
  */
 import { promises as fs } from "fs";
 import os from "os";
@@ -76,15 +78,70 @@ describe("the guest harness", () => {
   it("refuses bad usage with status 2", async () => {
     expect((await guest(["--disk", "lots", "--", "true"])).code).toBe(2);
     expect((await guest([])).code).toBe(2);
+    for (const [name, value] of [
+      ["GUEST_TIMEOUT", "0"],
+      ["GUEST_BOOT_TIMEOUT", "soon"],
+      ["GUEST_BOOT_TRIES", "0"],
+      ["GUEST_TEST_STALLS", "-1"],
+    ]) {
+      const r = await guest(["true"], { [name]: value });
+      expect(r).toMatchObject({ code: 2, stderr: expect.stringContaining(`${name}=${value}`) });
+    }
   });
 
-  it("kills a guest that outlives GUEST_TIMEOUT, says where the console stopped, and keeps the log", async () => {
-    // Long enough for a boot under TCG to reach the command, whose start the console log records.
-    const r = await guest(["sleep", "600"], { GUEST_TIMEOUT: "60" });
+  it("kills a guest whose command outlives GUEST_TIMEOUT, says where the console stopped, and keeps the log", async () => {
+    // GUEST_TIMEOUT counts from the command's start, which the console log records: the boot has its own.
+    const r = await guest(["sleep", "600"], { GUEST_TIMEOUT: "10" });
     expect(r.code).toBe(124);
-    expect(r.stderr).toMatch(/still running after GUEST_TIMEOUT=60s/);
+    expect(r.stderr).toMatch(/the command was still running GUEST_TIMEOUT=10s after it started, and the guest was killed/);
     expect(r.stderr).toMatch(/guest: running sleep 600/);
     const log = /the console log \(kept\): (\S+);/.exec(r.stderr)![1];
     expect(await fs.readFile(log, "utf8")).toMatch(/Linux version/);
+  });
+
+  // A boot reaches the command in about 15 s under TCG on this machine: 45 s leaves room for a loaded one.
+  it("kills a boot that has not reached the command within GUEST_BOOT_TIMEOUT and boots again, keeping its log", async () => {
+    const r = await guest(["sh", "-c", "echo ran"], { GUEST_TEST_STALLS: "1", GUEST_BOOT_TIMEOUT: "45" });
+    expect(r).toMatchObject({ code: 0, stdout: "ran\n" });
+    const again =
+      /boot 1 of 3 did not reach the command within GUEST_BOOT_TIMEOUT=45s and was killed; its console log \(kept\): (\S+), which stopped at: (.*); booting again\n/.exec(
+        r.stderr,
+      );
+    expect(again).not.toBeNull();
+    expect(again![2]).toBe("guest: stalling before the command, on purpose (GUEST_TEST_STALLS)");
+    const stalled = await fs.readFile(again![1], "utf8");
+    expect(stalled).toMatch(/Linux version/);
+    expect(stalled).toMatch(/guest: stalling before the command, on purpose/);
+    expect(stalled).not.toMatch(/guest: running/);
+  });
+
+  it("gives up with 125 after GUEST_BOOT_TRIES stalled boots, naming the last boot's log, well within GUEST_TIMEOUT", async () => {
+    // Every boot stalls here, on purpose or because 20 s is short: either way the watchdog is what ends each.
+    const started = Date.now();
+    const r = await guest(["sh", "-c", "echo ran"], {
+      GUEST_TEST_STALLS: "2",
+      GUEST_BOOT_TRIES: "2",
+      GUEST_BOOT_TIMEOUT: "20",
+      GUEST_TIMEOUT: "600",
+    });
+    const seconds = (Date.now() - started) / 1000;
+    expect(r).toMatchObject({ code: 125, stdout: "" });
+    const first =
+      /boot 1 of 2 did not reach the command within GUEST_BOOT_TIMEOUT=20s and was killed; its console log \(kept\): (\S+),/.exec(r.stderr);
+    const last =
+      /no boot reached the command within GUEST_BOOT_TIMEOUT=20s, in GUEST_BOOT_TRIES=2 tries; the console log \(kept\): (\S+);/.exec(
+        r.stderr,
+      );
+    expect(r.stderr.match(/booting again/g)).toHaveLength(1);
+    expect(first).not.toBeNull();
+    expect(last).not.toBeNull();
+    expect(last![1]).not.toBe(first![1]);
+    for (const log of [first![1], last![1]]) {
+      const text = await fs.readFile(log, "utf8");
+      expect(text).toMatch(/Linux version/);
+      expect(text).not.toMatch(/guest: running/);
+    }
+    expect(seconds).toBeGreaterThanOrEqual(40);
+    expect(seconds).toBeLessThan(120);
   });
 });
