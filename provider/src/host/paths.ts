@@ -8,7 +8,8 @@ export async function lstatOrNull(p: string) {
   try {
     return await fs.lstat(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    // ENOTDIR: a file where a directory on the way should be; the path does not exist either.
+    if (["ENOENT", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
     throw e;
   }
 }
