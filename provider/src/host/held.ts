@@ -90,7 +90,8 @@ export async function throughHeld<T>(found: { held: Held; rel: string }, step: s
     for (const part of parts.slice(0, -1)) {
       const h = await fs.open(viaFd(fd, part), DIR_FLAGS).catch((e: NodeJS.ErrnoException) => {
         if (e.code === "ELOOP" || e.code === "ENOTDIR") {
-          throw new Unsafe(`refusing to touch ${path.join(held.given, rel)}: ${part} on its way is not a directory (a symbolic link?)`);
+          const step = path.join(held.given, ...parts.slice(0, opened.length + 1));
+          throw new Unsafe(`refusing to use ${step}: it is not a directory (a symbolic link?)`);
         }
         throw e;
       });
