@@ -7,7 +7,7 @@ import type { default as Ajv, ErrorObject } from "ajv";
 import path from "path";
 import { InvalidInput } from "../model/errors";
 import { parseSize } from "../model/sizes";
-import { CHANGE_KEYS, ContainerRef, containerDirOf, RootfsChange, RootfsSpec, Store } from "../model/requests";
+import { CHANGE_KEYS, ContainerRef, containerDirOf, LXC_PATH_ALLOWED, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import {
   inputDefaults,
   inputJsonSchema,
@@ -91,9 +91,17 @@ function checkContainer(inputs: Raw): ContainerRef {
     );
   }
   const lxcPath = inputs.lxcPath as string;
-  if (!path.isAbsolute(lxcPath) || /[\n\0:]/.test(lxcPath) || lxcPath.split("/").includes("..") || lxcPath.length > 1024) {
-    throw new InvalidInput("lxcPath", lxcPath, "an absolute directory path without '..', ':' or newlines");
+  const names = lxcPath.split("/");
+  if (
+    !path.isAbsolute(lxcPath) ||
+    /[\n\0:]/.test(lxcPath) ||
+    names.includes("..") ||
+    lxcPath.length > 1024 ||
+    names.some((n) => Buffer.byteLength(n) > 255)
+  ) {
+    throw new InvalidInput("lxcPath", lxcPath, LXC_PATH_ALLOWED);
   }
+  // Whether it is a directory, and where it leads, is the host's to say: executor/context.ts asks it.
   return { container, lxcPath: path.normalize(lxcPath).replace(/(.)\/$/, "$1") };
 }
 

@@ -1,7 +1,30 @@
+import { promises as fs } from "fs";
+
 /**
  * Named points where the reliability tests kill the process (LXC_ROOTFS_FAILPOINT=<name>), to prove that
  * an operation killed there loses nothing. Unset, a failpoint does nothing.
  */
 export function failpoint(name: string): void {
   if (process.env.LXC_ROOTFS_FAILPOINT === name) process.kill(process.pid, "SIGKILL");
+}
+
+const raceCounts = new Map<string, number>();
+
+/**
+ * Named points where the reliability tests race the operation (LXC_ROOTFS_RACEPOINT=<step> or <step>#<n>,
+ * the n-th time that step comes, and LXC_ROOTFS_RACE_VICTIM=<dir>): the container directory is renamed
+ * to `<c>.raced` and a symlink to the victim put in its place, right before the step acts, as an attacker
+ * timing it perfectly would. A race made deterministic, instead of a timer's luck. Unset, nothing happens.
+ */
+export async function racepoint(step: string, containerDir: string): Promise<void> {
+  const wanted = process.env.LXC_ROOTFS_RACEPOINT;
+  const victim = process.env.LXC_ROOTFS_RACE_VICTIM;
+  if (!wanted || !victim) return;
+  const [name, nth = "1"] = wanted.split("#");
+  if (name !== step) return;
+  const count = (raceCounts.get(step) ?? 0) + 1;
+  raceCounts.set(step, count);
+  if (count !== Number(nth)) return;
+  await fs.rename(containerDir, `${containerDir}.raced`);
+  await fs.symlink(victim, containerDir);
 }

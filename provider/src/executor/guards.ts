@@ -3,9 +3,12 @@ import { promises as fs } from "fs";
 import path from "path";
 import { InUse, NoSpace, Unsafe } from "../model/errors";
 import { Driver, Location, OpContext } from "../drivers/types";
-import { isBlock } from "../drivers";
-import { mountsUnder } from "../host/mounts";
+import { isBlock, parseRootfsString } from "../drivers";
+import { heldFor } from "../host/held";
+import { configValue, readConfig } from "../host/lxc-config";
+import { mountsOfTree, mountsUnder } from "../host/mounts";
 import { assertInside, lstatOrNull } from "../host/paths";
+import { spellingsOf } from "./context";
 
 /** What a new or grown store takes: its capacity, and the bytes that will be written into it. */
 export interface SpaceNeed {
@@ -30,13 +33,16 @@ export async function assertSpace(ctx: OpContext, driver: Driver, loc: Location,
 
 /**
  * Refuses to change a store that is not this container's own: one whose rootfs string points outside
- * `<lxcPath>/<container>`, or reached through a symbolic link. Inspecting it stays allowed.
+ * `<lxcPath>/<container>`, or reached through a symbolic link. Inspecting it stays allowed. Inside means
+ * inside the directory this operation holds, by name or by identity: a config LXC wrote through another
+ * spelling of the lxcPath (a symlink to the real one) names the same directory.
  */
 export async function assertOwned(ctx: OpContext, loc: Location): Promise<void> {
   for (const p of [loc.localRoot, loc.mountPoint]) {
     if (p === undefined) continue;
-    assertInside(ctx.containerDir, p);
-    const rel = path.relative(ctx.containerDir, p).split(path.sep);
+    const held = await heldFor(p, ctx.containerDir);
+    if (!held) assertInside(ctx.containerDir, p);
+    const rel = held ? held.rel.split(path.sep) : path.relative(ctx.containerDir, p).split(path.sep);
     for (let i = 1; i <= rel.length; i++) {
       const step = path.join(ctx.containerDir, ...rel.slice(0, i));
       const st = await lstatOrNull(step);
@@ -45,32 +51,66 @@ export async function assertOwned(ctx: OpContext, loc: Location): Promise<void> 
   }
 }
 
-/** Whether LXC says the container is running (`lxc-info -s`); false where LXC does not know it. */
-async function isRunning(ctx: OpContext): Promise<boolean> {
-  if (
-    !(await fs.stat(path.join(ctx.containerDir, "config")).then(
-      () => true,
-      () => false,
-    ))
-  )
-    return false;
-  try {
-    const { stdout } = await ctx.run(["lxc-info", "-P", path.dirname(ctx.containerDir), "-n", path.basename(ctx.containerDir), "-s"]);
-    return /State:\s+(RUNNING|STARTING|FREEZING|FROZEN|THAWED)/.test(stdout);
-  } catch {
-    return false;
+/**
+ * Whether LXC says the container is running (`lxc-info -s`), asked under every spelling of its lxcPath:
+ * LXC finds a running container by the lxcPath string it was started with, so a container started through
+ * a symlinked lxcPath is unknown to lxc-info under the canonical one, and the reverse.
+ */
+async function lxcSaysRunning(ctx: OpContext): Promise<boolean> {
+  if (!(await lstatOrNull(path.join(ctx.containerDir, "config")))) return false;
+  for (const dir of spellingsOf(ctx)) {
+    try {
+      const { stdout } = await ctx.run(["lxc-info", "-P", path.dirname(dir), "-n", path.basename(dir), "-s"]);
+      if (/State:\s+(RUNNING|STARTING|FREEZING|FROZEN|THAWED)/.test(stdout)) return true;
+    } catch {
+      // LXC does not know it under this spelling.
+    }
   }
+  return false;
+}
+
+/** The containers beside this one (same lxcPath) whose overlay rootfs has `dir` as its lower layer. */
+async function overlaysOver(ctx: OpContext, dir: string): Promise<string[]> {
+  const own = await fs.stat(dir).catch(() => null);
+  if (!own) return [];
+  const lxcPath = path.dirname(ctx.containerDir);
+  const users: string[] = [];
+  for (const name of await fs.readdir(lxcPath).catch(() => [] as string[])) {
+    const sibling = path.join(lxcPath, name);
+    if (sibling === ctx.containerDir) continue;
+    // A sibling's config is its owner's: unreadable, odd or absent, it names no lower layer of ours.
+    const value = configValue(await readConfig(sibling).catch(() => null), "lxc.rootfs.path");
+    if (!value || !/^overlay(fs)?:/.test(value)) continue;
+    let lower: string | undefined;
+    try {
+      lower = parseRootfsString(value, "lxc.rootfs.path", sibling).loc.lower;
+    } catch {
+      continue;
+    }
+    const st = lower ? await fs.stat(lower).catch(() => null) : null;
+    if (st && st.dev === own.dev && st.ino === own.ino) users.push(name);
+  }
+  return users;
 }
 
 /**
- * Refuses to move, resize offline or destroy storage in use: its container running (its rootfs is then
- * mounted in the container's own mount namespace, invisible from here), a mount on it, or a loop device.
+ * Refuses to move, resize offline or destroy storage in use: its container running (LXC says so under
+ * either spelling of the lxcPath, or the tree is mounted in some mount namespace, the container's own
+ * included), a mount on it or of it anywhere (a bind mount elsewhere), a loop device, or another
+ * container's overlay over it (LXC refuses to destroy an overlay's lower layer too).
  */
 export async function assertNotInUse(ctx: OpContext, driver: Driver, loc: Location): Promise<void> {
-  if (await isRunning(ctx)) throw new InUse(ctx.containerDir, "lxc-info says the container is running");
+  if (await lxcSaysRunning(ctx)) throw new InUse(ctx.containerDir, "lxc-info says the container is running");
   if (loc.localRoot) {
     const mounts = (await mountsUnder(loc.localRoot)).filter((m) => m !== loc.mountPoint);
     if (mounts.length) throw new InUse(loc.localRoot, `mounted at ${mounts.join(", ")}`);
+    if (driver.kind === "tree") {
+      const real = await fs.realpath(loc.path).catch(() => null);
+      const elsewhere = real ? await mountsOfTree(real) : [];
+      if (elsewhere.length) throw new InUse(loc.path, `mounted at ${elsewhere.join(", ")}: a running container's root, or a bind mount`);
+      const overlays = await overlaysOver(ctx, loc.path);
+      if (overlays.length) throw new InUse(loc.path, `the lower layer of the overlay rootfs of ${overlays.join(", ")}`);
+    }
   }
   if (loc.mountPoint && (await mountsUnder(loc.mountPoint)).length) throw new InUse(loc.mountPoint, "mounted");
   const holders = driver.kind === "block" ? ((await driver.holders?.(loc)) ?? []) : [];

@@ -9,7 +9,9 @@ const TIMEOUT_MS = 30 * 60 * 1000;
 
 /**
  * Serializes operations on one container, across processes: flock on a file named after the container
- * directory. Polls with LOCK_NB so no thread of the pool ever sleeps in the kernel.
+ * directory. The caller passes the canonical directory (executor/context.ts resolves the lxcPath through
+ * its symlinks first), so every spelling of one container takes the one lock. Polls with LOCK_NB so no
+ * thread of the pool ever sleeps in the kernel.
  */
 export async function withContainerLock<T>(containerDir: string, fn: () => Promise<T>): Promise<T> {
   await fs.mkdir(LOCK_DIR, { recursive: true, mode: 0o700 });

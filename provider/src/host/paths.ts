@@ -1,13 +1,15 @@
-import { constants as fsConstants, promises as fs } from "fs";
+import { constants as fsConstants, promises as fs, Stats } from "fs";
 import path from "path";
 import { Unsafe } from "../model/errors";
+import { heldFor, throughHeld } from "./held";
 import { Runner } from "./run";
 
 export async function lstatOrNull(p: string) {
   try {
     return await fs.lstat(p);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    // ENOTDIR: a file where a directory on the way should be; the path does not exist either.
+    if (["ENOENT", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
     throw e;
   }
 }
@@ -24,25 +26,45 @@ export function assertInside(containerDir: string, p: string): void {
 }
 
 /**
+ * Where `p`, inside `containerDir`, is reached for a destructive step: through the directory the operation
+ * holds open when it holds one (see held.ts), else by name after the lexical check. Refuses a path that
+ * is neither lexically inside nor inside by identity (another spelling of the same directory).
+ */
+async function actInside<T>(containerDir: string, p: string, step: string, act: (q: string) => Promise<T>): Promise<T> {
+  const found = await heldFor(p, containerDir);
+  if (found) return throughHeld(found, step, act);
+  assertInside(containerDir, p);
+  return act(p);
+}
+
+/** As actInside, for a path whose container the caller does not name: through a hold when one contains it. */
+export async function actAnywhere<T>(p: string, step: string, act: (q: string) => Promise<T>): Promise<T> {
+  const found = await heldFor(p);
+  return found ? throughHeld(found, step, act) : act(p);
+}
+
+/**
  * Removes a directory tree the way destroy must: never following a symlink (rm -r does not), never
  * crossing into another filesystem (a mount inside makes it fail instead), and never a symlink itself.
  */
 export async function removeTree(run: Runner, containerDir: string, dir: string): Promise<void> {
-  assertInside(containerDir, dir);
-  const st = await lstatOrNull(dir);
-  if (!st) return;
-  if (st.isSymbolicLink()) throw new Unsafe(`refusing to delete ${dir}: it is a symbolic link`);
-  if (!st.isDirectory()) throw new Unsafe(`refusing to delete ${dir}: it is not a directory`);
-  await run(["rm", "-rf", "--one-file-system", "--", dir]);
+  await actInside(containerDir, dir, "remove-tree", async (q) => {
+    const st = await lstatOrNull(q);
+    if (!st) return;
+    if (st.isSymbolicLink()) throw new Unsafe(`refusing to delete ${dir}: it is a symbolic link`);
+    if (!st.isDirectory()) throw new Unsafe(`refusing to delete ${dir}: it is not a directory`);
+    await run(["rm", "-rf", "--one-file-system", "--", q]);
+  });
 }
 
 /** Removes a regular file; refuses symlinks and anything else. */
 export async function removeFile(containerDir: string, file: string): Promise<void> {
-  assertInside(containerDir, file);
-  const st = await lstatOrNull(file);
-  if (!st) return;
-  if (!st.isFile()) throw new Unsafe(`refusing to delete ${file}: it is not a regular file`);
-  await fs.unlink(file);
+  await actInside(containerDir, file, "remove-file", async (q) => {
+    const st = await lstatOrNull(q);
+    if (!st) return;
+    if (!st.isFile()) throw new Unsafe(`refusing to delete ${file}: it is not a regular file`);
+    await fs.unlink(q);
+  });
 }
 
 /**
@@ -50,15 +72,25 @@ export async function removeFile(containerDir: string, file: string): Promise<vo
  * alone whatever is there that is not a directory: it is not ours.
  */
 export async function removeEmptyDir(dir: string): Promise<void> {
-  await fs.rmdir(dir).catch((e: NodeJS.ErrnoException) => {
-    if (!["ENOENT", "ENOTEMPTY", "EEXIST", "EBUSY", "ENOTDIR"].includes(e.code ?? "")) throw e;
-  });
+  await actAnywhere(dir, "remove-empty-dir", (q) =>
+    fs.rmdir(q).catch((e: NodeJS.ErrnoException) => {
+      if (!["ENOENT", "ENOTEMPTY", "EEXIST", "EBUSY", "ENOTDIR", "ELOOP"].includes(e.code ?? "")) throw e;
+    }),
+  );
 }
 
 /** Renames without ever replacing: the target must not exist. */
 export async function renameNoReplace(from: string, to: string): Promise<void> {
-  if (await lstatOrNull(to)) throw new Unsafe(`refusing to rename ${from} over existing ${to}`);
-  await fs.rename(from, to);
+  const [src, dst] = [await heldFor(from), await heldFor(to)];
+  if (!src || !dst) {
+    if (await lstatOrNull(to)) throw new Unsafe(`refusing to rename ${from} over existing ${to}`);
+    return fs.rename(from, to);
+  }
+  // Both ends through the held directory: the target's directory opened first, the source's inside.
+  await throughHeld(dst, "rename", async (q) => {
+    if (await lstatOrNull(q)) throw new Unsafe(`refusing to rename ${from} over existing ${to}`);
+    await throughHeld(src, "rename-source", (p) => fs.rename(p, q));
+  });
 }
 
 /** At most this much of a small control file (an LXC config, a journal) is read. */
@@ -71,7 +103,8 @@ const SMALL_FILE_LIMIT = 1 << 20;
 export async function readSmallFile(file: string): Promise<string | null> {
   let fh: fs.FileHandle;
   try {
-    fh = await fs.open(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const flags = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+    fh = await actAnywhere(file, "read", (q) => fs.open(q, flags));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
@@ -104,17 +137,48 @@ export async function writeFileAtomically(file: string, text: string, mode = 0o6
  */
 export async function stageFile(file: string, text: string, mode = 0o640): Promise<() => Promise<void>> {
   const tmp = `${file}.lxc-rootfs-tmp`;
-  const st = await lstatOrNull(tmp);
-  if (st) {
-    if (st.isDirectory()) throw new Unsafe(`refusing to use ${tmp}: it is a directory`);
-    await fs.unlink(tmp); // unlink removes a symlink itself, never its target
+  await actAnywhere(tmp, "write-file", async (q) => {
+    const st = await lstatOrNull(q);
+    if (st) {
+      if (st.isDirectory()) throw new Unsafe(`refusing to use ${tmp}: it is a directory`);
+      await fs.unlink(q); // unlink removes a symlink itself, never its target
+    }
+    const fh = await fs.open(q, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  });
+  return () => renameOver(tmp, file);
+}
+
+/** rename(2) of a staged file over its target, both through the held directory when there is one. */
+async function renameOver(from: string, to: string): Promise<void> {
+  const [src, dst] = [await heldFor(from), await heldFor(to)];
+  if (!src || !dst) return fs.rename(from, to);
+  await throughHeld(dst, "commit-file", (q) => throughHeld(src, "commit-file-source", (p) => fs.rename(p, q)));
+}
+
+/**
+ * The canonical spelling of a path that may not exist yet: the real path of its longest existing
+ * ancestor, followed by the rest as given (the part a create will make).
+ */
+export async function canonicalPath(p: string): Promise<{ canonical: string; existing: string; existingStat: Stats }> {
+  const abs = path.resolve(p);
+  const rest: string[] = [];
+  for (let a = abs; ; a = path.dirname(a)) {
+    const st = await fs.stat(a).catch((e: NodeJS.ErrnoException) => {
+      // ENOTDIR: a file on the way (`/dev/null/x`); the caller refuses what exists and is no directory.
+      if (e.code === "ENOENT" || e.code === "ENOTDIR") return null;
+      throw e;
+    });
+    if (st) {
+      const real = await fs.realpath(a);
+      return { canonical: path.join(real, ...rest.reverse()), existing: real, existingStat: st };
+    }
+    if (a === path.dirname(a)) throw new Unsafe(`no part of ${p} exists`);
+    rest.push(path.basename(a));
   }
-  const fh = await fs.open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  return () => fs.rename(tmp, file);
 }

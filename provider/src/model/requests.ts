@@ -15,7 +15,10 @@ export const DEFAULT_FSTYPE: Fstype = "ext4";
 /** Which container: enough to find, inspect or destroy what its config names. */
 export interface ContainerRef {
   container: string;
-  /** Absolute, as given (not resolved through symlinks). */
+  /**
+   * Absolute, as given: outputs keep this spelling. The operation resolves it once, through symlinks, and
+   * works on the canonical directory (executor/context.ts).
+   */
   lxcPath: string;
   /**
    * Where the rootfs was last seen (`lxc.rootfs.path`), a hint for when the config names none: a volume
@@ -50,6 +53,10 @@ export interface RootfsChange extends StoreOptions {
   size?: number;
   fstype?: Fstype;
 }
+
+/** What an lxcPath may be: the one sentence every refusal of one starts with. */
+export const LXC_PATH_ALLOWED =
+  "an absolute directory path (made if missing) outside /proc, /sys and /dev, without '..', ':' or newlines, each name at most 255 bytes";
 
 /** The properties an update takes; the rest name the container, or are read at create only (`from`). */
 export const CHANGE_KEYS: readonly (keyof RootfsChange)[] = ["backingStore", "size", "fstype", ...STORE_OPTIONS];

@@ -71,6 +71,17 @@ function joinValues(argv: string[]): string[] {
   return out;
 }
 
+/**
+ * A failure as one line: ours say what and why; anything else (a system call's error) by its message,
+ * never a stack, which LXC_ROOTFS_DEBUG=1 brings back for a bug report.
+ */
+function oneLine(e: unknown): string {
+  if (e instanceof RootfsError) return e.message;
+  if (process.env.LXC_ROOTFS_DEBUG && e instanceof Error && e.stack) return e.stack;
+  const message = e instanceof Error ? e.message : String(e);
+  return message.split("\n")[0];
+}
+
 export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
   let parsed;
   try {
@@ -154,7 +165,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
       err.write(`lxc-rootfs: ${e.message}\n${USAGE}\n`);
       return 2;
     }
-    err.write(`lxc-rootfs: ${e instanceof RootfsError ? e.message : ((e as Error).stack ?? e)}\n`);
+    err.write(`lxc-rootfs: ${oneLine(e)}\n`);
     return 1;
   }
 }
