@@ -97,6 +97,7 @@ it("an lxcPath respelled through a symlink to the same directory is an update th
   const after = await fs.stat(image);
   expect([after.ino, after.size]).toEqual([before.ino, before.size]);
   expect(await fs.readFile(path.join(real, "web", "marker"), "utf8")).toBe("kept");
+  await fs.rm(path.join(real, "web", "marker"));
   const state = await t.stack.exportStack();
   const web = (state.deployment.resources as Array<{ type: string; outputs?: Record<string, unknown> }>).find(
     (r) => r.outputs?.container === "web",

@@ -6,7 +6,7 @@
 import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
 import { UpdatePlan } from "../model/plans";
 import { ContainerIdentity, CreateResult, DestroyResult, Observed, UpdateResult } from "../model/results";
-import { OperationOptions } from "../executor/context";
+import { OperationOptions, resolveContainer } from "../executor/context";
 import { create } from "../executor/create";
 import { destroy } from "../executor/destroy";
 import { identify } from "../executor/identify";
@@ -24,14 +24,26 @@ export type { OperationOptions };
  */
 export type Given<T> = { [K in keyof T]?: unknown };
 
+/**
+ * Runs `op` on the request with its lxcPath resolved through its symlinks, once, here at the edge: one
+ * container has one identity (its lock, its guards, the paths written to its config), however the lxcPath
+ * is spelled. A lxcPath no container directory can live under is refused before anything is touched. What
+ * the core answers says the lxcPath as the request spelled it.
+ */
+async function canonical<Q extends ContainerRef, R>(request: Q, op: (canonical: Q) => Promise<R>): Promise<R> {
+  const { lxcPath } = await resolveContainer(request);
+  const result = await op({ ...request, lxcPath });
+  return result && typeof result === "object" && "lxcPath" in result ? { ...result, lxcPath: request.lxcPath } : result;
+}
+
 /** What is on the host now; null when there is no rootfs. Never mounts. */
 export async function inspectRootfs(ref: Given<ContainerRef>, opts: OperationOptions = {}): Promise<Observed | null> {
-  return inspect(validateRef(ref), opts);
+  return canonical(validateRef(ref), (r) => inspect(r, opts));
 }
 
 /** A new rootfs, empty or filled from `from`. Refused over anything that exists. */
 export async function createRootfs(spec: Given<RootfsSpec>, opts: OperationOptions = {}): Promise<CreateResult> {
-  return create(validateSpec(spec), opts);
+  return canonical(validateSpec(spec), (r) => create(r, opts));
 }
 
 /** What `updateRootfs` would do, checked against the host as it is now; null while a killed operation awaits recovery. */
@@ -40,7 +52,8 @@ export async function planRootfsUpdate(
   change: Given<RootfsChange>,
   opts: OperationOptions = {},
 ): Promise<UpdatePlan | null> {
-  return planStoreUpdate(validateRef(ref), validateChange(change), opts);
+  const c = validateChange(change);
+  return canonical(validateRef(ref), (r) => planStoreUpdate(r, c, opts));
 }
 
 /** Changes what `change` names and keeps the rest, moving the data when the store changes. */
@@ -49,32 +62,33 @@ export async function updateRootfs(
   change: Given<RootfsChange>,
   opts: OperationOptions = {},
 ): Promise<UpdateResult> {
-  return updateStore(validateRef(ref), validateChange(change), opts);
+  const c = validateChange(change);
+  return canonical(validateRef(ref), (r) => updateStore(r, c, opts));
 }
 
 /** Deletes the rootfs and the config's pointer to it, unless the config marks it as not ours. */
 export async function destroyRootfs(ref: Given<ContainerRef>, opts: OperationOptions = {}): Promise<DestroyResult> {
-  return destroy(validateRef(ref), opts);
+  return canonical(validateRef(ref), (r) => destroy(r, opts));
 }
 
 /** A snapshot as it is on the host; null when there is none (no config under snaps/<name>). */
 export async function inspectRootfsSnapshot(ref: Given<SnapshotRef>, opts: OperationOptions = {}): Promise<SnapshotObserved | null> {
-  return inspectSnapshot(validateSnapshotRef(ref), opts);
+  return canonical(validateSnapshotRef(ref), (r) => inspectSnapshot(r, opts));
 }
 
 /** What taking a snapshot would do (its method and the bytes it moves), checked against the host; changes nothing. */
 export async function planRootfsSnapshot(spec: Given<SnapshotSpec>, opts: OperationOptions = {}): Promise<SnapshotPlan> {
-  return planSnapshotOf(validateSnapshotSpec(spec), opts);
+  return canonical(validateSnapshotSpec(spec), (r) => planSnapshotOf(r, opts));
 }
 
 /** A new snapshot of the container's rootfs, in LXC's layout. Refused over one of the same name. */
 export async function createRootfsSnapshot(spec: Given<SnapshotSpec>, opts: OperationOptions = {}): Promise<SnapshotResult> {
-  return takeSnapshot(validateSnapshotSpec(spec), opts);
+  return canonical(validateSnapshotSpec(spec), (r) => takeSnapshot(r, opts));
 }
 
 /** Deletes a snapshot and its storage. */
 export async function destroyRootfsSnapshot(ref: Given<SnapshotRef>, opts: OperationOptions = {}): Promise<DestroyResult> {
-  return destroySnapshot(validateSnapshotRef(ref), opts);
+  return canonical(validateSnapshotRef(ref), (r) => destroySnapshot(r, opts));
 }
 
 /** The directory the reference names, however its lxcPath is spelled; touches nothing. */

@@ -2,7 +2,7 @@ import { promises as fs } from "fs";
 import os from "os";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { AlreadyExists, InvalidInput, SyscallError, ToolFailed } from "../model/errors";
-import { lstatOrNull, removeTree } from "../host/paths";
+import { canonicalPath, lstatOrNull, removeTree } from "../host/paths";
 import { snapshotSubvolume, SUBVOLUME_ROOT_INO, subvolumeIds } from "../native/btrfs";
 import { treeAllocatedBytes } from "../host/usage";
 import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
@@ -104,7 +104,8 @@ export const btrfsDriver: TreeDriver = {
   snapshotAt: (_src, snapDir) => at(`${snapDir}/rootfs`),
   exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async precheck(_ctx, _spec, containerParent) {
-    if (!(await isBtrfs(containerParent))) {
+    // A missing lxcPath is made by the create, on the filesystem of its nearest existing ancestor.
+    if (!(await isBtrfs((await canonicalPath(containerParent)).existing))) {
       throw new InvalidInput("backingStore", "btrfs", `lxcPath ${containerParent} must be on a btrfs filesystem`);
     }
   },

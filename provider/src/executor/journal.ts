@@ -18,7 +18,7 @@ import { ContainerRef, containerDirOf } from "../model/requests";
 import { SNAPS_DIR } from "../model/snapshots";
 import { Location, OpContext, parseRootfsString } from "../drivers";
 import { configValue, readConfig } from "../host/lxc-config";
-import { isInside, lstatOrNull, readSmallFile, writeFileAtomically } from "../host/paths";
+import { isInside, lstatOrNull, readSmallFile, removeFile, writeFileAtomically } from "../host/paths";
 import { ensureWorkDir, WORK_DIR } from "./context";
 
 /** The format this version writes. Version 1 (no `version`, no `container`) is still read: see the readers. */
@@ -82,7 +82,7 @@ export async function writeJournal(ctx: OpContext, body: object, name = SWAP_JOU
 }
 
 export async function clearJournal(ctx: OpContext, name = SWAP_JOURNAL): Promise<void> {
-  await fs.rm(journalPath(ctx.containerDir, name), { force: true });
+  await removeFile(ctx.containerDir, journalPath(ctx.containerDir, name));
 }
 
 /** What to do about a journal that is refused: the same words wherever it is. */

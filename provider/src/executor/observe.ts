@@ -1,4 +1,6 @@
 /** What is on the host for a container, read without mounting anything. */
+import { promises as fs } from "fs";
+import path from "path";
 import { InvalidInput, Unsafe } from "../model/errors";
 import { ContainerRef, RootfsSpec } from "../model/requests";
 import { Observed } from "../model/results";
@@ -6,11 +8,35 @@ import { StoreShape } from "../model/plans";
 import { detectRootfs, Driver, Found, isBlock, Location, OpContext, parseRootfsString } from "../drivers";
 import { configPath, configuredRootfs, isManaged, readContainerConfig } from "../host/lxc-config";
 import { checkSourcePath } from "../host/sources";
+import { isInside } from "../host/paths";
 
 export interface Current {
   driver: Driver;
   loc: Location;
   observed: Observed;
+}
+
+/**
+ * A rootfs string written through another spelling of the lxcPath (`lxc-create -P /link`, or a state from
+ * before the lxcPath was resolved), its paths put under the canonical container directory, found by
+ * identity: the checks that follow compare paths (inside the container, LXC's own mount point). Paths
+ * elsewhere are kept as written.
+ */
+async function canonicalSpelling(value: string, containerDir: string): Promise<string> {
+  const dir = await fs.stat(containerDir).catch(() => null);
+  if (!dir) return value;
+  const under = async (p: string): Promise<string> => {
+    const abs = path.resolve(p);
+    if (abs === containerDir || isInside(containerDir, abs)) return p;
+    for (let a = path.dirname(abs); a !== path.dirname(a); a = path.dirname(a)) {
+      const st = await fs.stat(a).catch(() => null);
+      if (st?.dev === dir.dev && st.ino === dir.ino) return path.join(containerDir, path.relative(a, abs));
+    }
+    return p;
+  };
+  const parts = value.split(":");
+  for (let i = 0; i < parts.length; i++) if (parts[i].startsWith("/")) parts[i] = await under(parts[i]);
+  return parts.join(":");
 }
 
 /** The config's rootfs string: host data, so a bad one is refused naming the file, not an input. */
@@ -45,9 +71,9 @@ function isOwnPlace(ref: ContainerRef, containerDir: string, { driver, loc }: Fo
 }
 
 /** Where the state last saw the rootfs, for a config that names none: only this container's own place. */
-function hinted(ctx: OpContext, ref: ContainerRef): Found | null {
+async function hinted(ctx: OpContext, ref: ContainerRef): Promise<Found | null> {
   if (ref.rootfsPath === undefined) return null;
-  const found = parseRootfsString(ref.rootfsPath, "rootfsPath", ctx.containerDir);
+  const found = parseRootfsString(await canonicalSpelling(ref.rootfsPath, ctx.containerDir), "rootfsPath", ctx.containerDir);
   if (isOwnPlace(ref, ctx.containerDir, found)) return found;
   ctx.log(`ignoring rootfsPath ${ref.rootfsPath}: it is not where container ${ref.container}'s own ${found.driver.store} rootfs would be`);
   return null;
@@ -63,10 +89,10 @@ export async function locateCurrent(ctx: OpContext, ref: ContainerRef): Promise<
   const configured = configuredRootfs(config);
   if (configured?.destroyed) return null;
   if (configured) {
-    const found = fromConfig(ctx.containerDir, configured.value);
+    const found = fromConfig(ctx.containerDir, await canonicalSpelling(configured.value, ctx.containerDir));
     return (await found.driver.exists(ctx, found.loc)) ? { ...found, managed } : null;
   }
-  const hint = hinted(ctx, ref);
+  const hint = await hinted(ctx, ref);
   if (hint && (await hint.driver.exists(ctx, hint.loc))) return { ...hint, managed };
   const detected = await detectRootfs(ctx.containerDir);
   return detected && { ...detected, managed };

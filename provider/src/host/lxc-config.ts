@@ -3,11 +3,10 @@
  * is kept as it is, and the file is replaced atomically so LXC never reads half of it. It is read the way
  * LXC reads it (lxc-confile.ts), includes and all.
  */
-import { promises as fs } from "fs";
 import path from "path";
 import { Unsafe } from "../model/errors";
 import { configLines, entriesOf, lastEntry, LxcConfig, lxcBool, parseConfigLine, readLxcConfig, textEntries } from "./lxc-confile";
-import { readSmallFile, writeFileAtomically } from "./paths";
+import { readSmallFile, removeFile, writeFileAtomically } from "./paths";
 
 const HEADER = "# lxc.rootfs.path is managed by lxc-rootfs (pulumi-lxc)";
 /**
@@ -113,7 +112,7 @@ export async function markRootfsDestroyed(containerDir: string, removed: string)
   const text = await readConfig(containerDir);
   if (text === null) return;
   if (othersOf(text).every((l) => l.trim() === "")) {
-    await fs.unlink(configPath(containerDir));
+    await removeFile(containerDir, configPath(containerDir));
     return;
   }
   await writeFileAtomically(configPath(containerDir), withRootfsPath(text, removed, DESTROYED));
@@ -128,7 +127,7 @@ export async function clearRootfsPath(containerDir: string): Promise<void> {
   const text = await readConfig(containerDir);
   if (text === null) return;
   if (othersOf(text).every((l) => l.trim() === "")) {
-    await fs.unlink(configPath(containerDir));
+    await removeFile(containerDir, configPath(containerDir));
     return;
   }
   const current = configuredRootfs({ file: configPath(containerDir), entries: textEntries(text, "") });

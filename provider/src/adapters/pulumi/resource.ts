@@ -208,7 +208,8 @@ export async function respelled(
 ): Promise<boolean> {
   if (before.container !== after.container || before.lxcPath === after.lxcPath) return false;
   if (typeof after.lxcPath !== "string" || hasUnknown(connectionIn(news)) || machineFor(olds) !== machineFor(news)) return false;
-  const [a, b] = await Promise.all([core.identify(before, opts), core.identify(after, opts)]);
+  const dirOf = (ref: ContainerRef) => core.identify({ container: ref.container, lxcPath: ref.lxcPath }, opts);
+  const [a, b] = await Promise.all([dirOf(before), dirOf(after)]);
   return a.containerDir === b.containerDir;
 }
 
