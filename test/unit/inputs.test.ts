@@ -3,6 +3,8 @@ import { fstypeValues, storeValues } from "../../provider/src/model/schema";
 import { parseSize } from "../../provider/src/model/sizes";
 import { DRIVERS, parseRootfsString } from "../../provider/src/drivers";
 import { validateSpec } from "../../provider/src/api/validate";
+import { checkResource } from "../../provider/src/adapters/pulumi/resource";
+import { checkSnapshot } from "../../provider/src/adapters/pulumi/snapshot";
 import { MIN_FS_SIZE } from "../../provider/src/model/filesystems";
 
 describe("sizes", () => {
@@ -141,5 +143,32 @@ describe("the validator ajv generates at build time", () => {
         (errs ?? []).map((e) => `${e.keyword}${e.instancePath}`).sort();
       expect(shape(generated.errors)).toEqual(shape(runtime.errors));
     }
+  });
+});
+
+describe("check names every bad input, not only the first", () => {
+  it("a Rootfs with three bad inputs: all three, once each", () => {
+    const { failures } = checkResource({ container: "a/b", backingStore: "loop", size: "2 gigs", fstype: "ntfs", lxcPath: "/var/lib/lxc" });
+    expect(failures.map((f) => f.property).sort()).toEqual(["container", "fstype", "size"]);
+  });
+
+  it("a rule of the store is judged beside the shape of the others", () => {
+    const { failures } = checkResource({ container: "web", backingStore: "dir", size: "1G", from: "nfs:/x" });
+    expect(failures.map((f) => f.property).sort()).toEqual(["from", "size"]);
+    expect(failures.find((f) => f.property === "size")?.reason).toMatch(/dir has no size/);
+  });
+
+  it("a bad store leaves the rules that depend on it unjudged: no failure is invented", () => {
+    const { failures } = checkResource({ container: "web", backingStore: "nfs", size: "1G" });
+    expect(failures.map((f) => f.property)).toEqual(["backingStore"]);
+  });
+
+  it("a RootfsSnapshot with a bad name, a bad comment and a bad connection: all three", async () => {
+    const olds = { container: "web", lxcPath: "/var/lib/lxc", name: "s1" };
+    const core = () => {
+      throw new Error("asked");
+    };
+    const r = await checkSnapshot(olds, { container: "web", name: "../x", comment: "a\0b", connection: { host: "" } }, core);
+    expect(r.failures.map((f) => f.property).sort()).toEqual(["comment", expect.stringMatching(/^connection/), "name"]);
   });
 });

@@ -72,8 +72,47 @@ export function withDefaults(raw: Raw): Raw {
 
 /** The shape of properties of lxc:index:Rootfs, checked by the validator generated from schema.json. */
 function checkShape(inputs: Raw): void {
+  const failures = shapeFailures(inputs);
+  if (failures.length) throw failures[0];
+}
+
+/** Every property whose shape is wrong, once each (the validator reports them all). */
+function shapeFailures(inputs: Raw): InvalidInput[] {
   validator ??= loadValidator();
-  if (!validator(inputs)) throw describe(validator.errors![0]);
+  if (validator(inputs)) return [];
+  const byProperty = new Map<string, InvalidInput>();
+  for (const err of validator.errors!) {
+    const e = describe(err);
+    if (!byProperty.has(e.property)) byProperty.set(e.property, e);
+  }
+  return [...byProperty.values()];
+}
+
+/** Valid values put in place of a required property that failed, so that the others are still judged. */
+const STAND_INS: Raw = { container: "stand-in", name: "stand-in", lxcPath: inputDefaults.lxcPath };
+
+/**
+ * Every failure of `validate` on `inputs`, not only the first: each property that fails is set aside (or
+ * a required one replaced by a stand-in) and the rest judged again, until they pass or a property fails
+ * twice. When the store itself fails, the rules that depend on it cannot be judged.
+ */
+function everyFailure(inputs: Raw, validate: (inputs: Raw) => unknown, known: InvalidInput[] = []): InvalidInput[] {
+  const failures = [...known];
+  const rest = { ...inputs };
+  const setAside = (property: string) => (property in STAND_INS ? (rest[property] = STAND_INS[property]) : delete rest[property]);
+  for (const f of failures) setAside(f.property);
+  while (!failures.some((f) => f.property === "backingStore")) {
+    try {
+      validate(rest);
+      break;
+    } catch (e) {
+      if (!(e instanceof InvalidInput)) throw e;
+      if (failures.some((f) => f.property === e.property)) break;
+      failures.push(e);
+      setAside(e.property);
+    }
+  }
+  return failures;
 }
 
 function refuseOthers(inputs: Raw, allowed: readonly string[], what: string): void {
@@ -121,15 +160,15 @@ export function validateRef(raw: Raw): ContainerRef {
   return ref;
 }
 
-/** The property errors of raw inputs: empty when valid. Used by Pulumi's check to list every failure. */
+/** Every property error of raw inputs, once each: empty when valid. Pulumi's check lists them all. */
 export function inputFailures(raw: Raw): InvalidInput[] {
-  try {
-    validateSpec(raw);
-    return [];
-  } catch (e) {
-    if (e instanceof InvalidInput) return [e];
-    throw e;
-  }
+  const inputs = withDefaults(raw);
+  return everyFailure(inputs, validateSpec, shapeFailures(inputs));
+}
+
+/** Every property error of a snapshot's raw inputs, once each: empty when valid. */
+export function snapshotInputFailures(raw: Raw): InvalidInput[] {
+  return everyFailure(raw, validateSnapshotSpec);
 }
 
 /** What to create: every input, schema.json's defaults applied. */

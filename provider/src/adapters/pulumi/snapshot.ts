@@ -9,7 +9,7 @@ import { AlreadyExists, InvalidInput, NotFound, RootfsError } from "../../model/
 import { SnapshotObserved, SNAPS_DIR, snapshotDirOf, SnapshotRef } from "../../model/snapshots";
 import { CONNECTION, snapshotDefaults, snapshotInputNames } from "../../model/schema";
 import { OperationOptions, RootfsCore } from "../../api";
-import { validateSnapshotSpec } from "../../api/validate";
+import { snapshotInputFailures } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
 import { CheckResult, DiffResult, RECORD_ONLY, resourceId, respelled, respelling } from "./resource";
@@ -58,11 +58,11 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
   );
   try {
     if (inputs.connection !== undefined && !hasUnknown(inputs.connection)) validateConnection(inputs.connection);
-    validateSnapshotSpec(judged);
   } catch (e) {
     if (!(e instanceof InvalidInput)) throw e;
     failures.push({ property: e.property, reason: e.message });
   }
+  failures.push(...snapshotInputFailures(judged).map((e) => ({ property: e.property, reason: e.message })));
   const creating = Object.keys(olds ?? {}).length === 0;
   if (!creating || failures.length || hasUnknown(inputs)) return { inputs, failures };
   try {
