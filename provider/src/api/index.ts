@@ -92,37 +92,48 @@ export async function destroyRootfsSnapshot(ref: Given<SnapshotRef>, opts: Opera
 }
 
 /** The directory the reference names, however its lxcPath is spelled; touches nothing. */
-export async function identifyContainer(ref: Given<ContainerRef>): Promise<ContainerIdentity> {
+export async function identifyContainer(ref: Given<ContainerRef>, _opts: OperationOptions = {}): Promise<ContainerIdentity> {
   return identify(validateRef(ref));
 }
 
+/**
+ * The core's operations, one row each: how many requests each takes (its other argument is the options),
+ * and the call. The local core, the deferred core, the agent's dispatcher (adapters/agent) and the remote
+ * client (adapters/remote) are all built from this table: a new operation is one row here.
+ */
+export const OPERATIONS = {
+  inspect: { requests: 1, call: inspectRootfs },
+  create: { requests: 1, call: createRootfs },
+  planUpdate: { requests: 2, call: planRootfsUpdate },
+  update: { requests: 2, call: updateRootfs },
+  destroy: { requests: 1, call: destroyRootfs },
+  inspectSnapshot: { requests: 1, call: inspectRootfsSnapshot },
+  planSnapshot: { requests: 1, call: planRootfsSnapshot },
+  createSnapshot: { requests: 1, call: createRootfsSnapshot },
+  destroySnapshot: { requests: 1, call: destroyRootfsSnapshot },
+  identify: { requests: 1, call: identifyContainer },
+} as const;
+
+export type Op = keyof typeof OPERATIONS;
+export const OPS = Object.keys(OPERATIONS) as Op[];
+
 /** The core as the adapters see it: the same calls, wherever the core runs. */
-export interface RootfsCore {
-  inspect(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<Observed | null>;
-  create(spec: Given<RootfsSpec>, opts?: OperationOptions): Promise<CreateResult>;
-  planUpdate(ref: Given<ContainerRef>, change: Given<RootfsChange>, opts?: OperationOptions): Promise<UpdatePlan | null>;
-  update(ref: Given<ContainerRef>, change: Given<RootfsChange>, opts?: OperationOptions): Promise<UpdateResult>;
-  destroy(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<DestroyResult>;
-  inspectSnapshot(ref: Given<SnapshotRef>, opts?: OperationOptions): Promise<SnapshotObserved | null>;
-  planSnapshot(spec: Given<SnapshotSpec>, opts?: OperationOptions): Promise<SnapshotPlan>;
-  createSnapshot(spec: Given<SnapshotSpec>, opts?: OperationOptions): Promise<SnapshotResult>;
-  destroySnapshot(ref: Given<SnapshotRef>, opts?: OperationOptions): Promise<DestroyResult>;
-  identify(ref: Given<ContainerRef>, opts?: OperationOptions): Promise<ContainerIdentity>;
+export type RootfsCore = { [K in Op]: (typeof OPERATIONS)[K]["call"] };
+
+/** Any operation of the core, called with its requests and then its options. */
+type AnyCall = (...args: unknown[]) => Promise<unknown>;
+
+/** A core whose every operation is `each(op, requests, opts)`. */
+export function coreOf(each: (op: Op, requests: unknown[], opts?: OperationOptions) => Promise<unknown>): RootfsCore {
+  const calls = OPS.map((op) => [
+    op,
+    (...args: unknown[]) => each(op, args.slice(0, OPERATIONS[op].requests), args[OPERATIONS[op].requests] as OperationOptions | undefined),
+  ]);
+  return Object.fromEntries(calls) as RootfsCore;
 }
 
 /** The core in this process, on this host. */
-export const localCore: RootfsCore = {
-  inspect: inspectRootfs,
-  create: createRootfs,
-  planUpdate: planRootfsUpdate,
-  update: updateRootfs,
-  destroy: destroyRootfs,
-  inspectSnapshot: inspectRootfsSnapshot,
-  planSnapshot: planRootfsSnapshot,
-  createSnapshot: createRootfsSnapshot,
-  destroySnapshot: destroyRootfsSnapshot,
-  identify: identifyContainer,
-};
+export const localCore: RootfsCore = Object.fromEntries(OPS.map((op) => [op, OPERATIONS[op].call])) as RootfsCore;
 
 /**
  * A core found at each call, not before: `get` runs when a request is made (so a remote host is dialed,
@@ -130,17 +141,5 @@ export const localCore: RootfsCore = {
  * finds if it should: the pool drops an agent that died, so its core must be asked again.
  */
 export function deferredCore(get: () => RootfsCore | Promise<RootfsCore>): RootfsCore {
-  const core = async () => get();
-  return {
-    inspect: async (ref, opts) => (await core()).inspect(ref, opts),
-    create: async (spec, opts) => (await core()).create(spec, opts),
-    planUpdate: async (ref, change, opts) => (await core()).planUpdate(ref, change, opts),
-    update: async (ref, change, opts) => (await core()).update(ref, change, opts),
-    destroy: async (ref, opts) => (await core()).destroy(ref, opts),
-    inspectSnapshot: async (ref, opts) => (await core()).inspectSnapshot(ref, opts),
-    planSnapshot: async (spec, opts) => (await core()).planSnapshot(spec, opts),
-    createSnapshot: async (spec, opts) => (await core()).createSnapshot(spec, opts),
-    destroySnapshot: async (ref, opts) => (await core()).destroySnapshot(ref, opts),
-    identify: async (ref, opts) => (await core()).identify(ref, opts),
-  };
+  return coreOf(async (op, requests, opts) => ((await get())[op] as AnyCall)(...requests, opts));
 }

@@ -7,11 +7,11 @@
  * the container lock make a re-run converge either way. Its stdout going away (EPIPE) changes nothing of
  * that: the replies are lost, the operations are not.
  */
-import { localCore } from "../../api";
+import { localCore, OPERATIONS, OPS } from "../../api";
 import { errorToJSON, InvalidInput } from "../../model/errors";
 import { PACKAGE_VERSION } from "../../model/schema";
 import { readLines } from "./lines";
-import { ARITY, OPS, PROTOCOL, Reply, Request } from "./protocol";
+import { PROTOCOL, Reply, Request } from "./protocol";
 
 let outputOpen = true;
 process.stdout.on("error", () => {
@@ -48,7 +48,7 @@ async function serve(request: Request): Promise<void> {
   const opts = { log: (line: string) => send({ id, log: line }) };
   try {
     const call = localCore[op] as (...a: unknown[]) => Promise<unknown>;
-    const result = await call(...args.slice(0, ARITY[op]), opts);
+    const result = await call(...args.slice(0, OPERATIONS[op].requests), opts);
     send({ id, result: result ?? null });
   } catch (e) {
     send({ id, error: errorToJSON(e) });

@@ -5,24 +5,9 @@
  * result or one error (the error's class and fields, model/errors.ts's JSON).
  */
 import type { ErrorJSON } from "../../model/errors";
+import type { Op } from "../../api";
 
 export const PROTOCOL = 1;
-
-/** The calls of RootfsCore, and how many requests each takes. */
-export const ARITY = {
-  inspect: 1,
-  create: 1,
-  planUpdate: 2,
-  update: 2,
-  destroy: 1,
-  inspectSnapshot: 1,
-  planSnapshot: 1,
-  createSnapshot: 1,
-  destroySnapshot: 1,
-  identify: 1,
-} as const;
-export type Op = keyof typeof ARITY;
-export const OPS = Object.keys(ARITY) as Op[];
 
 export interface Hello {
   hello: { protocol: number; version: string };

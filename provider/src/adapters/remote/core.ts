@@ -5,9 +5,9 @@
  */
 import type { Readable, Writable } from "stream";
 import { ErrorJSON, errorFromJSON, RootfsError } from "../../model/errors";
-import type { OperationOptions, RootfsCore } from "../../api";
+import { coreOf, type Op, type OperationOptions, type RootfsCore } from "../../api";
 import { readLines } from "../agent/lines";
-import { Op, PROTOCOL } from "../agent/protocol";
+import { PROTOCOL } from "../agent/protocol";
 
 interface Pending {
   resolve(value: unknown): void;
@@ -101,18 +101,9 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
   }
 
   return {
+    ...coreOf((op, requests, opts) => call(op, requests, opts)),
     version,
     ended,
-    inspect: (ref, opts) => call("inspect", [ref], opts),
-    create: (spec, opts) => call("create", [spec], opts),
-    planUpdate: (ref, change, opts) => call("planUpdate", [ref, change], opts),
-    update: (ref, change, opts) => call("update", [ref, change], opts),
-    destroy: (ref, opts) => call("destroy", [ref], opts),
-    inspectSnapshot: (ref, opts) => call("inspectSnapshot", [ref], opts),
-    planSnapshot: (spec, opts) => call("planSnapshot", [spec], opts),
-    createSnapshot: (spec, opts) => call("createSnapshot", [spec], opts),
-    destroySnapshot: (ref, opts) => call("destroySnapshot", [ref], opts),
-    identify: (ref, opts) => call("identify", [ref], opts),
     close: () => channel.stdin.end(),
   };
 }
