@@ -4,7 +4,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, makeSampleTree, mountsUnder, must, treeDigest } from "../helpers/env";
+import { loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
 export const DISKS = {
@@ -88,4 +88,24 @@ export async function datasetsUnder(root: string): Promise<string[]> {
 /** A dataset's files, mounted read-only as LXC mounts them (zfsutil), by digest. */
 export function zfsDigest(dataset: string, scratchParent: string): Promise<string> {
   return withMounted(["-t", "zfs", "-o", "ro,zfsutil", dataset], scratchParent, treeDigest);
+}
+
+/**
+ * The hooks a volume suite shares: `setUp` makes its volume group or pool on its disk, then a fresh lxcPath
+ * gets the sample seed; nothing may be held after each test; at the end `tearDown` (a command) removes the
+ * volumes and the lxcPath goes. The suite's fields are set once its first hook has run.
+ */
+export function volumeSuite(label: string, setUp: () => Promise<void>, tearDown: string[]): { lxcPath: string; seedDigest: string } {
+  const suite = { lxcPath: "", seedDigest: "" };
+  beforeAll(async () => {
+    await setUp();
+    suite.lxcPath = await tempDir(label);
+    suite.seedDigest = await sampleSeed(suite.lxcPath);
+  });
+  afterEach(() => expectNothingHeld(suite.lxcPath));
+  afterAll(async () => {
+    await sh(tearDown);
+    if (suite.lxcPath) await fs.rm(suite.lxcPath, { recursive: true, force: true });
+  });
+  return suite;
 }

@@ -5,9 +5,9 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { blkidType, cli, cliOk, must, sh, tempDir, treeDigest, withImageMounted } from "../helpers/env";
+import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
 import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted } from "./helpers";
+import { busyboxSeed, DISKS, lvsOf, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -25,19 +25,15 @@ async function ext4Bytes(dev: string): Promise<number> {
   return field("Block count") * field("Block size");
 }
 
-beforeAll(async () => {
-  await must(["pvcreate", "--yes", DISKS.thick]);
-  await must(["vgcreate", "--yes", VG, DISKS.thick]);
-  lxcPath = await tempDir("lvm-thick");
-  seedDigest = await sampleSeed(lxcPath);
-});
-
-afterEach(() => expectNothingHeld(lxcPath));
-
-afterAll(async () => {
-  await sh(["vgremove", "--yes", "--force", VG]);
-  if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
-});
+const suite = volumeSuite(
+  "lvm-thick",
+  async () => {
+    await must(["pvcreate", "--yes", DISKS.thick]);
+    await must(["vgcreate", "--yes", VG, DISKS.thick]);
+  },
+  ["vgremove", "--yes", "--force", VG],
+);
+beforeAll(() => ({ lxcPath, seedDigest } = suite));
 
 describe("thick LVM", () => {
   it("creates an LV of exactly the size holding the fstype, filled from a dir rootfs", async () => {

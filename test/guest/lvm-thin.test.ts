@@ -5,8 +5,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { blkidType, cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
-import { DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted } from "./helpers";
+import { blkidType, cli, cliOk, must, treeDigest } from "../helpers/env";
+import { DISKS, lvsOf, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thin";
@@ -18,23 +18,19 @@ const base = (name: string) => ["--lxcpath", lxcPath, "--name", name];
 const thin = ["--backing-store", "lvm", "--vgname", VG, "--thinpool", POOL];
 const digestOf = (dev: string) => withDeviceMounted(dev, lxcPath, treeDigest);
 
-beforeAll(async () => {
-  await must(["pvcreate", "--yes", DISKS.thin]);
-  await must(["vgcreate", "--yes", VG, DISKS.thin]);
-  await must(["lvcreate", "--yes", "--type", "thin-pool", "-L", "256M", "-n", POOL, VG]);
-  // A pool that fails writes at once when full, instead of queueing them for 60 s: what the fault below needs
-  // quickly (lvcreate takes --errorwhenfull for thin pools only through lvchange).
-  await must(["lvchange", "--errorwhenfull", "y", `${VG}/${POOL}`]);
-  lxcPath = await tempDir("lvm-thin");
-  seedDigest = await sampleSeed(lxcPath);
-});
-
-afterEach(() => expectNothingHeld(lxcPath));
-
-afterAll(async () => {
-  await sh(["vgremove", "--yes", "--force", VG]);
-  if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
-});
+const suite = volumeSuite(
+  "lvm-thin",
+  async () => {
+    await must(["pvcreate", "--yes", DISKS.thin]);
+    await must(["vgcreate", "--yes", VG, DISKS.thin]);
+    await must(["lvcreate", "--yes", "--type", "thin-pool", "-L", "256M", "-n", POOL, VG]);
+    // A pool that fails writes at once when full, instead of queueing them for 60 s: what the fault below needs
+    // quickly (lvcreate takes --errorwhenfull for thin pools only through lvchange).
+    await must(["lvchange", "--errorwhenfull", "y", `${VG}/${POOL}`]);
+  },
+  ["vgremove", "--yes", "--force", VG],
+);
+beforeAll(() => ({ lxcPath, seedDigest } = suite));
 
 describe("thin LVM", () => {
   it("creates a thin LV in the pool, of the size, holding the fstype", async () => {

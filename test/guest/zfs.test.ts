@@ -5,9 +5,9 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, must, treeDigest } from "../helpers/env";
 import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, datasetsUnder, DISKS, expectNothingHeld, sampleSeed, zfsDigest } from "./helpers";
+import { busyboxSeed, datasetsUnder, DISKS, volumeSuite, zfsDigest } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -26,19 +26,15 @@ async function prop(dataset: string, name: string): Promise<string> {
 const datasets = () => datasetsUnder(ROOT);
 const digestOf = (dataset: string) => zfsDigest(dataset, lxcPath);
 
-beforeAll(async () => {
-  await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.zfs]);
-  await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
-  lxcPath = await tempDir("zfs");
-  seedDigest = await sampleSeed(lxcPath);
-});
-
-afterEach(() => expectNothingHeld(lxcPath));
-
-afterAll(async () => {
-  await sh(["zpool", "destroy", "-f", POOL]);
-  if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
-});
+const suite = volumeSuite(
+  "zfs",
+  async () => {
+    await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.zfs]);
+    await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
+  },
+  ["zpool", "destroy", "-f", POOL],
+);
+beforeAll(() => ({ lxcPath, seedDigest } = suite));
 
 describe("zfs", () => {
   it("creates a dataset under zfsRoot whose refquota is the size, filled from a dir rootfs", async () => {

@@ -251,3 +251,12 @@ export async function waitForFile(file: string, timeoutMs = 60000): Promise<void
   }
   throw new Error(`timed out waiting for ${file}`);
 }
+
+/** An lxcPath `real` under `parent` and a symlink `link` to it: two spellings of one directory. */
+export async function symlinkedLxcPath(parent: string): Promise<{ real: string; link: string }> {
+  const real = path.join(parent, "real");
+  const link = path.join(parent, "link");
+  await fs.mkdir(real);
+  await fs.symlink(real, link);
+  return { real, link };
+}

@@ -1,7 +1,43 @@
-/** LXC as the boot tests drive it: a container config for a rootfs that lxc-rootfs makes, and lxc-execute. */
+/**
+ * LXC as the boot tests drive it: a seed container made by lxc-create beside a scratch btrfs lxcPath, a
+ * container config for a rootfs that lxc-rootfs makes, and lxc-execute.
+ */
 import { promises as fs } from "fs";
 import path from "path";
-import { sh } from "./env";
+import { loopsUnder, mountScratchBtrfs, mountsUnder, must, sh, tempDir } from "./env";
+
+export interface SeedFixture {
+  /** A fresh lxcPath holding the seed container (`lxc-create -t busybox`). */
+  lxcPath: string;
+  /** The seed's container directory; its rootfs holds /etc/lxc-rootfs-marker ("seed data"). */
+  seed: string;
+  /** An lxcPath on a scratch btrfs filesystem. */
+  bpath: string;
+  /** Destroys the seed, releases the btrfs, checks nothing is left attached, removes the lxcPath. */
+  release(): Promise<void>;
+}
+
+export async function seedFixture(label: string): Promise<SeedFixture> {
+  const lxcPath = await tempDir(label);
+  await must(["lxc-create", "-P", lxcPath, "-n", "seed", "-t", "busybox"]);
+  const seed = path.join(lxcPath, "seed");
+  await fs.writeFile(path.join(seed, "rootfs", "etc", "lxc-rootfs-marker"), "seed data\n");
+  const btrfs = await mountScratchBtrfs(`${label}-btrfs`, "1G");
+  const bpath = path.join(btrfs.dir, "lxc");
+  await fs.mkdir(bpath);
+  return {
+    lxcPath,
+    seed,
+    bpath,
+    async release() {
+      await sh(["lxc-destroy", "-P", lxcPath, "-n", "seed"]);
+      await btrfs.release();
+      expect(await loopsUnder(lxcPath)).toEqual([]);
+      expect(await mountsUnder(lxcPath)).toEqual([]);
+      await fs.rm(lxcPath, { recursive: true, force: true });
+    },
+  };
+}
 
 /**
  * A config for `name` in `where` like the seed container's (`seedDir`, made by lxc-create), minus network
@@ -14,21 +50,14 @@ export async function writeBootConfig(seedDir: string, where: string, name: stri
   await fs.writeFile(path.join(where, name, "config"), [...lines, `lxc.uts.name = ${name}`, "lxc.net.0.type = none", ""].join("\n"));
 }
 
-/** What `lxc-execute` prints from inside the container: its hostname, and the marker the seed's rootfs holds. */
-export async function boot(where: string, name: string): Promise<string> {
-  const r = await sh([
-    "timeout",
-    "120",
-    "lxc-execute",
-    "-P",
-    where,
-    "-n",
-    name,
-    "--",
-    "/bin/sh",
-    "-c",
-    "echo booted $(hostname); cat /etc/lxc-rootfs-marker",
-  ]);
+/** Runs a shell command inside the container with lxc-execute (2 minutes at most); what it prints. */
+export async function execute(where: string, name: string, command: string): Promise<string> {
+  const r = await sh(["timeout", "120", "lxc-execute", "-P", where, "-n", name, "--", "/bin/sh", "-c", command]);
   if (r.code !== 0) throw new Error(`lxc-execute ${name} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** What `lxc-execute` prints from inside the container: its hostname, and the marker the seed's rootfs holds. */
+export function boot(where: string, name: string): Promise<string> {
+  return execute(where, name, "echo booted $(hostname); cat /etc/lxc-rootfs-marker");
 }

@@ -4,29 +4,19 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, mountScratchBtrfs, mountsUnder, must, sh, tempDir } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
+import { cli, cliOk, loopsUnder, must } from "../helpers/env";
+import { boot, execute, seedFixture, SeedFixture, writeBootConfig } from "../helpers/lxc";
 
+let fixture: SeedFixture;
 let lxcPath: string;
-let btrfs: { dir: string; release(): Promise<void> };
 let bpath: string;
 
 beforeAll(async () => {
-  lxcPath = await tempDir("lxc");
-  await must(["lxc-create", "-P", lxcPath, "-n", "seed", "-t", "busybox"]);
-  await fs.writeFile(path.join(lxcPath, "seed", "rootfs", "etc", "lxc-rootfs-marker"), "seed data\n");
-  btrfs = await mountScratchBtrfs("lxc-btrfs", "1G");
-  bpath = path.join(btrfs.dir, "lxc");
-  await fs.mkdir(bpath);
+  fixture = await seedFixture("lxc");
+  ({ lxcPath, bpath } = fixture);
 }, 300000);
 
-afterAll(async () => {
-  await sh(["lxc-destroy", "-P", lxcPath, "-n", "seed"]);
-  await btrfs.release();
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
-});
+afterAll(() => fixture.release());
 
 describe("LXC boots what lxc-rootfs made", () => {
   it.each([
@@ -57,15 +47,11 @@ describe("LXC boots what lxc-rootfs made", () => {
     await writeBootConfig(path.join(lxcPath, "seed"), lxcPath, "mover");
     const b = ["--lxcpath", lxcPath, "--name", "mover"];
     await cliOk(["create", ...b, "--backing-store", "loop", "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
-    await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/sh", "-c", "echo written-in-loop > /root/note"]);
+    await execute(lxcPath, "mover", "echo written-in-loop > /root/note");
     await cliOk(["update", ...b, "--backing-store", "dir"]);
-    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe(
-      "written-in-loop\n",
-    );
+    expect(await execute(lxcPath, "mover", "cat /root/note")).toBe("written-in-loop\n");
     await cliOk(["update", ...b, "--backing-store", "loop", "--fstype", "xfs", "--size", "320M"]);
-    expect(await must(["timeout", "120", "lxc-execute", "-P", lxcPath, "-n", "mover", "--", "/bin/cat", "/root/note"])).toBe(
-      "written-in-loop\n",
-    );
+    expect(await execute(lxcPath, "mover", "cat /root/note")).toBe("written-in-loop\n");
     await cliOk(["destroy", ...b]);
     await fs.rm(path.join(lxcPath, "mover"), { recursive: true });
   });

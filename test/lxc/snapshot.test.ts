@@ -5,36 +5,25 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, imageDigest, loopsUnder, mountScratchBtrfs, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
+import { cli, cliOk, imageDigest, loopsUnder, mountsUnder, must, treeDigest } from "../helpers/env";
+import { boot, execute, seedFixture, SeedFixture, writeBootConfig } from "../helpers/lxc";
 
 const M = 2 ** 20;
+let fixture: SeedFixture;
 let lxcPath: string;
-let btrfs: { dir: string; release(): Promise<void> };
 let bpath: string;
 let seed: string;
 
 beforeAll(async () => {
-  lxcPath = await tempDir("snapshot");
-  await must(["lxc-create", "-P", lxcPath, "-n", "seed", "-t", "busybox"]);
-  seed = path.join(lxcPath, "seed");
-  await fs.writeFile(path.join(seed, "rootfs", "etc", "lxc-rootfs-marker"), "seed data\n");
+  fixture = await seedFixture("snapshot");
+  ({ lxcPath, bpath, seed } = fixture);
   // Data worth sharing: 1% of it is a bound a snapshot's metadata stays under.
   const big = Buffer.alloc(48 * M);
   for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i ^ 0x5a5a5a5a, i);
   await fs.writeFile(path.join(seed, "rootfs", "root", "big.bin"), big);
-  btrfs = await mountScratchBtrfs("snapshot-btrfs", "1G");
-  bpath = path.join(btrfs.dir, "lxc");
-  await fs.mkdir(bpath);
 }, 300000);
 
-afterAll(async () => {
-  await sh(["lxc-destroy", "-P", lxcPath, "-n", "seed"]);
-  await btrfs.release();
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
-});
+afterAll(() => fixture.release());
 
 const opts = (where: string, name: string) => ["--lxcpath", where, "--name", name];
 
@@ -82,19 +71,7 @@ describe.each([
     // An overlay's data is what the container wrote over its lower layer.
     rootfsPath = (await cliOk(["create", ...opts(where, name), ...args, "--from", `dir:${seed}/rootfs`])).rootfsPath;
     if (args.includes("overlay")) {
-      await must([
-        "timeout",
-        "120",
-        "lxc-execute",
-        "-P",
-        where,
-        "-n",
-        name,
-        "--",
-        "/bin/sh",
-        "-c",
-        "head -c 8388608 /root/big.bin > /root/upper.bin",
-      ]);
+      await execute(where, name, "head -c 8388608 /root/big.bin > /root/upper.bin");
     }
     before = await digestOf(rootfsPath, where);
   }, 300000);

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, loopsUnder, mountsUnder, tempDir } from "../helpers/env";
+import { REPO, loopsUnder, mountsUnder, tempDir, symlinkedLxcPath } from "../helpers/env";
 import { makeStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -76,10 +76,7 @@ it("20 loop rootfs in one stack come up in parallel and go away", async () => {
 });
 
 it("an lxcPath respelled through a symlink to the same directory is an update that keeps the rootfs, never a replacement", async () => {
-  const real = path.join(lxcPath, "real");
-  const link = path.join(lxcPath, "link");
-  await fs.mkdir(real);
-  await fs.symlink(real, link);
+  const { real, link } = await symlinkedLxcPath(lxcPath);
   let spelling = real;
   const t = await makeStack("respelled", async () => {
     return { rootfsPath: new Rootfs("web", { container: "web", lxcPath: spelling, backingStore: "loop", size: "64M" }).rootfsPath };

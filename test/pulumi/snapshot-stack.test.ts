@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { REPO, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest, symlinkedLxcPath } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -150,10 +150,7 @@ it("a rootfs with a snapshot the stack does not hold is not destroyed, and the e
 });
 
 it("an lxcPath respelled through a symlink to the same directory keeps the snapshot: an update that records it, never a replacement", async () => {
-  const real = path.join(lxcPath, "real");
-  const link = path.join(lxcPath, "link");
-  await fs.mkdir(real);
-  await fs.symlink(real, link);
+  const { real, link } = await symlinkedLxcPath(lxcPath);
   let spelling = real;
   const t = await makeStack("respelled", async () => {
     const web = new Rootfs("web", { container: "web", lxcPath: spelling, backingStore: "dir", from: `dir:${seed}` });

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, loopsUnder, mountsUnder, must, sh, symlinkedLxcPath, tempDir, treeDigest } from "../helpers/env";
 
 let base: string;
 let real: string;
@@ -14,10 +14,7 @@ let link: string;
 
 beforeAll(async () => {
   base = await tempDir("paths");
-  real = path.join(base, "real");
-  link = path.join(base, "link");
-  await fs.mkdir(real);
-  await fs.symlink(real, link);
+  ({ real, link } = await symlinkedLxcPath(base));
 });
 afterEach(async () => {
   expect(await loopsUnder(base)).toEqual([]);
