@@ -5,13 +5,11 @@ import { AlreadyExists, InvalidInput, SyscallError, ToolFailed } from "../model/
 import { canonicalPath, lstatOrNull, removeTree } from "../host/paths";
 import { snapshotSubvolume, SUBVOLUME_ROOT_INO, subvolumeIds } from "../native/btrfs";
 import { treeAllocatedBytes } from "../host/usage";
-import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
-import { isHostPath } from "./syntax";
-import { Location, OpContext, SLOT_SUFFIX, TreeDriver } from "./types";
+import { assertLocal } from "./local";
+import { localTree } from "./local-tree";
+import { Location, OpContext, TreeDriver } from "./types";
 
-function at(path: string): Location {
-  return { store: "btrfs", path, rootfsPath: `btrfs:${path}`, localRoot: path };
-}
+const { at, defaults } = localTree("btrfs");
 
 export async function isBtrfs(p: string): Promise<boolean> {
   const st = await fs.statfs(p);
@@ -90,19 +88,10 @@ async function setQgroupLimit(ctx: OpContext, loc: Location, size: number): Prom
 
 /** A btrfs subvolume: LXC's `btrfs` backend; `size` is enforced as a qgroup limit. */
 export const btrfsDriver: TreeDriver = {
-  kind: "tree",
-  store: "btrfs",
+  ...defaults,
   caps: { sized: true, needsLower: false, sharesHostFiles: true, kernelVerified: true },
-  prefixes: ["btrfs"],
-  options: {},
-  parse: (body) => (isHostPath(body) ? at(body) : null),
   detect: async (containerDir) => ((await isSubvolume(`${containerDir}/rootfs`)) ? at(`${containerDir}/rootfs`) : null),
-  optionsOf: () => ({}),
   sourceProblem: async (loc) => ((await isSubvolume(loc.path)) ? null : "btrfs: names a btrfs subvolume; this is not one"),
-  locate: (_spec, containerDir) => at(`${containerDir}/rootfs`),
-  relocate: (final, slot) => at(`${final.path}${SLOT_SUFFIX[slot]}`),
-  snapshotAt: (_src, snapDir) => at(`${snapDir}/rootfs`),
-  exists: async (_ctx, loc) => (await lstatOrNull(loc.path)) !== null,
   async precheck(_ctx, _spec, containerParent) {
     // A missing lxcPath is made by the create, on the filesystem of its nearest existing ancestor.
     if (!(await isBtrfs((await canonicalPath(containerParent)).existing))) {
@@ -120,7 +109,6 @@ export const btrfsDriver: TreeDriver = {
     if (opts.size !== undefined) await setQgroupLimit(ctx, loc, opts.size);
   },
   setLimit: setQgroupLimit,
-  move: (ctx, from, to) => moveLocal(ctx, from.path, to.path),
   async destroy(ctx, loc) {
     // A subvolume is deleted by the ioctl's tool, which checks no path: this does.
     await assertLocal(ctx, loc.path);
@@ -131,8 +119,6 @@ export const btrfsDriver: TreeDriver = {
       await removeTree(ctx.run, ctx.containerDir, loc.path);
     }
   },
-  checkDestroy: (ctx, loc) => checkLocalDestroy(ctx, loc.path, "directory"),
-  mountTree: async (_ctx, loc) => ({ root: loc.path, release: async () => undefined }),
   /** A writable snapshot when the source is a subvolume on the same filesystem: no data moves. */
   cloneFrom: (ctx, src, dst) => subvolumeSnapshot(ctx, src, dst, false),
   /** Read-only, so nothing changes what was kept; a Rootfs restored from it gets a writable snapshot of it. */
