@@ -3,10 +3,13 @@
  * remote client are built from it, and the agent dispatches by it, so an operation missing there is
  * missing everywhere and a new one is one row.
  */
+import { readFileSync } from "fs";
+import path from "path";
 import { PassThrough } from "stream";
 import { deferredCore, localCore, OPERATIONS, OPS } from "../../provider/src/api";
 import { agentCore } from "../../provider/src/adapters/remote/core";
 import { PROTOCOL } from "../../provider/src/adapters/agent/protocol";
+import { handlersOf, RESOURCES } from "../../provider/src/adapters/pulumi/resources";
 
 const names = (o: object, besides: string[] = []) =>
   Object.keys(o)
@@ -60,4 +63,22 @@ it("the deferred core finds its core at each call and passes every argument thro
     expect(seen[seen.length - 1]).toEqual([op, ...requests, opts]);
   }
   expect(asked).toBe(OPS.length);
+});
+
+describe("the resources are one table", () => {
+  it("both Pulumi adapters serve exactly schema.json's resources, from RESOURCES, with no branch on the type", () => {
+    const schema = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "schema.json"), "utf8"));
+    expect(Object.keys(RESOURCES).sort()).toEqual(Object.keys(schema.resources).sort());
+    for (const adapter of ["plugin/provider.ts", "dynamic/impl.ts"]) {
+      const source = readFileSync(path.join(__dirname, "..", "..", "provider", "src", "adapters", adapter), "utf8");
+      expect(source).toContain("handlersOf(");
+      expect(source).not.toMatch(/isSnapshot\(|SNAPSHOT_TYPE|=== "lxc:index/);
+    }
+  });
+
+  it("a type outside the table is refused, naming the ones served", () => {
+    expect(() => handlersOf("lxc:index:Volume")).toThrow(
+      /unknown resource type lxc:index:Volume: this provider serves lxc:index:Rootfs and lxc:index:RootfsSnapshot/,
+    );
+  });
 });

@@ -5,32 +5,12 @@
  */
 import type * as provider from "@pulumi/pulumi/provider";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime";
-import { RESOURCE_TOKEN as ROOTFS_TYPE, SNAPSHOT_TOKEN as SNAPSHOT_TYPE, secretInputNames } from "../../model/schema";
-import {
-  checkResource,
-  createResource,
-  deleteResource,
-  diffResource,
-  inputsFromObserved,
-  Props,
-  propsFromId,
-  readResource,
-  updateResource,
-} from "../pulumi/resource";
+import { secretInputNames } from "../../model/schema";
+import { Props } from "../pulumi/props";
 import { coreFor } from "../pulumi/placement";
 import { EngineLog } from "../pulumi/engine-log";
-import { label, plainErrors } from "../pulumi/messages";
-import {
-  checkSnapshot,
-  createSnapshot,
-  deleteSnapshot,
-  diffSnapshot,
-  readSnapshot,
-  snapshotInputsFromObserved,
-  snapshotLabel,
-  snapshotPropsFromId,
-  updateSnapshot,
-} from "../pulumi/snapshot";
+import { plainErrors } from "../pulumi/messages";
+import { handlersOf, ResourceHandlers } from "../pulumi/resources";
 
 /** Pulumi's marker for a secret value on the wire: { [SIG]: SECRET, value }. */
 const SIG = specialSigKey;
@@ -79,14 +59,9 @@ function unwrap(props: Props): { plain: Props; secret: Set<string> } {
   return opened;
 }
 
-/** The name of a rootfs for the engine's log, with any secret part of it shown as [secret]. */
-function labelOf(plain: Props, secret: Set<string>): string {
-  return label({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
-}
-
-/** A snapshot's name for the engine's log, with any secret part of it shown as [secret]. */
-function snapshotLabelOf(plain: Props, secret: Set<string>): string {
-  return snapshotLabel({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
+/** The resource's name for the engine's log, with any secret part of it shown as [secret]. */
+function labelOf(h: ResourceHandlers, plain: Props, secret: Set<string>): string {
+  return h.label({ ...plain, ...Object.fromEntries([...secret].map((k) => [k, "[secret]"])) });
 }
 
 /** Puts the values that came in secret back in envelopes, so outputs stay secret in the state. */
@@ -96,17 +71,9 @@ export function wrapSecrets(props: Props, secret: Set<string>): Props {
   return out;
 }
 
-function typeOf(urn: string): string {
-  return urn.split("::")[2] ?? "";
-}
-
-/** Whether a URN is a snapshot's; refuses a type this provider does not serve. */
-function isSnapshot(urn: string): boolean {
-  const type = typeOf(urn);
-  if (type !== ROOTFS_TYPE && type !== SNAPSHOT_TYPE) {
-    throw new Error(`unknown resource type ${type}: this provider serves ${ROOTFS_TYPE} and ${SNAPSHOT_TYPE}`);
-  }
-  return type === SNAPSHOT_TYPE;
+/** The handlers of the resource a URN names; refuses a type this provider does not serve. */
+function handlersFor(urn: string): ResourceHandlers {
+  return handlersOf(urn.split("::")[2] ?? "");
 }
 
 export class RootfsProvider implements provider.Provider {
@@ -116,88 +83,65 @@ export class RootfsProvider implements provider.Provider {
     private readonly log: EngineLog,
   ) {}
 
+  private async say(urn: string, h: ResourceHandlers, { plain, secret }: { plain: Props; secret: Set<string> }, notes: string[]) {
+    for (const n of notes) await this.log(urn, `${labelOf(h, plain, secret)}: ${n}`);
+  }
+
   async check(urn: string, olds: Props, news: Props): Promise<provider.CheckResult> {
-    const { plain, secret } = unwrap(news);
-    if (isSnapshot(urn)) {
-      const r = await plainErrors(() => checkSnapshot(unwrap(olds).plain, plain, () => coreFor(plain)));
-      if (r.plan) await this.log(urn, `${snapshotLabelOf(plain, secret)}: ${r.plan}`);
-      return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
-    }
-    const r = checkResource(plain);
-    return { inputs: wrapSecrets(r.inputs, secret), failures: r.failures };
+    const h = handlersFor(urn);
+    const n = unwrap(news);
+    const { notes, ...r } = await plainErrors(() => h.check(unwrap(olds).plain, n.plain, () => coreFor(n.plain)));
+    await this.say(urn, h, n, notes);
+    return { inputs: wrapSecrets(r.inputs, n.secret), failures: r.failures };
   }
 
   async diff(_id: string, urn: string, olds: Props, news: Props): Promise<provider.DiffResult> {
     return plainErrors(async () => {
+      const h = handlersFor(urn);
       const n = unwrap(news);
-      if (isSnapshot(urn)) {
-        const d = await diffSnapshot(unwrap(olds).plain, n.plain, coreFor(n.plain));
-        if (d.summary) await this.log(urn, `${snapshotLabelOf(n.plain, n.secret)}: ${d.summary}`);
-        return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: true };
-      }
-      const d = await diffResource(unwrap(olds).plain, n.plain, coreFor(n.plain));
-      if (d.summary) await this.log(urn, `${labelOf(n.plain, n.secret)}: ${d.summary}`);
-      return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: false };
+      const d = await h.diff(unwrap(olds).plain, n.plain, coreFor(n.plain));
+      if (d.summary) await this.say(urn, h, n, [d.summary]);
+      return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     });
   }
 
   async create(urn: string, inputs: Props): Promise<provider.CreateResult> {
-    const snapshot = isSnapshot(urn);
+    const h = handlersFor(urn);
     return plainErrors(async () => {
-      const { plain, secret } = unwrap(inputs);
-      if (snapshot) {
-        const r = await createSnapshot(plain, coreFor(plain), {
-          log: (m) => void this.log(urn, `${snapshotLabelOf(plain, secret)}: ${m}`),
-        });
-        return { id: r.id, outs: wrapSecrets(r.outs, secret) };
-      }
-      const r = await createResource(plain, coreFor(plain), { log: (m) => void this.log(urn, `${labelOf(plain, secret)}: ${m}`) });
-      // Not the value of from: it may be secret, and the engine's log is not.
-      if (r.method !== "none") await this.log(urn, `${labelOf(plain, secret)}: filled from \`from\` by ${r.method}`);
-      return { id: r.id, outs: wrapSecrets(r.outs, secret) };
+      const n = unwrap(inputs);
+      const r = await h.create(n.plain, coreFor(n.plain), { log: (m) => void this.say(urn, h, n, [m]) });
+      await this.say(urn, h, n, r.notes);
+      return { id: r.id, outs: wrapSecrets(r.outs, n.secret) };
     });
   }
 
   /** Refresh reads the host; an import (no properties yet) starts from the id and returns inputs too. */
   async read(id: string, urn: string, props: Props): Promise<provider.ReadResult> {
     return plainErrors(async () => {
+      const h = handlersFor(urn);
       const importing = Object.keys(props ?? {}).length === 0;
-      if (isSnapshot(urn)) {
-        const { plain, secret } = unwrap(importing ? snapshotPropsFromId(id) : props);
-        const r = await readSnapshot(plain, coreFor(plain));
-        if (!r) return { id: "", props: {} };
-        return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? snapshotInputsFromObserved(r.outs) : undefined };
-      }
-      const { plain, secret } = unwrap(importing ? propsFromId(id) : props);
-      const r = await readResource(plain, coreFor(plain));
+      const { plain, secret } = unwrap(importing ? h.propsFromId(id) : props);
+      const r = await h.read(plain, coreFor(plain));
       if (!r) return { id: "", props: {} };
-      return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? inputsFromObserved(r.outs) : undefined };
+      return { id: r.id, props: wrapSecrets(r.outs, secret), inputs: importing ? h.inputsFromObserved(r.outs) : undefined };
     });
   }
 
   async update(_id: string, urn: string, olds: Props, news: Props): Promise<provider.UpdateResult> {
     return plainErrors(async () => {
-      const { plain, secret } = unwrap(news);
-      if (isSnapshot(urn)) return { outs: wrapSecrets((await updateSnapshot(unwrap(olds).plain, plain, coreFor(plain))).outs, secret) };
-      const r = await updateResource(unwrap(olds).plain, plain, coreFor(plain));
-      await this.log(
-        urn,
-        `${labelOf(plain, secret)}: updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`,
-      );
-      return { outs: wrapSecrets(r.outs, secret) };
+      const h = handlersFor(urn);
+      const n = unwrap(news);
+      const r = await h.update(unwrap(olds).plain, n.plain, coreFor(n.plain));
+      await this.say(urn, h, n, r.notes);
+      return { outs: wrapSecrets(r.outs, n.secret) };
     });
   }
 
   async delete(_id: string, urn: string, props: Props): Promise<void> {
     return plainErrors(async () => {
-      const { plain, secret } = unwrap(props);
-      if (isSnapshot(urn)) {
-        const r = await deleteSnapshot(plain, coreFor(plain));
-        if (!r.destroyed) await this.log(urn, `${snapshotLabelOf(plain, secret)}: nothing deleted: ${r.reason}`);
-        return;
-      }
-      const r = await deleteResource(plain, coreFor(plain));
-      if (!r.destroyed) await this.log(urn, `${labelOf(plain, secret)}: nothing deleted: ${r.reason}`);
+      const h = handlersFor(urn);
+      const p = unwrap(props);
+      await this.say(urn, h, p, (await h.delete(p.plain, coreFor(p.plain))).notes);
     });
   }
 }
