@@ -141,7 +141,9 @@ describe("the guest harness", () => {
       expect(text).toMatch(/Linux version/);
       expect(text).not.toMatch(/guest: running/);
     }
-    expect(seconds).toBeGreaterThanOrEqual(40);
+    // Both boots were waited out: 2 × 20 s, less a second each (the watchdog counts bash's whole SECONDS,
+    // which may tick just after qemu starts); and the watchdog ended it, not GUEST_TIMEOUT.
+    expect(seconds).toBeGreaterThanOrEqual(38);
     expect(seconds).toBeLessThan(120);
   });
 });
