@@ -117,35 +117,6 @@ describe("validation against schema.json", () => {
   });
 });
 
-describe("the validator ajv generates at build time", () => {
-  it("judges inputs exactly as ajv compiling schema.json at run time does", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const generated = require("../../dist/provider/src/api/input-validator.js");
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const Ajv = require("ajv").default;
-    const { inputJsonSchema } = jest.requireActual("../../provider/src/model/schema");
-    const runtime = new Ajv({ allErrors: true, verbose: true }).compile(inputJsonSchema);
-    const samples: unknown[] = [
-      { container: "web" },
-      { container: "web", backingStore: "nfs" },
-      { container: "web", size: true },
-      { container: "web", size: "1G", fstype: "ext4", backingStore: "loop" },
-      { container: 5 },
-      { lxcPath: "/x" },
-      { container: "web", colour: "blue" },
-      { container: "web", fstype: "ntfs", from: 3 },
-    ];
-    for (const input of samples) {
-      const a = generated(input);
-      const b = runtime(input);
-      expect(a).toBe(b);
-      const shape = (errs: Array<{ keyword: string; instancePath: string }> | null) =>
-        (errs ?? []).map((e) => `${e.keyword}${e.instancePath}`).sort();
-      expect(shape(generated.errors)).toEqual(shape(runtime.errors));
-    }
-  });
-});
-
 describe("check names every bad input, not only the first", () => {
   it("a Rootfs with three bad inputs: all three, once each", () => {
     const { failures } = checkResource({ container: "a/b", backingStore: "loop", size: "2 gigs", fstype: "ntfs", lxcPath: "/var/lib/lxc" });
