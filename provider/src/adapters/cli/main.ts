@@ -5,7 +5,12 @@
 import { parseArgs } from "util";
 import { InvalidInput, RootfsError } from "../../model/errors";
 import { CHANGE_KEYS } from "../../model/requests";
+import { fstypeValues } from "../../model/schema";
+import { DRIVERS } from "../../drivers";
 import { localCore } from "../../api";
+
+/** The stores, from the driver table: the one place that lists them. */
+const STORES = Object.keys(DRIVERS);
 
 /** CLI option for each input property, so errors name what the user typed. */
 const OPTIONS: Record<string, string> = {
@@ -38,7 +43,7 @@ const USAGE = `usage:
   lxc-rootfs snapshot-destroy --lxcpath DIR --name NAME --snapshot SNAP
 store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET (zfs)
 inspect, destroy, update: --rootfs-path ROOTFS names the storage when the container's config does not
-STORE: dir, loop, btrfs, overlay, lvm, zfs   FS: ext2, ext3, ext4, xfs, btrfs   SIZE: bytes or 512M, 2G, 1GiB`;
+STORE: ${STORES.join(", ")}   FS: ${fstypeValues.join(", ")}   SIZE: bytes or 512M, 2G, 1GiB`;
 
 class UsageError extends Error {}
 
@@ -126,7 +131,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     switch (command) {
       case "create":
         if (inputs.backingStore === undefined)
-          throw new InvalidInput("backingStore", undefined, "required: dir, loop, btrfs, overlay, lvm or zfs");
+          throw new InvalidInput("backingStore", undefined, `required: ${STORES.slice(0, -1).join(", ")} or ${STORES.at(-1)}`);
         result = await localCore.create(inputs, { log });
         break;
       case "update":
