@@ -1,6 +1,9 @@
 import { Fstype, RootfsSpec, Store, StoreOption, StoreOptions } from "../model/requests";
+import { StoreUsage } from "../model/usage";
 import { Mounted } from "../host/mounts";
 import { Runner } from "../host/run";
+
+export type { StoreUsage };
 
 /** Where one rootfs lives. Slots let an operation build the new store beside the old one, then swap. */
 export type Slot = "final" | "new" | "old";
@@ -20,14 +23,6 @@ export interface Location {
   localRoot?: string;
   /** The directory LXC mounts the store on (`<lxcPath>/<container>/rootfs` for loop and zfs). */
   mountPoint?: string;
-}
-
-/** What the storage reports about itself, without mounting. */
-export interface StoreUsage {
-  sizeBytes: number | null;
-  fstype: Fstype | null;
-  allocatedBytes: number;
-  usedBytes: number;
 }
 
 /** An attached block device (a loop device over an image, or an LV). */

@@ -1,16 +1,13 @@
 /** The planner's vocabulary: what an update or a fill will do, and what it costs. */
 import type { Fstype, Store } from "./requests";
+import type { StoreUsage } from "./usage";
 
 export type UpdateStrategy = "none" | "grow-in-place" | "shrink-in-place" | "set-limit" | "block-copy" | "file-copy";
 export type FillStrategy = "empty" | "clone" | "block-copy" | "file-copy";
 
 /** The storage as it is, or as it will be. */
-export interface StoreShape {
+export interface StoreShape extends StoreUsage {
   store: Store;
-  sizeBytes: number | null;
-  fstype: Fstype | null;
-  usedBytes: number;
-  allocatedBytes: number;
   /** Where it is (`lxc.rootfs.path`), when known: a spec naming another volume moves the data there. */
   rootfsPath?: string;
 }

@@ -1,21 +1,15 @@
 /** What the core answers: plain data, the resource's outputs among it. */
-import type { Fstype, Store } from "./requests";
+import type { Store } from "./requests";
 import type { UpdateStrategy } from "./plans";
+import type { StoreUsage } from "./usage";
 
 /** What is really on the host, read without mounting. These are the resource's outputs. */
-export interface Observed {
+export interface Observed extends StoreUsage {
   container: string;
   lxcPath: string;
   backingStore: Store;
   /** The `lxc.rootfs.path` string, e.g. `loop:/var/lib/lxc/web/rootdev`. */
   rootfsPath: string;
-  /** Capacity in bytes: image or device size, btrfs qgroup limit, zfs quota; null where there is none. */
-  sizeBytes: number | null;
-  fstype: Fstype | null;
-  /** Bytes the storage takes on the host (st_blocks of an image, du of a tree, LV size). */
-  allocatedBytes: number;
-  /** Bytes of data inside the filesystem: what a file-level copy would move. */
-  usedBytes: number;
   /** Whether `lxc.rootfs.managed = 0`: LXC and this tool never delete such storage. */
   managed: boolean;
 }
