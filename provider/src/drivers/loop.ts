@@ -9,9 +9,9 @@ import { readSuperblock } from "../host/superblock";
 import { attachLoop, loopsBackedBy, setLoopCapacity } from "../native/loop";
 import { assertLocal, checkLocalDestroy, ensureLocalDir, moveLocal, removeEmptyLocalDir } from "./local";
 import { isHostPath } from "./syntax";
-import { BlockDriver, Location, SLOT_SUFFIX } from "./types";
+import { BlockDriver, LocationOf, SLOT_SUFFIX } from "./types";
 
-function at(image: string, mountPoint?: string): Location {
+function at(image: string, mountPoint?: string): LocationOf<"loop"> {
   return { store: "loop", path: image, rootfsPath: `loop:${image}`, localRoot: image, mountPoint };
 }
 

@@ -4,28 +4,19 @@ import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { readSuperblock } from "../host/superblock";
 import { isHostPath, LVM_NAME } from "./syntax";
-import { BlockDriver, Location, OpContext, Slot } from "./types";
+import { BlockDriver, Location, LocationOf, OpContext, ownLocation, Slot } from "./types";
 
 /** LXC's default volume group (lxc.bdev.lvm.vg). */
 const DEFAULT_VG = "lxc";
 
 const LV_SLOT_SUFFIX: Record<Slot, string> = { final: "", new: "_lxcrootfs_new", old: "_lxcrootfs_old" };
 
-interface LvLocation extends Location {
-  vg: string;
-  lv: string;
-  thinPool?: string;
-}
-
-function at(vg: string, lv: string, thinPool?: string): LvLocation {
+function at(vg: string, lv: string, thinPool?: string): LocationOf<"lvm"> {
   const path = `/dev/${vg}/${lv}`;
   return { store: "lvm", path, rootfsPath: `lvm:${path}`, vg, lv, thinPool };
 }
 
-function lvOf(loc: Location): LvLocation {
-  const [, , vg, lv] = loc.path.split("/");
-  return { ...at(vg, lv), ...(loc as LvLocation) };
-}
+const lvOf = (loc: Location): LocationOf<"lvm"> => ownLocation("lvm", loc);
 
 /** Every command this driver issues, so the exact argv can be tested where device-mapper is missing. */
 export const lvmCommands = {
@@ -114,8 +105,10 @@ export const lvmDriver: BlockDriver = {
   caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true },
   prefixes: ["lvm"],
   options: { vgName: LVM_NAME, lvName: LVM_NAME, thinPool: LVM_NAME },
-  parse: (body) =>
-    isHostPath(body) && /^\/dev\/[^/]+\/[^/]+$/.test(body) ? lvOf({ store: "lvm", path: body, rootfsPath: `lvm:${body}` }) : null,
+  parse: (body) => {
+    const m = /^\/dev\/([^/]+)\/([^/]+)$/.exec(body);
+    return isHostPath(body) && m ? at(m[1], m[2]) : null;
+  },
   // The thin pool is not in the path: an update that copies a thin LV names thinPool to stay thin.
   optionsOf: (loc) => {
     const { vg, lv, thinPool } = lvOf(loc);

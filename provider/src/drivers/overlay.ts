@@ -7,15 +7,17 @@ import { lstatOrNull, removeTree } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
 import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
 import { isHostPath, ROOTFS_STRING_FORMS } from "./syntax";
-import { Location, SLOT_SUFFIX, TreeDriver } from "./types";
+import { Location, LocationOf, ownLocation, SLOT_SUFFIX, TreeDriver } from "./types";
 
 /**
  * `<dir>/delta` is the upper layer, `<dir>/work` overlayfs' work directory. A snapshot's upper layer is
  * `<dir>/delta0`, as LXC names it.
  */
-function at(dir: string, lower: string, upper = `${dir}/delta`): Location {
+function at(dir: string, lower: string, upper = `${dir}/delta`): LocationOf<"overlay"> {
   return { store: "overlay", path: upper, lower, rootfsPath: `overlay:${lower}:${upper}`, localRoot: dir };
 }
+
+const lowerOf = (loc: Location): string => ownLocation("overlay", loc).lower;
 
 /** The overlay directory of a location: the parent of its upper layer. */
 const dirOf = (loc: Location): string => path.dirname(loc.path);
@@ -52,10 +54,11 @@ export const overlayDriver: TreeDriver = {
   },
   optionsOf: () => ({}),
   checkLower: (from) => void lowerDirOf(from),
+  lowerOf,
   locate: (spec, containerDir) => at(`${containerDir}/overlay`, lowerDirOf(spec.from)),
-  relocate: (final, slot) => at(`${dirOf(final)}${SLOT_SUFFIX[slot]}`, final.lower!),
+  relocate: (final, slot) => at(`${dirOf(final)}${SLOT_SUFFIX[slot]}`, lowerOf(final)),
   // LXC's snapshot of an overlay: a copy of the upper layer over the same lower one.
-  snapshotAt: (src, snapDir) => at(snapDir, src.lower!, `${snapDir}/delta0`),
+  snapshotAt: (src, snapDir) => at(snapDir, lowerOf(src), `${snapDir}/delta0`),
   exists: async (_ctx, loc) => (await lstatOrNull(dirOf(loc))) !== null,
   async inspect(ctx, loc) {
     const bytes = await treeAllocatedBytes(ctx.run, loc.path);
@@ -77,9 +80,9 @@ export const overlayDriver: TreeDriver = {
   checkDestroy: (ctx, loc) => checkLocalDestroy(ctx, dirOf(loc), "directory"),
   async mountTree(ctx, loc, readOnly) {
     const mp = await ctx.scratchDir("overlay");
-    const dir = dirOf(loc);
+    const [dir, lower] = [dirOf(loc), lowerOf(loc)];
     // Read-only: both layers as lowers, so nothing (not even the work dir) is written.
-    const data = readOnly ? `lowerdir=${loc.path}:${loc.lower}` : `lowerdir=${loc.lower},upperdir=${loc.path},workdir=${dir}/work`;
+    const data = readOnly ? `lowerdir=${loc.path}:${lower}` : `lowerdir=${lower},upperdir=${loc.path},workdir=${dir}/work`;
     return mountOnScratch(mp, "overlay", "overlay", { readOnly, data });
   },
 };

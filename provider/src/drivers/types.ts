@@ -8,14 +8,13 @@ export type { StoreUsage };
 /** Where one rootfs lives. Slots let an operation build the new store beside the old one, then swap. */
 export type Slot = "final" | "new" | "old";
 
-export interface Location {
-  store: Store;
+/** What every location has, whatever its store: all that code outside the drivers reads. */
+interface LocationBase<S extends Store> {
+  store: S;
   /** The `lxc.rootfs.path` string of this location. */
   rootfsPath: string;
   /** The object holding the data: image, directory, subvolume, overlay upper dir, LV device or dataset. */
   path: string;
-  /** Overlay only: the read-only lower directory. */
-  lower?: string;
   /**
    * The host path an operation removes when it destroys this store, for stores kept under the container
    * directory; it must stay inside `<lxcPath>/<container>`. Undefined for volumes (LV, dataset).
@@ -23,6 +22,26 @@ export interface Location {
   localRoot?: string;
   /** The directory LXC mounts the store on (`<lxcPath>/<container>/rootfs` for loop and zfs). */
   mountPoint?: string;
+}
+
+/** What a store's locations hold besides the base, read by its driver alone; a store with nothing more has no row. */
+interface StoreFields {
+  overlay: {
+    /** The read-only lower directory. */
+    lower: string;
+  };
+  lvm: { vg: string; lv: string; thinPool?: string };
+}
+
+/** A location of one store: what its driver narrows a `Location` to. */
+export type LocationOf<S extends Store> = LocationBase<S> & (S extends keyof StoreFields ? StoreFields[S] : unknown);
+
+export type Location = { [S in Store]: LocationOf<S> }[Store];
+
+/** A driver's own location: one of another store handed to it is a bug in the caller, stopped before any command. */
+export function ownLocation<S extends Store>(store: S, loc: Location): LocationOf<S> {
+  if (loc.store !== store) throw new Error(`internal: a ${loc.store} location handed to the ${store} driver`);
+  return loc as LocationOf<S>;
 }
 
 /** An attached block device (a loop device over an image, or an LV). */
@@ -90,6 +109,8 @@ interface DriverBase {
   optionsOf(loc: Location): StoreOptions;
   /** Refuses a `from` this store cannot layer over (overlay's lower layer). Pure. */
   checkLower?(from: string | undefined): void;
+  /** Layered stores: the lower directory a location reads and never writes, as the `from` that locates it. Pure. */
+  lowerOf?(loc: Location): string;
   exists(ctx: OpContext, loc: Location): Promise<boolean>;
   /**
    * Refuses, before anything is changed, to replace a store that could not be destroyed afterwards (a

@@ -3,14 +3,14 @@ import path from "path";
 import { mountOnScratch } from "../host/mounts";
 import { assertLocal, ensureLocalDir, removeEmptyLocalDir } from "./local";
 import { isDatasetName, ZFS_NAME } from "./syntax";
-import { Location, OpContext, Slot, TreeDriver } from "./types";
+import { Location, LocationOf, OpContext, Slot, TreeDriver } from "./types";
 
 /** LXC's default parent dataset (lxc.bdev.zfs.root). */
 const DEFAULT_ZFS_ROOT = "lxc";
 
 const DATASET_SLOT_SUFFIX: Record<Slot, string> = { final: "", new: "-lxcrootfs-new", old: "-lxcrootfs-old" };
 
-function at(dataset: string, mountPoint?: string): Location {
+function at(dataset: string, mountPoint?: string): LocationOf<"zfs"> {
   return { store: "zfs", path: dataset, rootfsPath: `zfs:${dataset}`, mountPoint };
 }
 

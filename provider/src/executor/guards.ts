@@ -80,10 +80,11 @@ async function overlaysOver(ctx: OpContext, dir: string): Promise<string[]> {
     if (sibling === ctx.containerDir) continue;
     // A sibling's config is its owner's: unreadable, odd or absent, it names no lower layer of ours.
     const value = configValue(await readConfig(sibling).catch(() => null), "lxc.rootfs.path");
-    if (!value || !/^overlay(fs)?:/.test(value)) continue;
+    if (!value) continue;
     let lower: string | undefined;
     try {
-      lower = parseRootfsString(value, "lxc.rootfs.path", sibling).loc.lower;
+      const { driver, loc } = parseRootfsString(value, "lxc.rootfs.path", sibling);
+      lower = driver.lowerOf?.(loc);
     } catch {
       continue;
     }

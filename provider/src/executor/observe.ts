@@ -59,7 +59,7 @@ function isOwnPlace(ref: ContainerRef, containerDir: string, { driver, loc }: Fo
   const options = { ...driver.optionsOf(loc) };
   // The volume group or parent dataset is the hint's own; the volume's name must be the container's.
   delete options.lvName;
-  const spec: RootfsSpec = { ...ref, ...options, backingStore: driver.store, from: loc.lower };
+  const spec: RootfsSpec = { ...ref, ...options, backingStore: driver.store, from: driver.lowerOf?.(loc) };
   try {
     const own = driver.locate(spec, containerDir);
     return own.path === loc.path && own.localRoot === loc.localRoot;
@@ -122,7 +122,8 @@ export async function observeSource(ctx: OpContext, from: string) {
     throw new InvalidInput("from", from, "an existing rootfs; nothing is there");
   }
   // Host paths (not volumes) are checked against the host's root and kernel filesystems.
-  if (loc.localRoot !== undefined) await checkSourcePath(from, [loc.path, ...(loc.lower ? [loc.lower] : [])]);
+  const lower = driver.lowerOf?.(loc);
+  if (loc.localRoot !== undefined) await checkSourcePath(from, [loc.path, ...(lower ? [lower] : [])]);
   const problem = await driver.sourceProblem?.(loc);
   if (problem) throw new InvalidInput("from", from, problem);
   const usage = await driver.inspect(ctx, loc);
