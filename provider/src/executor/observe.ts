@@ -1,5 +1,4 @@
 /** What is on the host for a container, read without mounting anything. */
-import { promises as fs } from "fs";
 import path from "path";
 import { InvalidInput, Unsafe } from "../model/errors";
 import { ContainerRef, RootfsSpec } from "../model/requests";
@@ -8,6 +7,7 @@ import { StoreShape } from "../model/plans";
 import { detectRootfs, Driver, Found, isBlock, Location, OpContext, parseRootfsString } from "../drivers";
 import { configPath, configuredRootfs, isManaged, readContainerConfig } from "../host/lxc-config";
 import { checkSourcePath } from "../host/sources";
+import { heldFor } from "../host/held";
 import { isInside } from "../host/paths";
 
 export interface Current {
@@ -19,20 +19,15 @@ export interface Current {
 /**
  * A rootfs string written through another spelling of the lxcPath (`lxc-create -P /link`, or a state from
  * before the lxcPath was resolved), its paths put under the canonical container directory, found by
- * identity: the checks that follow compare paths (inside the container, LXC's own mount point). Paths
- * elsewhere are kept as written.
+ * identity as every destructive step finds it (the held directory, host/held.ts): the checks that follow
+ * compare paths (inside the container, LXC's own mount point). Paths elsewhere are kept as written.
  */
 async function canonicalSpelling(value: string, containerDir: string): Promise<string> {
-  const dir = await fs.stat(containerDir).catch(() => null);
-  if (!dir) return value;
   const under = async (p: string): Promise<string> => {
     const abs = path.resolve(p);
     if (abs === containerDir || isInside(containerDir, abs)) return p;
-    for (let a = path.dirname(abs); a !== path.dirname(a); a = path.dirname(a)) {
-      const st = await fs.stat(a).catch(() => null);
-      if (st?.dev === dir.dev && st.ino === dir.ino) return path.join(containerDir, path.relative(a, abs));
-    }
-    return p;
+    const found = await heldFor(abs, containerDir);
+    return found ? path.join(found.held.dir, found.rel) : p;
   };
   const parts = value.split(":");
   for (let i = 0; i < parts.length; i++) if (parts[i].startsWith("/")) parts[i] = await under(parts[i]);
