@@ -1,6 +1,6 @@
 import { CannotShrink, InvalidInput, NoSpace } from "../../provider/src/model/errors";
 import { StoreShape } from "../../provider/src/model/plans";
-import { planFill, planUpdate } from "../../provider/src/planner/plan";
+import { canBlockCopy, planFill, planUpdate } from "../../provider/src/planner/plan";
 
 const G = 2 ** 30;
 const M = 2 ** 20;
@@ -14,11 +14,13 @@ describe("planUpdate", () => {
   });
   it("grows in place, moving no data", () => {
     const p = planUpdate(loop2g, spec({ size: 4 * G }));
-    expect(p).toMatchObject({ strategy: "grow-in-place", bytesToMove: 0, target: { size: 4 * G, fstype: "ext4" } });
+    expect(p).toEqual({ strategy: "grow-in-place", bytesToMove: 0, fstype: "ext4", fromSize: 2 * G, toSize: 4 * G, summary: p.summary });
     expect(p.summary).toMatch(/grow in place: loop ext4 2\.0 GiB → 4\.0 GiB/);
   });
   it("shrinks ext4 offline and btrfs online, when the data fits", () => {
-    expect(planUpdate(loop2g, spec({ size: G })).summary).toMatch(/shrink in place \(offline\)/);
+    const p = planUpdate(loop2g, spec({ size: G }));
+    expect(p).toEqual({ strategy: "shrink-in-place", bytesToMove: 0, fstype: "ext4", size: G, summary: p.summary });
+    expect(p.summary).toMatch(/shrink in place \(offline\)/);
     expect(planUpdate({ ...loop2g, fstype: "btrfs" }, spec({ size: G })).summary).toMatch(/online/);
     expect(() => planUpdate(loop2g, spec({ size: 256 * M }))).toThrow(NoSpace);
   });
@@ -28,7 +30,13 @@ describe("planUpdate", () => {
   });
   it("block-copies between block stores of one fstype when the new size is at least the old", () => {
     const p = planUpdate(loop2g, spec({ backingStore: "lvm", size: 4 * G }));
-    expect(p).toMatchObject({ strategy: "block-copy", bytesToMove: 280 * M });
+    expect(p).toEqual({
+      strategy: "block-copy",
+      bytesToMove: 280 * M,
+      sourceSize: 2 * G,
+      target: { store: "lvm", size: 4 * G, fstype: "ext4" },
+      summary: p.summary,
+    });
     expect(p.summary).toMatch(/block copy of 280 MiB allocated .* then grow/);
     expect(planUpdate(loop2g, spec({ backingStore: "lvm" })).strategy).toBe("block-copy");
   });
@@ -42,7 +50,15 @@ describe("planUpdate", () => {
   it("compares block sizes in whole sectors: an image lxc-create made for 64M (64M + 1 bytes) is 64M", () => {
     const lxcMade: StoreShape = { ...loop2g, sizeBytes: 64 * M + 1, usedBytes: M, allocatedBytes: 4 * M };
     expect(planUpdate(lxcMade, spec({ size: 64 * M })).strategy).toBe("none");
-    expect(planUpdate(lxcMade, spec({ size: 128 * M })).summary).toMatch(/^grow in place: loop ext4 64(\.0)? MiB → 128 MiB/);
+    const grown = planUpdate(lxcMade, spec({ size: 128 * M }));
+    expect(grown.summary).toMatch(/^grow in place: loop ext4 64(\.0)? MiB → 128 MiB/);
+    // The device is restored to the size it had, should the filesystem fail to grow.
+    expect(grown).toMatchObject({ strategy: "grow-in-place", fromSize: 64 * M + 1, toSize: 128 * M });
+    // A block copy reads the whole device as found.
+    expect(planUpdate(lxcMade, spec({ backingStore: "lvm", size: 64 * M }))).toMatchObject({
+      strategy: "block-copy",
+      sourceSize: 64 * M + 1,
+    });
   });
   it("says a tree-to-tree copy is reflinked where the host allows, and an overlay's merged view copied", () => {
     const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };
@@ -58,7 +74,9 @@ describe("planUpdate", () => {
   });
   it("gives a tree store moving to a block store the default 1 GiB and ext4", () => {
     const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 10 * M, allocatedBytes: 10 * M };
-    expect(planUpdate(dir, spec({})).target).toEqual({ store: "loop", size: G, fstype: "ext4" });
+    expect(planUpdate(dir, spec({}))).toEqual(
+      expect.objectContaining({ strategy: "file-copy", target: { store: "loop", size: G, fstype: "ext4" } }),
+    );
   });
   it("refuses data that cannot fit the new store", () => {
     const dir: StoreShape = { store: "dir", sizeBytes: null, fstype: null, usedBytes: 3 * G, allocatedBytes: 3 * G };
@@ -66,20 +84,40 @@ describe("planUpdate", () => {
   });
   it("sets a btrfs limit in place", () => {
     const b: StoreShape = { store: "btrfs", sizeBytes: null, fstype: "btrfs", usedBytes: M, allocatedBytes: M };
-    expect(planUpdate(b, spec({ backingStore: "btrfs", size: G })).strategy).toBe("set-limit");
+    expect(planUpdate(b, spec({ backingStore: "btrfs", size: G }))).toMatchObject({ strategy: "set-limit", limit: G });
   });
   it("refuses to turn an existing rootfs into an overlay", () => {
     expect(() => planUpdate(loop2g, spec({ backingStore: "overlay", from: "dir:/x" }))).toThrow(InvalidInput);
   });
 });
 
+describe("canBlockCopy", () => {
+  it("holds between block stores of one filesystem, into a target at least the source's size", () => {
+    expect(canBlockCopy(loop2g, { store: "lvm", size: 2 * G, fstype: "ext4" })).toBe(true);
+    expect(canBlockCopy(loop2g, { store: "lvm", size: G, fstype: "ext4" })).toBe(false);
+    expect(canBlockCopy(loop2g, { store: "lvm", size: 2 * G, fstype: "xfs" })).toBe(false);
+    expect(canBlockCopy(loop2g, { store: "zfs", size: 2 * G })).toBe(false);
+    expect(canBlockCopy({ ...loop2g, fstype: null }, { store: "loop", size: 2 * G })).toBe(false);
+    expect(canBlockCopy({ ...loop2g, store: "dir", sizeBytes: null }, { store: "loop", size: 2 * G, fstype: "ext4" })).toBe(false);
+  });
+});
+
 describe("planFill", () => {
   it("block-copies a block source of the same fstype into an equal or larger block store", () => {
-    expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "ext4" }).strategy).toBe("block-copy");
+    expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "ext4" })).toEqual({
+      strategy: "block-copy",
+      target: { store: "loop", size: 4 * G, fstype: "ext4" },
+      sourceSize: 2 * G,
+      bytesToMove: 280 * M,
+    });
     expect(planFill(loop2g, { store: "loop", size: 4 * G, fstype: "xfs" }).strategy).toBe("file-copy");
   });
   it("snapshots btrfs into btrfs", () => {
     const b: StoreShape = { store: "btrfs", sizeBytes: null, fstype: "btrfs", usedBytes: M, allocatedBytes: M };
-    expect(planFill(b, { store: "btrfs" }).strategy).toBe("clone");
+    // A clone the host refuses (another filesystem) is a file copy: its bytes are counted beforehand.
+    expect(planFill(b, { store: "btrfs" })).toEqual({ strategy: "clone", target: { store: "btrfs" }, bytesToMove: 0, copyBytes: M });
+  });
+  it("makes an empty store without a source", () => {
+    expect(planFill(undefined, { store: "dir" })).toEqual({ strategy: "empty", target: { store: "dir" }, bytesToMove: 0 });
   });
 });

@@ -43,7 +43,7 @@ describe("an update", () => {
   it("keeps the store, size and fstype the change leaves out", () => {
     const spec = specForUpdate(ref, loop, validateChange({ size: "4G" }));
     expect(spec).toEqual({ ...ref, backingStore: "loop", size: 4 * G });
-    expect(planUpdate(loop, spec)).toMatchObject({ strategy: "grow-in-place", target: { store: "loop", size: 4 * G, fstype: "ext4" } });
+    expect(planUpdate(loop, spec)).toMatchObject({ strategy: "grow-in-place", toSize: 4 * G, fstype: "ext4" });
     expect(planUpdate(loop, specForUpdate(ref, loop, validateChange({}))).strategy).toBe("none");
   });
 

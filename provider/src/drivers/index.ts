@@ -72,8 +72,11 @@ export function canClone(store: Store): boolean {
   return driver.kind === "tree" && driver.cloneFrom !== undefined;
 }
 
-/** Whether a file copy between two stores can share extents: both are trees of the host's own files. */
-export function sharesExtents(from: Store, to: Store): boolean {
+/**
+ * Whether a file copy between two stores can share extents: both are trees of the host's own files (whether
+ * the host's filesystem shares them is the copy's to find out).
+ */
+export function copySharesExtents(from: Store, to: Store): boolean {
   return DRIVERS[from].caps.sharesHostFiles && DRIVERS[to].caps.sharesHostFiles;
 }
 

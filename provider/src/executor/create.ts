@@ -47,16 +47,16 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
         if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
         const sourceShape = source && { store: source.driver.store, ...source.usage };
         const target = resolveTarget(spec, sourceShape);
-        const fill = sourceShape ? planFill(sourceShape, target) : { strategy: "empty" as const, bytesToMove: 0 };
+        const fill = planFill(sourceShape, target);
         // A planned clone still counts its data: it falls back to a copy across filesystems or pools.
-        const dataBytes = fill.strategy === "clone" ? (source?.usage.usedBytes ?? 0) : fill.bytesToMove;
+        const dataBytes = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
         await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes });
         let method: CopyMethod = "none";
         await buildAndSwap(ctx, {
           newDriver: driver,
           newFinal,
           build: async (built) => {
-            method = await buildStore(ctx, driver, built, target, source, fill.strategy);
+            method = await buildStore(ctx, driver, built, fill, source);
           },
         });
         return { ...(await observeAt(ctx, spec, driver, newFinal, true)), method };

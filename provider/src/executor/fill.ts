@@ -1,13 +1,10 @@
-/** Filling a new store: a snapshot where the store can, a block copy between block stores, else a file copy. */
-import { promises as fs } from "fs";
-import { NoSpace } from "../model/errors";
-import { FillStrategy, Target } from "../model/plans";
+/** Filling a new store as planned: empty, the store's own clone, a block copy, or a file copy. */
+import { RootfsError } from "../model/errors";
+import { FillPlan, Target } from "../model/plans";
 import { CopyMethod } from "../model/results";
 import { Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { isBlock } from "../drivers";
-import { copyAllocatedBlocks } from "../host/blockcopy";
-import { runIsolated } from "./isolated";
-import { growBlockStore } from "./resize";
+import { copyBlocks, copyFiles } from "./copy";
 
 export interface Source {
   driver: Driver;
@@ -15,50 +12,56 @@ export interface Source {
   usage: StoreUsage;
 }
 
+function sourceOf(source: Source | undefined, plan: FillPlan): Source {
+  if (!source) throw new RootfsError(`internal: a ${plan.strategy} without a source`);
+  return source;
+}
+
+/** A new store, formatted, holding the source's files. */
+async function fileCopy(ctx: OpContext, driver: Driver, built: Location, target: Target, source: Source, neededBytes: number) {
+  await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
+  const to = { driver, loc: built, fstype: target.fstype ?? null };
+  return copyFiles(ctx, { ...source, fstype: source.usage.fstype }, to, neededBytes, "mounted");
+}
+
 /**
- * Makes the store at `built` and fills it from `source` with the planned strategy. The caller owns
- * `built`: on failure it destroys it.
+ * Makes the store at `built` and fills it from `source` as `plan` says. The caller owns `built`: on
+ * failure it destroys it.
  */
 export async function buildStore(
   ctx: OpContext,
   driver: Driver,
   built: Location,
-  target: Target,
+  plan: FillPlan,
   source: Source | undefined,
-  strategy: FillStrategy,
 ): Promise<CopyMethod> {
-  if (strategy === "clone" && source && driver.kind === "tree" && driver.cloneFrom && (await driver.cloneFrom(ctx, source.loc, built))) {
-    if (target.size !== undefined) await driver.setLimit?.(ctx, built, target.size);
-    return "snapshot";
+  const { target } = plan;
+  switch (plan.strategy) {
+    case "empty":
+      await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
+      return "none";
+    case "clone": {
+      const from = sourceOf(source, plan);
+      if (driver.kind !== "tree" || !driver.cloneFrom) throw new RootfsError(`internal: ${driver.store} makes no clone`);
+      if (await driver.cloneFrom(ctx, from.loc, built)) {
+        if (target.size !== undefined) await driver.setLimit?.(ctx, built, target.size);
+        return "snapshot";
+      }
+      // Only the host can say the clone cannot be made here (another filesystem or pool): the files are copied.
+      return fileCopy(ctx, driver, built, target, from, plan.copyBytes);
+    }
+    case "block-copy": {
+      const from = sourceOf(source, plan);
+      if (!isBlock(driver) || !isBlock(from.driver))
+        throw new RootfsError(`internal: a block copy from ${from.driver.store} to ${driver.store}`);
+      return copyBlocks(
+        ctx,
+        { driver: from.driver, loc: from.loc, sizeBytes: plan.sourceSize, allocatedBytes: plan.bytesToMove },
+        { driver, loc: built, size: plan.target.size, fstype: plan.target.fstype },
+        { what: ctx.containerDir, upFront: false },
+      );
+    }
+    case "file-copy":
+      return fileCopy(ctx, driver, built, target, sourceOf(source, plan), plan.bytesToMove);
   }
-  if (
-    strategy === "block-copy" &&
-    source &&
-    isBlock(driver) &&
-    isBlock(source.driver) &&
-    source.usage.sizeBytes !== null &&
-    target.fstype
-  ) {
-    const from = source.driver.blockPath(source.loc);
-    const srcSize = source.usage.sizeBytes;
-    const size = target.size ?? srcSize;
-    await driver.create(ctx, built, { size, fstype: target.fstype, format: false });
-    const result = await copyAllocatedBlocks(from, driver.blockPath(built), srcSize).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== "ENOSPC") throw e;
-      const { bavail, bsize } = await fs.statfs(ctx.containerDir);
-      throw new NoSpace(ctx.containerDir, source.usage.allocatedBytes, bavail * bsize);
-    });
-    if (size > srcSize) await growBlockStore(ctx, driver, built, target.fstype, srcSize, size);
-    return result.method;
-  }
-  await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
-  if (!source) return "none";
-  const { method } = await runIsolated(ctx, {
-    kind: "copy",
-    containerDir: ctx.containerDir,
-    src: { store: source.driver.store, loc: source.loc, fstype: source.usage.fstype },
-    dst: { store: driver.store, loc: built, fstype: target.fstype ?? null },
-    neededBytes: source.usage.usedBytes,
-  });
-  return method ?? "cp";
 }

@@ -2,37 +2,19 @@
  * The helper process behind runIsolated: already in its own mount namespace, it runs one task and
  * reports a failure as one marked JSON line on stderr.
  */
-import { promises as fs } from "fs";
 import { errorToJSON } from "../model/errors";
-import { DRIVERS, sharesExtents } from "../drivers";
 import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
-import { copyTree } from "../host/treecopy";
 import { makeContext } from "./context";
+import { copyMountedFiles } from "./copy";
 import { ERROR_MARKER, IsolatedTask, RESULT_MARKER } from "./isolated";
-import { withMountedDevice, withMountedStore } from "./mount";
+import { withMountedDevice } from "./mount";
 
 async function main(task: IsolatedTask): Promise<void> {
   const ctx = makeContext(task.containerDir, {});
   switch (task.kind) {
     case "copy": {
-      const src = DRIVERS[task.src.store];
-      const dst = DRIVERS[task.dst.store];
-      await withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
-        withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
-          const { bavail, bsize } = await fs.statfs(to);
-          const method = await copyTree(
-            ctx.run,
-            from,
-            to,
-            { needed: task.neededBytes, available: bavail * bsize },
-            sharesExtents(src.store, dst.store),
-          );
-          // On disk before the swap may point the config at it and destroy the old store: syncfs flushes the
-          // new filesystem, and for a loop-mounted one the loop driver turns the flush into an fsync of the image.
-          await ctx.run(["sync", "-f", to]);
-          process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ method })}\n`);
-        }),
-      );
+      const method = await copyMountedFiles(ctx, task);
+      process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ method })}\n`);
       return;
     }
     case "grow-fs":

@@ -6,14 +6,11 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { AlreadyExists, NoSpace, Unsafe } from "../model/errors";
+import { AlreadyExists, RootfsError, Unsafe } from "../model/errors";
 import { SNAPS_DIR, SnapshotMethod } from "../model/snapshots";
-import { SUPER_MAGIC } from "../model/filesystems";
 import { Driver, isBlock, Location, OpContext, parseRootfsString, StoreUsage } from "../drivers";
-import { copyAllocatedBlocks } from "../host/blockcopy";
 import { configPath, configValue, readConfig, withRootfsPath } from "../host/lxc-config";
 import { lstatOrNull, readSmallFile, removeEmptyDir, removeFile, removeTree, stageFile, writeFileAtomically } from "../host/paths";
-import { copyTree } from "../host/treecopy";
 import {
   clearJournal,
   hostPathProblem,
@@ -28,6 +25,7 @@ import {
   stringField,
   writeJournal,
 } from "./journal";
+import { copyBlocks, copyFiles } from "./copy";
 import { failpoint } from "./failpoint";
 import { assertNotInUse } from "./guards";
 
@@ -62,12 +60,6 @@ export async function snapshotNames(containerDir: string): Promise<string[]> {
     if ((await lstatOrNull(path.join(dir, name, "config")))?.isFile()) names.push(name);
   }
   return names;
-}
-
-/** Whether the host filesystem under `dir` can share extents between files (reflinks). */
-export async function sharesExtents(dir: string): Promise<boolean> {
-  const { type } = await fs.statfs(dir);
-  return type === SUPER_MAGIC.btrfs || type === SUPER_MAGIC.xfs;
 }
 
 /** LXC's `ts`: local time as `%Y:%m:%d %H:%M:%S`, no newline. */
@@ -116,22 +108,18 @@ async function copyInto(ctx: OpContext, source: SnapshotSource, dst: Location): 
   // A copy of a rootfs in use would catch its files half-written: LXC refuses a running container too.
   await assertNotInUse(ctx, driver, loc);
   const observed = source.usage ?? (await driver.inspect(ctx, loc));
-  const { bavail, bsize } = await fs.statfs(ctx.containerDir);
-  const available = bavail * bsize;
-  if (isBlock(driver)) {
-    const size = observed.sizeBytes ?? 0;
-    // A copy that cannot share extents writes every allocated block: refused up front when they do not fit.
-    if (!(await sharesExtents(ctx.containerDir)) && observed.allocatedBytes > available) {
-      throw new NoSpace(`${ctx.containerDir} (snapshot)`, observed.allocatedBytes, available);
-    }
-    await driver.create(ctx, dst, { size, format: false });
-    const result = await copyAllocatedBlocks(driver.blockPath(loc), driver.blockPath(dst), size).catch((e: NodeJS.ErrnoException) => {
-      throw e.code === "ENOSPC" ? new NoSpace(`${ctx.containerDir} (snapshot)`, observed.allocatedBytes, available) : e;
-    });
-    return result.method;
+  if (!isBlock(driver)) {
+    const end = (at: Location) => ({ driver, loc: at, fstype: observed.fstype });
+    return copyFiles(ctx, end(loc), end(dst), observed.usedBytes, "storage");
   }
-  await fs.mkdir(dst.path, { mode: 0o755 });
-  return copyTree(ctx.run, loc.path, dst.path, { needed: observed.usedBytes, available }, true);
+  if (observed.sizeBytes === null) throw new RootfsError(`internal: ${loc.rootfsPath} has no size to copy`);
+  // A copy of the same size, so nothing grows; nothing before counted the room, so it is measured first.
+  return copyBlocks(
+    ctx,
+    { driver, loc, sizeBytes: observed.sizeBytes, allocatedBytes: observed.allocatedBytes },
+    { driver, loc: dst, size: observed.sizeBytes },
+    { what: `${ctx.containerDir} (snapshot)`, upFront: true },
+  );
 }
 
 /**

@@ -20,6 +20,7 @@ import { mountsUnder } from "../host/mounts";
 import { lstatOrNull, readSmallFile } from "../host/paths";
 import { planSnapshot } from "../planner/snapshot";
 import { OperationOptions, withOperation } from "./context";
+import { hostSharesExtents } from "./copy";
 import { locateCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
 import {
@@ -28,7 +29,6 @@ import {
   parseLxcTimestamp,
   readComment,
   removeSnapshot,
-  sharesExtents,
   SnapshotSource,
   snapshotStorage,
 } from "./snapshot-store";
@@ -65,7 +65,7 @@ async function prepare(ctx: OpContext, spec: SnapshotSpec): Promise<Prepared> {
   const plan = planSnapshot(spec.name, loc.rootfsPath, {
     native,
     block: isBlock(driver),
-    sharesExtents: await sharesExtents(ctx.containerDir),
+    hostSharesExtents: await hostSharesExtents(ctx.containerDir),
     usedBytes: usage?.usedBytes ?? 0,
     allocatedBytes: usage?.allocatedBytes ?? 0,
   });

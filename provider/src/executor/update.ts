@@ -4,7 +4,7 @@
  * update will not fail on anything the host can tell beforehand.
  */
 import { AlreadyExists, NotFound, RootfsError } from "../model/errors";
-import { ContainerRef, Fstype, RootfsChange, RootfsSpec } from "../model/requests";
+import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
 import { UpdatePlan } from "../model/plans";
 import { CopyMethod, UpdateResult } from "../model/results";
 import { BlockDriver, Driver, DRIVERS, isBlock, Location, OpContext } from "../drivers";
@@ -29,12 +29,6 @@ interface Prepared {
   next?: { driver: Driver; loc: Location };
 }
 
-/** The filesystem of a block store to resize: one must have been found in it. */
-function fstypeOf(current: Current): Fstype {
-  if (current.observed.fstype === null) throw new RootfsError(`cannot resize ${current.loc.rootfsPath}: no filesystem was found in it`);
-  return current.observed.fstype;
-}
-
 function asBlock(driver: Driver): BlockDriver {
   if (!isBlock(driver)) throw new RootfsError(`internal: ${driver.store} is not a block store`);
   return driver;
@@ -51,17 +45,17 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
   const shape = shapeOf(current);
   const { spec, plan } = planChange(ref, shape, change);
   const { driver, loc } = current;
-  const { target } = plan;
   switch (plan.strategy) {
     case "none":
     case "set-limit":
     case "shrink-in-place":
       return { current, spec, plan };
     case "grow-in-place":
-      await assertSpace(ctx, driver, loc, { sizeBytes: (target.size ?? 0) - (shape.sizeBytes ?? 0), dataBytes: 0 });
+      await assertSpace(ctx, driver, loc, { sizeBytes: plan.toSize - plan.fromSize, dataBytes: 0 });
       return { current, spec, plan };
     case "block-copy":
     case "file-copy": {
+      const { target } = plan;
       const newDriver = DRIVERS[target.store];
       const newLoc = destinationOf(spec, loc);
       await driver.assertReplaceable?.(ctx, loc);
@@ -71,6 +65,7 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
       if (newLoc.localRoot === undefined && newLoc.path !== loc.path && (await newDriver.exists(ctx, newLoc))) {
         throw new AlreadyExists(newLoc.rootfsPath);
       }
+      // A tree store has no device to make: only its data counts.
       await assertSpace(ctx, newDriver, newLoc, { sizeBytes: target.size ?? 0, dataBytes: plan.bytesToMove });
       // The snapshots this tool takes are copies of their own, kept under snaps/ whatever the rootfs becomes;
       // a store whose snapshots hang on their origin refused the move above (assertReplaceable).
@@ -92,23 +87,20 @@ export async function planStoreUpdate(ref: ContainerRef, change: RootfsChange, o
 
 async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared): Promise<CopyMethod> {
   const { driver, loc, observed } = current;
-  const { target } = plan;
-  const size = target.size ?? 0;
   // Offline resizes and moves need the rootfs to themselves: its container stopped, nothing mounted on it.
   if (plan.strategy !== "none" && plan.strategy !== "set-limit") await assertNotInUse(ctx, driver, loc);
   switch (plan.strategy) {
     case "none":
       return "none";
     case "grow-in-place":
-      await growBlockStore(ctx, asBlock(driver), loc, fstypeOf(current), observed.sizeBytes ?? size, size);
+      await growBlockStore(ctx, asBlock(driver), loc, plan.fstype, plan.fromSize, plan.toSize);
       return "none";
     case "shrink-in-place":
-      await shrinkBlockStore(ctx, asBlock(driver), loc, fstypeOf(current), size);
+      await shrinkBlockStore(ctx, asBlock(driver), loc, plan.fstype, plan.size);
       return "none";
     case "set-limit":
-      if (driver.kind !== "tree" || !driver.setLimit || target.size === undefined)
-        throw new RootfsError(`internal: ${driver.store} sets no limit`);
-      await driver.setLimit(ctx, loc, target.size);
+      if (driver.kind !== "tree" || !driver.setLimit) throw new RootfsError(`internal: ${driver.store} sets no limit`);
+      await driver.setLimit(ctx, loc, plan.limit);
       return "none";
     case "block-copy":
     case "file-copy": {
@@ -120,14 +112,7 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
         newFinal: next.loc,
         old: { driver, loc },
         build: async (built) => {
-          method = await buildStore(
-            ctx,
-            next.driver,
-            built,
-            target,
-            { driver, loc, usage: observed },
-            plan.strategy === "block-copy" ? "block-copy" : "file-copy",
-          );
+          method = await buildStore(ctx, next.driver, built, plan, { driver, loc, usage: observed });
         },
       });
       return method;

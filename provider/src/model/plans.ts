@@ -2,8 +2,8 @@
 import type { Fstype, Store } from "./requests";
 import type { StoreUsage } from "./usage";
 
-export type UpdateStrategy = "none" | "grow-in-place" | "shrink-in-place" | "set-limit" | "block-copy" | "file-copy";
-export type FillStrategy = "empty" | "clone" | "block-copy" | "file-copy";
+export type UpdateStrategy = UpdatePlan["strategy"];
+export type FillStrategy = FillPlan["strategy"];
 
 /** The storage as it is, or as it will be. */
 export interface StoreShape extends StoreUsage {
@@ -19,11 +19,50 @@ export interface Target {
   fstype?: Fstype;
 }
 
-export interface UpdatePlan {
-  strategy: UpdateStrategy;
-  target: Target;
-  /** Bytes the strategy moves (0 for in-place changes and reflinks). */
-  bytesToMove: number;
-  /** One line for a reviewer: what will happen and what it costs. */
-  summary: string;
+/*
+ * Each plan is a union keyed by its strategy, each variant carrying what the executor needs to carry it
+ * out: the executor decides nothing again.
+ */
+
+/** A target a block copy can fill: a block store of a known size holding the source's filesystem. */
+export interface BlockTarget extends Target {
+  size: number;
+  fstype: Fstype;
 }
+
+/** The source's device copied whole (its holes kept) into a new block store, then grown to the target's size. */
+export interface BlockCopyPlan {
+  strategy: "block-copy";
+  target: BlockTarget;
+  /** The source device's size as found: the bytes read, and the size the copy grows from. */
+  sourceSize: number;
+  /** The source's allocated bytes. */
+  bytesToMove: number;
+}
+
+/** A new store made and formatted, and the source's files copied into it. */
+export interface FileCopyPlan {
+  strategy: "file-copy";
+  target: Target;
+  /** The source's used bytes. */
+  bytesToMove: number;
+}
+
+/** How to fill a new store at create. */
+export type FillPlan =
+  | { strategy: "empty"; target: Target; bytesToMove: 0 }
+  /** The store's own clone of the source; a file copy of `copyBytes` where the host cannot clone (another filesystem or pool). */
+  | { strategy: "clone"; target: Target; bytesToMove: 0; copyBytes: number }
+  | BlockCopyPlan
+  | FileCopyPlan;
+
+/** How to change a rootfs in place, or into a new store. `summary`: one line for a reviewer, what will happen and what it costs. */
+export type UpdatePlan = { summary: string } & (
+  | { strategy: "none"; bytesToMove: 0 }
+  /** `fromSize`: the device's size as found, which a failed filesystem step restores. */
+  | { strategy: "grow-in-place"; fstype: Fstype; fromSize: number; toSize: number; bytesToMove: 0 }
+  | { strategy: "shrink-in-place"; fstype: Fstype; size: number; bytesToMove: 0 }
+  | { strategy: "set-limit"; limit: number; bytesToMove: 0 }
+  | BlockCopyPlan
+  | FileCopyPlan
+);

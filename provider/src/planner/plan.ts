@@ -5,10 +5,10 @@
 import { formatBytes } from "../model/bytes";
 import { CannotShrink, InvalidInput, NoSpace } from "../model/errors";
 import { shrinkMode } from "../model/filesystems";
-import { FillStrategy, StoreShape, Target, UpdatePlan, UpdateStrategy } from "../model/plans";
-import { ContainerRef, containerDirOf, DEFAULT_FSTYPE, Fstype, RootfsChange, RootfsSpec, Store } from "../model/requests";
+import { BlockCopyPlan, BlockTarget, FillPlan, StoreShape, Target, UpdatePlan } from "../model/plans";
+import { ContainerRef, containerDirOf, Fstype, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import { SIZE_ALIGN } from "../model/sizes";
-import { canClone, DRIVERS, isBlockStore, parseRootfsString, sharesExtents } from "../drivers";
+import { canClone, copySharesExtents, DRIVERS, isBlockStore, parseRootfsString } from "../drivers";
 import { destinationOf, resolveTarget, specForUpdate } from "./target";
 
 export function mib(n: number): string {
@@ -25,21 +25,36 @@ function checkFits(what: string, used: number, capacity: number | undefined): vo
   if (capacity !== undefined && used > capacity) throw new NoSpace(what, used, capacity);
 }
 
-/** How to fill a new store from a source rootfs at create. */
-export function planFill(source: StoreShape, target: Target): { strategy: FillStrategy; bytesToMove: number } {
-  if (
+/**
+ * The one rule for a block copy: both stores are block devices holding the same filesystem, and the target
+ * is at least the source's size (the copy is grown after, never shrunk).
+ */
+export function canBlockCopy(source: StoreShape, target: Target): target is BlockTarget {
+  return (
     isBlockStore(source.store) &&
     isBlockStore(target.store) &&
     source.fstype === target.fstype &&
     source.sizeBytes !== null &&
     target.size !== undefined &&
     target.size >= source.sizeBytes
-  ) {
-    return { strategy: "block-copy", bytesToMove: source.allocatedBytes };
-  }
+  );
+}
+
+/** The block copy of `source` into `target` where canBlockCopy allows it; `sourceSize` is the device's size as found. */
+function blockCopyOf(source: StoreShape, target: Target, sourceSize: number | null): BlockCopyPlan | null {
+  if (!canBlockCopy(source, target) || sourceSize === null) return null;
+  return { strategy: "block-copy", target, sourceSize, bytesToMove: source.allocatedBytes };
+}
+
+/** How to fill a new store at create: empty, or from a source rootfs. */
+export function planFill(source: StoreShape | undefined, target: Target): FillPlan {
+  if (!source) return { strategy: "empty", target, bytesToMove: 0 };
+  const block = blockCopyOf(source, target, source.sizeBytes);
+  if (block) return block;
   checkFits(`the new ${target.store} rootfs`, source.usedBytes, target.size);
-  if (source.store === target.store && canClone(target.store)) return { strategy: "clone", bytesToMove: 0 };
-  return { strategy: "file-copy", bytesToMove: source.usedBytes };
+  if (source.store === target.store && canClone(target.store))
+    return { strategy: "clone", target, bytesToMove: 0, copyBytes: source.usedBytes };
+  return { strategy: "file-copy", target, bytesToMove: source.usedBytes };
 }
 
 export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
@@ -51,7 +66,8 @@ export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
       : observed;
   const target = resolveTarget(spec, current);
   const toBlock = isBlockStore(target.store);
-  const plan = (strategy: UpdateStrategy, bytesToMove: number, summary: string): UpdatePlan => ({ strategy, target, bytesToMove, summary });
+  const block = blockCopyOf(current, target, observed.sizeBytes);
+  const fileCopy = (summary: string): UpdatePlan => ({ strategy: "file-copy", target, bytesToMove: current.usedBytes, summary });
 
   if (current.store !== target.store && DRIVERS[target.store].caps.needsLower) {
     throw new InvalidInput(
@@ -66,76 +82,67 @@ export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
       ? destinationOf(spec, parseRootfsString(current.rootfsPath, "rootfsPath", containerDirOf(spec)).loc).rootfsPath
       : undefined;
   if (where !== undefined && where !== current.rootfsPath) {
-    if (
-      toBlock &&
-      target.fstype === current.fstype &&
-      current.sizeBytes !== null &&
-      target.size !== undefined &&
-      target.size >= current.sizeBytes
-    ) {
-      return plan(
-        "block-copy",
-        current.allocatedBytes,
-        `block copy of ${mib(current.allocatedBytes)} allocated from ${current.rootfsPath} to ${where}`,
-      );
+    if (block) {
+      return { ...block, summary: `block copy of ${mib(block.bytesToMove)} allocated from ${current.rootfsPath} to ${where}` };
     }
     checkFits(`the new ${target.store} rootfs`, current.usedBytes, target.size);
-    return plan("file-copy", current.usedBytes, `copy ${mib(current.usedBytes)} file by file from ${current.rootfsPath} to ${where}`);
+    return fileCopy(`copy ${mib(current.usedBytes)} file by file from ${current.rootfsPath} to ${where}`);
   }
   if (current.store === target.store) {
     if (toBlock && target.fstype !== current.fstype) {
       checkFits(`the new ${target.fstype} filesystem`, current.usedBytes, target.size);
-      return plan(
-        "file-copy",
-        current.usedBytes,
+      return fileCopy(
         `copy ${mib(current.usedBytes)} file by file from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`,
       );
     }
-    if (toBlock && target.size !== undefined && current.sizeBytes !== null && target.size !== current.sizeBytes) {
-      if (target.size > current.sizeBytes) {
-        return plan(
-          "grow-in-place",
-          0,
-          `grow in place: ${describeShape({ ...current, size: current.sizeBytes })} → ${formatBytes(target.size)}`,
-        );
+    // The same block store and filesystem (another filesystem is copied into, above): resized in place.
+    if (toBlock && target.fstype && target.size !== undefined && observed.sizeBytes !== null && current.sizeBytes !== null) {
+      const { fstype, size } = target;
+      if (size > current.sizeBytes) {
+        return {
+          strategy: "grow-in-place",
+          fstype,
+          fromSize: observed.sizeBytes,
+          toSize: size,
+          bytesToMove: 0,
+          summary: `grow in place: ${describeShape({ ...current, size: current.sizeBytes })} → ${formatBytes(size)}`,
+        };
       }
-      const fstype = current.fstype ?? DEFAULT_FSTYPE;
-      if (!shrinkMode(fstype))
-        throw new CannotShrink(fstype, `${fstype} filesystems cannot be shrunk; keep size at least ${current.sizeBytes}`);
-      checkFits(`the shrunk ${fstype} filesystem`, current.usedBytes, target.size);
-      return plan(
-        "shrink-in-place",
-        0,
-        `shrink in place (${shrinkMode(fstype)}): ${describeShape({ ...current, size: current.sizeBytes })} → ${formatBytes(target.size)}`,
-      );
+      if (size < current.sizeBytes) {
+        if (!shrinkMode(fstype))
+          throw new CannotShrink(fstype, `${fstype} filesystems cannot be shrunk; keep size at least ${current.sizeBytes}`);
+        checkFits(`the shrunk ${fstype} filesystem`, current.usedBytes, size);
+        return {
+          strategy: "shrink-in-place",
+          fstype,
+          size,
+          bytesToMove: 0,
+          summary: `shrink in place (${shrinkMode(fstype)}): ${describeShape({ ...current, size: current.sizeBytes })} → ${formatBytes(size)}`,
+        };
+      }
     }
     if (DRIVERS[target.store].caps.sized && !toBlock && target.size !== undefined && target.size !== current.sizeBytes) {
       checkFits(`the ${target.store} limit`, current.usedBytes, target.size);
-      return plan("set-limit", 0, `set the ${target.store} limit to ${formatBytes(target.size)}`);
+      return {
+        strategy: "set-limit",
+        limit: target.size,
+        bytesToMove: 0,
+        summary: `set the ${target.store} limit to ${formatBytes(target.size)}`,
+      };
     }
-    return plan("none", 0, "no change");
+    return { strategy: "none", bytesToMove: 0, summary: "no change" };
   }
-  if (
-    isBlockStore(current.store) &&
-    toBlock &&
-    current.fstype === target.fstype &&
-    current.sizeBytes !== null &&
-    target.size !== undefined &&
-    target.size >= current.sizeBytes
-  ) {
-    const grow = target.size > current.sizeBytes ? `, then grow to ${formatBytes(target.size)}` : "";
-    return plan(
-      "block-copy",
-      current.allocatedBytes,
-      `block copy of ${mib(current.allocatedBytes)} allocated (reflink where the host allows, holes kept) from ${current.store} to ${target.store}${grow}`,
-    );
+  if (block) {
+    const grow = block.target.size > block.sourceSize ? `, then grow to ${formatBytes(block.target.size)}` : "";
+    return {
+      ...block,
+      summary: `block copy of ${mib(block.bytesToMove)} allocated (reflink where the host allows, holes kept) from ${current.store} to ${target.store}${grow}`,
+    };
   }
   checkFits(`the new ${target.store} rootfs`, current.usedBytes, target.size);
   // Two trees of the host's own filesystem are reflinked where it shares extents (btrfs, xfs).
-  const how = sharesExtents(current.store, target.store) ? " (reflinked where both share one btrfs or xfs)" : "";
-  return plan(
-    "file-copy",
-    current.usedBytes,
+  const how = copySharesExtents(current.store, target.store) ? " (reflinked where both share one btrfs or xfs)" : "";
+  return fileCopy(
     `copy ${mib(current.usedBytes)} file by file${how} from ${describeShape({ ...current, size: current.sizeBytes })} into a new ${describeShape(target)}`,
   );
 }

@@ -8,7 +8,7 @@ export interface SnapshotFacts {
   /** The rootfs is a block image, copied whole with its holes kept; else its files are copied. */
   block: boolean;
   /** The host filesystem under the container directory shares extents (btrfs, xfs). */
-  sharesExtents: boolean;
+  hostSharesExtents: boolean;
   usedBytes: number;
   allocatedBytes: number;
 }
@@ -22,6 +22,7 @@ export function planSnapshot(name: string, rootfsPath: string, f: SnapshotFacts)
   if (f.native) return plan("snapshot", 0, `${f.native}, no data copied`);
   const bytes = f.block ? f.allocatedBytes : f.usedBytes;
   const what = f.block ? "the image" : "the files";
-  if (f.sharesExtents) return plan("reflink", 0, `a reflinked copy of ${what} (shared extents; ${mib(bytes)} copied if the host refuses)`);
+  if (f.hostSharesExtents)
+    return plan("reflink", 0, `a reflinked copy of ${what} (shared extents; ${mib(bytes)} copied if the host refuses)`);
   return plan(f.block ? "sparse-copy" : "cp", bytes, `a copy of ${what}, ${mib(bytes)}${f.block ? " allocated, holes kept" : ""}`);
 }

@@ -1,0 +1,125 @@
+/**
+ * The one copy engine: a block image copied whole with its holes kept (a reflink where the host allows),
+ * and a tree of files copied (reflinked where the host shares extents). The update, create's `from`
+ * (fill.ts) and the snapshot (snapshot-store.ts) all copy through here; what differs between them is a
+ * parameter.
+ */
+import { promises as fs } from "fs";
+import { NoSpace } from "../model/errors";
+import { SUPER_MAGIC } from "../model/filesystems";
+import { Fstype } from "../model/requests";
+import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
+import { BlockDriver, copySharesExtents, Driver, DRIVERS, Location, OpContext } from "../drivers";
+import { copyAllocatedBlocks } from "../host/blockcopy";
+import { copyTree } from "../host/treecopy";
+import { IsolatedTask, runIsolated } from "./isolated";
+import { withMountedStore } from "./mount";
+import { growBlockStore } from "./resize";
+
+/** Whether the host filesystem under `dir` can share extents between files (reflinks). */
+export async function hostSharesExtents(dir: string): Promise<boolean> {
+  const { type } = await fs.statfs(dir);
+  return type === SUPER_MAGIC.btrfs || type === SUPER_MAGIC.xfs;
+}
+
+/** The bytes free to this process on the filesystem under `dir`. */
+async function freeBytes(dir: string): Promise<number> {
+  const { bavail, bsize } = await fs.statfs(dir);
+  return bavail * bsize;
+}
+
+/**
+ * How a copy answers for the host's room in the container directory. `what`: the place a NoSpace names.
+ * `upFront`: measure before writing, and refuse a block copy that cannot share extents when its allocated
+ * blocks do not fit. A snapshot asks for it: nothing before it counted the room. An update or a create has
+ * checked the room already (assertSpace), so it reads the room only when the copy runs out.
+ */
+export interface Room {
+  what: string;
+  upFront: boolean;
+}
+
+/**
+ * Makes the block store `to` (unformatted) and copies the first `sizeBytes` of `from` into it; a larger
+ * target is then grown to its size, device and filesystem. The caller owns `to`: on failure it removes it.
+ */
+export async function copyBlocks(
+  ctx: OpContext,
+  from: { driver: BlockDriver; loc: Location; sizeBytes: number; allocatedBytes: number },
+  to: { driver: BlockDriver; loc: Location; size: number; fstype?: Fstype },
+  room: Room,
+): Promise<BlockCopyMethod> {
+  const available = room.upFront ? await freeBytes(ctx.containerDir) : undefined;
+  if (available !== undefined && !(await hostSharesExtents(ctx.containerDir)) && from.allocatedBytes > available) {
+    throw new NoSpace(room.what, from.allocatedBytes, available);
+  }
+  await to.driver.create(ctx, to.loc, { size: to.size, fstype: to.fstype, format: false });
+  const result = await copyAllocatedBlocks(from.driver.blockPath(from.loc), to.driver.blockPath(to.loc), from.sizeBytes).catch(
+    async (e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOSPC") throw e;
+      throw new NoSpace(room.what, from.allocatedBytes, available ?? (await freeBytes(ctx.containerDir)));
+    },
+  );
+  if (to.fstype && to.size > from.sizeBytes) await growBlockStore(ctx, to.driver, to.loc, to.fstype, from.sizeBytes, to.size);
+  return result.method;
+}
+
+/** One end of a file copy: a store, where it is, and the filesystem a block store holds. */
+export interface FilesEnd {
+  driver: Driver;
+  loc: Location;
+  fstype: Fstype | null;
+}
+
+/**
+ * Copies the files of one store into another, already made. `view` says which files:
+ * - "mounted": the rootfs as LXC mounts it (a block store's filesystem, an overlay's merged tree), for a
+ *   store that takes another's place. Mounting is done in the isolated helper's private mount namespace
+ *   (runIsolated), so no mount outlives the operation, and the copy is flushed before the swap relies on it.
+ * - "storage": the store's own directory as it lies on the host (an overlay's upper layer only, its lower
+ *   layer shared by name), for a snapshot of a tree store beside it. Nothing is mounted, so it runs here,
+ *   into a fresh directory at `to`; both ends are the host's files, so a reflink is always tried. The room
+ *   is that of the container directory, where the snapshot lies.
+ */
+export async function copyFiles(
+  ctx: OpContext,
+  from: FilesEnd,
+  to: FilesEnd,
+  neededBytes: number,
+  view: "mounted" | "storage",
+): Promise<TreeCopyMethod> {
+  if (view === "storage") {
+    const available = await freeBytes(ctx.containerDir);
+    await fs.mkdir(to.loc.path, { mode: 0o755 });
+    return copyTree(ctx.run, from.loc.path, to.loc.path, { needed: neededBytes, available }, true);
+  }
+  const { method } = await runIsolated(ctx, {
+    kind: "copy",
+    containerDir: ctx.containerDir,
+    src: { store: from.driver.store, loc: from.loc, fstype: from.fstype },
+    dst: { store: to.driver.store, loc: to.loc, fstype: to.fstype },
+    neededBytes,
+  });
+  return method ?? "cp";
+}
+
+/** The "mounted" copy, inside the isolated helper: both stores mounted, the files copied, the new filesystem flushed. */
+export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTask, { kind: "copy" }>): Promise<TreeCopyMethod> {
+  const src = DRIVERS[task.src.store];
+  const dst = DRIVERS[task.dst.store];
+  return withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
+    withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
+      const method = await copyTree(
+        ctx.run,
+        from,
+        to,
+        { needed: task.neededBytes, available: await freeBytes(to) },
+        copySharesExtents(src.store, dst.store),
+      );
+      // On disk before the swap may point the config at it and destroy the old store: syncfs flushes the
+      // new filesystem, and for a loop-mounted one the loop driver turns the flush into an fsync of the image.
+      await ctx.run(["sync", "-f", to]);
+      return method;
+    }),
+  );
+}
