@@ -6,6 +6,8 @@
  *   on every start (about 0.1 s here). validate.ts falls back to compiling at run time when it is missing.
  * - dist/provider/src/pulumi/dynamic-impl.js re-exports the dynamic provider's implementation: stacks
  *   created by earlier versions hold a serialized provider that require()s that path on refresh and destroy.
+ * It also removes dist/sdk, the copy of the generated SDK that tsc compiled while the core imported it (no
+ * longer: see scripts/gen-types.js), so that a checkout built before does not pack a stale copy.
  */
 "use strict";
 const fs = require("fs");
@@ -15,6 +17,7 @@ const standaloneCode = require("ajv/dist/standalone").default;
 const { inputJsonSchema } = require("../dist/provider/src/model/schema");
 
 const src = path.join(__dirname, "..", "dist", "provider", "src");
+fs.rmSync(path.join(__dirname, "..", "dist", "sdk"), { recursive: true, force: true });
 const ajv = new Ajv({ allErrors: true, verbose: true, code: { source: true } });
 fs.writeFileSync(
   path.join(src, "api", "input-validator.js"),

@@ -2,6 +2,7 @@
 # npm run gen-sdk: regenerates sdk/nodejs, sdk/python and sdk/go from schema.json with Pulumi's own
 # generators (scripts/pulumi-toolchain/gensdk). Deterministic: the same schema gives the same bytes, which
 # test/pulumi/sdk.test.ts checks against the committed SDKs. OUT=<dir> writes elsewhere (the test does).
+# Into sdk/, it also regenerates the types the core takes from schema.json (npm run gen-types).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
@@ -24,4 +25,7 @@ require github.com/pulumi/pulumi/sdk/v3 $PULUMI_GO_SDK
 GOMOD
 (cd "$OUT" && GOFLAGS=-mod=mod GOTOOLCHAIN=local retry go mod tidy)
 # The example programs load the compiled Node.js SDK.
-if [ "$OUT" = sdk ]; then node scripts/build-sdk-nodejs.js; fi
+if [ "$OUT" = sdk ]; then
+  node scripts/build-sdk-nodejs.js
+  node scripts/gen-types.js
+fi

@@ -1,9 +1,9 @@
 /**
  * The core's requests: plain data, JSON in and out, so that an adapter in another process (or on another
- * host) can send them. The store and filesystem names are the generated SDK's, from schema.json.
+ * host) can send them. The store and filesystem names are schema.json's enums (enums.generated.ts).
  */
 import path from "path";
-import type { BackingStore, Fstype } from "../../../sdk/nodejs/types/enums";
+import type { BackingStore, Fstype } from "./enums.generated";
 
 export type Store = BackingStore;
 export type { Fstype };

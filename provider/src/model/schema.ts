@@ -1,8 +1,9 @@
 /**
  * schema.json is the single source of truth for the inputs: this derives from it the JSON Schema that
- * ajv validates, and the lists of stores and filesystems are checked against it by the tests.
+ * ajv validates; the lists of stores and filesystems are generated from it (enums.generated.ts).
  */
 import schemaJson from "../../../schema.json";
+import { BACKING_STORE_VALUES, FSTYPE_VALUES } from "./enums.generated";
 
 type PropertySpec = { type?: string; $ref?: string; oneOf?: PropertySpec[]; default?: unknown; description?: string };
 
@@ -50,8 +51,9 @@ export const inputDefaults: Record<string, unknown> = Object.fromEntries(
 export const inputNames = Object.keys(resource.inputProperties);
 /** The inputs the core's requests take. */
 export const coreInputNames = coreInputs.map(([k]) => k);
-export const storeValues = enumValues("#/types/lxc:index:BackingStore");
-export const fstypeValues = enumValues("#/types/lxc:index:Fstype");
+/** The enums' values as plain strings, to test an input not yet known to be one. */
+export const storeValues: readonly string[] = BACKING_STORE_VALUES;
+export const fstypeValues: readonly string[] = FSTYPE_VALUES;
 
 type ResourceSpec = { inputProperties: Record<string, PropertySpec & { secret?: boolean }>; requiredInputs: string[] };
 const snapshotResource = (schemaJson.resources as unknown as Record<string, ResourceSpec>)[SNAPSHOT_TOKEN];

@@ -4,10 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { rootfsProvider as provider } from "./providers";
-import type { RootfsArgs } from "../../../../sdk/nodejs/rootfs";
-import type { BackingStore, Fstype } from "../../../../sdk/nodejs/types/enums";
+import type { RootfsArgs } from "./args.generated";
+import type { BackingStore, Fstype } from "../../model/enums.generated";
 
-/** The inputs are the generated SDK's, from schema.json: see it for each property's rules and defaults. */
+/** The inputs are schema.json's, typed as the Node.js SDK types them: see it for each property's rules and defaults. */
 export type { RootfsArgs };
 
 export class Rootfs extends pulumi.dynamic.Resource {

@@ -4,10 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { snapshotProvider as provider } from "./providers";
-import type { RootfsSnapshotArgs } from "../../../../sdk/nodejs/rootfsSnapshot";
-import type { BackingStore } from "../../../../sdk/nodejs/types/enums";
+import type { RootfsSnapshotArgs } from "./args.generated";
+import type { BackingStore } from "../../model/enums.generated";
 
-/** The inputs are the generated SDK's, from schema.json. Every one replaces the snapshot when it changes. */
+/** The inputs are schema.json's, typed as the Node.js SDK types them. Every one replaces the snapshot when it changes. */
 export type { RootfsSnapshotArgs };
 
 export class RootfsSnapshot extends pulumi.dynamic.Resource {

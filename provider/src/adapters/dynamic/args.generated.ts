@@ -1,0 +1,135 @@
+// Generated from schema.json by scripts/gen-types.js; do not edit: run npm run gen-types.
+import type * as pulumi from "@pulumi/pulumi";
+import type { BackingStore, Fstype } from "../../model/enums.generated";
+
+/**
+ * The inputs of a Rootfs (lxc:index:Rootfs).
+ */
+export interface RootfsArgs {
+  /**
+   * The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
+   */
+  container: pulumi.Input<string>;
+  /**
+   * The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
+   */
+  lxcPath?: pulumi.Input<string | undefined>;
+  /**
+   * The backing store. Changing it moves the data into the new store: an update, never a replacement.
+   */
+  backingStore?: pulumi.Input<BackingStore | undefined>;
+  /**
+   * Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
+   */
+  size?: pulumi.Input<string | number | undefined>;
+  /**
+   * The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
+   */
+  fstype?: pulumi.Input<Fstype | undefined>;
+  /**
+   * An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
+   */
+  from?: pulumi.Input<string | undefined>;
+  /**
+   * LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
+   */
+  vgName?: pulumi.Input<string | undefined>;
+  /**
+   * LVM only: the logical volume's name. Default: the container's name.
+   */
+  lvName?: pulumi.Input<string | undefined>;
+  /**
+   * LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
+   */
+  thinPool?: pulumi.Input<string | undefined>;
+  /**
+   * ZFS only: the parent dataset. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
+   */
+  zfsRoot?: pulumi.Input<string | undefined>;
+  /**
+   * The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
+   */
+  connection?: pulumi.Input<ConnectionArgs | undefined>;
+}
+
+/**
+ * The inputs of a RootfsSnapshot (lxc:index:RootfsSnapshot).
+ */
+export interface RootfsSnapshotArgs {
+  /**
+   * The container whose rootfs is snapshotted. Pass the Rootfs's container output, so the engine deletes the snapshot before the rootfs.
+   */
+  container: pulumi.Input<string>;
+  /**
+   * The LXC path that holds the container's directory.
+   */
+  lxcPath?: pulumi.Input<string | undefined>;
+  /**
+   * The snapshot's name, the directory under <container>/snaps: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters.
+   */
+  name: pulumi.Input<string>;
+  /**
+   * Kept in the snapshot's comment file, as lxc-snapshot -c does; lxc-snapshot -L -C prints it.
+   */
+  comment?: pulumi.Input<string | undefined>;
+  /**
+   * The LXC host, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the snapshot.
+   */
+  connection?: pulumi.Input<ConnectionArgs | undefined>;
+}
+
+/**
+ * How to reach an LXC host over SSH: the shape of @pulumi/command's remote.Connection, so one object serves both.
+ */
+export interface ConnectionArgs extends ProxyConnectionArgs {
+  /**
+   * A bastion to reach the host through, as `ssh -J` does.
+   */
+  proxy?: pulumi.Input<ProxyConnectionArgs | undefined>;
+}
+
+/**
+ * A bastion host: a connection without a proxy of its own.
+ */
+export interface ProxyConnectionArgs {
+  /**
+   * The host's name or IP address.
+   */
+  host: pulumi.Input<string>;
+  /**
+   * The SSH port.
+   */
+  port?: pulumi.Input<number | undefined>;
+  /**
+   * The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
+   */
+  user?: pulumi.Input<string | undefined>;
+  /**
+   * The password to log in with.
+   */
+  password?: pulumi.Input<string | undefined>;
+  /**
+   * The private key to log in with, in OpenSSH or PEM format.
+   */
+  privateKey?: pulumi.Input<string | undefined>;
+  /**
+   * The passphrase of an encrypted privateKey.
+   */
+  privateKeyPassword?: pulumi.Input<string | undefined>;
+  /**
+   * The ssh-agent socket to log in with. Default: $SSH_AUTH_SOCK.
+   */
+  agentSocketPath?: pulumi.Input<string | undefined>;
+  /**
+   * The host's public key (`ssh-ed25519 AAAA…`) or its SHA256 fingerprint. Without it, the host must be in the known_hosts of the user running Pulumi; any other key is refused before a command runs.
+   */
+  hostKey?: pulumi.Input<string | undefined>;
+  /**
+   * How many times to dial before giving up; -1 for no limit.
+   */
+  dialErrorLimit?: pulumi.Input<number | undefined>;
+  /**
+   * Seconds each dial may take, handshake and login included; 0 for no limit.
+   */
+  perDialTimeout?: pulumi.Input<number | undefined>;
+}
