@@ -8,6 +8,9 @@ import { TreeDriver } from "./types";
 
 const { at, defaults } = localTree("dir");
 
+/** The plain directory at `path`, as a dir location. */
+export const plainDir = at;
+
 /** A plain directory: LXC's `dir` backend. */
 export const dirDriver: TreeDriver = {
   ...defaults,

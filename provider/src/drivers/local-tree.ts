@@ -7,16 +7,16 @@
 import { lstatOrNull } from "../host/paths";
 import { checkLocalDestroy, moveLocal } from "./local";
 import { isHostPath } from "./syntax";
-import { LocationOf, SLOT_SUFFIX, TreeDriver } from "./types";
+import { LocationOf, PlainStore, SLOT_SUFFIX, TreeDriver } from "./types";
 
 type Shared = "kind" | "store" | "prefixes" | "options" | "parse" | "optionsOf" | "locate" | "relocate" | "snapshotAt" | "exists";
 type SharedSteps = "move" | "checkDestroy" | "mountTree";
 
-export function localTree(store: "dir" | "btrfs"): {
-  at: (path: string) => LocationOf<"dir" | "btrfs">;
+export function localTree(store: PlainStore): {
+  at: (path: string) => LocationOf<PlainStore>;
   defaults: Pick<TreeDriver, Shared | SharedSteps>;
 } {
-  const at = (path: string): LocationOf<"dir" | "btrfs"> => ({ store, path, rootfsPath: `${store}:${path}`, localRoot: path });
+  const at = (path: string): LocationOf<PlainStore> => ({ store, path, rootfsPath: `${store}:${path}`, localRoot: path });
   return {
     at,
     defaults: {

@@ -6,6 +6,7 @@ import { mountOnScratch } from "../host/mounts";
 import { lstatOrNull, removeTree } from "../host/paths";
 import { treeAllocatedBytes } from "../host/usage";
 import { assertLocal, checkLocalDestroy, moveLocal } from "./local";
+import { plainDir } from "./dir";
 import { isHostPath, ROOTFS_STRING_FORMS } from "./syntax";
 import { Location, LocationOf, ownLocation, SLOT_SUFFIX, TreeDriver } from "./types";
 
@@ -55,6 +56,8 @@ export const overlayDriver: TreeDriver = {
   optionsOf: () => ({}),
   checkLower: (from) => void lowerDirOf(from),
   lowerOf,
+  // Named as a plain dir by its upper layer: LXC re-makes a missing upper layer and would boot the lower one.
+  unbootable: (loc) => plainDir(loc.path).rootfsPath,
   locate: (spec, containerDir) => at(`${containerDir}/overlay`, lowerDirOf(spec.from)),
   relocate: (final, slot) => at(`${dirOf(final)}${SLOT_SUFFIX[slot]}`, lowerOf(final)),
   // LXC's snapshot of an overlay: a copy of the upper layer over the same lower one.

@@ -38,6 +38,9 @@ export type LocationOf<S extends Store> = LocationBase<S> & (S extends keyof Sto
 
 export type Location = { [S in Store]: LocationOf<S> }[Store];
 
+/** The stores whose locations are the base alone, with no fields of their own. */
+export type PlainStore = Exclude<Store, keyof StoreFields>;
+
 /** A driver's own location: one of another store handed to it is a bug in the caller, stopped before any command. */
 export function ownLocation<S extends Store>(store: S, loc: Location): LocationOf<S> {
   if (loc.store !== store) throw new Error(`internal: a ${loc.store} location handed to the ${store} driver`);
@@ -111,6 +114,13 @@ interface DriverBase {
   checkLower?(from: string | undefined): void;
   /** Layered stores: the lower directory a location reads and never writes, as the `from` that locates it. Pure. */
   lowerOf?(loc: Location): string;
+  /**
+   * The rootfs string a destroyed location leaves in the config, one LXC refuses to start from; by default
+   * its own. Pure.
+   */
+  unbootable?(loc: Location): string;
+  /** Whether destroying this location would take more than one rootfs (a pool's root dataset). Pure. */
+  holdsOthers?(loc: Location): boolean;
   exists(ctx: OpContext, loc: Location): Promise<boolean>;
   /**
    * Refuses, before anything is changed, to replace a store that could not be destroyed afterwards (a

@@ -98,6 +98,8 @@ export const zfsDriver: TreeDriver = {
   optionsOf: (loc) => (loc.path.includes("/") ? { zfsRoot: loc.path.slice(0, loc.path.lastIndexOf("/")) } : {}),
   locate: (spec, containerDir) => at(`${spec.zfsRoot ?? DEFAULT_ZFS_ROOT}/${spec.container}`, `${containerDir}/rootfs`),
   relocate: (final, slot) => at(`${final.path}${DATASET_SLOT_SUFFIX[slot]}`, final.mountPoint),
+  // A dataset with no parent is a pool's root, which `zfs destroy -r` would take whole.
+  holdsOthers: (loc) => !loc.path.includes("/"),
   async precheck(ctx, spec) {
     const root = spec.zfsRoot ?? DEFAULT_ZFS_ROOT;
     await ctx.run(zfsCommands.checkRoot(root)).catch((e) => {

@@ -17,12 +17,9 @@ import { observeOwned } from "./inspect";
 import { recoverInterrupted } from "./recovery";
 import { snapshotNames } from "./snapshot-store";
 
-/**
- * The removed store's rootfs string, as one LXC refuses to start from. A layered store is named by its
- * upper directory as a plain dir: LXC re-makes a missing upper layer and would boot the lower one.
- */
+/** The removed store's rootfs string, as one LXC refuses to start from. */
 function unbootable({ driver, loc }: Found): string {
-  return driver.caps.needsLower ? `dir:${loc.path}` : loc.rootfsPath;
+  return driver.unbootable?.(loc) ?? loc.rootfsPath;
 }
 
 export async function destroy(ref: ContainerRef, opts: OperationOptions): Promise<DestroyResult> {

@@ -16,7 +16,7 @@ import path from "path";
 import { Unsafe } from "../model/errors";
 import { ContainerRef, containerDirOf } from "../model/requests";
 import { SNAPS_DIR } from "../model/snapshots";
-import { Location, OpContext, parseRootfsString } from "../drivers";
+import { DRIVERS, Location, OpContext, parseRootfsString } from "../drivers";
 import { configValue, readConfig } from "../host/lxc-config";
 import { isInside, lstatOrNull, readSmallFile, removeFile, writeFileAtomically } from "../host/paths";
 import { ensureWorkDir, WORK_DIR } from "./context";
@@ -258,9 +258,9 @@ export function hostPathsOf(loc: Location): string[] {
   return [...new Set([loc.localRoot, loc.path, ...(loc.mountPoint ? [loc.mountPoint] : [])])];
 }
 
-/** A dataset with no parent: a pool's root, which `zfs destroy -r` would take whole. */
+/** A location whose destruction would take more than one rootfs (a pool's root dataset). */
 export function isPoolRoot(loc: Location): boolean {
-  return loc.store === "zfs" && !loc.path.includes("/");
+  return DRIVERS[loc.store].holdsOthers?.(loc) === true;
 }
 
 /**

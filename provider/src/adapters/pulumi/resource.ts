@@ -39,8 +39,11 @@ export interface CheckResult {
   failures: Array<{ property: string; reason: string }>;
 }
 
-/** Stand-ins for values a preview does not know yet: valid, so only the known values are judged. */
-const UNKNOWN_STAND_INS: Props = { container: "unknown", lxcPath: "/unknown", from: "dir:/unknown" };
+/**
+ * Stand-ins for values a preview does not know yet: valid, so only the known values are judged (a bare
+ * absolute path is a rootfs string of any store's `from`, as LXC reads one).
+ */
+const UNKNOWN_STAND_INS: Props = { container: "unknown", lxcPath: "/unknown", from: "/unknown" };
 
 /** Validates inputs, leaving unknown values (previews) for later. */
 export function checkResource(news: Props): CheckResult {
