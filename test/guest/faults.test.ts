@@ -7,7 +7,8 @@ import { spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
 import { CLI, cli, cliOk, must, sh, tempDir, treeDigest, withImageMounted } from "../helpers/env";
-import { datasetsUnder, DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted, zfsDigest } from "./helpers";
+import { expectNoLeaks } from "../helpers/leaks";
+import { datasetsUnder, DISKS, lvsOf, sampleSeed, withDeviceMounted, zfsDigest } from "./helpers";
 
 const VG = "faults";
 const POOL = "ftank";
@@ -77,7 +78,7 @@ beforeAll(async () => {
   bin = await tempDir("guest-faults-bin");
 });
 
-afterEach(() => expectNothingHeld(lxcPath));
+afterEach(() => expectNoLeaks(lxcPath));
 
 afterAll(async () => {
   await sh(["vgremove", "--yes", "--force", VG]);

@@ -1,10 +1,11 @@
 /**
  * What the guest suites share: their disks, as scripts/test-guest.sh attaches them (each 4 GiB, sparse on
- * the host), the seed tree and the leak check, and how a test reads an LV, a dataset and LXC's boot.
+ * the host), the seed tree, and how a test reads an LV, a dataset and LXC's boot.
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { makeSampleTree, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
 export const DISKS = {
@@ -59,24 +60,12 @@ export async function lvsOf(vg: string): Promise<Map<string, { size: number; att
   return lvs;
 }
 
-/** A container made by `lxc-create -t busybox`, whose rootfs (with a marker) seeds the rootfs that LXC must boot. */
-export async function busyboxSeed(lxcPath: string, name: string): Promise<void> {
-  await must(["lxc-create", "-P", lxcPath, "-n", name, "-t", "busybox"]);
-  await fs.writeFile(path.join(lxcPath, name, "rootfs", "etc", "lxc-rootfs-marker"), `${name} data\n`);
-}
-
 /** The sample tree at `<lxcPath>/seed/rootfs`, the `from` of the suites' rootfs; returns its digest. */
 export async function sampleSeed(lxcPath: string): Promise<string> {
   const seed = path.join(lxcPath, "seed", "rootfs");
   await fs.mkdir(seed, { recursive: true });
   await makeSampleTree(seed);
   return treeDigest(seed);
-}
-
-/** After each test: nothing the code under test mounted or attached is left. */
-export async function expectNothingHeld(lxcPath: string): Promise<void> {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
 }
 
 /** Every dataset and snapshot below `root`, `root` itself left out. */
@@ -102,7 +91,7 @@ export function volumeSuite(label: string, setUp: () => Promise<void>, tearDown:
     suite.lxcPath = await tempDir(label);
     suite.seedDigest = await sampleSeed(suite.lxcPath);
   });
-  afterEach(() => expectNothingHeld(suite.lxcPath));
+  afterEach(() => expectNoLeaks(suite.lxcPath));
   afterAll(async () => {
     await sh(tearDown);
     if (suite.lxcPath) await fs.rm(suite.lxcPath, { recursive: true, force: true });

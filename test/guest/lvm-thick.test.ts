@@ -6,8 +6,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, DISKS, lvsOf, volumeSuite, withDeviceMounted } from "./helpers";
+import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { DISKS, lvsOf, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";

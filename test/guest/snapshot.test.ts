@@ -6,8 +6,9 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, datasetsUnder, DISKS, expectNothingHeld, lvsOf, withDeviceMounted, zfsDigest } from "./helpers";
+import { expectNoLeaks } from "../helpers/leaks";
+import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { datasetsUnder, DISKS, lvsOf, withDeviceMounted, zfsDigest } from "./helpers";
 
 const VG = "snapvg";
 const THIN_POOL = "pool";
@@ -27,7 +28,7 @@ beforeAll(async () => {
   seed = path.join(lxcPath, "seed");
 }, 300000);
 
-afterEach(() => expectNothingHeld(lxcPath));
+afterEach(() => expectNoLeaks(lxcPath));
 
 afterAll(async () => {
   await sh(["vgremove", "--yes", "--force", VG]);

@@ -6,8 +6,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, datasetsUnder, DISKS, volumeSuite, zfsDigest } from "./helpers";
+import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { datasetsUnder, DISKS, volumeSuite, zfsDigest } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
