@@ -60,6 +60,24 @@ export async function lvsOf(vg: string): Promise<Map<string, { size: number; att
   return lvs;
 }
 
+/** A suite's volume group on its disk: made with its physical volume, removed with whatever LVs a failed test left. */
+export const volumeGroup = {
+  async create(vg: string, disk: string): Promise<void> {
+    await must(["pvcreate", "--yes", disk]);
+    await must(["vgcreate", "--yes", vg, disk]);
+  },
+  remove: (vg: string) => sh(["vgremove", "--yes", "--force", vg]),
+};
+
+/** A suite's pool on its disk and its dataset `root` (the zfsRoot), neither mounted; destroyed with whatever a failed test left. */
+export const zfsPool = {
+  async create(pool: string, disk: string, root: string): Promise<void> {
+    await must(["zpool", "create", "-f", "-m", "none", pool, disk]);
+    await must(["zfs", "create", "-o", "mountpoint=none", root]);
+  },
+  destroy: (pool: string) => sh(["zpool", "destroy", "-f", pool]),
+};
+
 /** The sample tree at `<lxcPath>/seed/rootfs`, the `from` of the suites' rootfs; returns its digest. */
 export async function sampleSeed(lxcPath: string): Promise<string> {
   const seed = path.join(lxcPath, "seed", "rootfs");
@@ -81,10 +99,14 @@ export function zfsDigest(dataset: string, scratchParent: string): Promise<strin
 
 /**
  * The hooks a volume suite shares: `setUp` makes its volume group or pool on its disk, then a fresh lxcPath
- * gets the sample seed; nothing may be held after each test; at the end `tearDown` (a command) removes the
+ * gets the sample seed; nothing may be held after each test; at the end `tearDown` removes the
  * volumes and the lxcPath goes. The suite's fields are set once its first hook has run.
  */
-export function volumeSuite(label: string, setUp: () => Promise<void>, tearDown: string[]): { lxcPath: string; seedDigest: string } {
+export function volumeSuite(
+  label: string,
+  setUp: () => Promise<void>,
+  tearDown: () => Promise<unknown>,
+): { lxcPath: string; seedDigest: string } {
   const suite = { lxcPath: "", seedDigest: "" };
   beforeAll(async () => {
     await setUp();
@@ -93,7 +115,7 @@ export function volumeSuite(label: string, setUp: () => Promise<void>, tearDown:
   });
   afterEach(() => expectNoLeaks(suite.lxcPath));
   afterAll(async () => {
-    await sh(tearDown);
+    await tearDown();
     if (suite.lxcPath) await fs.rm(suite.lxcPath, { recursive: true, force: true });
   });
   return suite;
