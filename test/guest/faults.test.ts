@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
 import { CLI, cli, cliOk, must, sh, tempDir, treeDigest, withImageMounted } from "../helpers/env";
-import { datasetsUnder, DISKS, expectNothingHeld, lvsOf, sampleSeed, withDeviceMounted, zfsDigest } from "./helpers";
+import { datasetsUnder, DISKS, lvsOf, volumeGroup, volumeSuite, withDeviceMounted, zfsDigest, zfsPool } from "./helpers";
 
 const VG = "faults";
 const POOL = "ftank";
@@ -67,24 +67,22 @@ async function expectOldDataWhole(name: string, from: "lvm" | "zfs"): Promise<vo
   expect(await digestAt(from, parked)).toBe(seedDigest);
 }
 
+const suite = volumeSuite(
+  "guest-faults",
+  async () => {
+    await volumeGroup.create(VG, DISKS.faultsLvm);
+    await zfsPool.create(POOL, DISKS.faultsZfs, ROOT);
+  },
+  async () => {
+    await volumeGroup.remove(VG);
+    await zfsPool.destroy(POOL);
+  },
+);
 beforeAll(async () => {
-  await must(["pvcreate", "--yes", DISKS.faultsLvm]);
-  await must(["vgcreate", "--yes", VG, DISKS.faultsLvm]);
-  await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.faultsZfs]);
-  await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
-  lxcPath = await tempDir("guest-faults");
-  seedDigest = await sampleSeed(lxcPath);
+  ({ lxcPath, seedDigest } = suite);
   bin = await tempDir("guest-faults-bin");
 });
-
-afterEach(() => expectNothingHeld(lxcPath));
-
-afterAll(async () => {
-  await sh(["vgremove", "--yes", "--force", VG]);
-  await sh(["zpool", "destroy", "-f", POOL]);
-  if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
-  await fs.rm(bin, { recursive: true, force: true });
-});
+afterAll(() => fs.rm(bin, { recursive: true, force: true }));
 
 const POINTS = ["swap:built", "swap:parked", "swap:moved", "swap:committed"];
 

@@ -1,10 +1,11 @@
 /**
  * What the guest suites share: their disks, as scripts/test-guest.sh attaches them (each 4 GiB, sparse on
- * the host), the seed tree and the leak check, and how a test reads an LV, a dataset and LXC's boot.
+ * the host), the seed tree, and how a test reads an LV, a dataset and LXC's boot.
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, makeSampleTree, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { makeSampleTree, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
 export const DISKS = {
@@ -59,11 +60,23 @@ export async function lvsOf(vg: string): Promise<Map<string, { size: number; att
   return lvs;
 }
 
-/** A container made by `lxc-create -t busybox`, whose rootfs (with a marker) seeds the rootfs that LXC must boot. */
-export async function busyboxSeed(lxcPath: string, name: string): Promise<void> {
-  await must(["lxc-create", "-P", lxcPath, "-n", name, "-t", "busybox"]);
-  await fs.writeFile(path.join(lxcPath, name, "rootfs", "etc", "lxc-rootfs-marker"), `${name} data\n`);
-}
+/** A suite's volume group on its disk: made with its physical volume, removed with whatever LVs a failed test left. */
+export const volumeGroup = {
+  async create(vg: string, disk: string): Promise<void> {
+    await must(["pvcreate", "--yes", disk]);
+    await must(["vgcreate", "--yes", vg, disk]);
+  },
+  remove: (vg: string) => sh(["vgremove", "--yes", "--force", vg]),
+};
+
+/** A suite's pool on its disk and its dataset `root` (the zfsRoot), neither mounted; destroyed with whatever a failed test left. */
+export const zfsPool = {
+  async create(pool: string, disk: string, root: string): Promise<void> {
+    await must(["zpool", "create", "-f", "-m", "none", pool, disk]);
+    await must(["zfs", "create", "-o", "mountpoint=none", root]);
+  },
+  destroy: (pool: string) => sh(["zpool", "destroy", "-f", pool]),
+};
 
 /** The sample tree at `<lxcPath>/seed/rootfs`, the `from` of the suites' rootfs; returns its digest. */
 export async function sampleSeed(lxcPath: string): Promise<string> {
@@ -71,12 +84,6 @@ export async function sampleSeed(lxcPath: string): Promise<string> {
   await fs.mkdir(seed, { recursive: true });
   await makeSampleTree(seed);
   return treeDigest(seed);
-}
-
-/** After each test: nothing the code under test mounted or attached is left. */
-export async function expectNothingHeld(lxcPath: string): Promise<void> {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
 }
 
 /** Every dataset and snapshot below `root`, `root` itself left out. */
@@ -92,19 +99,23 @@ export function zfsDigest(dataset: string, scratchParent: string): Promise<strin
 
 /**
  * The hooks a volume suite shares: `setUp` makes its volume group or pool on its disk, then a fresh lxcPath
- * gets the sample seed; nothing may be held after each test; at the end `tearDown` (a command) removes the
+ * gets the sample seed; nothing may be held after each test; at the end `tearDown` removes the
  * volumes and the lxcPath goes. The suite's fields are set once its first hook has run.
  */
-export function volumeSuite(label: string, setUp: () => Promise<void>, tearDown: string[]): { lxcPath: string; seedDigest: string } {
+export function volumeSuite(
+  label: string,
+  setUp: () => Promise<void>,
+  tearDown: () => Promise<unknown>,
+): { lxcPath: string; seedDigest: string } {
   const suite = { lxcPath: "", seedDigest: "" };
   beforeAll(async () => {
     await setUp();
     suite.lxcPath = await tempDir(label);
     suite.seedDigest = await sampleSeed(suite.lxcPath);
   });
-  afterEach(() => expectNothingHeld(suite.lxcPath));
+  afterEach(() => expectNoLeaks(suite.lxcPath));
   afterAll(async () => {
-    await sh(tearDown);
+    await tearDown();
     if (suite.lxcPath) await fs.rm(suite.lxcPath, { recursive: true, force: true });
   });
   return suite;

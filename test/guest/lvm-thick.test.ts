@@ -6,8 +6,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, DISKS, lvsOf, volumeSuite, withDeviceMounted } from "./helpers";
+import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { DISKS, lvsOf, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -27,11 +27,8 @@ async function ext4Bytes(dev: string): Promise<number> {
 
 const suite = volumeSuite(
   "lvm-thick",
-  async () => {
-    await must(["pvcreate", "--yes", DISKS.thick]);
-    await must(["vgcreate", "--yes", VG, DISKS.thick]);
-  },
-  ["vgremove", "--yes", "--force", VG],
+  () => volumeGroup.create(VG, DISKS.thick),
+  () => volumeGroup.remove(VG),
 );
 beforeAll(() => ({ lxcPath, seedDigest } = suite));
 

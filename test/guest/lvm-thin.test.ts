@@ -6,7 +6,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest } from "../helpers/env";
-import { DISKS, lvsOf, volumeSuite, withDeviceMounted } from "./helpers";
+import { DISKS, lvsOf, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thin";
@@ -21,14 +21,13 @@ const digestOf = (dev: string) => withDeviceMounted(dev, lxcPath, treeDigest);
 const suite = volumeSuite(
   "lvm-thin",
   async () => {
-    await must(["pvcreate", "--yes", DISKS.thin]);
-    await must(["vgcreate", "--yes", VG, DISKS.thin]);
+    await volumeGroup.create(VG, DISKS.thin);
     await must(["lvcreate", "--yes", "--type", "thin-pool", "-L", "256M", "-n", POOL, VG]);
     // A pool that fails writes at once when full, instead of queueing them for 60 s: what the fault below needs
     // quickly (lvcreate takes --errorwhenfull for thin pools only through lvchange).
     await must(["lvchange", "--errorwhenfull", "y", `${VG}/${POOL}`]);
   },
-  ["vgremove", "--yes", "--force", VG],
+  () => volumeGroup.remove(VG),
 );
 beforeAll(() => ({ lxcPath, seedDigest } = suite));
 

@@ -5,9 +5,10 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, datasetsUnder, DISKS, expectNothingHeld, lvsOf, withDeviceMounted, zfsDigest } from "./helpers";
+import { cli, cliOk, must, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
+import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { datasetsUnder, DISKS, lvsOf, volumeGroup, withDeviceMounted, zfsDigest, zfsPool } from "./helpers";
 
 const VG = "snapvg";
 const THIN_POOL = "pool";
@@ -17,21 +18,19 @@ let lxcPath: string;
 let seed: string;
 
 beforeAll(async () => {
-  await must(["pvcreate", "--yes", DISKS.snapshotLvm]);
-  await must(["vgcreate", "--yes", VG, DISKS.snapshotLvm]);
+  await volumeGroup.create(VG, DISKS.snapshotLvm);
   await must(["lvcreate", "--yes", "--type", "thin-pool", "-L", "1G", "-n", THIN_POOL, VG]);
-  await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.snapshotZfs]);
-  await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
+  await zfsPool.create(POOL, DISKS.snapshotZfs, ROOT);
   lxcPath = await tempDir("snapshot");
   await busyboxSeed(lxcPath, "seed");
   seed = path.join(lxcPath, "seed");
 }, 300000);
 
-afterEach(() => expectNothingHeld(lxcPath));
+afterEach(() => expectNoLeaks(lxcPath));
 
 afterAll(async () => {
-  await sh(["vgremove", "--yes", "--force", VG]);
-  await sh(["zpool", "destroy", "-f", POOL]);
+  await volumeGroup.remove(VG);
+  await zfsPool.destroy(POOL);
   if (lxcPath) await fs.rm(lxcPath, { recursive: true, force: true });
 });
 

@@ -6,8 +6,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
-import { boot, writeBootConfig } from "../helpers/lxc";
-import { busyboxSeed, datasetsUnder, DISKS, volumeSuite, zfsDigest } from "./helpers";
+import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { datasetsUnder, DISKS, volumeSuite, zfsDigest, zfsPool } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -28,11 +28,8 @@ const digestOf = (dataset: string) => zfsDigest(dataset, lxcPath);
 
 const suite = volumeSuite(
   "zfs",
-  async () => {
-    await must(["zpool", "create", "-f", "-m", "none", POOL, DISKS.zfs]);
-    await must(["zfs", "create", "-o", "mountpoint=none", ROOT]);
-  },
-  ["zpool", "destroy", "-f", POOL],
+  () => zfsPool.create(POOL, DISKS.zfs, ROOT),
+  () => zfsPool.destroy(POOL),
 );
 beforeAll(() => ({ lxcPath, seedDigest } = suite));
 

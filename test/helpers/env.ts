@@ -128,25 +128,6 @@ export async function makeSampleTree(root: string, bigMiB = 4): Promise<void> {
   await fs.chown(path.join(root, "etc", "secret"), 1234, 5678);
 }
 
-/** Loop devices whose backing file lies under `prefix`. */
-export async function loopsUnder(prefix: string): Promise<string[]> {
-  const out = await must(["losetup", "-a", "--list", "--noheadings", "-O", "NAME,BACK-FILE"]);
-  return out
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f[1]?.startsWith(prefix))
-    .map((f) => `${f[0]} ${f[1]}`);
-}
-
-/** Mount points under `prefix`. */
-export async function mountsUnder(prefix: string): Promise<string[]> {
-  const text = await fs.readFile("/proc/self/mountinfo", "utf8");
-  return text
-    .split("\n")
-    .map((l) => l.split(" ")[4])
-    .filter((m) => m && m.startsWith(prefix));
-}
-
 export async function allocatedBytes(p: string): Promise<number> {
   return (await fs.stat(p)).blocks * 512;
 }

@@ -1,10 +1,8 @@
-import { loopsUnder, mountsUnder, TEST_PREFIX } from "./env";
+import { TEST_PREFIX } from "./env";
+import { attachedUnder } from "./leaks";
 
 /** The global leak check: no test, passing or failing, may leave a loop device or a mount behind. */
 export default async function globalTeardown(): Promise<void> {
-  const loops = await loopsUnder(TEST_PREFIX);
-  const mounts = await mountsUnder(TEST_PREFIX);
-  if (loops.length || mounts.length) {
-    throw new Error(`tests leaked host state:\n${[...loops.map((l) => `loop ${l}`), ...mounts.map((m) => `mount ${m}`)].join("\n")}`);
-  }
+  const leaks = await attachedUnder(TEST_PREFIX);
+  if (leaks.length) throw new Error(`tests leaked host state:\n${leaks.join("\n")}`);
 }

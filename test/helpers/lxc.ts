@@ -4,7 +4,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, mountScratchBtrfs, mountsUnder, must, sh, tempDir } from "./env";
+import { mountScratchBtrfs, must, sh, tempDir } from "./env";
+import { expectNoLeaksAndRemove } from "./leaks";
 
 export interface SeedFixture {
   /** A fresh lxcPath holding the seed container (`lxc-create -t busybox`). */
@@ -17,11 +18,16 @@ export interface SeedFixture {
   release(): Promise<void>;
 }
 
+/** A container made by `lxc-create -t busybox`, whose rootfs (with a marker, "<name> data") seeds the rootfs that LXC must boot. */
+export async function busyboxSeed(lxcPath: string, name: string): Promise<void> {
+  await must(["lxc-create", "-P", lxcPath, "-n", name, "-t", "busybox"]);
+  await fs.writeFile(path.join(lxcPath, name, "rootfs", "etc", "lxc-rootfs-marker"), `${name} data\n`);
+}
+
 export async function seedFixture(label: string): Promise<SeedFixture> {
   const lxcPath = await tempDir(label);
-  await must(["lxc-create", "-P", lxcPath, "-n", "seed", "-t", "busybox"]);
+  await busyboxSeed(lxcPath, "seed");
   const seed = path.join(lxcPath, "seed");
-  await fs.writeFile(path.join(seed, "rootfs", "etc", "lxc-rootfs-marker"), "seed data\n");
   const btrfs = await mountScratchBtrfs(`${label}-btrfs`, "1G");
   const bpath = path.join(btrfs.dir, "lxc");
   await fs.mkdir(bpath);
@@ -32,9 +38,7 @@ export async function seedFixture(label: string): Promise<SeedFixture> {
     async release() {
       await sh(["lxc-destroy", "-P", lxcPath, "-n", "seed"]);
       await btrfs.release();
-      expect(await loopsUnder(lxcPath)).toEqual([]);
-      expect(await mountsUnder(lxcPath)).toEqual([]);
-      await fs.rm(lxcPath, { recursive: true, force: true });
+      await expectNoLeaksAndRemove(lxcPath);
     },
   };
 }

@@ -5,7 +5,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { loopsUnder, mountsUnder, Ran, REPO, sh, tempDir } from "./env";
+import { Ran, REPO, sh, tempDir } from "./env";
+import { expectNoLeaksAndRemove } from "./leaks";
 
 export const TOOLS = path.join(REPO, ".tools");
 
@@ -61,9 +62,7 @@ export async function makeStack(label: string, program: () => Promise<Record<str
 /** Destroys a test stack whose rootfs live under `lxcPath`, checks nothing is left attached there, removes it. */
 export async function destroyStackUnder(t: TestStack, lxcPath: string): Promise<void> {
   await t.destroy();
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
+  await expectNoLeaksAndRemove(lxcPath);
 }
 
 /** The serialized dynamic provider text of every resource in the stack's state. */
@@ -113,9 +112,7 @@ export async function cliProject(label: string, project: string, stack: string, 
     async cleanup() {
       await pulumi("stack", "rm", "--yes", "--force", stack);
       await fs.rm(path.join(project, `Pulumi.${stack}.yaml`), { force: true });
-      expect(await loopsUnder(work)).toEqual([]);
-      expect(await mountsUnder(work)).toEqual([]);
-      await fs.rm(work, { recursive: true, force: true });
+      await expectNoLeaksAndRemove(work);
     },
   };
 }

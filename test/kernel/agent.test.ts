@@ -10,7 +10,8 @@ import path from "path";
 import { InvalidInput, NotFound } from "../../provider/src/model/errors";
 import { destroyRootfs, identifyContainer, inspectRootfs } from "../../provider/src/api";
 import { agentCore, AgentCore } from "../../provider/src/adapters/remote/core";
-import { loopsUnder, makeSampleTree, mountsUnder, REPO, tempDir, treeDigest } from "../helpers/env";
+import { makeSampleTree, REPO, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaksAndRemove } from "../helpers/leaks";
 
 let AGENT: string;
 let lxcPath: string;
@@ -34,9 +35,7 @@ beforeAll(async () => {
   seedDigest = await treeDigest(seed);
 });
 afterAll(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
+  await expectNoLeaksAndRemove(lxcPath);
   await fs.rm(path.dirname(AGENT), { recursive: true, force: true });
 });
 

@@ -5,7 +5,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { createRootfs, destroyRootfs } from "../../provider/src/api";
-import { cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, makeSampleTree, must, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 let lxcPath: string;
 let outside: string;
@@ -33,8 +34,7 @@ beforeAll(async () => {
   await makeSampleTree(seed, 1);
 });
 afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
+  await expectNoLeaks(lxcPath);
   expect(await fs.readFile(path.join(outside, "precious"), "utf8")).toBe("must survive");
 });
 afterAll(async () => {

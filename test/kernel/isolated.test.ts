@@ -7,16 +7,14 @@ import path from "path";
 import { SyscallError } from "../../provider/src/model/errors";
 import { makeContext } from "../../provider/src/executor/context";
 import { runIsolated } from "../../provider/src/executor/isolated";
-import { mountsUnder, tempDir } from "../helpers/env";
+import { tempDir } from "../helpers/env";
+import { expectNoLeaksAndRemove } from "../helpers/leaks";
 
 let dir: string;
 beforeAll(async () => {
   dir = await tempDir("isolated");
 });
-afterAll(async () => {
-  expect(await mountsUnder(dir)).toEqual([]);
-  await fs.rm(dir, { recursive: true, force: true });
-});
+afterAll(() => expectNoLeaksAndRemove(dir));
 
 it("a mount that fails in the helper is a SyscallError with its errno name", async () => {
   const notADevice = path.join(dir, "plain-file");

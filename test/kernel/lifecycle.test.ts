@@ -11,16 +11,15 @@ import {
   cli,
   cliOk,
   CliJson,
-  loopsUnder,
   makeSampleTree,
   mountScratchBtrfs,
-  mountsUnder,
   must,
   tempDir,
   treeDigest,
   imageDigest,
   withImageMounted,
 } from "../helpers/env";
+import { expectNoLeaks, loopsDetached } from "../helpers/leaks";
 
 const M = 2 ** 20;
 let lxcPath: string;
@@ -35,10 +34,7 @@ beforeAll(async () => {
   seedDigest = await treeDigest(seed);
 });
 
-afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNoLeaks(lxcPath));
 
 afterAll(async () => {
   await fs.rm(lxcPath, { recursive: true, force: true });
@@ -205,7 +201,7 @@ describe("loop update", () => {
     } finally {
       await dev.close();
     }
-    for (let i = 0; i < 50 && (await loopsUnder(image)).length; i++) await new Promise((r) => setTimeout(r, 20));
+    await loopsDetached(image);
   });
 });
 

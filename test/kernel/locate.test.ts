@@ -5,7 +5,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { createRootfs, destroyRootfs, inspectRootfs } from "../../provider/src/api";
-import { cli, cliOk, loopsUnder, mountsUnder, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaksAndRemove } from "../helpers/leaks";
 
 let lxcPath: string;
 let outside: string;
@@ -16,9 +17,7 @@ beforeAll(async () => {
   await fs.writeFile(path.join(outside, "rootfs", "keep"), "outside");
 });
 afterAll(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
+  await expectNoLeaksAndRemove(lxcPath);
   await fs.rm(outside, { recursive: true, force: true });
 });
 

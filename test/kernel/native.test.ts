@@ -8,7 +8,8 @@ import { snapshotSubvolume, subvolumeIds } from "../../provider/src/native/btrfs
 import { Unsafe } from "../../provider/src/model/errors";
 import { btrfsDriver } from "../../provider/src/drivers/btrfs";
 import { makeContext } from "../../provider/src/executor/context";
-import { allocatedBytes, loopsUnder, mountScratchBtrfs, must, tempDir } from "../helpers/env";
+import { allocatedBytes, mountScratchBtrfs, must, tempDir } from "../helpers/env";
+import { expectNoLeaksAndRemove } from "../helpers/leaks";
 
 const M = 2 ** 20;
 let dir: string;
@@ -16,10 +17,7 @@ let dir: string;
 beforeAll(async () => {
   dir = await tempDir("native");
 });
-afterAll(async () => {
-  expect(await loopsUnder(dir)).toEqual([]);
-  await fs.rm(dir, { recursive: true, force: true });
-});
+afterAll(() => expectNoLeaksAndRemove(dir));
 
 async function sparseFile(name: string, size: number, chunks: Array<[number, string]>): Promise<string> {
   const p = path.join(dir, name);

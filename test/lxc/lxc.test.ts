@@ -4,7 +4,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, must } from "../helpers/env";
+import { cli, cliOk, must } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 import { boot, execute, seedFixture, SeedFixture, writeBootConfig } from "../helpers/lxc";
 
 let fixture: SeedFixture;
@@ -32,7 +33,7 @@ describe("LXC boots what lxc-rootfs made", () => {
     expect(out.backingStore).toBe(store);
     expect(await fs.readFile(path.join(where, name, "config"), "utf8")).toContain(`lxc.rootfs.path = ${out.rootfsPath}\n`);
     expect(await boot(where, name)).toBe(`booted ${name}\nseed data\n`);
-    expect(await loopsUnder(where)).toEqual([]);
+    await expectNoLeaks(where);
     await cliOk(["destroy", "--lxcpath", where, "--name", name]);
     // LXC's own lines stay; ours names the removed storage, marked destroyed, so LXC refuses to start it
     // (without an lxc.rootfs.path it would run the container on the host's /).

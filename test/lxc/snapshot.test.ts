@@ -5,7 +5,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, imageDigest, loopsUnder, mountsUnder, must, treeDigest } from "../helpers/env";
+import { cli, cliOk, imageDigest, must, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 import { boot, execute, seedFixture, SeedFixture, writeBootConfig } from "../helpers/lxc";
 
 const M = 2 ** 20;
@@ -160,8 +161,7 @@ describe.each([
     expect(await cliOk(["snapshot-destroy", ...opts(where, name), "--snapshot", "pre-upgrade"])).toEqual({ destroyed: true });
     expect(await fs.readdir(path.join(where, name))).not.toContain("snaps");
     expect(await must(["lxc-snapshot", "-P", where, "-n", name, "-L"])).toMatch(/No snapshots/);
-    expect(await loopsUnder(where)).toEqual([]);
-    expect(await mountsUnder(path.join(where, name))).toEqual([]);
+    await expectNoLeaks(where);
   });
 });
 

@@ -36,6 +36,18 @@ afterAll(async () => {
   expect(destroyed.code).toBe(0);
 });
 
+/** `pulumi import` of one resource, unprotected and without a preview. */
+function pulumiImport(type: string, name: string, id: string): ReturnType<CliProject["pulumi"]> {
+  // --generate-code=false: the stand-in Node language host (see README, Limits) cannot generate programs.
+  return pulumi("import", type, name, id, "--yes", "--skip-preview", "--protect=false", "--generate-code=false");
+}
+
+/** The resource of that type and name in the stack's state, as `pulumi stack export` prints it. */
+async function inState(type: string, name: string) {
+  const exported = JSON.parse((await pulumi("stack", "export", "--stack", "plugin")).stdout);
+  return exported.deployment.resources.find((r: { urn: string }) => r.urn.endsWith(`${type}::${name}`));
+}
+
 it("up with a secret and an unknown input, a store change with the plan in the preview, then import", async () => {
   // Preview: follower's size is unknown until web exists; check must leave it for later.
   const preview = await pulumi("preview");
@@ -79,21 +91,10 @@ it("up with a secret and an unknown input, a store change with the plan in the p
 
   // Import a rootfs lxc-create made (64M + 1 bytes, LXC's way), then declare it: nothing to change.
   await must(["lxc-create", "-P", lxcPath, "-n", "imp", "-t", "/bin/true", "-B", "loop", "--fssize", "64M", "--fstype", "ext4"]);
-  // --generate-code=false: the stand-in Node language host (see README, Limits) cannot generate programs.
-  const imported = await pulumi(
-    "import",
-    "lxc:index:Rootfs",
-    "imp",
-    path.join(lxcPath, "imp"),
-    "--yes",
-    "--skip-preview",
-    "--protect=false",
-    "--generate-code=false",
-  );
+  const imported = await pulumiImport("lxc:index:Rootfs", "imp", path.join(lxcPath, "imp"));
   expect(imported.code).toBe(0);
   expect(imported.text).toMatch(/= 1 imported/);
-  const exported = JSON.parse((await pulumi("stack", "export", "--stack", "plugin")).stdout);
-  const imp = exported.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("lxc:index:Rootfs::imp"));
+  const imp = await inState("lxc:index:Rootfs", "imp");
   expect(imp.id).toBe(path.join(lxcPath, "imp"));
   expect(imp.inputs).toEqual({ container: "imp", lxcPath, backingStore: "loop", size: 64 * 2 ** 20, fstype: "ext4" });
   expect(imp.outputs).toMatchObject({
@@ -107,16 +108,7 @@ it("up with a secret and an unknown input, a store change with the plan in the p
   expect(after.code).toBe(0);
 
   // An import id that is not a container directory is refused, naming the id.
-  const bad = await pulumi(
-    "import",
-    "lxc:index:Rootfs",
-    "bad",
-    "../etc",
-    "--yes",
-    "--skip-preview",
-    "--protect=false",
-    "--generate-code=false",
-  );
+  const bad = await pulumiImport("lxc:index:Rootfs", "bad", "../etc");
   expect(bad.code).not.toBe(0);
   expect(bad.text).toMatch(/id: invalid value "\.\.\/etc": the container directory/);
 });
@@ -141,20 +133,10 @@ it("a snapshot: the preview says how it will be taken, lxc-snapshot lists it, an
   await fs.writeFile(comment, "made by lxc-snapshot\n");
   await must(["lxc-snapshot", "-P", lxcPath, "-n", "web", "-c", comment]);
   const snapDir = path.join(lxcPath, "web", "snaps", "snap0");
-  const imported = await pulumi(
-    "import",
-    "lxc:index:RootfsSnapshot",
-    "snap0",
-    snapDir,
-    "--yes",
-    "--skip-preview",
-    "--protect=false",
-    "--generate-code=false",
-  );
+  const imported = await pulumiImport("lxc:index:RootfsSnapshot", "snap0", snapDir);
   expect(imported.code).toBe(0);
   expect(imported.text).toMatch(/= 1 imported/);
-  const exported = JSON.parse((await pulumi("stack", "export", "--stack", "plugin")).stdout);
-  const snap0 = exported.deployment.resources.find((r: { urn: string }) => r.urn.endsWith("lxc:index:RootfsSnapshot::snap0"));
+  const snap0 = await inState("lxc:index:RootfsSnapshot", "snap0");
   expect(snap0.id).toBe(snapDir);
   expect(snap0.inputs).toEqual({ container: "web", lxcPath, name: "snap0", comment: "made by lxc-snapshot" });
   expect(snap0.outputs).toMatchObject({ rootfsPath: `dir:${snapDir}/rootfs`, backingStore: "dir", method: "copy" });

@@ -4,7 +4,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
+import { REPO, cliOk, makeSampleTree, must, tempDir, treeDigest, imageDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 import { destroyStackUnder, makeStack, serializedProviders, TestStack } from "../helpers/pulumi";
 
 // The compiled package, as a user gets it: what the engine's dynamic provider host will load.
@@ -144,7 +145,6 @@ describe("Rootfs through the engine", () => {
     const { result } = await t.run((onOutput) => t.stack.destroy({ onOutput }));
     expect(result.summary.resourceChanges).toMatchObject({ delete: 2 });
     await expect(fs.lstat(path.join(lxcPath, "web"))).rejects.toThrow(/ENOENT/);
-    expect(await loopsUnder(lxcPath)).toEqual([]);
-    expect(await mountsUnder(lxcPath)).toEqual([]);
+    await expectNoLeaks(lxcPath);
   });
 });

@@ -4,7 +4,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, loopsUnder, mountsUnder, tempDir, symlinkedLxcPath } from "../helpers/env";
+import { REPO, tempDir, symlinkedLxcPath } from "../helpers/env";
+import { expectNoLeaksAndRemove } from "../helpers/leaks";
 import { makeStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -14,11 +15,7 @@ let lxcPath: string;
 beforeAll(async () => {
   lxcPath = await tempDir("stack");
 });
-afterAll(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
-});
+afterAll(() => expectNoLeaksAndRemove(lxcPath));
 
 it("a bad backingStore stops `pulumi preview`, naming the property; nothing is created", async () => {
   const t = await makeStack("bad", async () => {

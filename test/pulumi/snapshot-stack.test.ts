@@ -6,7 +6,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, loopsUnder, makeSampleTree, mountsUnder, must, tempDir, treeDigest, symlinkedLxcPath } from "../helpers/env";
+import { REPO, makeSampleTree, must, tempDir, treeDigest, symlinkedLxcPath } from "../helpers/env";
+import { expectNoLeaksAndRemove } from "../helpers/leaks";
 import { makeStack, TestStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -22,11 +23,7 @@ beforeAll(async () => {
   await makeSampleTree(seed, 8);
   seedDigest = await treeDigest(seed);
 });
-afterAll(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  await fs.rm(lxcPath, { recursive: true, force: true });
-});
+afterAll(() => expectNoLeaksAndRemove(lxcPath));
 
 /** A stack of one rootfs (its container named after the stack) and snapshots of it by name. */
 function webStack(label: string, store: () => string, snapshots: () => string[]): Promise<TestStack> {

@@ -6,7 +6,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, mountsUnder, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 let lxcPath: string;
 let seed: string;
@@ -20,10 +21,7 @@ beforeAll(async () => {
   hostOnly = path.join(lxcPath, "host-only");
   await fs.writeFile(hostOnly, "the host's own file\n");
 }, 120000);
-afterEach(async () => {
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNoLeaks(lxcPath));
 afterAll(async () => {
   await fs.rm(lxcPath, { recursive: true, force: true });
 });

@@ -5,7 +5,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { createRootfs, destroyRootfs } from "../../provider/src/api";
-import { cli, cliOk, loopsUnder, makeSampleTree, mountsUnder, must, REPO, sh, tempDir } from "../helpers/env";
+import { cli, cliOk, makeSampleTree, must, REPO, sh, tempDir } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 import { makeStack } from "../helpers/pulumi";
 
 const MiB = 2 ** 20;
@@ -20,10 +21,7 @@ beforeAll(async () => {
 });
 /** The fixtures' own filesystems (the small ext4, the btrfs) are mounted on purpose; nothing else may be. */
 const FIXTURES = /\/(small|btrfs)(\.img)?$/;
-afterEach(async () => {
-  expect((await loopsUnder(base)).filter((l) => !FIXTURES.test(l))).toEqual([]);
-  expect((await mountsUnder(base)).filter((m) => !FIXTURES.test(m))).toEqual([]);
-});
+afterEach(() => expectNoLeaks(base, { except: FIXTURES }));
 afterAll(async () => {
   await fs.rm(base, { recursive: true, force: true });
 });

@@ -16,7 +16,8 @@ import { parseSize } from "../../provider/src/model/sizes";
 import { parseRootfsString } from "../../provider/src/drivers";
 import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
 import { validateSpec } from "../../provider/src/api/validate";
-import { loopsUnder, mountsUnder, must, tempDir, treeDigest } from "../helpers/env";
+import { must, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks, expectNoLeaksAndRemove } from "../helpers/leaks";
 
 const SEED = Number(process.env.FC_SEED ?? 20261124);
 const RUNS = Number(process.env.FC_RUNS ?? 0);
@@ -41,9 +42,7 @@ beforeAll(async () => {
   outsideDigest = await treeDigest(outside);
 });
 afterAll(async () => {
-  expect(await loopsUnder(root)).toEqual([]);
-  expect(await mountsUnder(root)).toEqual([]);
-  await fs.rm(root, { recursive: true, force: true });
+  await expectNoLeaksAndRemove(root);
   await fs.rm(outside, { recursive: true, force: true });
 });
 
@@ -104,8 +103,7 @@ async function settles(fn: () => Promise<unknown>): Promise<{ ok: true } | { ok:
 /** Nothing outside changed, nothing stays attached or mounted, no injected command ran. */
 async function hostUnchanged(): Promise<void> {
   expect(await treeDigest(outside)).toBe(outsideDigest);
-  expect(await loopsUnder(root)).toEqual([]);
-  expect(await mountsUnder(root)).toEqual([]);
+  await expectNoLeaks(root);
   await expect(fs.lstat("/tmp/pwned")).rejects.toThrow(/ENOENT/);
 }
 

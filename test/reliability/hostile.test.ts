@@ -7,7 +7,8 @@ import path from "path";
 import { InvalidInput, RootfsError } from "../../provider/src/model/errors";
 import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
 import { inputNames } from "../../provider/src/model/schema";
-import { cli, loopsUnder, mountsUnder, tempDir, treeDigest } from "../helpers/env";
+import { cli, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 let lxcPath: string;
 let outside: string;
@@ -23,8 +24,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   expect(await treeDigest(outside)).toBe(outsideDigest);
-  expect(await loopsUnder(lxcPath)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
+  await expectNoLeaks(lxcPath);
 });
 afterAll(async () => {
   await fs.rm(lxcPath, { recursive: true, force: true });

@@ -5,7 +5,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cliOk, imageDigest, loopsUnder, mountsUnder, must, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { cliOk, imageDigest, must, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 const MiB = 2 ** 20;
 let lxcPath: string;
@@ -23,15 +24,6 @@ async function makeBigTree(root: string): Promise<void> {
     await fs.mkdir(dir, { recursive: true });
     await Promise.all(Array.from({ length: 100 }, (_, i) => fs.writeFile(path.join(dir, `f${i}`), `${d}/${i}\n`.repeat(200 + i))));
   }
-}
-
-/** Nothing mounted or attached under lxcPath (autoclear may take a moment after the kill). */
-async function expectNothingHeld(): Promise<void> {
-  for (let i = 0; i < 100 && ((await loopsUnder(lxcPath)).length || (await mountsUnder(lxcPath)).length); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-  expect(await loopsUnder(lxcPath)).toEqual([]);
 }
 
 /** The digest of whatever the container's config points at (the rootfs LXC would boot). */
@@ -77,7 +69,8 @@ beforeAll(async () => {
   await fs.writeFile(path.join(bin, "mkfs.ext4"), `#!/bin/sh\n/sbin/mkfs.ext4 "$@" || exit 1\ntouch "$READY"\nsleep 60\n`, { mode: 0o755 });
 }, 120000);
 
-afterEach(expectNothingHeld);
+// Autoclear loop devices detach a moment after the kill: settle.
+afterEach(() => expectNoLeaks(lxcPath, { settle: true }));
 
 afterAll(async () => {
   await fs.rm(lxcPath, { recursive: true, force: true });
@@ -110,7 +103,7 @@ describe.each([
     const name = `${from}-${point.replace(":", "-")}`;
     await cliOk(["create", ...b(name), "--backing-store", from, ...(from === "loop" ? ["--size", "512M"] : []), "--from", `dir:${src}`]);
     await killAt(point, ["update", ...b(name), ...updateArgs]);
-    await expectNothingHeld();
+    await expectNoLeaks(lxcPath, { settle: true });
 
     // What LXC would boot is either the old rootfs, whole, or (once the swap committed) the new one, whole.
     const configured = await configuredDigest(name);
@@ -143,7 +136,7 @@ describe("interrupted create", () => {
     await new Promise((r) => setTimeout(r, 500));
     run.child.kill("SIGKILL");
     expect((await run.done).signal).toBe("SIGKILL");
-    await expectNothingHeld();
+    await expectNoLeaks(lxcPath, { settle: true });
     // No config points at the half-made image.
     const config = await fs.readFile(path.join(lxcPath, name, "config"), "utf8").catch(() => "");
     expect(config).not.toMatch(/lxc\.rootfs\.path/);

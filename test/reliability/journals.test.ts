@@ -10,7 +10,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, mountScratchBtrfs, mountsUnder, must, startCli, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, mountScratchBtrfs, must, startCli, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks, loopsDetached } from "../helpers/leaks";
 
 let base: string;
 let lxcPath: string;
@@ -52,10 +53,7 @@ beforeAll(async () => {
   subvolDigest = await treeDigest(subvol);
 }, 60000);
 
-afterEach(async () => {
-  expect(await loopsUnder(base)).toEqual([]);
-  expect(await mountsUnder(lxcPath)).toEqual([]);
-});
+afterEach(() => expectNoLeaks(base));
 
 afterAll(async () => {
   await btrfs?.release();
@@ -499,7 +497,7 @@ describe("snapshot-destroy refuses a snapshot's storage before it unlists the sn
     } finally {
       await must(["losetup", "-d", device]);
     }
-    for (let i = 0; i < 100 && (await loopsUnder(base)).length; i++) await new Promise((r) => setTimeout(r, 50));
+    await loopsDetached(base);
     await cliOk(["snapshot-destroy", ...b(lxcPath, name), "--snapshot", "s1"]);
     await cliOk(["destroy", ...b(lxcPath, name)]);
   });

@@ -6,7 +6,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cli, cliOk, loopsUnder, mountsUnder, must, sh, symlinkedLxcPath, tempDir, treeDigest } from "../helpers/env";
+import { cli, cliOk, must, sh, symlinkedLxcPath, tempDir, treeDigest } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 let base: string;
 let real: string;
@@ -16,10 +17,7 @@ beforeAll(async () => {
   base = await tempDir("paths");
   ({ real, link } = await symlinkedLxcPath(base));
 });
-afterEach(async () => {
-  expect(await loopsUnder(base)).toEqual([]);
-  expect(await mountsUnder(base)).toEqual([]);
-});
+afterEach(() => expectNoLeaks(base));
 afterAll(async () => {
   await fs.rm(base, { recursive: true, force: true });
 });

@@ -5,19 +5,8 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import {
-  cli,
-  cliOk,
-  imageDigest,
-  loopsUnder,
-  makeSampleTree,
-  mountsUnder,
-  must,
-  startCli,
-  tempDir,
-  treeDigest,
-  waitForFile,
-} from "../helpers/env";
+import { cli, cliOk, imageDigest, makeSampleTree, must, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { expectNoLeaks } from "../helpers/leaks";
 
 let base: string;
 let lxcPath: string;
@@ -45,11 +34,7 @@ beforeAll(async () => {
 
 /** The fixture's own small filesystem is mounted on purpose; nothing else may be. */
 const FIXTURE = /\/small(\.img)?$/;
-afterEach(async () => {
-  for (let i = 0; i < 100 && (await loopsUnder(base)).some((l) => !FIXTURE.test(l)); i++) await new Promise((r) => setTimeout(r, 50));
-  expect((await loopsUnder(base)).filter((l) => !FIXTURE.test(l))).toEqual([]);
-  expect((await mountsUnder(base)).filter((m) => !FIXTURE.test(m))).toEqual([]);
-});
+afterEach(() => expectNoLeaks(base, { except: FIXTURE, settle: true }));
 
 afterAll(async () => {
   await fs.rm(base, { recursive: true, force: true });

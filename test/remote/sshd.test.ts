@@ -7,7 +7,8 @@
 import { spawn } from "child_process";
 import { promises as fs } from "fs";
 import path from "path";
-import { loopsUnder, mountsUnder, must, sh, tempDir } from "../helpers/env";
+import { must, sh, tempDir } from "../helpers/env";
+import { expectNoLeaks, attachedUnder } from "../helpers/leaks";
 import { sshArgs, SshHost, startSshHost } from "../helpers/sshd";
 
 jest.setTimeout(60_000);
@@ -25,8 +26,7 @@ afterEach(async () => {
 });
 afterAll(async () => {
   for (const h of started) {
-    expect(await loopsUnder(h.scratch)).toEqual([]);
-    expect(await mountsUnder(h.scratch)).toEqual([]);
+    await expectNoLeaks(h.scratch);
     await expect(fs.access(h.scratch)).rejects.toMatchObject({ code: "ENOENT" });
   }
 });
@@ -37,7 +37,7 @@ it("mounts a tmpfs at lxcPath that SSH sessions and run() see and the test proce
   expect(r).toMatchObject({ code: 0, stdout: "tmpfs\n" });
   await expect(fs.access(path.join(h.lxcPath, "marker"))).rejects.toMatchObject({ code: "ENOENT" });
   expect(await fs.readdir(h.lxcPath)).toEqual([]);
-  expect(await mountsUnder(h.scratch)).toEqual([]);
+  await expectNoLeaks(h.scratch);
   expect(await h.run(["ls", h.lxcPath])).toMatchObject({ code: 0, stdout: "marker\n" });
   expect(await fs.readlink(`/proc/${h.pid}/ns/mnt`)).not.toBe(await fs.readlink("/proc/self/ns/mnt"));
 });
@@ -71,8 +71,7 @@ it("mounts btrfs from a loop image in the namespace, and stop() ends a live sess
   expect(await ssh(h, `stat -f -c %T ${h.lxcPath}`)).toMatchObject({ code: 0, stdout: "btrfs\n" });
   const source = (await h.run(["findmnt", "-n", "-o", "SOURCE", h.lxcPath])).stdout.trim();
   expect(source).toMatch(/^\/dev\/loop\d+$/);
-  expect(await loopsUnder(h.scratch)).toEqual([`${source} ${h.image}`]);
-  expect(await mountsUnder(h.scratch)).toEqual([]);
+  expect(await attachedUnder(h.scratch)).toEqual([`loop ${source} ${h.image}`]);
   // A session still running when the host stops: it holds the namespace, and so the mount, unless killed too.
   const session = spawn(sshArgs(h)[0], [...sshArgs(h).slice(1), `cd ${h.lxcPath} && echo in && exec sleep 300`], {
     stdio: ["ignore", "pipe", "ignore"],
@@ -84,7 +83,7 @@ it("mounts btrfs from a loop image in the namespace, and stop() ends a live sess
   });
   await h.stop();
   expect(await ended).toBe(255);
-  expect(await loopsUnder(h.scratch)).toEqual([]);
+  await expectNoLeaks(h.scratch);
   expect(await must(["losetup", "-a"])).not.toContain(h.scratch);
   expect(await fs.readFile("/proc/self/mountinfo", "utf8")).not.toContain(h.scratch);
   await expect(fs.access(h.scratch)).rejects.toMatchObject({ code: "ENOENT" });
