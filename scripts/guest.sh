@@ -49,9 +49,16 @@ stalls=${GUEST_TEST_STALLS:-0}
 # The path goes on the kernel command line and into qemu's comma-separated options.
 [[ $checkout =~ ^[A-Za-z0-9._/+-]+$ ]] || { echo "guest: the checkout's path $checkout has characters the guest cannot be given" >&2; exit 2; }
 
+# setup-guest.sh's stdout is exactly the kernel image and the initramfs, one a line; anything else is its
+# bug, said here rather than as a qemu that cannot open a file named by some tool's progress line.
 setup=$(bash "$checkout/scripts/setup-guest.sh")
-kernel=$(sed -n 1p <<<"$setup")
-initramfs=$(sed -n 2p <<<"$setup")
+mapfile -t paths <<<"$setup"
+if [ ${#paths[@]} -ne 2 ] || [ ! -f "${paths[0]}" ] || [ ! -f "${paths[1]}" ]; then
+  echo "guest: scripts/setup-guest.sh printed something other than the kernel image and the initramfs, one a line:" >&2
+  sed 's/^/  /' <<<"$setup" >&2
+  exit 125
+fi
+kernel=${paths[0]} initramfs=${paths[1]}
 
 logs="${TMPDIR:-/tmp}/pulumi-lxc-guest-logs"
 mkdir -p "$logs"

@@ -8,8 +8,12 @@
 # - the initramfs (scripts/guest/initramfs.sh), cached per kernel version and hash of its inputs.
 # The cache is ~/.cache/pulumi-lxc/guest (PULUMI_LXC_CACHE moves it). When everything is in place this
 # takes a fraction of a second and touches no network, so scripts/guest.sh runs it every time.
-# Prints the kernel image and the initramfs on stdout, one a line, for scripts/guest.sh.
+# Prints the kernel image and the initramfs on stdout, one a line, for scripts/guest.sh, and nothing else:
+# that output is guest.sh's protocol, so the protocol stream is kept aside as fd 3 and everything this
+# script runs writes its stdout to stderr (apt-get's and dpkg's progress once broke a first run's kernel
+# path; test/vm/setup-guest-output.test.ts runs an install and holds stdout to the two lines).
 set -euo pipefail
+exec 3>&1 1>&2
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
 
@@ -104,11 +108,11 @@ ensure_zfs_module() {
     if ! modprobe -S "$kver" --show-depends zfs >/dev/null 2>&1; then
       if [ -f "$tarball" ]; then
         say "installing ZFS $zver for $kver from the cached dkms build $tarball"
-        dkms ldtarball "$tarball" >&2
+        dkms ldtarball "$tarball"
       else
         say "building ZFS $zver for $kver with dkms (several minutes on 2 cores, once)"
       fi
-      dkms install -m zfs -v "$zver" -k "$kver" >&2
+      dkms install -m zfs -v "$zver" -k "$kver"
       modprobe -S "$kver" --show-depends zfs >/dev/null || { say "dkms installed no zfs module for $kver"; exit 1; }
     fi
   fi
@@ -116,11 +120,12 @@ ensure_zfs_module() {
     slow_path_lock
     mkdir -p "$CACHE/$kver"
     # Written under a temporary name that still ends in .tar.gz, then renamed: no half tarball is ever found.
-    dkms mktarball -m zfs -v "$zver" -k "$kver" --binaries-only --archive "$CACHE/$kver/.zfs-$zver.partial.dkms.tar.gz" >&2
+    dkms mktarball -m zfs -v "$zver" -k "$kver" --binaries-only --archive "$CACHE/$kver/.zfs-$zver.partial.dkms.tar.gz"
     mv "$CACHE/$kver/.zfs-$zver.partial.dkms.tar.gz" "$tarball"
   fi
 }
 
+# Sets initramfs: run in this shell, not in $(...), whose stdout would take whatever the build prints.
 ensure_initramfs() {
   local kver=$1 inputs key out
   inputs=$(
@@ -140,15 +145,17 @@ ensure_initramfs() {
       find "$CACHE/$kver" -maxdepth 1 -name 'initramfs-*.cpio' ! -path "$out" -delete
     fi
   fi
-  echo "$out"
+  initramfs=$out
 }
 
-install_packages
-kver=$(kernel_version)
-[ -n "$kver" ] || { say "linux-image-amd64 names no linux-image-<version>"; exit 1; }
-kernel=/boot/vmlinuz-$kver
-[ -f "$kernel" ] || { say "no $kernel: is linux-image-$kver installed?"; exit 1; }
-ensure_zfs_module "$kver"
-initramfs=$(ensure_initramfs "$kver")
-echo "$kernel"
-echo "$initramfs"
+# The work runs with fd 3 closed, so that nothing it starts can find the protocol stream either.
+{
+  install_packages
+  kver=$(kernel_version)
+  [ -n "$kver" ] || { say "linux-image-amd64 names no linux-image-<version>"; exit 1; }
+  kernel=/boot/vmlinuz-$kver
+  [ -f "$kernel" ] || { say "no $kernel: is linux-image-$kver installed?"; exit 1; }
+  ensure_zfs_module "$kver"
+  ensure_initramfs "$kver"
+} 3>&-
+printf '%s\n' "$kernel" "$initramfs" >&3
