@@ -8,8 +8,8 @@
  *   finds it next to the code that runs);
  * - <libc>_<arch>/koffi.node: koffi's native module for each libc this machine's koffi package ships (the
  *   bundles require it relative to themselves);
- * - manifest.json: what a remote host gets (the agent, the helper, the native modules), with the package
- *   version, the architecture and a sha256 over the files. The remote client installs them on a host
+ * - manifest.json: what a remote host gets (the agent, the helper, the native modules), each with its
+ *   sha256, with the package version, the architecture and a sha256 over the files. The remote client installs them on a host
  *   under a directory named by version and hash, once.
  */
 "use strict";
@@ -57,12 +57,15 @@ for (const libcDir of fs.readdirSync(nativeDir)) {
 const cli = path.join(out, "cli.js");
 fs.writeFileSync(`${cli}.cache`, loadBundle(cli).script.createCachedData());
 
-const files = ["agent.js", "isolated-main.js", ...natives];
+// Each file with its own sha256, which the host checks before the directory is renamed into place; the
+// whole bundle's sha256 (over names and contents) names the directory.
+const sha256 = (data) => createHash("sha256").update(data).digest("hex");
+const files = ["agent.js", "isolated-main.js", ...natives].map((f) => ({ path: f, sha256: sha256(fs.readFileSync(path.join(out, f))) }));
 const hash = createHash("sha256");
 for (const f of files)
   hash
-    .update(f)
+    .update(f.path)
     .update("\0")
-    .update(fs.readFileSync(path.join(out, f)));
+    .update(fs.readFileSync(path.join(out, f.path)));
 const manifest = { version, arch: process.arch, files, sha256: hash.digest("hex") };
 fs.writeFileSync(path.join(out, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

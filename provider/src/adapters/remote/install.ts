@@ -15,7 +15,9 @@ import { open, run } from "./exec";
 export interface Manifest {
   version: string;
   arch: string;
-  files: string[];
+  /** Each file the host gets, with its sha256, which the host checks before the upload is taken. */
+  files: Array<{ path: string; sha256: string }>;
+  /** Over every file's name and content: the directory's name on a host. */
   sha256: string;
 }
 
@@ -120,7 +122,29 @@ async function mkdirs(sftp: SFTPWrapper, dir: string, from: string): Promise<voi
 }
 
 /**
- * Uploads the bundle to `<root>/<name>.tmp-<pid>-<time>`, then renames it to `<root>/<name>`. A directory
+ * Refuses an upload whose files the host does not read back as the manifest's: each file's sha256, taken
+ * on the host by coreutils' or busybox's sha256sum, against the manifest. A file cut short or changed on
+ * the way is named; nothing of the upload runs.
+ */
+async function verifyUpload(client: Client, bundle: Bundle, dir: string, where: string): Promise<void> {
+  const paths = bundle.manifest.files.map((f) => f.path);
+  const r = await run(client, ["sh", "-c", 'cd "$1" && shift && exec sha256sum -- "$@"', "sh", dir, ...paths]);
+  const found = new Map(
+    r.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(l.indexOf(" ") + 1).replace(/^[ *]/, ""), l.slice(0, l.indexOf(" "))]),
+  );
+  const wrong = bundle.manifest.files.filter((f) => found.get(f.path) !== f.sha256).map((f) => f.path);
+  if (r.code !== 0 || wrong.length) {
+    const why = wrong.length ? `${wrong.join(", ")}: not the sha256 the manifest gives` : `sha256sum exited ${r.code}: ${r.stderr.trim()}`;
+    throw new RootfsError(`${where}: the agent uploaded to ${dir} is not whole (${why}); it was removed and nothing of it ran`);
+  }
+}
+
+/**
+ * Uploads the bundle to `<root>/<name>.tmp-<pid>-<time>`, checks every file there against the manifest,
+ * then renames it to `<root>/<name>`. A directory
  * of that name without a manifest (a removal cut short) is removed first; one with a manifest was put
  * there by another process meanwhile, and serves as well.
  */
@@ -134,10 +158,11 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
     const session = sftp;
     await mkdirs(session, temporary, home);
     for (const file of bundle.manifest.files) {
-      const target = path.posix.join(temporary, file);
+      const target = path.posix.join(temporary, file.path);
       await mkdirs(session, path.posix.dirname(target), temporary);
-      await call((cb) => session.fastPut(path.join(bundle.dir, file), target, cb));
+      await call((cb) => session.fastPut(path.join(bundle.dir, file.path), target, cb));
     }
+    await verifyUpload(client, bundle, temporary, where);
     // The manifest goes last: its presence is what says the directory is whole.
     await call((cb) => session.fastPut(path.join(bundle.dir, "manifest.json"), path.posix.join(temporary, "manifest.json"), cb));
     const whole = () => succeeds((cb) => session.stat(path.posix.join(final, "manifest.json"), cb));
@@ -178,9 +203,12 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
   ]);
 }
 
-/** Installs the agent where it is missing and starts it: a core served by the host over this connection. */
-export async function startAgent(client: Client, user: string, where: string): Promise<AgentCore> {
-  const bundle = await localBundle();
+/**
+ * Installs the agent where it is missing and starts it: a core served by the host over this connection.
+ * `bundle`: the one beside this code, unless a test gives another.
+ */
+export async function startAgent(client: Client, user: string, where: string, bundle?: Bundle): Promise<AgentCore> {
+  bundle ??= await localBundle();
   const host = await probe(client, bundle, where);
   checkHost(host, bundle, user, where);
   if (host.installed === "no") await upload(client, bundle, host.home, where);
