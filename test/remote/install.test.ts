@@ -2,7 +2,8 @@
  * The agent's upload onto a host, through a real sshd: every file is read back on the host against the
  * manifest's sha256 before the upload is renamed into place. A file changed on the way (here one byte of
  * agent.js, flipped in a copy of the bundle whose manifest still gives the true sum) is named, the upload
- * is removed, and nothing of it runs; the whole bundle then installs and answers.
+ * is removed, and nothing of it runs; the whole bundle then installs and answers. An agents' directory on a
+ * noexec mount is refused before anything is uploaded.
  */
 import { promises as fs } from "fs";
 import path from "path";
@@ -63,5 +64,19 @@ it("installs the whole bundle, checked, and the agent answers", async () => {
   } finally {
     core.close();
     await core.ended.catch(() => undefined);
+  }
+});
+
+it("an agent directory on a noexec mount is refused before any upload, naming the mount", async () => {
+  // Before this check the agent was uploaded and started there, and failed on its first request with
+  // koffi's "Cannot find the native Koffi module": a native module is not loaded from a noexec mount.
+  await inside(h, `rm -rf ${ROOT_AGENTS}/* && mount -o remount,noexec ${ROOT_AGENTS}`);
+  try {
+    await expect(startAgent(client, "root", "test host")).rejects.toThrow(
+      `test host: ${ROOT_AGENTS} is on ${ROOT_AGENTS} mounted noexec, where the agent's native module cannot be loaded: mount it without noexec, or give root a home on a filesystem that allows execution`,
+    );
+    expect(await inside(h, `ls -A ${ROOT_AGENTS}`)).toBe("");
+  } finally {
+    await inside(h, `mount -o remount,exec ${ROOT_AGENTS}`);
   }
 });

@@ -51,8 +51,11 @@ const MIN_NODE_MAJOR = 20;
 const AGENTS = ".cache/pulumi-lxc/agent";
 
 /**
- * What the host has, read in one command: home, architecture, Node, sudo, whether this bundle is there.
- * An installed bundle's directory is touched: other versions' cleanup leaves what was used within a day.
+ * What the host has, read in one command: home, architecture, Node, sudo, whether this bundle is there,
+ * and whether files in the agents' directory can be run (made if missing, as the upload would): on a
+ * `noexec` mount the agent's native module cannot be loaded, so that is found out before an upload, with
+ * the mount point. An installed bundle's directory is touched: other versions' cleanup leaves what was
+ * used within a day.
  */
 const PROBE = `
 set -u
@@ -64,6 +67,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "node=$($run node -p process.versions.node 2>/dev/null)"
 if [ -f "$HOME/$2/$1/manifest.json" ]; then touch "$HOME/$2/$1"; echo installed=yes; else echo installed=no; fi
+(umask 077 && mkdir -p "$HOME/$2") 2>/dev/null
+check="$HOME/$2/.exec-check.$$"
+if printf '#!/bin/sh\nexit 0\n' >"$check" 2>/dev/null; then
+  chmod 700 "$check"
+  if "$check" 2>/dev/null; then echo exec=yes; else echo exec=no; echo "mount=$(df -P "$HOME/$2" | awk 'NR==2 {print $6}')"; fi
+  rm -f "$check"
+fi
 `;
 
 interface Probe {
@@ -72,6 +82,9 @@ interface Probe {
   node: string;
   sudo?: "yes" | "no";
   installed: "yes" | "no";
+  /** Absent when the directory could not be written (the upload then says why). */
+  exec?: "yes" | "no";
+  mount?: string;
 }
 
 async function probe(client: Client, bundle: Bundle, where: string): Promise<Probe> {
@@ -83,6 +96,10 @@ async function probe(client: Client, bundle: Bundle, where: string): Promise<Pro
 
 /** Refuses a host the agent cannot run on, saying what to change there. */
 function checkHost(p: Probe, bundle: Bundle, user: string, where: string): void {
+  if (p.exec === "no")
+    throw new RootfsError(
+      `${where}: ${path.posix.join(p.home, AGENTS)} is on ${p.mount || "a mount"} mounted noexec, where the agent's native module cannot be loaded: mount it without noexec, or give ${user} a home on a filesystem that allows execution`,
+    );
   if (p.sudo === "no")
     throw new RootfsError(
       `${where}: ${user} is not root and cannot run sudo without a password (sudo -n); the agent needs root: allow it passwordless sudo, or connect as root`,
