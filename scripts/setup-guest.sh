@@ -26,7 +26,7 @@ PKGS=(qemu-system-x86 linux-image-amd64 linux-headers-amd64 zfs-dkms zfsutils-li
 say() { echo "setup-guest: $*" >&2; }
 
 slow_path_lock() {
-  # Taken once per run: a second open of the file in a subshell ($(...)) would wait on this run's own lock.
+  # Taken once per run: a second open of the file in this run (from a subshell) would wait on its own lock.
   [ -n "${SLOW_PATH_LOCKED:-}" ] && return
   SLOW_PATH_LOCKED=1
   mkdir -p "$CACHE"

@@ -44,7 +44,7 @@ it("refuses an upload whose file differs from the manifest, naming it; nothing i
   expect(bundle.dir).toBe(path.join(REPO, "dist", "bundle"));
   expect(bundle.manifest.files.map((f) => f.path)).toContain("agent.js");
   await expect(startAgent(client, "root", "test host", await corrupted(bundle, "agent.js"))).rejects.toThrow(
-    /test host: the agent uploaded to \S+ is not whole \(agent\.js: not the sha256 the manifest gives\); it was removed and nothing of it ran/,
+    /test host: the agent uploaded to \S+ is not whole \(agent\.js: not the sha256 the manifest gives\); it is removed, and nothing of it ran/,
   );
   // Neither the final directory nor the temporary one is there, and no agent process started.
   expect(await inside(h, `ls -A ${ROOT_AGENTS} 2>/dev/null; true`)).toBe("");
@@ -78,5 +78,17 @@ it("an agent directory on a noexec mount is refused before any upload, naming th
     expect(await inside(h, `ls -A ${ROOT_AGENTS}`)).toBe("");
   } finally {
     await inside(h, `mount -o remount,exec ${ROOT_AGENTS}`);
+  }
+});
+
+it("a host without sha256sum: the error says the check could not run, and nothing is installed", async () => {
+  await inside(h, `rm -rf ${ROOT_AGENTS}/* && mount --bind /dev/null /usr/bin/sha256sum`);
+  try {
+    await expect(startAgent(client, "root", "test host")).rejects.toThrow(
+      /test host: could not check the uploaded agent: sha256sum exited 126: .*[Pp]ermission denied/,
+    );
+    expect(await inside(h, `ls -A ${ROOT_AGENTS}`)).toBe("");
+  } finally {
+    await inside(h, "umount /usr/bin/sha256sum");
   }
 });

@@ -15,7 +15,10 @@ const DRIVERS_DIR = path.join(SRC, "drivers");
 
 /** What else the words mean, by the line they stand on. */
 const OTHER_MEANINGS: Array<{ why: string; line: RegExp }> = [
-  { why: "a filesystem type, which btrfs and overlay also are", line: /fstype|SUPER_MAGIC|mountOnScratch\(|withMountedDevice\(/ },
+  {
+    why: "a filesystem type, which btrfs and overlay also are",
+    line: /fstype(\s*===\s*|:\s*)"(btrfs|overlay)"|withMountedDevice\([^,]+, [^,]+, "btrfs"/,
+  },
   { why: "a command's argv", line: /\[\s*"(btrfs|zfs|lvm)",|argv\[0\] === "(btrfs|zfs)"/ },
   { why: "a loop device's name in /sys/block or /dev", line: /startsWith\("loop"\)/ },
 ];
@@ -67,4 +70,6 @@ it("fails on a comparison of a store's name", () => {
   const sample = 'if (loc.store === "zfs") return `overlay:${lower}`;';
   expect(scanLine(sample, NAMES)).toEqual(["zfs", "overlay"]);
   expect(OTHER_MEANINGS.some((m) => m.line.test(sample))).toBe(false);
+  // A line that also speaks of a filesystem type is not excused for comparing a store.
+  expect(OTHER_MEANINGS.some((m) => m.line.test('if (loc.store === "btrfs" && fstype) return;'))).toBe(false);
 });

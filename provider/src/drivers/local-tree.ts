@@ -12,6 +12,7 @@ import { LocationOf, PlainStore, SLOT_SUFFIX, TreeDriver } from "./types";
 type Shared = "kind" | "store" | "prefixes" | "options" | "parse" | "optionsOf" | "locate" | "relocate" | "snapshotAt" | "exists";
 type SharedSteps = "move" | "checkDestroy" | "mountTree";
 
+/** `store`: any store whose location has no fields of its own (dir, btrfs use these); named by the type, not spelled. */
 export function localTree(store: PlainStore): {
   at: (path: string) => LocationOf<PlainStore>;
   defaults: Pick<TreeDriver, Shared | SharedSteps>;

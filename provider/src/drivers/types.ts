@@ -1,3 +1,4 @@
+import { RootfsError } from "../model/errors";
 import { Fstype, RootfsSpec, Store, StoreOption, StoreOptions } from "../model/requests";
 import { StoreUsage } from "../model/usage";
 import { Mounted } from "../host/mounts";
@@ -43,7 +44,7 @@ export type PlainStore = Exclude<Store, keyof StoreFields>;
 
 /** A driver's own location: one of another store handed to it is a bug in the caller, stopped before any command. */
 export function ownLocation<S extends Store>(store: S, loc: Location): LocationOf<S> {
-  if (loc.store !== store) throw new Error(`internal: a ${loc.store} location handed to the ${store} driver`);
+  if (loc.store !== store) throw new RootfsError(`internal: a ${loc.store} location handed to the ${store} driver`);
   return loc as LocationOf<S>;
 }
 

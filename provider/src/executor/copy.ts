@@ -5,7 +5,7 @@
  * parameter.
  */
 import { promises as fs } from "fs";
-import { NoSpace } from "../model/errors";
+import { NoSpace, RootfsError } from "../model/errors";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
@@ -60,7 +60,11 @@ export async function copyBlocks(
       throw new NoSpace(room.what, from.allocatedBytes, available ?? (await freeBytes(ctx.containerDir)));
     },
   );
-  if (to.fstype && to.size > from.sizeBytes) await growBlockStore(ctx, to.driver, to.loc, to.fstype, from.sizeBytes, to.size);
+  if (to.size > from.sizeBytes) {
+    if (!to.fstype)
+      throw new RootfsError(`internal: a block copy to grow from ${from.sizeBytes} to ${to.size} bytes without its filesystem`);
+    await growBlockStore(ctx, to.driver, to.loc, to.fstype, from.sizeBytes, to.size);
+  }
   return result.method;
 }
 

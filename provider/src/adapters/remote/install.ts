@@ -71,7 +71,7 @@ if [ -f "$HOME/$2/$1/manifest.json" ]; then touch "$HOME/$2/$1"; echo installed=
 check="$HOME/$2/.exec-check.$$"
 if printf '#!/bin/sh\nexit 0\n' >"$check" 2>/dev/null; then
   chmod 700 "$check"
-  if "$check" 2>/dev/null; then echo exec=yes; else echo exec=no; echo "mount=$(df -P "$HOME/$2" | awk 'NR==2 {print $6}')"; fi
+  if "$check" 2>/dev/null; then echo exec=yes; else echo exec=no; echo "mount=$(df -P "$HOME/$2" | sed -nE '2s/^([^ ]+ +){5}//p')"; fi
   rm -f "$check"
 fi
 `;
@@ -144,18 +144,17 @@ async function mkdirs(sftp: SFTPWrapper, dir: string, from: string): Promise<voi
  * the way is named; nothing of the upload runs.
  */
 async function verifyUpload(client: Client, bundle: Bundle, dir: string, where: string): Promise<void> {
-  const paths = bundle.manifest.files.map((f) => f.path);
-  const r = await run(client, ["sh", "-c", 'cd "$1" && shift && exec sha256sum -- "$@"', "sh", dir, ...paths]);
-  const found = new Map(
-    r.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => [l.slice(l.indexOf(" ") + 1).replace(/^[ *]/, ""), l.slice(0, l.indexOf(" "))]),
-  );
-  const wrong = bundle.manifest.files.filter((f) => found.get(f.path) !== f.sha256).map((f) => f.path);
+  const { files } = bundle.manifest;
+  const r = await run(client, ["sh", "-c", 'cd "$1" && shift && exec sha256sum -- "$@"', "sh", dir, ...files.map((f) => f.path)]);
+  // One line a file, in the order given, each starting with the sum (the name after it is not read back:
+  // GNU's escapes some names).
+  const sums = r.stdout.split("\n").map((l) => l.split(" ")[0]);
+  if (r.code !== 0 && !r.stdout)
+    throw new RootfsError(`${where}: could not check the uploaded agent: sha256sum exited ${r.code}: ${r.stderr.trim()}`);
+  const wrong = files.filter((f, i) => sums[i] !== f.sha256).map((f) => f.path);
   if (r.code !== 0 || wrong.length) {
-    const why = wrong.length ? `${wrong.join(", ")}: not the sha256 the manifest gives` : `sha256sum exited ${r.code}: ${r.stderr.trim()}`;
-    throw new RootfsError(`${where}: the agent uploaded to ${dir} is not whole (${why}); it was removed and nothing of it ran`);
+    const why = `${wrong.join(", ") || r.stderr.trim()}: not the sha256 the manifest gives`;
+    throw new RootfsError(`${where}: the agent uploaded to ${dir} is not whole (${why}); it is removed, and nothing of it ran`);
   }
 }
 
