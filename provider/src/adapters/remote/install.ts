@@ -160,9 +160,8 @@ async function verifyUpload(client: Client, bundle: Bundle, dir: string, where: 
 
 /**
  * Uploads the bundle to `<root>/<name>.tmp-<pid>-<time>`, checks every file there against the manifest,
- * then renames it to `<root>/<name>`. A directory
- * of that name without a manifest (a removal cut short) is removed first; one with a manifest was put
- * there by another process meanwhile, and serves as well.
+ * then renames it to `<root>/<name>`. A directory of that name without a manifest (a removal cut short)
+ * is removed first; one with a manifest was put there by another process meanwhile, and serves as well.
  */
 async function upload(client: Client, bundle: Bundle, home: string, where: string): Promise<void> {
   const root = path.posix.join(home, AGENTS);
