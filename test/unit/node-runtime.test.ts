@@ -1,0 +1,36 @@
+/**
+ * The Node.js the project runs on is the pinned one (scripts/with-node.sh puts it first on PATH): this test
+ * process and a child `node` both run the line PULUMI_LXC_NODE names, or the agent's. The pins are whole:
+ * each line's version is of that line and has an integrity for each architecture, and engines allows the
+ * oldest line pinned and no older.
+ */
+import { execFileSync } from "child_process";
+import { promises as fs } from "fs";
+import path from "path";
+import { REPO } from "../helpers/env";
+import pins from "../../provider/src/adapters/remote/node-runtime.json";
+import { AGENT_LINE, ARCHES, nodeDir, pinOf } from "../../provider/src/adapters/remote/runtime";
+
+const line = process.env.PULUMI_LXC_NODE || AGENT_LINE;
+
+it("this process and a child node run the pinned Node.js, from the cache", () => {
+  const pin = pinOf(line, process.arch as "x64");
+  expect(process.version).toBe(`v${pin.version}`);
+  expect(execFileSync("node", ["--version"], { encoding: "utf8" }).trim()).toBe(`v${pin.version}`);
+  expect(process.execPath).toBe(path.join(nodeDir(pin), "bin", "node"));
+});
+
+it("each line pins a version of its own line, with the sha512 integrity of both architectures' packages", () => {
+  expect(Object.keys(pins.lines)).toContain(pins.agentLine);
+  for (const [major, pin] of Object.entries(pins.lines)) {
+    expect(pin.version).toMatch(new RegExp(`^${major}\\.\\d+\\.\\d+$`));
+    expect(Object.keys(pin.integrity).sort()).toEqual([...ARCHES].sort());
+    for (const integrity of Object.values(pin.integrity)) expect(integrity).toMatch(/^sha512-[A-Za-z0-9+/]{86}==$/);
+  }
+  expect(() => pinOf("20", "x64")).toThrow("no Node.js 20 for x64 is pinned; node-runtime.json has lines 22, 24, 26 for x64, arm64");
+});
+
+it("engines allows the oldest line pinned", async () => {
+  const { engines } = JSON.parse(await fs.readFile(path.join(REPO, "package.json"), "utf8"));
+  expect(engines.node).toBe(`>=${Math.min(...Object.keys(pins.lines).map(Number))}`);
+});
