@@ -5,10 +5,15 @@
  * writes at lxcPath over SSH lands on that host alone and is invisible to the test process, as on a
  * remote machine; `run` looks inside without SSH, so a test checks the result by another route than the
  * one under test.
+ *
+ * No host has Node.js: every `node` this machine has (on PATH, in the usual places, the pinned ones in the
+ * cache, this process's own) is covered with /dev/null in the host's namespace, so the agent runs on the
+ * Node.js it brings, as on a stock LXC host. `hostNode` puts a Node.js of the host's own at /usr/bin/node.
  */
 import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
 import net from "net";
+import os from "os";
 import path from "path";
 import { must, Ran, sh, tempDir } from "./env";
 
@@ -24,6 +29,8 @@ export interface SshHost {
   lxcPath: string;
   /** sshd's log (-E), LogLevel VERBOSE. */
   logFile: string;
+  /** sftp-server's log (-l INFO): one line per file closed, with the bytes written. */
+  sftpLogFile: string;
   /** sshd's pid: the process that holds the namespace. */
   pid: number;
   /** The scratch directory under TEST_PREFIX that holds everything of this host; stop() removes it. */
@@ -38,6 +45,8 @@ export interface SshHost {
   run(argv: string[]): Promise<Ran>;
   /** How many SSH connections sshd accepted so far, counted from its log. */
   connections(): Promise<number>;
+  /** The bytes written to this host over SFTP so far, counted by sftp-server on the host. */
+  uploaded(): Promise<number>;
   /** Kills sshd and every process left in its namespace (so the namespace and its mounts go), removes the scratch dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -57,14 +66,28 @@ export const ROOT_AGENTS = "/root/.cache/pulumi-lxc/agent";
  * the loop device goes with the last mount, which goes with the namespace, which goes with its last process.
  */
 const WRAPPER = `set -e
-fs=$1 size=$2 mp=$3 image=$4 agents=$5
-shift 5
+fs=$1 size=$2 mp=$3 image=$4 agents=$5 nodes=$6 hostnode=$7
+shift 7
 if [ "$fs" = btrfs ]; then mount -o loop "$image" "$mp"; else mount -t tmpfs -o "size=$size,mode=0755" tmpfs "$mp"; fi
 mkdir -p "$agents"
 mount -t tmpfs -o mode=0700 tmpfs "$agents"
+for node in $nodes; do mount --bind /dev/null "$node"; done
+if [ -n "$hostnode" ]; then mount --bind "$hostnode" /usr/bin/node; fi
 exec "$@"`;
 
-export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string } = {}): Promise<SshHost> {
+/** Every Node.js binary of this machine, by its real path: what a host's namespace covers. */
+async function nodeBinaries(): Promise<string[]> {
+  const cache = process.env.PULUMI_LXC_CACHE || path.join(os.homedir(), ".cache", "pulumi-lxc");
+  const cached = (await fs.readdir(cache).catch(() => [] as string[]))
+    .filter((d) => d.startsWith("node-"))
+    .map((d) => path.join(cache, d, "bin", "node"));
+  const onPath = (process.env.PATH ?? "").split(":").flatMap((d) => [path.join(d, "node"), path.join(d, "nodejs")]);
+  const all = [process.execPath, "/usr/bin/node", "/usr/bin/nodejs", "/usr/local/bin/node", ...onPath, ...cached];
+  const real = await Promise.all(all.map((f) => fs.realpath(f).catch(() => null)));
+  return [...new Set(real.filter((f): f is string => f !== null && !/\s/.test(f)))];
+}
+
+export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string; hostNode?: string } = {}): Promise<SshHost> {
   const kind = opts.fs ?? "tmpfs";
   const size = opts.size ?? "512M";
   await refuseLockedRoot();
@@ -74,6 +97,10 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
   try {
     const lxcPath = path.join(scratch, "lxc");
     const logFile = path.join(scratch, "sshd.log");
+    // sftp-server runs as the user logging in, who may not be root: the log is writable by anyone.
+    const sftpLogFile = path.join(scratch, "sftp.log");
+    await fs.writeFile(sftpLogFile, "", { mode: 0o666 });
+    await fs.chmod(sftpLogFile, 0o666);
     const hostKeyFile = path.join(scratch, "host_ed25519");
     const keyFile = path.join(scratch, "client_ed25519");
     const authorized = path.join(scratch, "authorized_keys");
@@ -102,12 +129,16 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
     let started: { port: number; pid: number } | undefined;
     for (let attempt = 1; !started; attempt++) {
       const port = await freePort();
-      await fs.writeFile(config, sshdConfig({ port, hostKeyFile, authorized, pidFile }));
+      await fs.writeFile(config, sshdConfig({ port, hostKeyFile, authorized, pidFile, sftpLogFile }));
       const check = await sh(["/usr/sbin/sshd", "-t", "-f", config]);
       if (check.code !== 0) throw new Error(`sshd -t -f ${config} exited ${check.code}: ${check.stderr}`);
       await fs.rm(pidFile, { force: true });
       try {
-        started = { port, pid: await launch({ kind, size, lxcPath, image, config, logFile, pidFile, port }) };
+        const nodes = await nodeBinaries();
+        started = {
+          port,
+          pid: await launch({ kind, size, lxcPath, image, config, logFile, pidFile, port, nodes, hostNode: opts.hostNode }),
+        };
       } catch (e) {
         const log = await fs.readFile(logFile, "utf8").catch(() => "");
         if (attempt >= 3 || !/Address already in use/.test(log)) throw e;
@@ -126,6 +157,7 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
       hostKey,
       lxcPath,
       logFile,
+      sftpLogFile,
       pid,
       scratch,
       keyFile,
@@ -135,6 +167,10 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
       async connections() {
         const log = await fs.readFile(logFile, "utf8");
         return log.split("\n").filter((l) => /Accepted (publickey|password) for /.test(l)).length;
+      },
+      async uploaded() {
+        const log = await fs.readFile(sftpLogFile, "utf8");
+        return [...log.matchAll(/ bytes read \d+ written (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
       },
       stop() {
         stopping ??= stopHost(pid, ns, scratch, image);
@@ -184,7 +220,7 @@ export function sshArgs(h: SshHost): string[] {
   ];
 }
 
-function sshdConfig(c: { port: number; hostKeyFile: string; authorized: string; pidFile: string }): string {
+function sshdConfig(c: { port: number; hostKeyFile: string; authorized: string; pidFile: string; sftpLogFile: string }): string {
   return [
     `Port ${c.port}`,
     "ListenAddress 127.0.0.1",
@@ -199,8 +235,9 @@ function sshdConfig(c: { port: number; hostKeyFile: string; authorized: string; 
     // The scratch dir lies under /tmp, which is world-writable: StrictModes would refuse the keys in it.
     "StrictModes no",
     "LogLevel VERBOSE",
-    // The remote-hosts feature uploads its agent with SFTP.
-    "Subsystem sftp internal-sftp",
+    // The remote-hosts feature uploads its agent with SFTP. Debian's sftp-server, not internal-sftp: its
+    // log (-e: to stderr, here a file) counts the bytes each upload writes; internal-sftp's goes to syslog.
+    `Subsystem sftp /usr/lib/openssh/sftp-server -e -l INFO 2>>${c.sftpLogFile}`,
     // 20 resources in parallel open as many channels on one connection, or as many connections at once.
     "MaxSessions 64",
     "MaxStartups 64:30:128",
@@ -223,6 +260,8 @@ async function launch(o: {
   logFile: string;
   pidFile: string;
   port: number;
+  nodes: string[];
+  hostNode?: string;
 }): Promise<number> {
   // The wrapper's own errors (a mount that fails) land in sshd's log, so one file tells the whole story.
   const log = await fs.open(o.logFile, "a");
@@ -246,6 +285,8 @@ async function launch(o: {
         o.lxcPath,
         o.image ?? "",
         ROOT_AGENTS,
+        o.nodes.join("\n"),
+        o.hostNode ?? "",
         "/usr/sbin/sshd",
         "-D",
         "-E",

@@ -42,7 +42,8 @@ afterAll(async () => {
 it("serves the operations, with log lines and errors of their own class", async () => {
   const { core, exited } = startAgent();
   const { version } = JSON.parse(await fs.readFile(path.join(REPO, "schema.json"), "utf8"));
-  expect(await core.version).toBe(version);
+  expect((await core.hello).version).toBe(version);
+  expect((await core.hello).node).toBe(process.version);
   const ref = { container: "web", lxcPath };
   const created = await core.create({ ...ref, backingStore: "loop", size: "128M", from: `dir:${seed}` });
   expect(created).toMatchObject({ backingStore: "loop", rootfsPath: `loop:${lxcPath}/web/rootdev`, sizeBytes: 128 * 2 ** 20 });
@@ -96,7 +97,7 @@ it("answers a line it cannot read with an error naming no request, and goes on s
 it("finishes a move in flight when its input ends, then exits", async () => {
   const ref = { container: "mv", lxcPath };
   const { child, core, exited } = startAgent();
-  await core.version;
+  await core.hello;
   await core.create({ ...ref, backingStore: "loop", size: "256M", from: `dir:${seed}` });
   const moving = core.update(ref, { backingStore: "dir" }).catch((e: Error) => e);
   // The request is on its way; the client hangs up at once, as Ctrl-C or a lost network would.

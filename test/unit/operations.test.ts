@@ -21,7 +21,7 @@ it("the local core, the deferred core and the remote client have exactly the tab
   expect(names(localCore)).toEqual(table);
   expect(names(deferredCore(() => localCore))).toEqual(table);
   const remote = agentCore({ stdin: new PassThrough(), stdout: new PassThrough() }, "test");
-  expect(names(remote, ["version", "ended", "close"])).toEqual(table);
+  expect(names(remote, ["hello", "ended", "close"])).toEqual(table);
   remote.close();
 });
 

@@ -11,7 +11,7 @@ import { localCore, OPERATIONS, OPS } from "../../api";
 import { errorToJSON, InvalidInput } from "../../model/errors";
 import { PACKAGE_VERSION } from "../../model/schema";
 import { readLines } from "./lines";
-import { PROTOCOL, Reply, Request } from "./protocol";
+import { Hello, PROTOCOL, Reply, Request } from "./protocol";
 
 let outputOpen = true;
 process.stdout.on("error", () => {
@@ -21,7 +21,7 @@ process.stdout.on("error", () => {
 process.on("SIGHUP", () => undefined);
 process.on("SIGPIPE", () => undefined);
 
-function send(message: Reply | { hello: { protocol: number; version: string } }): void {
+function send(message: Reply | Hello): void {
   if (outputOpen) process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
@@ -56,7 +56,7 @@ async function serve(request: Request): Promise<void> {
 }
 
 const inFlight = new Set<Promise<void>>();
-send({ hello: { protocol: PROTOCOL, version: PACKAGE_VERSION } });
+send({ hello: { protocol: PROTOCOL, version: PACKAGE_VERSION, node: process.version } });
 readLines(
   process.stdin,
   (line) => {

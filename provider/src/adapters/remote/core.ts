@@ -7,7 +7,7 @@ import type { Readable, Writable } from "stream";
 import { ErrorJSON, errorFromJSON, RootfsError } from "../../model/errors";
 import { coreOf, type Op, type OperationOptions, type RootfsCore } from "../../api";
 import { readLines } from "../agent/lines";
-import { PROTOCOL } from "../agent/protocol";
+import { PROTOCOL, type AgentHello } from "../agent/protocol";
 
 interface Pending {
   resolve(value: unknown): void;
@@ -16,8 +16,8 @@ interface Pending {
 }
 
 export interface AgentCore extends RootfsCore {
-  /** The agent's package version, once it has said hello. */
-  readonly version: Promise<string>;
+  /** The agent's hello: its package version and the Node.js it runs on. */
+  readonly hello: Promise<AgentHello>;
   /** Settles with the failure that ended the agent (its channel closed, a line it could not read). */
   readonly ended: Promise<Error>;
   /** Ends the agent's input: it finishes what is in flight, then exits. */
@@ -40,14 +40,14 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
   const said = stderrTail(channel.stderr);
   let nextId = 1;
   let failure: Error | null = null;
-  let greeted: (version: string) => void = () => undefined;
+  let greeted: (hello: AgentHello) => void = () => undefined;
   let refused: (e: Error) => void = () => undefined;
-  const version = new Promise<string>((resolve, reject) => {
+  const hello = new Promise<AgentHello>((resolve, reject) => {
     greeted = resolve;
     refused = reject;
   });
   // Nobody may be waiting on the hello yet; its failure reaches every call.
-  version.catch(() => undefined);
+  hello.catch(() => undefined);
   let end: (e: Error) => void = () => undefined;
   const ended = new Promise<Error>((resolve) => (end = resolve));
 
@@ -69,10 +69,10 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
     }
     if (typeof message !== "object" || message === null) return fail(new RootfsError(`${where}: the agent sent ${line.slice(0, 200)}`));
     if ("hello" in message) {
-      const hello = message.hello as { protocol?: unknown; version?: unknown } | null;
-      if (hello?.protocol !== PROTOCOL)
-        return fail(new RootfsError(`${where}: the agent speaks protocol ${String(hello?.protocol)}, this provider ${PROTOCOL}`));
-      return greeted(String(hello.version));
+      const said = message.hello as Partial<Record<keyof AgentHello, unknown>> | null;
+      if (said?.protocol !== PROTOCOL)
+        return fail(new RootfsError(`${where}: the agent speaks protocol ${String(said?.protocol)}, this provider ${PROTOCOL}`));
+      return greeted({ protocol: PROTOCOL, version: String(said.version), node: String(said.node) });
     }
     const p = typeof message.id === "number" ? pending.get(message.id) : undefined;
     if ("error" in message && message.id === null) return fail(errorFromJSON(message.error as ErrorJSON));
@@ -91,7 +91,7 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
   channel.stdin.on("error", (e: Error) => fail(new RootfsError(`${where}: the agent's channel failed: ${e.message}`)));
 
   async function call<T>(op: Op, args: unknown[], opts: OperationOptions = {}): Promise<T> {
-    await version;
+    await hello;
     if (failure) throw failure;
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -102,7 +102,7 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
 
   return {
     ...coreOf((op, requests, opts) => call(op, requests, opts)),
-    version,
+    hello,
     ended,
     close: () => channel.stdin.end(),
   };

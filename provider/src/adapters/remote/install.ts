@@ -1,31 +1,41 @@
 /**
- * The agent on a host: installed once per version and content (the agent files of dist/bundle, see scripts/build-bundles.js)
- * under `~/.cache/pulumi-lxc/agent/<version>-<hash>` of the SSH user, uploaded over SFTP into a temporary
- * directory renamed into place, so a half-done upload is never taken for an agent. Other versions are
- * removed when a new one lands. It runs with the host's Node (20 or later); a user other than root runs
- * it through `sudo -n`, as the storage core needs root.
+ * The agent on a host: installed once per version and content under `~/.cache/pulumi-lxc/agent/<version>-<hash>`
+ * of the SSH user, uploaded over SFTP into a temporary directory that is renamed into place once every file
+ * is checked, so a half-done upload is never taken for an agent. A host gets the files of dist/bundle (see
+ * scripts/build-bundles.js) for its own architecture and libc and, on glibc, the Node.js that runs them
+ * (runtime.ts): the host's own Node is never run there, so every host runs the version the tests ran. A
+ * musl host (Alpine) runs the agent on its own Node, 22 or later: the official binaries are glibc builds.
+ * Other versions are removed when a new one lands. A user other than root runs the agent through `sudo -n`,
+ * as the storage core needs root.
  */
+import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import type { Client, SFTPWrapper } from "ssh2";
 import { RootfsError } from "../../model/errors";
 import { agentCore, AgentCore } from "./core";
 import { open, run } from "./exec";
+import { AGENT_LINE, ARCHES, type Arch, compressedNode, type CompressedNode, pinOf } from "./runtime";
+
+type Libc = "glibc" | "musl";
+
+export interface ManifestFile {
+  path: string;
+  sha256: string;
+  /** A native module's architecture and libc: only such a host gets it. */
+  arch?: Arch;
+  libc?: Libc;
+}
 
 export interface Manifest {
   version: string;
-  arch: string;
-  /** Each file the host gets, with its sha256, which the host checks before the upload is taken. */
-  files: Array<{ path: string; sha256: string }>;
-  /** Over every file's name and content: the directory's name on a host. */
-  sha256: string;
+  /** Each file a host may get, with its sha256, which the host checks before the upload is taken. */
+  files: ManifestFile[];
 }
 
 export interface Bundle {
   dir: string;
   manifest: Manifest;
-  /** The directory's name on a host: the version and the start of the hash. */
-  name: string;
 }
 
 /** The bundle beside this code: dist/bundle, from dist/provider/src/adapters/remote or from the sources. */
@@ -36,42 +46,74 @@ export async function localBundle(): Promise<Bundle> {
   ];
   for (const dir of candidates) {
     const text = await fs.readFile(path.join(dir, "manifest.json"), "utf8").catch(() => null);
-    if (text === null) continue;
-    const manifest = JSON.parse(text) as Manifest;
-    return { dir, manifest, name: `${manifest.version}-${manifest.sha256.slice(0, 16)}` };
+    if (text !== null) return { dir, manifest: JSON.parse(text) as Manifest };
   }
   throw new RootfsError(`internal: the agent bundle (dist/bundle/manifest.json) is missing; run npm run build`);
 }
 
 /** `uname -m` as Node names architectures. */
-const UNAME_ARCH: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
-const MIN_NODE_MAJOR = 20;
+const UNAME_ARCH: Record<string, Arch> = { x86_64: "x64", aarch64: "arm64" };
+/** The oldest glibc the official Node.js binaries run on. */
+const MIN_GLIBC = [2, 28];
+/** A musl host's own Node.js: the oldest line this project supports. */
+const MIN_NODE_MAJOR = 22;
 
 /** Where agents live on a host, under the SSH user's home: one directory per version and hash. */
 const AGENTS = ".cache/pulumi-lxc/agent";
 
+/** What one host gets: its files of the bundle and, on glibc, the runtime, under a name of its own. */
+interface Install {
+  bundle: Bundle;
+  arch: Arch;
+  libc: Libc;
+  files: ManifestFile[];
+  runtime?: CompressedNode;
+  /** The directory's name on the host: the version and the start of a hash over the files and the runtime. */
+  name: string;
+}
+
+/** The install for a host of `arch` and `libc`, named without fetching the runtime (its pin says which it is). */
+export function installFor(bundle: Bundle, arch: Arch, libc: Libc): Omit<Install, "runtime"> {
+  const files = bundle.manifest.files.filter((f) => (!f.arch || f.arch === arch) && (!f.libc || f.libc === libc));
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(`${f.path}\0${f.sha256}\0`);
+  if (libc === "glibc") hash.update(`node\0${pinOf(AGENT_LINE, arch).integrity}\0`);
+  return { bundle, arch, libc, files, name: `${bundle.manifest.version}-${hash.digest("hex").slice(0, 16)}` };
+}
+
 /**
- * What the host has, read in one command: home, architecture, Node, sudo, whether this bundle is there,
- * and whether files in the agents' directory can be run (made if missing, as the upload would): on a
- * `noexec` mount the agent's native module cannot be loaded, so that is found out before an upload, with
- * the mount point. An installed bundle's directory is touched: other versions' cleanup leaves what was
- * used within a day.
+ * What the host has, read in one command: home, architecture, libc (and glibc's version), sudo, which of
+ * the given agent directories are there, and whether files in the agents' directory can be run (made if
+ * missing, as the upload would): on a `noexec` mount neither Node nor the agent's native module can be
+ * loaded, so that is found out before an upload, with the mount point. The host's Node is asked for its
+ * version on musl alone: on glibc it is never run. An installed agent's directory is touched: other
+ * versions' cleanup leaves what was used within a day.
  */
 const PROBE = `
 set -u
+agents=$1
+shift
 echo "home=$HOME"
 echo "arch=$(uname -m)"
 run=""
 if [ "$(id -u)" != 0 ]; then
   if sudo -n true 2>/dev/null; then echo sudo=yes; run="sudo -n --"; else echo sudo=no; fi
 fi
-echo "node=$($run node -p process.versions.node 2>/dev/null)"
-if [ -f "$HOME/$2/$1/manifest.json" ]; then touch "$HOME/$2/$1"; echo installed=yes; else echo installed=no; fi
-(umask 077 && mkdir -p "$HOME/$2") 2>/dev/null
-check="$HOME/$2/.exec-check.$$"
+if glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null); then
+  echo libc=glibc
+  echo "glibc=\${glibc#glibc }"
+elif ls /lib/ld-musl-* >/dev/null 2>&1; then
+  echo libc=musl
+  echo "node=$($run node -p process.versions.node 2>/dev/null)"
+fi
+for name in "$@"; do
+  if [ -f "$HOME/$agents/$name/manifest.json" ]; then touch "$HOME/$agents/$name"; echo "installed=$name"; fi
+done
+(umask 077 && mkdir -p "$HOME/$agents") 2>/dev/null
+check="$HOME/$agents/.exec-check.$$"
 if printf '#!/bin/sh\nexit 0\n' >"$check" 2>/dev/null; then
   chmod 700 "$check"
-  if "$check" 2>/dev/null; then echo exec=yes; else echo exec=no; echo "mount=$(df -P "$HOME/$2" | sed -nE '2s/^([^ ]+ +){5}//p')"; fi
+  if "$check" 2>/dev/null; then echo exec=yes; else echo exec=no; echo "mount=$(df -P "$HOME/$agents" | sed -nE '2s/^([^ ]+ +){5}//p')"; fi
   rm -f "$check"
 fi
 `;
@@ -79,39 +121,71 @@ fi
 interface Probe {
   home: string;
   arch: string;
-  node: string;
+  libc?: string;
+  glibc?: string;
+  node?: string;
   sudo?: "yes" | "no";
-  installed: "yes" | "no";
+  /** The names asked about that are installed. */
+  installed: string[];
   /** Absent when the directory could not be written (the upload then says why). */
   exec?: "yes" | "no";
   mount?: string;
 }
 
-async function probe(client: Client, bundle: Bundle, where: string): Promise<Probe> {
-  const r = await run(client, ["sh", "-c", PROBE, "sh", bundle.name, AGENTS]);
-  const fields = Object.fromEntries(r.stdout.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-  if (r.code !== 0 || !fields.home) throw new RootfsError(`${where}: could not read the host (sh exited ${r.code}): ${r.stderr.trim()}`);
-  return fields as unknown as Probe;
+/** Every install a host could need, by name: the probe says which of them it has. */
+function candidates(bundle: Bundle): string[] {
+  return ARCHES.flatMap((arch) => (["glibc", "musl"] as const).map((libc) => installFor(bundle, arch, libc).name));
 }
 
-/** Refuses a host the agent cannot run on, saying what to change there. */
-function checkHost(p: Probe, bundle: Bundle, user: string, where: string): void {
+async function probe(client: Client, bundle: Bundle, where: string): Promise<Probe> {
+  const r = await run(client, ["sh", "-c", PROBE, "sh", AGENTS, ...candidates(bundle)]);
+  const fields: Record<string, string> = {};
+  const installed: string[] = [];
+  for (const line of r.stdout.split("\n")) {
+    const [key, value] = [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)];
+    if (key === "installed") installed.push(value);
+    else if (key) fields[key] = value;
+  }
+  if (r.code !== 0 || !fields.home) throw new RootfsError(`${where}: could not read the host (sh exited ${r.code}): ${r.stderr.trim()}`);
+  return { ...(fields as unknown as Probe), installed };
+}
+
+const atLeast = (version: string, min: number[]) => {
+  const parts = version.split(".").map(Number);
+  for (let i = 0; i < min.length; i++) if ((parts[i] ?? 0) !== min[i]) return (parts[i] ?? 0) > min[i];
+  return true;
+};
+
+/** Refuses a host the agent cannot run on, saying what to change there; else what it gets. */
+function checkHost(p: Probe, bundle: Bundle, user: string, where: string): Omit<Install, "runtime"> {
   if (p.exec === "no")
     throw new RootfsError(
-      `${where}: ${path.posix.join(p.home, AGENTS)} is on ${p.mount || "a mount"} mounted noexec, where the agent's native module cannot be loaded: mount it without noexec, or give ${user} a home on a filesystem that allows execution`,
+      `${where}: ${path.posix.join(p.home, AGENTS)} is on ${p.mount || "a mount"} mounted noexec, where the agent and its Node.js cannot run: mount it without noexec, or give ${user} a home on a filesystem that allows execution`,
     );
   if (p.sudo === "no")
     throw new RootfsError(
       `${where}: ${user} is not root and cannot run sudo without a password (sudo -n); the agent needs root: allow it passwordless sudo, or connect as root`,
     );
-  const arch = UNAME_ARCH[p.arch] ?? p.arch;
-  if (arch !== bundle.manifest.arch)
-    throw new RootfsError(`${where}: the host is ${p.arch}; this provider's agent is built for ${bundle.manifest.arch} hosts only`);
-  const major = Number(p.node.split(".")[0]);
-  if (!p.node || !(major >= MIN_NODE_MAJOR))
-    throw new RootfsError(
-      `${where}: the agent needs Node.js ${MIN_NODE_MAJOR} or later on the host${p.sudo ? " (on sudo's PATH)" : ""}; found ${p.node ? `Node.js ${p.node}` : "none"}: install nodejs ${MIN_NODE_MAJOR} or later (Debian 13 ships it; NodeSource packages it for older releases)`,
-    );
+  const arch = UNAME_ARCH[p.arch];
+  if (!arch)
+    throw new RootfsError(`${where}: the host is ${p.arch}; the agent runs on ${Object.keys(UNAME_ARCH).join(" and ")} hosts only`);
+  if (p.libc === "glibc") {
+    if (!/^\d+(\.\d+)*$/.test(p.glibc ?? "") || !atLeast(p.glibc!, MIN_GLIBC))
+      throw new RootfsError(
+        `${where}: the host's glibc is ${p.glibc || "of unknown version"}; the Node.js the agent brings needs glibc ${MIN_GLIBC.join(".")} or later (Debian 10, Ubuntu 20.04, RHEL 8 and later have it)`,
+      );
+    return installFor(bundle, arch, "glibc");
+  }
+  if (p.libc === "musl") {
+    if (!p.node || !atLeast(p.node, [MIN_NODE_MAJOR]))
+      throw new RootfsError(
+        `${where}: on a musl host the agent runs on the host's own Node.js, ${MIN_NODE_MAJOR} or later${p.sudo ? " (on sudo's PATH)" : ""}; found ${p.node ? `Node.js ${p.node}` : "none"}: install nodejs (Alpine 3.21 and later package it)`,
+      );
+    return installFor(bundle, arch, "musl");
+  }
+  throw new RootfsError(
+    `${where}: could not tell the host's libc (getconf GNU_LIBC_VERSION failed and there is no /lib/ld-musl-*); the agent runs on glibc or musl hosts`,
+  );
 }
 
 function sftpOf(client: Client): Promise<SFTPWrapper> {
@@ -139,12 +213,11 @@ async function mkdirs(sftp: SFTPWrapper, dir: string, from: string): Promise<voi
 }
 
 /**
- * Refuses an upload whose files the host does not read back as the manifest's: each file's sha256, taken
- * on the host by coreutils' or busybox's sha256sum, against the manifest. A file cut short or changed on
- * the way is named; nothing of the upload runs.
+ * Refuses an upload whose files the host does not read back as expected: each file's sha256, taken on the
+ * host by coreutils' or busybox's sha256sum. A file cut short or changed on the way is named; nothing of
+ * the upload runs.
  */
-async function verifyUpload(client: Client, bundle: Bundle, dir: string, where: string): Promise<void> {
-  const { files } = bundle.manifest;
+async function verifyFiles(client: Client, dir: string, files: Array<{ path: string; sha256: string }>, where: string): Promise<void> {
   const r = await run(client, ["sh", "-c", 'cd "$1" && shift && exec sha256sum -- "$@"', "sh", dir, ...files.map((f) => f.path)]);
   // One line a file, in the order given, each starting with the sum (the name after it is not read back:
   // GNU's escapes some names).
@@ -153,33 +226,50 @@ async function verifyUpload(client: Client, bundle: Bundle, dir: string, where: 
     throw new RootfsError(`${where}: could not check the uploaded agent: sha256sum exited ${r.code}: ${r.stderr.trim()}`);
   const wrong = files.filter((f, i) => sums[i] !== f.sha256).map((f) => f.path);
   if (r.code !== 0 || wrong.length) {
-    const why = `${wrong.join(", ") || r.stderr.trim()}: not the sha256 the manifest gives`;
+    const why = `${wrong.join(", ") || r.stderr.trim()}: not the sha256 expected`;
     throw new RootfsError(`${where}: the agent uploaded to ${dir} is not whole (${why}); it is removed, and nothing of it ran`);
   }
 }
 
 /**
- * Uploads the bundle to `<root>/<name>.tmp-<pid>-<time>`, checks every file there against the manifest,
- * then renames it to `<root>/<name>`. A directory of that name without a manifest (a removal cut short)
- * is removed first; one with a manifest was put there by another process meanwhile, and serves as well.
+ * Uploads the host's files to `<root>/<name>.tmp-<pid>-<time>` and checks each there; on glibc, node.gz too,
+ * then unpacks it with gzip and checks the binary's sha256. The manifest goes last, and the directory is
+ * renamed to `<root>/<name>`. A directory of that name without a manifest (a removal cut short) is removed
+ * first; one with a manifest was put there by another process meanwhile, and serves as well.
  */
-async function upload(client: Client, bundle: Bundle, home: string, where: string): Promise<void> {
+async function upload(client: Client, install: Install, home: string, where: string): Promise<void> {
   const root = path.posix.join(home, AGENTS);
-  const final = path.posix.join(root, bundle.name);
+  const final = path.posix.join(root, install.name);
   const temporary = `${final}.tmp-${process.pid}-${Date.now()}`;
+  const { bundle, runtime } = install;
+  const sent = [...install.files.map((f) => ({ ...f, local: path.join(bundle.dir, f.path) }))];
+  if (runtime) sent.push({ path: "node.gz", sha256: runtime.gzSha256, local: runtime.gz });
+  const manifest = {
+    version: bundle.manifest.version,
+    arch: install.arch,
+    libc: install.libc,
+    files: [...install.files, ...(runtime ? [{ path: "node", sha256: runtime.sha256, node: runtime.pin.version }] : [])],
+  };
   let sftp: SFTPWrapper | undefined;
   try {
     sftp = await sftpOf(client);
     const session = sftp;
     await mkdirs(session, temporary, home);
-    for (const file of bundle.manifest.files) {
+    for (const file of sent) {
       const target = path.posix.join(temporary, file.path);
       await mkdirs(session, path.posix.dirname(target), temporary);
-      await call((cb) => session.fastPut(path.join(bundle.dir, file.path), target, cb));
+      await call((cb) => session.fastPut(file.local, target, cb));
     }
-    await verifyUpload(client, bundle, temporary, where);
+    await verifyFiles(client, temporary, sent, where);
+    if (runtime) {
+      const r = await run(client, ["sh", "-c", 'cd "$1" && gzip -d node.gz && chmod 755 node', "sh", temporary]);
+      if (r.code !== 0)
+        throw new RootfsError(`${where}: could not unpack the agent's Node.js with gzip -d (exit ${r.code}): ${r.stderr.trim()}`);
+      await verifyFiles(client, temporary, [{ path: "node", sha256: runtime.sha256 }], where);
+    }
     // The manifest goes last: its presence is what says the directory is whole.
-    await call((cb) => session.fastPut(path.join(bundle.dir, "manifest.json"), path.posix.join(temporary, "manifest.json"), cb));
+    const text = `${JSON.stringify(manifest, null, 2)}\n`;
+    await call((cb) => session.writeFile(path.posix.join(temporary, "manifest.json"), text, cb));
     const whole = () => succeeds((cb) => session.stat(path.posix.join(final, "manifest.json"), cb));
     if (!(await succeeds((cb) => session.rename(temporary, final, cb))) && !(await whole())) {
       await run(client, ["rm", "-rf", "--", final]);
@@ -206,7 +296,7 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
     "d",
     "!",
     "-name",
-    bundle.name,
+    install.name,
     "-mmin",
     "+1440",
     "-exec",
@@ -218,16 +308,27 @@ async function upload(client: Client, bundle: Bundle, home: string, where: strin
   ]);
 }
 
+export interface AgentOptions {
+  /** The bundle: the one beside this code unless a test gives another. */
+  bundle?: Bundle;
+  /** The runtime a glibc host gets: the pinned one unless a test gives another. */
+  runtime?: (arch: Arch) => Promise<CompressedNode>;
+}
+
 /**
- * Installs the agent where it is missing and starts it: a core served by the host over this connection.
- * `bundle`: the one beside this code, unless a test gives another.
+ * Installs the agent where it is missing and starts it: a core served by the host over this connection,
+ * on the Node.js it brought (glibc) or the host's own (musl).
  */
-export async function startAgent(client: Client, user: string, where: string, bundle?: Bundle): Promise<AgentCore> {
-  bundle ??= await localBundle();
+export async function startAgent(client: Client, user: string, where: string, options: AgentOptions = {}): Promise<AgentCore> {
+  const bundle = options.bundle ?? (await localBundle());
   const host = await probe(client, bundle, where);
-  checkHost(host, bundle, user, where);
-  if (host.installed === "no") await upload(client, bundle, host.home, where);
-  const agent = path.posix.join(host.home, AGENTS, bundle.name, "agent.js");
-  const channel = await open(client, [...(host.sudo ? ["sudo", "-n", "--"] : []), "node", agent]);
+  const wanted = checkHost(host, bundle, user, where);
+  const dir = path.posix.join(host.home, AGENTS, wanted.name);
+  if (!host.installed.includes(wanted.name)) {
+    const runtime = wanted.libc === "glibc" ? await (options.runtime ?? compressedNode)(wanted.arch) : undefined;
+    await upload(client, { ...wanted, runtime }, host.home, where);
+  }
+  const node = wanted.libc === "glibc" ? path.posix.join(dir, "node") : "node";
+  const channel = await open(client, [...(host.sudo ? ["sudo", "-n", "--"] : []), node, path.posix.join(dir, "agent.js")]);
   return agentCore({ stdin: channel, stdout: channel, stderr: channel.stderr }, where);
 }

@@ -30,7 +30,7 @@ async function connect(c: Connection): Promise<AgentCore> {
   const client = await dial(c, await readKnownHosts());
   try {
     const core = await startAgent(client, c.user, `ssh ${nameWithProxy(c)}`);
-    await core.version;
+    await core.hello;
     // The connection has no other use: it closes with its agent.
     void core.ended.then(() => client.end());
     return core;
