@@ -3,7 +3,11 @@
 # recommends (apparmor, lxcfs, uidmap): lxc-execute is tested against that usual installation.
 set -euo pipefail
 source "$(dirname "$0")/retry.sh"
+# Usage: install-host-deps.sh [--tests]
+# --tests adds what only the tests use: qemu-user-static and an arm64 sysroot, to run the arm64 agent and
+# its Node.js under emulation (test/remote/arm64.test.ts).
 PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux python3-venv openssh-client openssh-server sudo)
+[ "${1:-}" != --tests ] || PKGS+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,6 +35,8 @@ export const REQUIRED_COMMANDS = [
   "setpriv",
   "findmnt",
   "sudo",
+  // The arm64 agent's test (install-host-deps.sh --tests installs it, and the arm64 sysroot).
+  "qemu-aarch64-static",
 ];
 
 const SETUP_TEST = path.resolve(__dirname, "..", "..", ".tools", "setup-test");
