@@ -11,6 +11,7 @@ import { must, REPO, sh, tempDir } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
 import { connectionTo, inside, ROOT_AGENTS, SshHost, startSshHost } from "../helpers/sshd";
 import { installFor, localBundle } from "../../provider/src/adapters/remote/install";
+import { AGENT_LINE, nodeBinary } from "../../provider/src/adapters/remote/runtime";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
@@ -186,9 +187,14 @@ describe("the agent and the user on the host", () => {
       await t.run((onOutput) => t.stack.up({ onOutput }));
       expect(await inside(h, `test -d ${h.lxcPath}/n/rootfs && echo made`)).toBe("made");
       expect(await fs.readFile(mark, "utf8").catch(() => "never ran")).toBe("never ran");
-      // The agent that made it runs on the uploaded Node.js.
-      const pid = await inside(h, `pgrep -f '^${ROOT_AGENTS}/[^/ ]+/node ${ROOT_AGENTS}/[^/ ]+/agent.js$'`);
-      expect(await inside(h, `readlink /proc/${pid}/exe`)).toMatch(new RegExp(`^${ROOT_AGENTS}/[^/]+/node$`));
+      // Every other node of the host is covered, so what ran the agent is the Node.js it brought.
+      const { name } = installFor(await localBundle(), process.arch as "x64", "glibc");
+      const brought = await nodeBinary(AGENT_LINE, process.arch as "x64");
+      expect((await inside(h, `sha256sum ${ROOT_AGENTS}/${name}/node`)).split(" ")[0]).toBe(brought.sha256);
+      // Destroyed while its host is up (afterAll's destroy would find the host gone).
+      await t.destroy();
+      expect(await inside(h, `ls -A ${h.lxcPath}`)).toBe("");
+      expect(await fs.readFile(mark, "utf8").catch(() => "never ran")).toBe("never ran");
     } finally {
       await h.stop();
     }

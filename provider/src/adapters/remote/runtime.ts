@@ -61,7 +61,7 @@ const sha256Of = async (file: string): Promise<string> => {
 async function fetchTarball(name: string, version: string, integrity: string, what: string): Promise<Buffer> {
   // Required here, as tar is below: they are large, and most uses of the provider never fetch anything.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pacote = require("pacote") as typeof import("pacote");
+  const pacote = require("pacote") as { tarball(spec: string, options: { integrity: string; resolved: string }): Promise<Buffer> };
   const resolved = `https://registry.npmjs.org/${name}/-/${name.split("/").pop()}-${version}.tgz`;
   const data = await pacote.tarball(`${name}@${version}`, { integrity, resolved }).catch((e: Error) => {
     throw new RootfsError(`could not fetch ${name}@${version} (${what}) from the npm registry or npm's cache: ${e.message}`);
