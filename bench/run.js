@@ -47,7 +47,7 @@ function record(name, ours, peer, peerS, extra = {}) {
     ...extra,
   };
   results.push(row);
-  const u = { MB: " MB", count: "" }[extra.unit] ?? "s";
+  const u = { MB: " MB", count: "", bytes: " B" }[extra.unit] ?? "s";
   log(
     `${name.padEnd(44)} ours ${row.ours_s.toFixed(3)}${u}  ${peer.padEnd(34)} ${peerS === null ? "-" : `${row.peer_s.toFixed(3)}${u}`}  ratio ${row.ratio ?? "-"}`,
   );
@@ -473,6 +473,7 @@ async function engineCases(lib) {
 async function remoteCases(lib, stack, time) {
   const sshd = await startSshd(path.join(WORK, "sshd"));
   try {
+    await firstContact(lib, stack, time, sshd);
     const names = Array.from({ length: 20 }, (_, i) => `x${i}`);
     const local = await stack("local20", async () => {
       for (const c of names) new lib.Rootfs(c, { container: `l${c}`, lxcPath: EXT, backingStore: "loop", size: "1G" });
@@ -515,6 +516,46 @@ async function remoteCases(lib, stack, time) {
   }
 }
 
+/**
+ * First contact: one Rootfs on a host that has no agent yet (the agent and its Node.js are uploaded, checked
+ * and unpacked), beside the same up on a host that has it. The host is this machine, so "fresh" is its
+ * agents' directory emptied; the client's gzipped Node.js is made once before (a warm-up up), as any
+ * machine that used a host before has it. The bytes come from sftp-server's log.
+ */
+async function firstContact(lib, stack, time, sshd) {
+  const agents = path.join(os.homedir(), ".cache", "pulumi-lxc", "agent");
+  const one = await stack("first1", async () => {
+    new lib.Rootfs("f", { container: "first", lxcPath: EXT, backingStore: "loop", size: "1G", connection: sshd.connection });
+  });
+  await one.up();
+  await one.destroy();
+  const rounds = Math.min(ROUNDS, 3);
+  const [fresh, installed, bytes] = [[], [], []];
+  for (let i = 0; i < rounds; i++) {
+    const pair = [
+      async () => {
+        fs.rmSync(agents, { recursive: true, force: true });
+        const before = sshd.uploaded();
+        fresh.push(await time(() => one.up()));
+        bytes.push(sshd.uploaded() - before);
+      },
+      async () => installed.push(await time(() => one.up())),
+    ];
+    // The fresh up first in every round, each up after a destroy: "installed" needs the upload before it.
+    for (const run of pair) {
+      await run();
+      await one.destroy();
+    }
+  }
+  record(
+    "pulumi up of 1 loop Rootfs on a fresh host (agent and Node.js uploaded)",
+    median(fresh),
+    "the same up, agent installed",
+    median(installed),
+  );
+  record("bytes uploaded on first contact", Math.max(...bytes), "-", null, { unit: "bytes" });
+}
+
 function machine() {
   const mem = Math.round(os.totalmem() / 2 ** 30);
   const lxc = sh(["lxc-create", "--version"]).trim();
@@ -537,7 +578,7 @@ function output() {
   }
   const lines = ["| case | ours | peer | peer's | ratio |", "|---|---|---|---|---|"];
   for (const r of results) {
-    const u = { MB: " MB", count: "" }[r.unit] ?? " s";
+    const u = { MB: " MB", count: "", bytes: " B" }[r.unit] ?? " s";
     lines.push(`| ${r.case} | ${r.ours_s}${u} | ${r.peer} | ${r.peer_s === null ? "-" : r.peer_s + u} | ${r.ratio ?? "-"} |`);
   }
   const md = `# Benchmark results\n\nMachine: ${machine()}.\nProduced by \`npm run bench\` on ${new Date().toISOString()}; ratio = ours / peer (lower is better).\n\n${lines.join("\n")}\n`;

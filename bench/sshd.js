@@ -48,6 +48,9 @@ async function startSshd(dir) {
   }
   const port = await freePort();
   const logFile = path.join(dir, "sshd.log");
+  // Debian's sftp-server rather than internal-sftp: its log (-e, here a file) gives the bytes of each upload.
+  const sftpLogFile = path.join(dir, "sftp.log");
+  fs.writeFileSync(sftpLogFile, "");
   const config = path.join(dir, "sshd_config");
   fs.writeFileSync(
     config,
@@ -66,7 +69,7 @@ async function startSshd(dir) {
       "LogLevel VERBOSE",
       "MaxSessions 64",
       "MaxStartups 64:30:128",
-      "Subsystem sftp internal-sftp",
+      `Subsystem sftp /usr/lib/openssh/sftp-server -e -l INFO 2>>${sftpLogFile}`,
       "",
     ].join("\n"),
   );
@@ -85,6 +88,9 @@ async function startSshd(dir) {
         .readFileSync(logFile, "utf8")
         .split("\n")
         .filter((l) => l.includes("Accepted publickey")).length,
+    /** Bytes written over SFTP so far, from sftp-server's log. */
+    uploaded: () =>
+      [...fs.readFileSync(sftpLogFile, "utf8").matchAll(/ bytes read \d+ written (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0),
     stop: () =>
       new Promise((resolve) => {
         child.once("exit", resolve);
