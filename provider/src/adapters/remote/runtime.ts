@@ -61,9 +61,14 @@ const sha256Of = async (file: string): Promise<string> => {
 async function fetchTarball(name: string, version: string, integrity: string, what: string): Promise<Buffer> {
   // Required here, as tar is below: they are large, and most uses of the provider never fetch anything.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pacote = require("pacote") as { tarball(spec: string, options: { integrity: string; resolved: string }): Promise<Buffer> };
+  const pacote = require("pacote") as {
+    tarball(spec: string, options: { integrity: string; resolved: string; cache: string }): Promise<Buffer>;
+  };
   const resolved = `https://registry.npmjs.org/${name}/-/${name.split("/").pop()}-${version}.tgz`;
-  const data = await pacote.tarball(`${name}@${version}`, { integrity, resolved }).catch((e: Error) => {
+  // npm's own cache, named: pacote reads it by the integrity without it, but writes to it only when told,
+  // and a machine with the registry down then has nothing to read.
+  const cache = path.join(process.env.npm_config_cache || path.join(os.homedir(), ".npm"), "_cacache");
+  const data = await pacote.tarball(`${name}@${version}`, { integrity, resolved, cache }).catch((e: Error) => {
     throw new RootfsError(`could not fetch ${name}@${version} (${what}) from the npm registry or npm's cache: ${e.message}`);
   });
   const [algorithm, expected] = [integrity.slice(0, integrity.indexOf("-")), integrity.slice(integrity.indexOf("-") + 1)];
