@@ -5,7 +5,7 @@
  * or device-mapper, after parsing).
  */
 import { promises as fs } from "fs";
-import { ToolFailed } from "../../provider/src/model/errors";
+import { CutShort, ToolFailed } from "../../provider/src/model/errors";
 import { run as realRun, Runner } from "../../provider/src/host/run";
 import { createRootfs, destroyRootfs, inspectRootfs, updateRootfs } from "../../provider/src/api";
 import { sh, tempDir } from "../helpers/env";
@@ -52,9 +52,13 @@ function fakeHost() {
       case "lvrename":
         await fs.rename(`/dev/${args[0]}/${args[1]}`, `/dev/${args[0]}/${args[2]}`);
         return ok();
-      case "lvresize":
-        await fs.truncate(lvFile(last), sizeOf(args[args.indexOf("-L") + 1]));
+      case "lvresize": {
+        const size = sizeOf(args[args.indexOf("-L") + 1]);
+        // As the real lvresize: exit 5 for the size the LV has.
+        if ((await fs.stat(lvFile(last))).size === size) return fail(argv, `New size (${size / 2 ** 22} extents) matches existing size`);
+        await fs.truncate(lvFile(last), size);
         return ok();
+      }
       case "lvremove":
         await fs.unlink(lvFile(last));
         return ok();
@@ -144,6 +148,52 @@ describe("lvm", () => {
     ]);
     expect(out.sizeBytes).toBe(4 * 2 ** 30);
     expect((await realRun(["dumpe2fs", "-h", `/dev/${VG}/db`])).stdout).toMatch(/Block count:\s+1048576\n/);
+    await destroyRootfs(ref(spec), { run: host.run });
+  });
+
+  it("block-copies the filesystem of an image lxc-create made into LVs made at their final size, growing only the filesystem", async () => {
+    const host = fakeHost();
+    const M = 2 ** 20;
+    const spec = { container: "odd", lxcPath, backingStore: "loop", size: "64M" };
+    await createRootfs(spec, { run: host.run });
+    await fs.truncate(`${lxcPath}/odd/rootdev`, 64 * M + 1); // lxc-create's: one byte over the filesystem
+    const resizes = () => host.calls.filter((c) => ["lvcreate", "lvresize", "e2fsck", "resize2fs"].includes(c[0]));
+    host.calls.length = 0;
+    // The filesystem fits the LV of its size: the byte past it is not copied.
+    expect(await updateRootfs(ref(spec), { backingStore: "lvm", vgName: VG }, { run: host.run })).toMatchObject({
+      strategy: "block-copy",
+      sizeBytes: 64 * M,
+    });
+    expect(resizes()).toEqual([["lvcreate", "--yes", "--wipesignatures", "y", "-n", "odd_lxcrootfs_new", "-L", `${64 * M}b`, VG]]);
+    expect((await fs.stat(`${VG_DIR}/odd`)).size).toBe(64 * M);
+    host.calls.length = 0;
+    // Into a larger LV: made at 128M, then only the filesystem grown (a second lvresize to 128M fails).
+    expect(await updateRootfs(ref(spec), { lvName: "odd2", size: "128M" }, { run: host.run })).toMatchObject({
+      strategy: "block-copy",
+      sizeBytes: 128 * M,
+    });
+    expect(resizes()).toEqual([
+      ["lvcreate", "--yes", "--wipesignatures", "y", "-n", "odd2_lxcrootfs_new", "-L", `${128 * M}b`, VG],
+      ["e2fsck", "-f", "-y", `/dev/${VG}/odd2_lxcrootfs_new`],
+      ["resize2fs", `/dev/${VG}/odd2_lxcrootfs_new`],
+    ]);
+    const sb = (await realRun(["dumpe2fs", "-h", `/dev/${VG}/odd2`])).stdout;
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(sb)![1]);
+    expect(field("Block count") * field("Block size")).toBe(128 * M);
+    await destroyRootfs(ref(spec), { run: host.run });
+  });
+
+  it("refuses an image cut short under its filesystem before an LV is made", async () => {
+    const host = fakeHost();
+    const spec = { container: "short", lxcPath, backingStore: "loop", size: "64M" };
+    await createRootfs(spec, { run: host.run });
+    await fs.truncate(`${lxcPath}/short/rootdev`, 48 * 2 ** 20);
+    host.calls.length = 0;
+    const refused = updateRootfs(ref(spec), { backingStore: "lvm", vgName: VG }, { run: host.run });
+    await expect(refused).rejects.toThrow(CutShort);
+    await expect(refused).rejects.toThrow(`${lxcPath}/short/rootdev is 48.0 MiB (50331648 bytes), shorter than the 64.0 MiB`);
+    expect(host.calls.filter((c) => c[0] === "lvcreate")).toEqual([]);
+    expect((await fs.stat(`${lxcPath}/short/rootdev`)).size).toBe(48 * 2 ** 20);
     await destroyRootfs(ref(spec), { run: host.run });
   });
 

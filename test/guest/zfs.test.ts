@@ -132,6 +132,19 @@ describe("zfs", () => {
     expect(await fs.readdir(path.join(lxcPath, "web", "rootfs"))).toEqual([]);
   });
 
+  it("refuses to move an image cut short under its filesystem, before a dataset is made, and leaves it as it was", async () => {
+    await cliOk(["create", ...base("short"), "--backing-store", "loop", "--size", "64M"]);
+    const image = path.join(lxcPath, "short", "rootdev");
+    await must(["truncate", "-s", "48M", image]);
+    const [sum, before] = [await must(["sha256sum", image]), await datasets()];
+    const r = await cli(["update", ...base("short"), ...zfs, "--size", "256M"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${image} is 48.0 MiB (50331648 bytes), shorter than the 64.0 MiB (67108864 bytes) filesystem it holds`);
+    expect(await datasets()).toEqual(before);
+    expect(await must(["sha256sum", image])).toBe(sum);
+    await cliOk(["destroy", ...base("short")]);
+  });
+
   it("destroys: zfs list shows nothing left", async () => {
     expect(await cliOk(["destroy", ...base("web")])).toMatchObject({ destroyed: true });
     expect(await datasets()).toEqual([]);

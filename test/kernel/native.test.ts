@@ -5,7 +5,7 @@ import { copyAllocatedBlocks, dataExtents } from "../../provider/src/host/blockc
 import { readSuperblock } from "../../provider/src/host/superblock";
 import { attachLoop, blockDeviceSize, loopsBackedBy, setLoopCapacity } from "../../provider/src/native/loop";
 import { snapshotSubvolume, subvolumeIds } from "../../provider/src/native/btrfs";
-import { Unsafe } from "../../provider/src/model/errors";
+import { CutShort, Unsafe } from "../../provider/src/model/errors";
 import { btrfsDriver } from "../../provider/src/drivers/btrfs";
 import { makeContext } from "../../provider/src/executor/context";
 import { allocatedBytes, mountScratchBtrfs, must, tempDir } from "../helpers/env";
@@ -116,6 +116,24 @@ describe("sparse block copy", () => {
     expect((await fs.stat(dst)).size).toBe(256 * M);
     expect(await allocatedBytes(dst)).toBeLessThan(1 * M);
     expect(await must(["cmp", src, dst])).toBe("");
+  });
+
+  it("keeps a target file made at its final length, and refuses a source shorter than the copy", async () => {
+    const src = await sparseFile("fs.img", 16 * M + 1, [
+      [0, "a"],
+      [16 * M - 4096, "b"],
+      [16 * M, "!"], // past the filesystem: not copied
+    ]);
+    const dst = path.join(dir, "final.img");
+    await must(["truncate", "-s", String(32 * M), dst]);
+    await copyAllocatedBlocks(src, dst, 16 * M);
+    expect((await fs.stat(dst)).size).toBe(32 * M);
+    expect(await must(["cmp", "-n", String(16 * M), src, dst])).toBe("");
+    expect(await must(["cmp", "-i", String(16 * M), "-n", String(16 * M), dst, "/dev/zero"])).toBe("");
+    const short = path.join(dir, "short-dst.img");
+    await fs.writeFile(short, "");
+    await expect(copyAllocatedBlocks(src, short, 32 * M)).rejects.toThrow(CutShort);
+    expect((await fs.stat(short)).size).toBe(0);
   });
 
   it("copies into a block device, zeroing what the source leaves as holes", async () => {

@@ -5,6 +5,7 @@
 import {
   AlreadyExists,
   CannotShrink,
+  CutShort,
   errorFromJSON,
   errorToJSON,
   InUse,
@@ -28,6 +29,7 @@ describe("errors survive JSON with their class, fields and message", () => {
     new NoSpace("/var/lib/lxc/web (loop)", 2 ** 46, 2 ** 36),
     new PoolFull("lxc/pool", 2 ** 30, "sync -f /mnt failed (exit 1): Input/output error"),
     new CannotShrink("xfs", "xfs filesystems cannot be shrunk"),
+    new CutShort("/var/lib/lxc/web/rootdev", 2 ** 25, 2 ** 26),
     new AlreadyExists("/var/lib/lxc/web/rootfs"),
     new NotFound("a rootfs for container web in /var/lib/lxc"),
     new ToolFailed(["mkfs.ext4", "-F", "/x"], 1, "mkfs.ext4: no space\n"),

@@ -28,6 +28,7 @@ const loop: StoreShape = {
   fstype: "ext4",
   usedBytes: 1e8,
   allocatedBytes: 1e8,
+  fsBytes: 2 * G,
   rootfsPath: `loop:${dir}/rootdev`,
 };
 
@@ -64,6 +65,7 @@ describe("an update", () => {
       fstype: null,
       usedBytes: 1e8,
       allocatedBytes: 1e8,
+      fsBytes: null,
       rootfsPath: "zfs:rpool/data/subvol-101-disk-0",
     };
     expect(planChange(ref, ds, validateChange({ size: "4G" })).plan).toMatchObject({ strategy: "set-limit", bytesToMove: 0 });
@@ -85,6 +87,7 @@ describe("an update", () => {
       fstype: null,
       usedBytes: 1e6,
       allocatedBytes: 1e6,
+      fsBytes: null,
       rootfsPath: `dir:${dir}/rootfs`,
     };
     expect(refused(() => specForUpdate(ref, tree, validateChange({ size: "1G" }))).message).toMatch(
@@ -107,7 +110,7 @@ describe("an update", () => {
   });
 
   it("checks the floor of a filesystem kept with a new one's size, and a new filesystem with a kept size", () => {
-    const small: StoreShape = { ...loop, sizeBytes: 64 * 2 ** 20 };
+    const small: StoreShape = { ...loop, sizeBytes: 64 * 2 ** 20, fsBytes: 64 * 2 ** 20 };
     expect(() => planUpdate(small, specForUpdate(ref, small, validateChange({ fstype: "xfs" })))).toThrow(
       /at least 314572800 bytes \(300M\) for xfs/,
     );

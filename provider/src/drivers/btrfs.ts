@@ -101,7 +101,7 @@ export const btrfsDriver: TreeDriver = {
   async inspect(ctx, loc) {
     const [{ limit, referenced }, allocated] = await Promise.all([qgroupLimit(ctx, loc.path), treeAllocatedBytes(ctx.run, loc.path)]);
     // qgroup counters lag until the next transaction commit; du does not.
-    return { sizeBytes: limit, fstype: "btrfs", allocatedBytes: allocated, usedBytes: Math.max(referenced ?? 0, allocated) };
+    return { sizeBytes: limit, fstype: "btrfs", allocatedBytes: allocated, usedBytes: Math.max(referenced ?? 0, allocated), fsBytes: null };
   },
   async create(ctx, loc, opts) {
     if (await lstatOrNull(loc.path)) throw new AlreadyExists(loc.path);

@@ -21,7 +21,7 @@ export const dirDriver: TreeDriver = {
   },
   async inspect(ctx, loc) {
     const bytes = await treeAllocatedBytes(ctx.run, loc.path);
-    return { sizeBytes: null, fstype: null, allocatedBytes: bytes, usedBytes: bytes };
+    return { sizeBytes: null, fstype: null, allocatedBytes: bytes, usedBytes: bytes, fsBytes: null };
   },
   async create(_ctx, loc) {
     await fs.mkdir(loc.path, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {

@@ -53,6 +53,7 @@ export const loopDriver: BlockDriver = {
       fstype: sb?.fstype ?? null,
       allocatedBytes: st.blocks * 512,
       usedBytes: sb?.usedBytes ?? st.blocks * 512,
+      fsBytes: sb?.fsBytes ?? null,
     };
   },
   async create(ctx, loc, opts) {

@@ -184,7 +184,13 @@ export const lvmDriver: BlockDriver = {
     const sizeBytes = Number(size);
     const sb = await readSuperblock(loc.path).catch(() => null);
     const allocated = percent && percent.trim() !== "" ? Math.round((sizeBytes * Number(percent)) / 100) : sizeBytes;
-    return { sizeBytes, fstype: sb?.fstype ?? null, allocatedBytes: allocated, usedBytes: sb?.usedBytes ?? allocated };
+    return {
+      sizeBytes,
+      fstype: sb?.fstype ?? null,
+      allocatedBytes: allocated,
+      usedBytes: sb?.usedBytes ?? allocated,
+      fsBytes: sb?.fsBytes ?? null,
+    };
   },
   async create(ctx, loc, opts) {
     const { vg, lv, thinPool } = lvOf(loc);

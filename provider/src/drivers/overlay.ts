@@ -65,7 +65,7 @@ export const overlayDriver: TreeDriver = {
   exists: async (_ctx, loc) => (await lstatOrNull(dirOf(loc))) !== null,
   async inspect(ctx, loc) {
     const bytes = await treeAllocatedBytes(ctx.run, loc.path);
-    return { sizeBytes: null, fstype: null, allocatedBytes: bytes, usedBytes: bytes };
+    return { sizeBytes: null, fstype: null, allocatedBytes: bytes, usedBytes: bytes, fsBytes: null };
   },
   async create(_ctx, loc) {
     const dir = dirOf(loc);

@@ -143,7 +143,13 @@ export const zfsDriver: TreeDriver = {
     );
     const quota = Number(props.refquota);
     const used = Number(props.used) || 0;
-    return { sizeBytes: quota > 0 ? quota : null, fstype: null, allocatedBytes: used, usedBytes: Number(props.referenced) || used };
+    return {
+      sizeBytes: quota > 0 ? quota : null,
+      fstype: null,
+      allocatedBytes: used,
+      usedBytes: Number(props.referenced) || used,
+      fsBytes: null,
+    };
   },
   async create(ctx, loc, opts) {
     await ctx.run(zfsCommands.create(loc.path, loc.mountPoint ?? "none", opts.size));

@@ -14,7 +14,7 @@ import { copyAllocatedBlocks } from "../host/blockcopy";
 import { copyTree } from "../host/treecopy";
 import { IsolatedTask, runIsolated } from "./isolated";
 import { withMountedStore } from "./mount";
-import { growBlockStore } from "./resize";
+import { growFilesystem } from "./resize";
 
 /** Whether the host filesystem under `dir` can share extents between files (reflinks). */
 export async function hostSharesExtents(dir: string): Promise<boolean> {
@@ -40,30 +40,33 @@ export interface Room {
 }
 
 /**
- * Makes the block store `to` (unformatted) and copies the first `sizeBytes` of `from` into it; a larger
- * target is then grown to its size, device and filesystem. The caller owns `to`: on failure it removes it.
+ * Makes the block store `to` (unformatted) at its final size and copies the first `copySize` bytes of
+ * `from` into it; the copy's filesystem is then grown to fill a larger target (the device is already at
+ * its size: resizing it again is what `lvresize` refuses). The caller owns `to`: on failure it removes it.
  */
 export async function copyBlocks(
   ctx: OpContext,
-  from: { driver: BlockDriver; loc: Location; sizeBytes: number; allocatedBytes: number },
+  from: { driver: BlockDriver; loc: Location; copySize: number; allocatedBytes: number },
   to: { driver: BlockDriver; loc: Location; size: number; fstype?: Fstype },
   room: Room,
 ): Promise<BlockCopyMethod> {
+  // The planner chose a target with room for the source's filesystem; nothing is made if it has none.
+  if (from.copySize > to.size) throw new NoSpace(`the new ${to.driver.store} rootfs`, from.copySize, to.size);
   const available = room.upFront ? await freeBytes(ctx.containerDir) : undefined;
   if (available !== undefined && !(await hostSharesExtents(ctx.containerDir)) && from.allocatedBytes > available) {
     throw new NoSpace(room.what, from.allocatedBytes, available);
   }
   await to.driver.create(ctx, to.loc, { size: to.size, fstype: to.fstype, format: false });
-  const result = await copyAllocatedBlocks(from.driver.blockPath(from.loc), to.driver.blockPath(to.loc), from.sizeBytes).catch(
+  const result = await copyAllocatedBlocks(from.driver.blockPath(from.loc), to.driver.blockPath(to.loc), from.copySize).catch(
     async (e: NodeJS.ErrnoException) => {
       if (e.code !== "ENOSPC") throw e;
       throw new NoSpace(room.what, from.allocatedBytes, available ?? (await freeBytes(ctx.containerDir)));
     },
   );
-  if (to.size > from.sizeBytes) {
+  if (to.size > from.copySize) {
     if (!to.fstype)
-      throw new RootfsError(`internal: a block copy to grow from ${from.sizeBytes} to ${to.size} bytes without its filesystem`);
-    await growBlockStore(ctx, to.driver, to.loc, to.fstype, from.sizeBytes, to.size);
+      throw new RootfsError(`internal: a block copy to grow from ${from.copySize} to ${to.size} bytes without its filesystem`);
+    await growFilesystem(ctx, to.driver, to.loc, to.fstype);
   }
   return result.method;
 }

@@ -5,7 +5,7 @@ import { RootfsSpec, containerDirOf } from "../model/requests";
 import { CopyMethod, CreateResult } from "../model/results";
 import { DRIVERS } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
-import { planFill } from "../planner/plan";
+import { inWholeSectors, planFill } from "../planner/plan";
 import { resolveTarget } from "../planner/target";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Source } from "./fill";
@@ -45,7 +45,7 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
         const newFinal = driver.locate(spec, ctx.containerDir);
         // A volume the config does not name (an LV, a dataset) is someone's: never written over.
         if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
-        const sourceShape = source && { store: source.driver.store, ...source.usage };
+        const sourceShape = source && inWholeSectors({ store: source.driver.store, ...source.usage, rootfsPath: source.loc.rootfsPath });
         const target = resolveTarget(spec, sourceShape);
         const fill = planFill(sourceShape, target);
         // A planned clone still counts its data: it falls back to a copy across filesystems or pools.

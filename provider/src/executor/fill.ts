@@ -56,7 +56,7 @@ export async function buildStore(
         throw new RootfsError(`internal: a block copy from ${from.driver.store} to ${driver.store}`);
       return copyBlocks(
         ctx,
-        { driver: from.driver, loc: from.loc, sizeBytes: plan.sourceSize, allocatedBytes: plan.bytesToMove },
+        { driver: from.driver, loc: from.loc, copySize: plan.copySize, allocatedBytes: plan.bytesToMove },
         { driver, loc: built, size: plan.target.size, fstype: plan.target.fstype },
         { what: ctx.containerDir, upFront: false },
       );

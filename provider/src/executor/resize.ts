@@ -1,14 +1,21 @@
 /** Resizing a block store in the order that keeps the data: grow the device first, shrink the filesystem first. */
 import { growsOffline, isExt } from "../model/filesystems";
 import { Fstype } from "../model/requests";
-import { BlockDriver, Location, OpContext } from "../drivers/types";
+import { BlockDevice, BlockDriver, Location, OpContext } from "../drivers/types";
 import { growExtOffline, shrinkExtOffline } from "../host/filesystem";
 import { runIsolated } from "./isolated";
 import { withAttached } from "./mount";
 
+/** The filesystem on an attached device grown to the device's size: offline for ext*, mounted for xfs and btrfs. */
+async function growFilesystemOn(ctx: OpContext, dev: BlockDevice, fstype: Fstype): Promise<void> {
+  await dev.refreshCapacity();
+  if (growsOffline(fstype)) await growExtOffline(ctx.run, dev.path);
+  else await runIsolated(ctx, { kind: "grow-fs", containerDir: ctx.containerDir, device: dev.path, fstype });
+}
+
 /**
- * Grow: the device first, then the filesystem (offline for ext*, mounted for xfs and btrfs). If the
- * filesystem step fails, the device goes back to its old size.
+ * Grow: the device first, then the filesystem. If the filesystem step fails, the device goes back to its
+ * old size.
  */
 export async function growBlockStore(
   ctx: OpContext,
@@ -21,14 +28,20 @@ export async function growBlockStore(
   await withAttached(ctx, driver, loc, false, async (dev) => {
     await driver.resizeDevice(ctx, loc, toSize);
     try {
-      await dev.refreshCapacity();
-      if (growsOffline(fstype)) await growExtOffline(ctx.run, dev.path);
-      else await runIsolated(ctx, { kind: "grow-fs", containerDir: ctx.containerDir, device: dev.path, fstype });
+      await growFilesystemOn(ctx, dev, fstype);
     } catch (e) {
       await driver.resizeDevice(ctx, loc, fromSize).catch((re: Error) => ctx.log(`could not restore the device size: ${re.message}`));
       throw e;
     }
   });
+}
+
+/**
+ * Grows only the filesystem, to a device already at its final size (a block copy's target, made at its
+ * size): the device is not resized again, which `lvresize` refuses for a size it already has.
+ */
+export async function growFilesystem(ctx: OpContext, driver: BlockDriver, loc: Location, fstype: Fstype): Promise<void> {
+  await withAttached(ctx, driver, loc, false, (dev) => growFilesystemOn(ctx, dev, fstype));
 }
 
 /** Shrink: the filesystem first (ext offline, btrfs online), then the device. */

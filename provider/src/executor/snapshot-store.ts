@@ -113,10 +113,11 @@ async function copyInto(ctx: OpContext, source: SnapshotSource, dst: Location): 
     return copyFiles(ctx, end(loc), end(dst), observed.usedBytes, "storage");
   }
   if (observed.sizeBytes === null) throw new RootfsError(`internal: ${loc.rootfsPath} has no size to copy`);
-  // A copy of the same size, so nothing grows; nothing before counted the room, so it is measured first.
+  // A copy of the image whole, at its size, so nothing grows; nothing before counted the room, so it is
+  // measured first.
   return copyBlocks(
     ctx,
-    { driver, loc, sizeBytes: observed.sizeBytes, allocatedBytes: observed.allocatedBytes },
+    { driver, loc, copySize: observed.sizeBytes, allocatedBytes: observed.allocatedBytes },
     { driver, loc: dst, size: observed.sizeBytes },
     { what: `${ctx.containerDir} (snapshot)`, upFront: true },
   );

@@ -5,8 +5,8 @@
  */
 import { promises as fs, constants as fsc } from "fs";
 import { copyFileRange, ioctlBuffer, lseek } from "../native/libc";
-import { SyscallError } from "../model/errors";
-import { reflink } from "../native/loop";
+import { CutShort, SyscallError } from "../model/errors";
+import { blockDeviceSize, reflink } from "../native/loop";
 import { BlockCopyMethod } from "../model/results";
 
 const SEEK_SET = 0;
@@ -41,8 +41,11 @@ export async function dataExtents(fd: number, size: number): Promise<Array<[numb
 }
 
 /**
- * Copies the first `size` bytes of `src` into `dst`, which must already exist: an empty regular file,
- * or a block device of at least `size` bytes (its unallocated ranges are zeroed with BLKZEROOUT).
+ * Copies the first `size` bytes of `src` into `dst`, which must already exist: a fresh regular file (empty,
+ * or made at its final length as a hole), or a block device of at least `size` bytes (its ranges the
+ * source leaves as holes are zeroed with BLKZEROOUT). A file ends at least `size` bytes long, and a file
+ * made longer keeps its length: a block copy makes its target at the final size. A source shorter than
+ * `size` is refused before anything is written, never copied cut short.
  */
 export async function copyAllocatedBlocks(src: string, dst: string, size: number): Promise<BlockCopyResult> {
   const from = await fs.open(src, fsc.O_RDONLY);
@@ -50,17 +53,22 @@ export async function copyAllocatedBlocks(src: string, dst: string, size: number
     const to = await fs.open(dst, fsc.O_RDWR);
     try {
       const [srcStat, dstStat] = await Promise.all([from.stat(), to.stat()]);
+      const srcLength = srcStat.isBlockDevice() ? await blockDeviceSize(src) : srcStat.size;
+      if (srcLength < size) throw new CutShort(src, srcLength, size);
+      const dstLength = Math.max(size, dstStat.isFile() ? dstStat.size : 0);
       if (srcStat.isFile() && dstStat.isFile()) {
         try {
           await reflink(from.fd, to.fd);
-          if (srcStat.size !== size) await to.truncate(size);
+          // The clone is the whole source: what lies past `size` goes, and the file gets its length back.
+          if (srcLength !== size) await to.truncate(size);
+          if (dstLength !== size) await to.truncate(dstLength);
           return { method: "reflink", bytesCopied: 0 };
         } catch (e) {
           if (!(e instanceof SyscallError)) throw e;
         }
       }
-      if (dstStat.isFile()) await to.truncate(size);
-      const extents = await dataExtents(from.fd, Math.min(size, srcStat.isFile() ? srcStat.size : size));
+      if (dstStat.isFile() && dstStat.size < size) await to.truncate(size);
+      const extents = await dataExtents(from.fd, size);
       let copied = 0;
       let previousEnd = 0;
       for (const [start, end] of extents) {

@@ -105,6 +105,24 @@ export class ToolFailed extends RootfsError {
   }
 }
 
+/**
+ * A block store shorter than the filesystem it holds (an image truncated by hand, an LV reduced under its
+ * filesystem): what lay past its end is gone, and a copy or resize would carry the damage on as if whole.
+ */
+export class CutShort extends RootfsError {
+  constructor(
+    readonly path: string,
+    readonly deviceBytes: number,
+    readonly filesystemBytes: number,
+  ) {
+    super(
+      `${path} is ${formatBytes(deviceBytes)}, shorter than the ${formatBytes(filesystemBytes)} filesystem it holds: it was cut short, ` +
+        "and what lay past its end is lost. Nothing was changed. Restore it from a backup, or extend it to the filesystem's size " +
+        "and check the filesystem (e2fsck -f, xfs_repair, btrfs check) before using it.",
+    );
+  }
+}
+
 /** A refusal that protects data: a path outside the container, a symlink, adopted storage. */
 export class Unsafe extends RootfsError {}
 
@@ -133,6 +151,7 @@ const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
     NoSpace,
     PoolFull,
     CannotShrink,
+    CutShort,
     AlreadyExists,
     NotFound,
     HasSnapshots,

@@ -30,12 +30,18 @@ export interface BlockTarget extends Target {
   fstype: Fstype;
 }
 
-/** The source's device copied whole (its holes kept) into a new block store, then grown to the target's size. */
+/**
+ * The source's filesystem copied byte for byte (its holes kept) into a new block store made at the target's
+ * size; the copy's filesystem is then grown to fill it.
+ */
 export interface BlockCopyPlan {
   strategy: "block-copy";
   target: BlockTarget;
-  /** The source device's size as found: the bytes read, and the size the copy grows from. */
-  sourceSize: number;
+  /**
+   * The bytes read: the source's filesystem in whole sectors, not its device, which may be longer (an image
+   * lxc-create made one byte over). The size of the copy's filesystem before it grows.
+   */
+  copySize: number;
   /** The source's allocated bytes. */
   bytesToMove: number;
 }

@@ -9,4 +9,10 @@ export interface StoreUsage {
   allocatedBytes: number;
   /** Bytes of data inside the filesystem: what a file-level copy would move. */
   usedBytes: number;
+  /**
+   * A block store's filesystem's own size, from its superblock: what a block copy reads. It can differ from
+   * the device's (an image lxc-create made one byte over, or one resized or cut short by hand). Null for a
+   * tree store, and where no filesystem is found.
+   */
+  fsBytes: number | null;
 }

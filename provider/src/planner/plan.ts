@@ -3,7 +3,7 @@
  * The preview message, the update and the unit tests all read this one plan.
  */
 import { formatBytes } from "../model/bytes";
-import { CannotShrink, InvalidInput, NoSpace } from "../model/errors";
+import { CannotShrink, CutShort, InvalidInput, NoSpace } from "../model/errors";
 import { shrinkMode } from "../model/filesystems";
 import { BlockCopyPlan, BlockTarget, FillPlan, StoreShape, Target, UpdatePlan } from "../model/plans";
 import { ContainerRef, containerDirOf, Fstype, RootfsChange, RootfsSpec, Store } from "../model/requests";
@@ -26,30 +26,63 @@ function checkFits(what: string, used: number, capacity: number | undefined): vo
 }
 
 /**
+ * A block store as a device sees it: whole 512-byte sectors. LXC's images are size + 1 bytes, and that last
+ * byte is not part of the device; sizes compare in sectors, so an image lxc-create made for 1G is 1G here.
+ */
+export function inWholeSectors(shape: StoreShape): StoreShape {
+  const { sizeBytes } = shape;
+  return sizeBytes !== null && isBlockStore(shape.store) ? { ...shape, sizeBytes: sizeBytes - (sizeBytes % SIZE_ALIGN) } : shape;
+}
+
+/**
+ * What a block copy of `source` reads: its filesystem, in whole sectors, not its device (which may be
+ * longer: a filesystem needs none of the bytes past its end). Null where no filesystem was found.
+ */
+export function copySizeOf(source: StoreShape): number | null {
+  if (!isBlockStore(source.store) || source.fsBytes === null) return null;
+  return Math.ceil(source.fsBytes / SIZE_ALIGN) * SIZE_ALIGN;
+}
+
+/**
+ * The refusal a block store shorter than its filesystem earns (an image truncated by hand, an LV reduced
+ * under its filesystem): reading it would carry the lost tail on as zeros, as if whole. Null when whole.
+ */
+function cutShort(shape: StoreShape): CutShort | null {
+  const { sizeBytes, fsBytes } = shape;
+  if (!isBlockStore(shape.store) || sizeBytes === null || fsBytes === null || sizeBytes >= fsBytes) return null;
+  const where = shape.rootfsPath === undefined ? shape.store : parseRootfsString(shape.rootfsPath, "rootfsPath", "/").loc.path;
+  return new CutShort(where, sizeBytes, fsBytes);
+}
+
+/**
  * The one rule for a block copy: both stores are block devices holding the same filesystem, and the target
- * is at least the source's size (the copy is grown after, never shrunk).
+ * has room for that filesystem (the copy's filesystem is grown after, never shrunk).
  */
 export function canBlockCopy(source: StoreShape, target: Target): target is BlockTarget {
+  const copySize = copySizeOf(source);
   return (
     isBlockStore(source.store) &&
     isBlockStore(target.store) &&
     source.fstype === target.fstype &&
-    source.sizeBytes !== null &&
+    copySize !== null &&
     target.size !== undefined &&
-    target.size >= source.sizeBytes
+    target.size >= copySize
   );
 }
 
-/** The block copy of `source` into `target` where canBlockCopy allows it; `sourceSize` is the device's size as found. */
-function blockCopyOf(source: StoreShape, target: Target, sourceSize: number | null): BlockCopyPlan | null {
-  if (!canBlockCopy(source, target) || sourceSize === null) return null;
-  return { strategy: "block-copy", target, sourceSize, bytesToMove: source.allocatedBytes };
+/** The block copy of `source` into `target` where canBlockCopy allows it. */
+function blockCopyOf(source: StoreShape, target: Target): BlockCopyPlan | null {
+  const copySize = copySizeOf(source);
+  if (!canBlockCopy(source, target) || copySize === null) return null;
+  return { strategy: "block-copy", target, copySize, bytesToMove: source.allocatedBytes };
 }
 
-/** How to fill a new store at create: empty, or from a source rootfs. */
+/** How to fill a new store at create: empty, or from a source rootfs, which is read whole or not at all. */
 export function planFill(source: StoreShape | undefined, target: Target): FillPlan {
   if (!source) return { strategy: "empty", target, bytesToMove: 0 };
-  const block = blockCopyOf(source, target, source.sizeBytes);
+  const damage = cutShort(source);
+  if (damage) throw damage;
+  const block = blockCopyOf(source, target);
   if (block) return block;
   checkFits(`the new ${target.store} rootfs`, source.usedBytes, target.size);
   if (source.store === target.store && canClone(target.store))
@@ -57,16 +90,28 @@ export function planFill(source: StoreShape | undefined, target: Target): FillPl
   return { strategy: "file-copy", target, bytesToMove: source.usedBytes };
 }
 
+/**
+ * An update's plan. A block store cut short under its filesystem is refused whatever the change asks (a
+ * copy or a resize would carry the damage on), ahead of any other refusal: it is the one to act on first.
+ * Only "no change" passes, so that reading and refreshing it still work.
+ */
 export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
-  // A block device holds whole 512-byte sectors: LXC's images are size + 1 bytes, and that last byte is
-  // not part of the device. Sizes compare in sectors, so an image lxc-create made for 1G is 1G here.
-  const current =
-    observed.sizeBytes !== null && isBlockStore(observed.store)
-      ? { ...observed, sizeBytes: observed.sizeBytes - (observed.sizeBytes % SIZE_ALIGN) }
-      : observed;
+  const damage = cutShort(observed);
+  let plan: UpdatePlan;
+  try {
+    plan = choosePlan(observed, spec);
+  } catch (e) {
+    throw damage ?? e;
+  }
+  if (damage && plan.strategy !== "none") throw damage;
+  return plan;
+}
+
+function choosePlan(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
+  const current = inWholeSectors(observed);
   const target = resolveTarget(spec, current);
   const toBlock = isBlockStore(target.store);
-  const block = blockCopyOf(current, target, observed.sizeBytes);
+  const block = blockCopyOf(current, target);
   const fileCopy = (summary: string): UpdatePlan => ({ strategy: "file-copy", target, bytesToMove: current.usedBytes, summary });
 
   if (current.store !== target.store && DRIVERS[target.store].caps.needsLower) {
@@ -133,7 +178,7 @@ export function planUpdate(observed: StoreShape, spec: RootfsSpec): UpdatePlan {
     return { strategy: "none", bytesToMove: 0, summary: "no change" };
   }
   if (block) {
-    const grow = block.target.size > block.sourceSize ? `, then grow to ${formatBytes(block.target.size)}` : "";
+    const grow = block.target.size > block.copySize ? `, then grow to ${formatBytes(block.target.size)}` : "";
     return {
       ...block,
       summary: `block copy of ${mib(block.bytesToMove)} allocated (reflink where the host allows, holes kept) from ${current.store} to ${target.store}${grow}`,

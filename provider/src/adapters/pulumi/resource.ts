@@ -147,12 +147,18 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
     const changes = [...keys].some((k) => !sameValue(k, oldInputs[k], newInputs[k]));
     return { changes, replaces: [], known: true };
   }
+  const store = olds.backingStore as Store;
+  const sizeBytes = (olds.sizeBytes as number | null | undefined) ?? null;
+  const fstype = (olds.fstype as Fstype | null | undefined) ?? null;
   const recorded: StoreShape = {
-    store: olds.backingStore as Store,
-    sizeBytes: (olds.sizeBytes as number | null | undefined) ?? null,
-    fstype: (olds.fstype as Fstype | null | undefined) ?? null,
+    store,
+    sizeBytes,
+    fstype,
     usedBytes: Number(olds.usedBytes ?? 0),
     allocatedBytes: Number(olds.allocatedBytes ?? 0),
+    // The state keeps no filesystem size: a block store's whole sectors stand for it (lxc-create's images
+    // hold a filesystem of that size). The host's superblock decides when the host is asked.
+    fsBytes: isBlockStore(store) && fstype !== null && sizeBytes !== null ? sizeBytes - (sizeBytes % SIZE_ALIGN) : null,
     rootfsPath: olds.rootfsPath as string,
   };
   try {
