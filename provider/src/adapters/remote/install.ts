@@ -213,18 +213,27 @@ async function mkdirs(sftp: SFTPWrapper, dir: string, from: string): Promise<voi
 }
 
 /**
- * Refuses an upload whose files the host does not read back as expected: each file's sha256, taken on the
- * host by coreutils' or busybox's sha256sum. A file cut short or changed on the way is named; nothing of
- * the upload runs.
+ * On the host, in one command: each file's sha256 (coreutils' or busybox's sha256sum), then, when node.gz
+ * was sent, the Node.js it holds unpacked with gzip and hashed in the same pass. Only the binary's sha256
+ * is checked for the runtime: a byte changed on the way either stops gzip or changes the binary.
  */
-async function verifyFiles(client: Client, dir: string, files: Array<{ path: string; sha256: string }>, where: string): Promise<void> {
-  const r = await run(client, ["sh", "-c", 'cd "$1" && shift && exec sha256sum -- "$@"', "sh", dir, ...files.map((f) => f.path)]);
+const CHECK = `cd "$1" && shift && sha256sum -- "$@" || exit
+[ ! -f node.gz ] || { gzip -dc node.gz | tee node | sha256sum && chmod 755 node && rm node.gz; }`;
+
+/**
+ * Refuses an upload the host does not read back as expected: a file cut short or changed on the way is
+ * named, the upload is removed, and nothing of it runs.
+ */
+async function verifyUpload(client: Client, dir: string, install: Install, where: string): Promise<void> {
+  const { files, runtime } = install;
+  const r = await run(client, ["sh", "-c", CHECK, "sh", dir, ...files.map((f) => f.path)]);
   // One line a file, in the order given, each starting with the sum (the name after it is not read back:
-  // GNU's escapes some names).
+  // GNU's escapes some names); then the binary's, from standard input.
   const sums = r.stdout.split("\n").map((l) => l.split(" ")[0]);
   if (r.code !== 0 && !r.stdout)
     throw new RootfsError(`${where}: could not check the uploaded agent: sha256sum exited ${r.code}: ${r.stderr.trim()}`);
-  const wrong = files.filter((f, i) => sums[i] !== f.sha256).map((f) => f.path);
+  let wrong = files.filter((f, i) => sums[i] !== f.sha256).map((f) => f.path);
+  if (!wrong.length && runtime && sums[files.length] !== runtime.sha256) wrong = ["node.gz"];
   if (r.code !== 0 || wrong.length) {
     const why = `${wrong.join(", ") || r.stderr.trim()}: not the sha256 expected`;
     throw new RootfsError(`${where}: the agent uploaded to ${dir} is not whole (${why}); it is removed, and nothing of it ran`);
@@ -233,7 +242,7 @@ async function verifyFiles(client: Client, dir: string, files: Array<{ path: str
 
 /**
  * Uploads the host's files to `<root>/<name>.tmp-<pid>-<time>` and checks each there; on glibc, node.gz too,
- * then unpacks it with gzip and checks the binary's sha256. The manifest goes last, and the directory is
+ * unpacked with gzip and the binary's sha256 checked. The manifest goes last, and the directory is
  * renamed to `<root>/<name>`. A directory of that name without a manifest (a removal cut short) is removed
  * first; one with a manifest was put there by another process meanwhile, and serves as well.
  */
@@ -242,8 +251,8 @@ async function upload(client: Client, install: Install, home: string, where: str
   const final = path.posix.join(root, install.name);
   const temporary = `${final}.tmp-${process.pid}-${Date.now()}`;
   const { bundle, runtime } = install;
-  const sent = [...install.files.map((f) => ({ ...f, local: path.join(bundle.dir, f.path) }))];
-  if (runtime) sent.push({ path: "node.gz", sha256: runtime.gzSha256, local: runtime.gz });
+  const sent = install.files.map((f) => ({ path: f.path, local: path.join(bundle.dir, f.path) }));
+  if (runtime) sent.push({ path: "node.gz", local: runtime.gz });
   const manifest = {
     version: bundle.manifest.version,
     arch: install.arch,
@@ -251,41 +260,37 @@ async function upload(client: Client, install: Install, home: string, where: str
     files: [...install.files, ...(runtime ? [{ path: "node", sha256: runtime.sha256, node: runtime.pin.version }] : [])],
   };
   let sftp: SFTPWrapper | undefined;
+  let renamed = false;
   try {
     sftp = await sftpOf(client);
     const session = sftp;
-    await mkdirs(session, temporary, home);
-    for (const file of sent) {
-      const target = path.posix.join(temporary, file.path);
-      await mkdirs(session, path.posix.dirname(target), temporary);
-      await call((cb) => session.fastPut(file.local, target, cb));
-    }
-    await verifyFiles(client, temporary, sent, where);
-    if (runtime) {
-      const r = await run(client, ["sh", "-c", 'cd "$1" && gzip -d node.gz && chmod 755 node', "sh", temporary]);
-      if (r.code !== 0)
-        throw new RootfsError(`${where}: could not unpack the agent's Node.js with gzip -d (exit ${r.code}): ${r.stderr.trim()}`);
-      await verifyFiles(client, temporary, [{ path: "node", sha256: runtime.sha256 }], where);
-    }
+    // The probe made the agents' directory.
+    await mkdirs(session, temporary, root);
+    for (const file of sent) await mkdirs(session, path.posix.dirname(path.posix.join(temporary, file.path)), temporary);
+    // All at once: the small files travel while node.gz does.
+    await Promise.all(sent.map((file) => call((cb) => session.fastPut(file.local, path.posix.join(temporary, file.path), cb))));
+    await verifyUpload(client, temporary, install, where);
     // The manifest goes last: its presence is what says the directory is whole.
     const text = `${JSON.stringify(manifest, null, 2)}\n`;
     await call((cb) => session.writeFile(path.posix.join(temporary, "manifest.json"), text, cb));
     const whole = () => succeeds((cb) => session.stat(path.posix.join(final, "manifest.json"), cb));
-    if (!(await succeeds((cb) => session.rename(temporary, final, cb))) && !(await whole())) {
+    renamed = await succeeds((cb) => session.rename(temporary, final, cb));
+    if (!renamed && !(await whole())) {
       await run(client, ["rm", "-rf", "--", final]);
-      if (!(await succeeds((cb) => session.rename(temporary, final, cb))) && !(await whole()))
-        throw new RootfsError(`${where}: could not move the uploaded agent into ${final}`);
+      renamed = await succeeds((cb) => session.rename(temporary, final, cb));
+      if (!renamed && !(await whole())) throw new RootfsError(`${where}: could not move the uploaded agent into ${final}`);
     }
   } catch (e) {
     if (e instanceof RootfsError) throw e;
     throw new RootfsError(`${where}: uploading the agent failed: ${(e as Error).message}`);
   } finally {
     sftp?.end();
-    // Gone when renamed; otherwise a failed or superfluous upload.
-    await run(client, ["rm", "-rf", "--", temporary]).catch(() => undefined);
+    // A failed or superfluous upload.
+    if (!renamed) await run(client, ["rm", "-rf", "--", temporary]).catch(() => undefined);
   }
-  // Other versions not used for a day (a probe touches the one it finds), and uploads left half-done.
-  await run(client, [
+  // Other versions not used for a day (a probe touches the one it finds), and uploads left half-done: not
+  // waited for, since nothing depends on it (a removal cut short is redone by the next upload's).
+  void run(client, [
     "find",
     root,
     "-mindepth",
@@ -305,7 +310,7 @@ async function upload(client: Client, install: Install, home: string, where: str
     "--",
     "{}",
     "+",
-  ]);
+  ]).catch(() => undefined);
 }
 
 export interface AgentOptions {

@@ -154,9 +154,8 @@ export async function nodeBinary(line: string, arch: Arch): Promise<NodeBinary> 
 }
 
 export interface CompressedNode extends NodeBinary {
-  /** node.gz beside the binary: what an upload sends. */
+  /** node.gz beside the binary: what an upload sends (the host checks the binary it unpacks). */
   gz: string;
-  gzSha256: string;
 }
 
 const compressed = new Map<Arch, Promise<CompressedNode>>();
@@ -180,17 +179,17 @@ async function makeCompressed(arch: Arch): Promise<CompressedNode> {
   const gz = path.join(path.dirname(path.dirname(binary.path)), "node.gz");
   const described = `${gz}.json`;
   const known = await fs.readFile(described, "utf8").then(
-    (t) => JSON.parse(t) as { sha256: string; of: string },
+    (t) => JSON.parse(t) as { of: string },
     () => null,
   );
-  if (known?.of === binary.sha256 && (await exists(gz))) return { ...binary, gz, gzSha256: known.sha256 };
+  if (known?.of === binary.sha256 && (await exists(gz))) return { ...binary, gz };
   const temporary = `${gz}.tmp-${process.pid}-${Date.now()}`;
   try {
     await pipeline(createReadStream(binary.path), createGzip({ level: 9 }), createWriteStream(temporary));
-    const gzSha256 = await sha256Of(temporary);
     await fs.rename(temporary, gz);
-    await fs.writeFile(described, `${JSON.stringify({ sha256: gzSha256, of: binary.sha256 })}\n`);
-    return { ...binary, gz, gzSha256 };
+    // node.gz.json says which binary node.gz holds: a new pin makes it again.
+    await fs.writeFile(described, `${JSON.stringify({ of: binary.sha256 })}\n`);
+    return { ...binary, gz };
   } finally {
     await fs.rm(temporary, { force: true });
   }
