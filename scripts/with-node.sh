@@ -17,7 +17,7 @@ dir=$(node -e '
 ' "$root/provider/src/adapters/remote/node-runtime.json" "${PULUMI_LXC_NODE:-}")
 if [ ! -x "$dir/bin/node" ] || [ ! -f "$dir/node.json" ]; then
   [ -f "$root/dist/provider/src/adapters/remote/runtime.js" ] || (cd "$root" && node node_modules/typescript/bin/tsc -p tsconfig.json)
-  node "$root/scripts/setup-node.js" "${PULUMI_LXC_NODE:-}" >/dev/null
+  node "$root/scripts/setup-node.js" ${PULUMI_LXC_NODE:+"$PULUMI_LXC_NODE"} >/dev/null
 fi
 export PATH="$dir/bin:$PATH"
 exec "$@"
