@@ -4,7 +4,7 @@
  * integrity are in node-runtime.json), and koffi's native module for the other architecture (the build).
  *
  * Each is fetched once by its tarball's address and integrity, so npm's cache answers when the registry
- * does not, checked against the integrity again here, and unpacked under the cache root
+ * does not, checked against the integrity by pacote as it is read, and unpacked under the cache root
  * (`$PULUMI_LXC_CACHE`, or `~/.cache/pulumi-lxc`), where a machine that has it needs no registry at all.
  * Every write goes to a temporary name renamed into place: a fetch cut short is never taken for a package.
  */
@@ -57,7 +57,10 @@ const sha256Of = async (file: string): Promise<string> => {
   return hash.digest("hex");
 };
 
-/** A package's tarball, from npm's cache or the registry, checked against `integrity` (`sha512-<base64>`). */
+/**
+ * A package's tarball, from npm's cache or the registry. pacote checks it against `integrity`
+ * (`sha512-<base64>`) as it reads, from the cache as from the registry, and refuses a mismatch (EINTEGRITY).
+ */
 async function fetchTarball(name: string, version: string, integrity: string, what: string): Promise<Buffer> {
   // Required here, as tar is below: they are large, and most uses of the provider never fetch anything.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -68,14 +71,10 @@ async function fetchTarball(name: string, version: string, integrity: string, wh
   // npm's own cache, named: pacote reads it by the integrity without it, but writes to it only when told,
   // and a machine with the registry down then has nothing to read.
   const cache = path.join(process.env.npm_config_cache || path.join(os.homedir(), ".npm"), "_cacache");
-  const data = await pacote.tarball(`${name}@${version}`, { integrity, resolved, cache }).catch((e: Error) => {
+  return pacote.tarball(`${name}@${version}`, { integrity, resolved, cache }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === "EINTEGRITY") throw new RootfsError(`${name}@${version} (${what}) is not the one pinned: ${e.message}`);
     throw new RootfsError(`could not fetch ${name}@${version} (${what}) from the npm registry or npm's cache: ${e.message}`);
   });
-  const [algorithm, expected] = [integrity.slice(0, integrity.indexOf("-")), integrity.slice(integrity.indexOf("-") + 1)];
-  const actual = createHash(algorithm).update(data).digest("base64");
-  if (actual !== expected)
-    throw new RootfsError(`${name}@${version} (${what}) is not the one pinned: its ${algorithm} is ${actual}, not ${expected}`);
-  return data;
 }
 
 /** Writes to a fresh temporary directory beside `final`, then renames it into place (or takes one another process put there). */
@@ -109,7 +108,10 @@ export async function cachedPackage(name: string, version: string, integrity: st
   if (await exists(done)) return done;
   const data = await fetchTarball(name, version, integrity, what);
   await intoPlace(dir, async (temporary) => {
-    const filter = only && ((p: string) => only.some((o) => p === `package/${o}` || `package/${o}`.startsWith(`${p.replace(/\/$/, "")}/`)));
+    // An entry is unpacked when it is one of `only`, inside one, or a directory on the way to one.
+    const inside = (entry: string, dir: string) => entry.startsWith(`${dir.replace(/\/$/, "")}/`);
+    const filter =
+      only && ((p: string) => only.some((o) => p === `package/${o}` || inside(p, `package/${o}`) || inside(`package/${o}`, p)));
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const tar = require("tar") as typeof import("tar");
     const unpack = tar.x({ cwd: temporary, strict: true, ...(filter ? { filter } : {}) });
@@ -118,6 +120,16 @@ export async function cachedPackage(name: string, version: string, integrity: st
     }, unpack);
   });
   return done;
+}
+
+/**
+ * The part `only` of a Node.js package, unpacked afresh: its unpacked copy is only a step (the binary and
+ * the headers are moved out of it, and it is removed), so one left by a process that died holds some other
+ * part, or none.
+ */
+async function nodePackage(pin: NodePin, what: string, only: string[]): Promise<string> {
+  await fs.rm(path.join(cacheRoot(), "npm", `${pin.package}@${pin.version}`), { recursive: true, force: true });
+  return cachedPackage(pin.package, pin.version, pin.integrity, what, only);
 }
 
 export interface NodeBinary {
@@ -139,7 +151,7 @@ export async function nodeBinary(line: string, arch: Arch): Promise<NodeBinary> 
   if (known?.version === pin.version) return { pin, path: path.join(dir, "bin", "node"), sha256: known.sha256 };
   // A directory without its description is one a removal or an older layout left: made again.
   await fs.rm(dir, { recursive: true, force: true });
-  const from = await cachedPackage(pin.package, pin.version, pin.integrity, `Node.js ${pin.version} for ${arch}`, ["bin/node"]);
+  const from = await nodePackage(pin, `Node.js ${pin.version} for ${arch}`, ["bin/node"]);
   await intoPlace(dir, async (temporary) => {
     await fs.mkdir(path.join(temporary, "bin"));
     const binary = path.join(temporary, "bin", "node");
@@ -151,6 +163,22 @@ export async function nodeBinary(line: string, arch: Arch): Promise<NodeBinary> 
   await fs.rm(path.dirname(from), { recursive: true, force: true });
   const made = JSON.parse(await fs.readFile(described, "utf8")) as { sha256: string };
   return { pin, path: path.join(dir, "bin", "node"), sha256: made.sha256 };
+}
+
+/**
+ * The pinned Node.js's C headers, unpacked beside its binary (`<dir>/include/node`), so that `<dir>` is a
+ * prefix node-gyp takes as `--nodedir`: native modules (ssh2's crypto) are built for this Node, not for the
+ * one that ran `npm ci`, without node-gyp's download from nodejs.org. Only the build asks: 67 MB of headers
+ * are no use to a machine that only uploads the agent.
+ */
+export async function nodeHeaders(line: string, arch: Arch): Promise<string> {
+  const { pin } = await nodeBinary(line, arch);
+  const dir = nodeDir(pin);
+  if (await exists(path.join(dir, "include", "node", "node_version.h"))) return dir;
+  const from = await nodePackage(pin, `Node.js ${pin.version}'s headers`, ["include/node"]);
+  await intoPlace(path.join(dir, "include"), (temporary) => fs.rename(path.join(from, "include", "node"), path.join(temporary, "node")));
+  await fs.rm(path.dirname(from), { recursive: true, force: true });
+  return dir;
 }
 
 export interface CompressedNode extends NodeBinary {
