@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The host tools the provider drives and the tests exercise, from Debian's packages, with their
-# recommends (apparmor, lxcfs, uidmap): lxc-execute is tested against that usual installation.
+# recommends (apparmor, lxcfs, uidmap): lxc-execute is tested against that usual installation. g++ and
+# make build ssh2's native crypto for the pinned Node.js (scripts/setup.sh).
 set -euo pipefail
 source "$(dirname "$0")/retry.sh"
 # Usage: install-host-deps.sh [--tests]
 # --tests adds what only the tests use: qemu-user-static and an arm64 sysroot, to run the arm64 agent and
 # its Node.js under emulation (test/remote/arm64.test.ts).
-PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux python3-venv openssh-client openssh-server sudo)
+PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux python3-venv openssh-client openssh-server sudo g++ make)
 [ "${1:-}" != --tests ] || PKGS+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
 missing=()
 for p in "${PKGS[@]}"; do

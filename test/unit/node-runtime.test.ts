@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "child_process";
 import { promises as fs } from "fs";
+import os from "os";
 import path from "path";
 import { REPO } from "../helpers/env";
 import pins from "../../provider/src/adapters/remote/node-runtime.json";
@@ -34,3 +35,23 @@ it("engines allows the oldest line pinned", async () => {
   const { engines } = JSON.parse(await fs.readFile(path.join(REPO, "package.json"), "utf8"));
   expect(engines.node).toBe(`>=${Math.min(...Object.keys(pins.lines).map(Number))}`);
 });
+
+it("ssh2's native crypto loads on the agent's line, which setup.sh builds it for (other lines run ssh2's JavaScript ciphers)", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  expect(require("ssh2/lib/protocol/crypto").bindingAvailable).toBe(line === AGENT_LINE);
+});
+
+it("with-node.sh on a machine without the pinned Node fetches the agent's line, from npm's cache or the registry", async () => {
+  const cache = await fs.mkdtemp(path.join(os.tmpdir(), "with-node-"));
+  try {
+    const version = execFileSync("bash", [path.join(REPO, "scripts", "with-node.sh"), "node", "--version"], {
+      encoding: "utf8",
+      env: { ...process.env, PULUMI_LXC_CACHE: cache, PULUMI_LXC_NODE: "" },
+    });
+    expect(version.trim()).toBe(`v${pinOf(AGENT_LINE, process.arch as "x64").version}`);
+    // nodeDir reads the cache root from the environment: this process's own, so the name is compared.
+    expect(await fs.readdir(cache)).toContain(path.basename(nodeDir(pinOf(AGENT_LINE, process.arch as "x64"))));
+  } finally {
+    await fs.rm(cache, { recursive: true, force: true });
+  }
+}, 60_000);
