@@ -3,7 +3,10 @@
 # registry outage is waited out here rather than failing a test midway (`pretest` runs it):
 # - qemu-user-static and Debian's arm64 sysroot (install-host-deps.sh --tests), for the arm64 agent;
 # - the other pinned Node.js lines, 22 and 26 (npm run test:node-lines), and the arm64 binary of the
-#   agent's line (test/remote/arm64.test.ts), into ~/.cache/pulumi-lxc.
+#   agent's line (test/remote/arm64.test.ts), into ~/.cache/pulumi-lxc;
+# - Debian 12's own Node.js 18 with the packages its externalized builtins live in, unpacked (not installed)
+#   under ~/.cache/pulumi-lxc/debian-nodejs-<version>: a test host has it as its node, and the agent must
+#   never run it (test/remote/faults.test.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
@@ -11,3 +14,23 @@ bash scripts/install-host-deps.sh --tests
 others=$(node -p 'const p = require("./provider/src/adapters/remote/node-runtime.json"); [...Object.keys(p.lines).filter((l) => l !== p.agentLine), `${p.agentLine}:arm64`].join(" ")')
 # shellcheck disable=SC2086 # one argument per line and architecture
 retry bash scripts/with-node.sh node scripts/setup-node.js $others >/dev/null
+
+debian_node() {
+  local cache=${PULUMI_LXC_CACHE:-$HOME/.cache/pulumi-lxc} version tmp
+  # Debian's build, not another repository's (a machine may have NodeSource's): +dfsg marks Debian's.
+  version=$(apt-cache madison nodejs | awk '$3 ~ /^18\..*dfsg/ { print $3; exit }')
+  [ -n "$version" ] || { echo "setup-test-host: apt's lists have no Debian nodejs 18 (apt-get update?)" >&2; return 1; }
+  [ -x "$cache/debian-nodejs-$version/usr/bin/node" ] && return 0
+  mkdir -p "$cache"
+  tmp=$(mktemp -d "$cache/debian-nodejs.tmp-XXXXXX")
+  local status=0
+  # apt-get download writes to the current directory, and says so on stdout.
+  (cd "$tmp" && apt-get download -q "nodejs=$version" "libnode108=$version" libc-ares2 \
+    node-acorn node-cjs-module-lexer node-undici node-busboy node-xtend >&2) &&
+    (for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root" || exit 1; done) &&
+    mv -T "$tmp/root" "$cache/debian-nodejs-$version" || status=1
+  rm -rf "$tmp"
+  return $status
+}
+# A Debian security update replaces the version the lists name: read them again once.
+debian_node || { apt-get update -qq && retry debian_node; }

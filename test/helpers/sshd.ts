@@ -8,7 +8,8 @@
  *
  * No host has Node.js: every `node` this machine has (on PATH, in the usual places, the pinned ones in the
  * cache, this process's own) is covered with /dev/null in the host's namespace, so the agent runs on the
- * Node.js it brings, as on a stock LXC host. `hostNode` puts a Node.js of the host's own at /usr/bin/node.
+ * Node.js it brings, as on a stock LXC host. `hostNode` puts a Node.js of the host's own at /usr/bin/node,
+ * and `hostShare` lays a directory over /usr/share (Debian's nodejs loads some of its builtins from there).
  */
 import { ChildProcess, spawn } from "child_process";
 import { promises as fs } from "fs";
@@ -66,13 +67,14 @@ export const ROOT_AGENTS = "/root/.cache/pulumi-lxc/agent";
  * the loop device goes with the last mount, which goes with the namespace, which goes with its last process.
  */
 const WRAPPER = `set -e
-fs=$1 size=$2 mp=$3 image=$4 agents=$5 nodes=$6 hostnode=$7
-shift 7
+fs=$1 size=$2 mp=$3 image=$4 agents=$5 nodes=$6 hostnode=$7 hostshare=$8
+shift 8
 if [ "$fs" = btrfs ]; then mount -o loop "$image" "$mp"; else mount -t tmpfs -o "size=$size,mode=0755" tmpfs "$mp"; fi
 mkdir -p "$agents"
 mount -t tmpfs -o mode=0700 tmpfs "$agents"
 for node in $nodes; do mount --bind /dev/null "$node"; done
 if [ -n "$hostnode" ]; then mount --bind "$hostnode" /usr/bin/node; fi
+if [ -n "$hostshare" ]; then mount -t overlay overlay -o "lowerdir=$hostshare:/usr/share" /usr/share; fi
 exec "$@"`;
 
 /** Every Node.js binary of this machine, by its real path: what a host's namespace covers. */
@@ -87,7 +89,9 @@ async function nodeBinaries(): Promise<string[]> {
   return [...new Set(real.filter((f): f is string => f !== null && !/\s/.test(f)))];
 }
 
-export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string; hostNode?: string } = {}): Promise<SshHost> {
+export async function startSshHost(
+  opts: { fs?: "tmpfs" | "btrfs"; size?: string; hostNode?: string; hostShare?: string } = {},
+): Promise<SshHost> {
   const kind = opts.fs ?? "tmpfs";
   const size = opts.size ?? "512M";
   await refuseLockedRoot();
@@ -137,7 +141,19 @@ export async function startSshHost(opts: { fs?: "tmpfs" | "btrfs"; size?: string
         const nodes = await nodeBinaries();
         started = {
           port,
-          pid: await launch({ kind, size, lxcPath, image, config, logFile, pidFile, port, nodes, hostNode: opts.hostNode }),
+          pid: await launch({
+            kind,
+            size,
+            lxcPath,
+            image,
+            config,
+            logFile,
+            pidFile,
+            port,
+            nodes,
+            hostNode: opts.hostNode,
+            hostShare: opts.hostShare,
+          }),
         };
       } catch (e) {
         const log = await fs.readFile(logFile, "utf8").catch(() => "");
@@ -262,6 +278,7 @@ async function launch(o: {
   port: number;
   nodes: string[];
   hostNode?: string;
+  hostShare?: string;
 }): Promise<number> {
   // The wrapper's own errors (a mount that fails) land in sshd's log, so one file tells the whole story.
   const log = await fs.open(o.logFile, "a");
@@ -287,6 +304,7 @@ async function launch(o: {
         ROOT_AGENTS,
         o.nodes.join("\n"),
         o.hostNode ?? "",
+        o.hostShare ?? "",
         "/usr/sbin/sshd",
         "-D",
         "-E",

@@ -11,7 +11,7 @@ import { must, REPO, sh, tempDir } from "../helpers/env";
 import { makeStack, TestStack } from "../helpers/pulumi";
 import { connectionTo, inside, ROOT_AGENTS, SshHost, startSshHost } from "../helpers/sshd";
 import { installFor, localBundle } from "../../provider/src/adapters/remote/install";
-import { AGENT_LINE, nodeBinary } from "../../provider/src/adapters/remote/runtime";
+import { AGENT_LINE, cacheRoot, nodeBinary } from "../../provider/src/adapters/remote/runtime";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
@@ -172,16 +172,30 @@ describe("the agent and the user on the host", () => {
     expect(await inside(b, `test -d ${b.lxcPath}/s/rootfs && echo made`)).toBe("made");
   });
 
-  it("a host with an old Node.js of its own: the agent runs on the one it brings, and the host's is never run", async () => {
-    // A stand-in for Debian 12's nodejs (18): what must be seen is that it never runs, so it answers as
-    // Node 18 would to a version query and leaves a mark whenever it runs at all.
+  it("a host with Debian 12's Node.js 18 as its node: the agent runs on the one it brings, and the host's is never run", async () => {
+    // Debian's own build (scripts/setup-test-host.sh unpacks its packages into the cache), run through a
+    // wrapper at /usr/bin/node that leaves a mark whenever it runs at all. Its externalized builtins load
+    // from /usr/share/nodejs, laid over the host's /usr/share.
+    const cache = cacheRoot();
+    const debian = (await fs.readdir(cache))
+      .filter((d) => d.startsWith("debian-nodejs-18."))
+      .sort()
+      .pop();
+    if (!debian) throw new Error(`no Debian nodejs 18 in ${cache}: scripts/setup-test-host.sh unpacks it`);
+    const root = path.join(cache, debian);
     const scratch = await tempDir("old-node");
     const mark = path.join(scratch, "ran");
-    const old = path.join(scratch, "node18");
-    await fs.writeFile(old, `#!/bin/sh\necho "$@" >>${mark}\necho 18.19.0\n`, { mode: 0o755 });
-    const h = await startSshHost({ hostNode: old });
+    const old = path.join(scratch, "node");
+    await fs.writeFile(
+      old,
+      `#!/bin/sh\necho "$@" >>${mark}\nLD_LIBRARY_PATH=${root}/usr/lib/x86_64-linux-gnu exec ${root}/usr/bin/node "$@"\n`,
+      { mode: 0o755 },
+    );
+    const h = await startSshHost({ hostNode: old, hostShare: path.join(root, "usr", "share") });
     try {
-      expect(await inside(h, "node --version")).toBe("18.19.0");
+      // fetch is one of the builtins Debian loads from /usr/share/nodejs: the whole of Debian's Node runs.
+      expect(await inside(h, `node -p "process.version + ' ' + typeof fetch"`)).toMatch(/^v18\.\d+\.\d+ function$/);
+      expect(await fs.readFile(mark, "utf8")).toContain("-p"); // the mark works
       await fs.rm(mark, { force: true });
       const { t } = await oneRootfs("oldnode", { container: "n", lxcPath: h.lxcPath, backingStore: "dir", connection: connectionTo(h) });
       await t.run((onOutput) => t.stack.up({ onOutput }));
