@@ -1,13 +1,13 @@
 /**
- * The storage core's edge: five operations on a rootfs, four on its snapshots and one naming the container, on typed,
+ * The storage core's edge: six operations on a rootfs, four on its snapshots and one naming the container, on typed,
  * JSON-serializable requests, each validated once here. Adapters (the CLI, the Pulumi providers, the agent of a remote host) call only these, through
  * `RootfsCore`, so that a core in another process or on another host can stand in for `localCore`.
  */
 import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
-import { UpdatePlan } from "../model/plans";
+import { CreatePlan, UpdatePlan } from "../model/plans";
 import { ContainerIdentity, CreateResult, DestroyResult, Observed, UpdateResult } from "../model/results";
 import { OperationOptions, resolveContainer } from "../executor/context";
-import { create } from "../executor/create";
+import { create, planCreate } from "../executor/create";
 import { destroy } from "../executor/destroy";
 import { identify } from "../executor/identify";
 import { inspect } from "../executor/inspect";
@@ -44,6 +44,14 @@ export async function inspectRootfs(ref: Given<ContainerRef>, opts: OperationOpt
 /** A new rootfs, empty or filled from `from`. Refused over anything that exists. */
 export async function createRootfs(spec: Given<RootfsSpec>, opts: OperationOptions = {}): Promise<CreateResult> {
   return canonical(validateSpec(spec), (r) => create(r, opts));
+}
+
+/**
+ * What `createRootfs` would make, checked against the host as it is now with the create's own checks;
+ * changes nothing. Null while a killed operation awaits recovery.
+ */
+export async function planRootfsCreate(spec: Given<RootfsSpec>, opts: OperationOptions = {}): Promise<CreatePlan | null> {
+  return canonical(validateSpec(spec), (r) => planCreate(r, opts));
 }
 
 /** What `updateRootfs` would do, checked against the host as it is now; null while a killed operation awaits recovery. */
@@ -103,6 +111,7 @@ export async function identifyContainer(ref: Given<ContainerRef>, _opts: Operati
  */
 export const OPERATIONS = {
   inspect: { requests: 1, call: inspectRootfs },
+  planCreate: { requests: 1, call: planRootfsCreate },
   create: { requests: 1, call: createRootfs },
   planUpdate: { requests: 2, call: planRootfsUpdate },
   update: { requests: 2, call: updateRootfs },

@@ -2,14 +2,16 @@
 import { promises as fs } from "fs";
 import { AlreadyExists } from "../model/errors";
 import { RootfsSpec, containerDirOf } from "../model/requests";
+import { CreatePlan, FillPlan } from "../model/plans";
 import { CopyMethod, CreateResult } from "../model/results";
-import { DRIVERS } from "../drivers";
+import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
-import { inWholeSectors, planFill } from "../planner/plan";
+import { describeCreate, inWholeSectors, planFill } from "../planner/plan";
 import { resolveTarget } from "../planner/target";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Source } from "./fill";
 import { assertSpace } from "./guards";
+import { hasJournal } from "./journal";
 import { locateCurrent, observeAt, observeSource } from "./observe";
 import { buildAndSwap } from "./swap";
 import { recoverInterrupted, requestedNames } from "./recovery";
@@ -26,6 +28,45 @@ async function precheck(spec: RootfsSpec, opts: OperationOptions): Promise<Sourc
   return driver.caps.needsLower ? undefined : source;
 }
 
+interface Prepared {
+  driver: Driver;
+  newFinal: Location;
+  fill: FillPlan;
+  plan: CreatePlan;
+}
+
+/**
+ * Plans the create and checks that the host can take it: no rootfs is there yet, nor a volume of the new
+ * store's name, and there is room for what the create writes. Changes nothing: the preview runs it too.
+ */
+async function prepareCreate(ctx: OpContext, spec: RootfsSpec, source: Source | undefined): Promise<Prepared> {
+  const existing = await locateCurrent(ctx, spec);
+  if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
+  const driver = DRIVERS[spec.backingStore];
+  const newFinal = driver.locate(spec, ctx.containerDir);
+  // A volume the config does not name (an LV, a dataset) is someone's: never written over.
+  if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
+  const sourceShape = source && inWholeSectors({ store: source.driver.store, ...source.usage, rootfsPath: source.loc.rootfsPath });
+  const target = resolveTarget(spec, sourceShape);
+  const fill = planFill(sourceShape, target);
+  // A planned clone still counts its data: it falls back to a copy across filesystems or pools.
+  const dataBytes = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
+  await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes });
+  const summary = describeCreate(target, newFinal.rootfsPath, fill, sourceShape);
+  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove: dataBytes, summary } };
+}
+
+/**
+ * What `create` would make, checked against the host as it is now by the create's own preparation; nothing
+ * is changed, not even a lock file (the create checks again under its lock). Null while an interrupted
+ * operation awaits recovery (the create recovers first).
+ */
+export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
+  const source = await precheck(spec, opts);
+  if (await hasJournal(spec)) return null;
+  return (await prepareCreate(readOnlyContext(spec, opts), spec, source)).plan;
+}
+
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
   const containerDir = containerDirOf(spec);
   const source = await precheck(spec, opts);
@@ -39,18 +80,7 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       opts,
       async (ctx) => {
         await recoverInterrupted(ctx, requestedNames(ctx, spec, spec));
-        const existing = await locateCurrent(ctx, spec);
-        if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
-        const driver = DRIVERS[spec.backingStore];
-        const newFinal = driver.locate(spec, ctx.containerDir);
-        // A volume the config does not name (an LV, a dataset) is someone's: never written over.
-        if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
-        const sourceShape = source && inWholeSectors({ store: source.driver.store, ...source.usage, rootfsPath: source.loc.rootfsPath });
-        const target = resolveTarget(spec, sourceShape);
-        const fill = planFill(sourceShape, target);
-        // A planned clone still counts its data: it falls back to a copy across filesystems or pools.
-        const dataBytes = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
-        await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes });
+        const { driver, newFinal, fill } = await prepareCreate(ctx, spec, source);
         let method: CopyMethod = "none";
         await buildAndSwap(ctx, {
           newDriver: driver,

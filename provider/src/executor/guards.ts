@@ -17,6 +17,20 @@ export interface SpaceNeed {
 }
 
 /**
+ * The filesystem `dir` will be made on: its own, or its nearest existing parent's. A create's preview
+ * asks before the container directory (or the lxcPath) exists.
+ */
+async function statfsNearest(dir: string): Promise<{ bavail: number; bsize: number }> {
+  for (let at = dir; ; at = path.dirname(at)) {
+    try {
+      return await fs.statfs(at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || at === "/") throw e;
+    }
+  }
+}
+
+/**
  * Refuses, before anything is made, a store its host could not hold once written. On the host filesystem
  * a loop image counts at its full size (sparse now, but a container that fills it must not hit ENOSPC
  * underneath its filesystem), a tree at the bytes copied into it. A volume (an LV, a dataset) asks its
@@ -26,7 +40,7 @@ export async function assertSpace(ctx: OpContext, driver: Driver, loc: Location,
   if (!loc.localRoot) return driver.assertRoom?.(ctx, loc, need);
   const neededBytes = isBlock(driver) ? need.sizeBytes : need.dataBytes;
   if (neededBytes <= 0) return;
-  const { bavail, bsize } = await fs.statfs(ctx.containerDir);
+  const { bavail, bsize } = await statfsNearest(ctx.containerDir);
   const available = bavail * bsize;
   if (neededBytes > available) throw new NoSpace(`${ctx.containerDir} (${driver.store})`, neededBytes, available);
 }

@@ -72,3 +72,10 @@ export type UpdatePlan = { summary: string } & (
   | BlockCopyPlan
   | FileCopyPlan
 );
+
+/** What a create would make and how it would fill it. `summary`: one line for a reviewer, as an update's. */
+export interface CreatePlan {
+  strategy: FillStrategy;
+  bytesToMove: number;
+  summary: string;
+}

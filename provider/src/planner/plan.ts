@@ -91,6 +91,25 @@ export function planFill(source: StoreShape | undefined, target: Target): FillPl
 }
 
 /**
+ * The line a preview prints for a create: what is made where, and how `from` fills it, with the bytes it
+ * moves. `from` is not spelled out: it may be a secret, and the engine's output is not.
+ */
+export function describeCreate(target: Target, rootfsPath: string, fill: FillPlan, source?: StoreShape): string {
+  const made = `create ${describeShape(target)} at ${rootfsPath}`;
+  const from = source ? `\`from\` (${source.store})` : "`from`";
+  switch (fill.strategy) {
+    case "empty":
+      return `${made}, empty`;
+    case "clone":
+      return `${made}, a clone of ${from} (a file copy of ${mib(fill.copyBytes)} where the host cannot clone)`;
+    case "block-copy":
+      return `${made}, a block copy of ${mib(fill.bytesToMove)} allocated from ${from}`;
+    case "file-copy":
+      return `${made}, a copy of ${mib(fill.bytesToMove)} file by file from ${from}`;
+  }
+}
+
+/**
  * An update's plan. A block store cut short under its filesystem is refused whatever the change asks (a
  * copy or a resize would carry the damage on), ahead of any other refusal: it is the one to act on first.
  * Only "no change" passes, so that reading and refreshing it still work.

@@ -5,7 +5,7 @@
  */
 import path from "path";
 import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
-import { InvalidInput, RootfsError } from "../../model/errors";
+import { AlreadyExists, InvalidInput, RootfsError } from "../../model/errors";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, Fstype, Store } from "../../model/requests";
 import { StoreShape } from "../../model/plans";
 import { Observed } from "../../model/results";
@@ -67,6 +67,39 @@ export function checkResource(news: Props): CheckResult {
   }
   failures.push(...inputFailures(judged).map((e) => ({ property: e.property, reason: e.message })));
   return { inputs, failures };
+}
+
+/** What a preview says of a new rootfs whose host is not known yet. */
+export const HOST_UNKNOWN = "its connection is known only once another resource is made: the host is asked at up, before anything is made";
+
+/**
+ * Validates, and for a new rootfs (no old inputs: a create, or the create half of a replacement) whose
+ * inputs are known, asks its host with the create's own preparation, read-only: `plan` is the line a
+ * preview prints, and what `up` would fail on (the store cannot live there, no volume group, no room, no
+ * `from`) fails here with the same error. A rootfs already there is a failure of `container` that says how
+ * to adopt it.
+ */
+export async function checkRootfs(
+  olds: Props,
+  news: Props,
+  core: () => RootfsCore,
+  opts: OperationOptions = {},
+): Promise<CheckResult & { plan?: string }> {
+  const checked = checkResource(news);
+  const creating = Object.keys(olds ?? {}).length === 0;
+  const inputs = inputsOf(checked.inputs);
+  if (!creating || checked.failures.length || hasUnknown(inputs)) return checked;
+  if (hasUnknown(connectionIn(news))) return { ...checked, plan: HOST_UNKNOWN };
+  try {
+    const plan = await core().planCreate(inputs, opts);
+    return { ...checked, plan: plan?.summary ?? "an interrupted operation awaits recovery there: the create recovers it first" };
+  } catch (e) {
+    if (e instanceof InvalidInput) return { ...checked, failures: [{ property: e.property, reason: e.message }] };
+    if (!(e instanceof AlreadyExists)) throw e;
+    const id = resourceId(refOf(inputs), news);
+    const reason = `a rootfs is already at ${e.path}: adopt it with pulumi import lxc:index:Rootfs <name> ${id}, or pick another container`;
+    return { ...checked, failures: [{ property: "container", reason }] };
+  }
 }
 
 /** What a preview says of an update that changes nothing on the host. */

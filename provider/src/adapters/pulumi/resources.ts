@@ -10,7 +10,7 @@ import { label } from "./messages";
 import { Props } from "./props";
 import {
   CheckResult,
-  checkResource,
+  checkRootfs,
   createResource,
   deleteResource,
   DiffResult,
@@ -53,7 +53,10 @@ const nothingDeleted = (r: { destroyed: boolean; reason?: string }) => (r.destro
 
 const rootfs: ResourceHandlers = {
   label,
-  check: async (_olds, news) => ({ ...checkResource(news), notes: [] }),
+  async check(olds, news, core) {
+    const { plan, ...r } = await checkRootfs(olds, news, core);
+    return { ...r, notes: plan ? [plan] : [] };
+  },
   diff: async (olds, news, core) => ({ ...(await diffResource(olds, news, core)), deleteBeforeReplace: false }),
   async create(news, core, opts) {
     const r = await createResource(news, core, opts);

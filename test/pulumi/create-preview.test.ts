@@ -1,0 +1,95 @@
+/**
+ * A preview of a new rootfs asks its host, as a preview of an update does: through the real engine, each
+ * create that `up` would refuse fails the preview with the create's own error, and the host is left as it
+ * was (no container directory, no config, no lock file). A create the host can hold previews clean, with a
+ * plan line that `up` then carries out.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { REPO, must, tempDir } from "../helpers/env";
+import { destroyStackUnder, makeStack, TestStack } from "../helpers/pulumi";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
+
+const LOCKS = "/run/lxc-rootfs/locks";
+let lxcPath: string;
+let desired: Record<string, unknown>;
+let t: TestStack;
+
+beforeAll(async () => {
+  lxcPath = await tempDir("create-preview");
+  t = await makeStack("create-preview", async () => {
+    const r = new Rootfs("web", desired);
+    return { rootfsPath: r.rootfsPath };
+  });
+});
+
+afterAll(() => destroyStackUnder(t, lxcPath));
+
+/** Everything a preview could leave behind: the lxcPath's tree and the lock directory. */
+async function hostState(): Promise<string[]> {
+  const tree = await must(["find", lxcPath, "-printf", "%p %y %s\n"]);
+  const locks = await fs.readdir(LOCKS).catch(() => []);
+  return [...tree.split("\n").sort(), ...locks.map((l) => `lock ${l}`).sort()];
+}
+
+/** A preview that must fail, and leave the host as it was: the engine's whole output. */
+async function failedPreview(): Promise<string> {
+  const before = await hostState();
+  let text = "";
+  const err = await t.stack.preview({ onOutput: (s) => (text += s) }).then(
+    () => null,
+    (e: Error) => e,
+  );
+  expect(err).not.toBeNull();
+  expect(await hostState()).toEqual(before);
+  return `${text}\n${err?.message}`;
+}
+
+describe("a preview of a new rootfs runs the create's host checks, and changes nothing", () => {
+  it("a btrfs rootfs on a lxcPath that is not btrfs", async () => {
+    expect((await fs.statfs(lxcPath)).type).not.toBe(0x9123683e);
+    desired = { container: "web", lxcPath, backingStore: "btrfs" };
+    expect(await failedPreview()).toContain(`backingStore: invalid value "btrfs": lxcPath ${lxcPath} must be on a btrfs filesystem`);
+  });
+
+  it("a 64 TiB loop image, more than the lxcPath's filesystem holds", async () => {
+    desired = { container: "web", lxcPath, backingStore: "loop", size: "64T", fstype: "ext4" };
+    expect(await failedPreview()).toMatch(new RegExp(`no space on ${lxcPath}/web \\(loop\\): needs 64\\.0 TiB`));
+  });
+
+  it("an lvm rootfs in a volume group that does not exist", async () => {
+    desired = { container: "web", lxcPath, backingStore: "lvm", size: "1G", vgName: "no-such-vg-here" };
+    expect(await failedPreview()).toMatch(/vgName: invalid value "no-such-vg-here": an existing LVM volume group/);
+  });
+
+  it("a `from` that names nothing", async () => {
+    desired = { container: "web", lxcPath, backingStore: "dir", from: path.join(lxcPath, "nothing", "rootfs") };
+    expect(await failedPreview()).toMatch(/from: invalid value .*: an existing rootfs; nothing is there/);
+  });
+
+  it("a container whose rootfs lxc-create already made, which no stack manages: adopt it or pick another name", async () => {
+    await must(["lxc-create", "-P", lxcPath, "-n", "made", "-t", "/bin/true", "-B", "dir"]);
+    desired = { container: "made", lxcPath, backingStore: "dir" };
+    const text = await failedPreview();
+    expect(text).toContain(
+      `a rootfs is already at dir:${lxcPath}/made/rootfs: adopt it with pulumi import lxc:index:Rootfs <name> ${lxcPath}/made`,
+    );
+    await must(["lxc-destroy", "-P", lxcPath, "-n", "made"]);
+  });
+
+  it("a create the host can hold previews clean with its plan line, changing nothing, and up does what it said", async () => {
+    desired = { container: "web", lxcPath, backingStore: "loop", size: "256M", fstype: "ext4" };
+    const before = await hostState();
+    let text = "";
+    await t.stack.preview({ onOutput: (s) => (text += s) });
+    expect(await hostState()).toEqual(before);
+    const line = `rootfs ${lxcPath}/web: create loop ext4 256 MiB at loop:${lxcPath}/web/rootdev, empty`;
+    expect(text).toContain(line);
+    const { result } = await t.run((onOutput) => t.stack.up({ onOutput }));
+    expect(result.outputs.rootfsPath.value).toBe(`loop:${lxcPath}/web/rootdev`);
+    expect((await fs.stat(`${lxcPath}/web/rootdev`)).size).toBe(256 * 2 ** 20);
+    expect((await must(["blkid", "-o", "value", "-s", "TYPE", `${lxcPath}/web/rootdev`])).trim()).toBe("ext4");
+  });
+});
