@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Python for the plugin's Python example (examples/python): a virtualenv holding pulumi from PyPI, cached
+# Python for the plugin's Python example (examples/python): a virtualenv holding pulumi from PyPI (the
+# release examples/python/requirements.txt pins, PULUMI_PYTHON_VERSION: PyPI may lag the CLI's), cached
 # beside the CLI, and the stand-in language host (scripts/pulumi-language-python.py) with a launcher named
 # pulumi-language-python next to the pulumi binary, where the engine looks for it. Only when setup built the
 # CLI itself: a CLI from Pulumi's distribution brings its own Python host.
@@ -13,10 +14,13 @@ source scripts/pulumi-version.sh
 CACHE="${PULUMI_LXC_CACHE:-$HOME/.cache/pulumi-lxc}"
 CLI_DIR="$CACHE/pulumi-v$PULUMI_VERSION"
 [ -x "$CLI_DIR/pulumi" ] && [ "$(readlink -f .tools/bin/pulumi)" = "$(readlink -f "$CLI_DIR/pulumi")" ] || exit 0
-VENV="$CACHE/python-pulumi-$PULUMI_VERSION"
-WHEELS="$CACHE/python-wheels-$PULUMI_VERSION"
+VENV="$CACHE/python-pulumi-$PULUMI_PYTHON_VERSION"
+WHEELS="$CACHE/python-wheels-$PULUMI_PYTHON_VERSION"
 # pulumi, and what the generated SDK (sdk/python, put on PYTHONPATH by the tests) imports besides.
-REQUIREMENTS=("pulumi==$PULUMI_VERSION" "parver>=0.2.1" "semver>=2.8.1")
+# The generator of 3.276 reads versions with packaging where 3.259's used parver (sdk/python/setup.py).
+REQUIREMENTS=("pulumi==$PULUMI_PYTHON_VERSION" "packaging>=24.0" "semver>=2.8.1")
+# What a virtualenv must import to be kept: one made for an older list is rebuilt.
+IMPORTS="import pulumi, packaging.version, semver"
 PIP=("$VENV/bin/pip" --quiet --disable-pip-version-check)
 
 # pip keeps what an interrupted download already got; the marker is written only after a whole one (by
@@ -30,7 +34,7 @@ install_from_wheels() {
   "${PIP[@]}" install --no-index --find-links "$WHEELS" "${REQUIREMENTS[@]}"
 }
 
-if "$VENV/bin/python" -c "import pulumi" 2>/dev/null; then
+if "$VENV/bin/python" -c "$IMPORTS" 2>/dev/null; then
   # A virtualenv made before the wheels were kept: keep them now if PyPI answers, once, without retrying
   # (nothing needs them today, and an outage must not fail a machine whose virtualenv works).
   if [ ! -f "$WHEELS/.complete" ] && ! download_wheels; then

@@ -23,6 +23,16 @@ export class Rootfs extends pulumi.CustomResource {
         return new Rootfs(name, undefined as any, { ...opts, id: id });
     }
 
+    /**
+     * Check whether an existing Rootfs resource with the given ID exists.
+     *
+     * @param id The _unique_ provider ID of the resource to check.
+     * @param opts Optional settings to control the behavior of the CustomResource.
+     */
+    public static exists(id: pulumi.Input<string>, opts?: pulumi.CustomResourceOptions): pulumi.Output<boolean> {
+        return pulumi.runtime.existsResource("lxc:index:Rootfs", id, {}, { ...opts }, undefined);
+    }
+
     /** @internal */
     public static readonly __pulumiType = 'lxc:index:Rootfs';
 

@@ -108,6 +108,12 @@ func (RootfsState) ElementType() reflect.Type {
 	return reflect.TypeOf((*rootfsState)(nil)).Elem()
 }
 
+// RootfsExists checks whether an existing Rootfs resource with the given ID exists.
+func RootfsExists(ctx *pulumi.Context,
+	id pulumi.StringInput, state *RootfsState, opts ...pulumi.ResourceOption) pulumi.BoolOutput {
+	return ctx.ExistsResource("lxc:index:Rootfs", id, state, "", opts...)
+}
+
 type rootfsArgs struct {
 	// The backing store. Changing it moves the data into the new store: an update, never a replacement.
 	BackingStore *BackingStore `pulumi:"backingStore"`

@@ -100,6 +100,12 @@ func (RootfsSnapshotState) ElementType() reflect.Type {
 	return reflect.TypeOf((*rootfsSnapshotState)(nil)).Elem()
 }
 
+// RootfsSnapshotExists checks whether an existing RootfsSnapshot resource with the given ID exists.
+func RootfsSnapshotExists(ctx *pulumi.Context,
+	id pulumi.StringInput, state *RootfsSnapshotState, opts ...pulumi.ResourceOption) pulumi.BoolOutput {
+	return ctx.ExistsResource("lxc:index:RootfsSnapshot", id, state, "", opts...)
+}
+
 type rootfsSnapshotArgs struct {
 	// Kept in the snapshot's comment file, as lxc-snapshot -c does; lxc-snapshot -L -C prints it.
 	Comment *string `pulumi:"comment"`

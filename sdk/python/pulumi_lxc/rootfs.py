@@ -214,7 +214,7 @@ class Rootfs(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  backing_store: pulumi.Input[Optional['BackingStore']] = None,
-                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
+                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
@@ -231,7 +231,7 @@ class Rootfs(pulumi.CustomResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input['BackingStore'] backing_store: The backing store. Changing it moves the data into the new store: an update, never a replacement.
-        :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']] connection: The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
+        :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']] connection: The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
         :param pulumi.Input[_builtins.str] container: The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
@@ -267,7 +267,7 @@ class Rootfs(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  backing_store: pulumi.Input[Optional['BackingStore']] = None,
-                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
+                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
@@ -349,6 +349,12 @@ class Rootfs(pulumi.CustomResource):
         __props__.__dict__["vg_name"] = None
         __props__.__dict__["zfs_root"] = None
         return Rootfs(resource_name, opts=opts, __props__=__props__)
+
+    @staticmethod
+    def exists(id: pulumi.Input[str],
+            opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[bool]:
+        __props__: dict = {}
+        return pulumi.runtime.exists_resource(None, 'lxc:index:Rootfs', id, __props__, opts or pulumi.ResourceOptions())
 
     @_builtins.property
     @pulumi.getter(name="allocatedBytes")
@@ -432,7 +438,7 @@ class Rootfs(pulumi.CustomResource):
 
     @_builtins.property
     @pulumi.getter
-    def size(self) -> pulumi.Output[Optional[Any]]:
+    def size(self) -> pulumi.Output[Optional[Union[_builtins.str, _builtins.int]]]:
         """
         The size input, as given.
         """

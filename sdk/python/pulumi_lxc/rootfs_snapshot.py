@@ -115,7 +115,7 @@ class RootfsSnapshot(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  comment: pulumi.Input[Optional[_builtins.str]] = None,
-                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
+                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -126,7 +126,7 @@ class RootfsSnapshot(pulumi.CustomResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] comment: Kept in the snapshot's comment file, as lxc-snapshot -c does; lxc-snapshot -L -C prints it.
-        :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict']] connection: The LXC host, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the snapshot.
+        :param pulumi.Input[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']] connection: The LXC host, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the snapshot.
         :param pulumi.Input[_builtins.str] container: The container whose rootfs is snapshotted. Pass the Rootfs's container output, so the engine deletes the snapshot before the rootfs.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path that holds the container's directory.
         :param pulumi.Input[_builtins.str] name: The snapshot's name, the directory under <container>/snaps: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters.
@@ -156,7 +156,7 @@ class RootfsSnapshot(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  comment: pulumi.Input[Optional[_builtins.str]] = None,
-                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict']]] = None,
+                 connection: pulumi.Input[Optional[Union['ConnectionArgs', 'ConnectionArgsDict', 'outputs.Connection']]] = None,
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -224,6 +224,12 @@ class RootfsSnapshot(pulumi.CustomResource):
         __props__.__dict__["size_bytes"] = None
         __props__.__dict__["timestamp"] = None
         return RootfsSnapshot(resource_name, opts=opts, __props__=__props__)
+
+    @staticmethod
+    def exists(id: pulumi.Input[str],
+            opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[bool]:
+        __props__: dict = {}
+        return pulumi.runtime.exists_resource(None, 'lxc:index:RootfsSnapshot', id, __props__, opts or pulumi.ResourceOptions())
 
     @_builtins.property
     @pulumi.getter(name="allocatedBytes")
