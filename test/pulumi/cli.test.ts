@@ -44,6 +44,11 @@ it("pulumi preview, up, preview with no changes, refresh, destroy", async () => 
   const grow = await pulumi("preview");
   expect(grow.stdout).toMatch(/grow in place: loop ext4 128 MiB → 192 MiB/);
   expect(grow.stdout).toMatch(/~ 1 to update/);
+  // What a GitOps review posts: --diff prints the diff on stdout and the provider's lines on stderr.
+  const growDiff = await pulumi("preview", "--diff");
+  expect(growDiff.code).toBe(0);
+  expect(growDiff.stdout).toMatch(/~ size\s*: "128M" => "192M"/);
+  expect(growDiff.stderr).toMatch(/rootfs .*\/web: grow in place: loop ext4 128 MiB → 192 MiB/);
 
   const destroy = await pulumi("destroy", "--yes");
   expect(destroy.code).toBe(0);

@@ -77,8 +77,8 @@ describe("Rootfs through the engine", () => {
     desired.backingStore = "dir";
     delete desired.size;
     delete desired.fstype;
-    // `preview --diff` shows the property change; the engine prints provider messages only without --diff
-    // (the README's Limits say so: when the `not` below fails, the engine changed and the README must too).
+    // `preview --diff` shows the property change; it prints the provider's lines on stderr, which the
+    // Automation API's output leaves out (the README's Limits say so; cli.test.ts reads the CLI's stderr).
     const plan = /rootfs .*\/web: copy \d+ MiB file by file from loop ext4 256 MiB into a new dir/;
     const { result: diffPreview, text: diffText } = await t.run((onOutput) => t.stack.preview({ onOutput, diff: true }));
     expect(diffPreview.changeSummary).toEqual({ same: 1, update: 1 });
