@@ -173,3 +173,24 @@ it("an lxcPath respelled through a symlink to the same directory keeps the snaps
   await fs.rm(link);
   await fs.rmdir(real);
 });
+
+it("a new comment replaces the snapshot under its name: the preview passes, and up deletes it, then takes it again", async () => {
+  let comment = "first";
+  const t = await makeStack("recomment", async () => {
+    const web = new Rootfs("web", { container: "recomment", lxcPath, backingStore: "dir", from: `dir:${seed}` });
+    const s = new RootfsSnapshot("pre", { container: web.container, lxcPath, name: "pre", comment });
+    return { snap: s.rootfsPath };
+  });
+  await t.stack.up();
+  const commentFile = path.join(lxcPath, "recomment", "snaps", "pre", "comment");
+  expect(await fs.readFile(commentFile, "utf8")).toBe("first\n");
+  comment = "second";
+  const { result: preview, text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(preview.changeSummary).toEqual({ same: 2, replace: 1 });
+  expect(text).toContain(`snapshot pre of ${lxcPath}/recomment: taken again once the snapshot it replaces is deleted`);
+  const { result: up } = await t.run((onOutput) => t.stack.up({ onOutput }));
+  expect(up.summary.resourceChanges).toEqual({ same: 2, replace: 1 });
+  expect(await fs.readFile(commentFile, "utf8")).toBe("second\n");
+  expect(await treeDigest(path.join(lxcPath, "recomment", "snaps", "pre", "rootfs"))).toBe(seedDigest);
+  await t.destroy();
+});

@@ -45,6 +45,14 @@ export function snapshotLabel(props: Props): string {
 const STAND_INS: Props = { container: "unknown", lxcPath: "/unknown", name: "unknown", comment: "" };
 
 /**
+ * The snapshots this process's diffs replaced where they stand (same machine, same directory), by
+ * machine and directory. A snapshot is deleted before it is taken again, and the engine checks the new one
+ * (with no old inputs) before that delete: the old one still holds the name, which is no conflict here.
+ */
+const replacedInPlace = new Set<string>();
+const placeOf = (props: Props) => `${machineFor(props)} ${snapshotDirOf(refOf(props))}`;
+
+/**
  * Validates the inputs. For a new snapshot (no old inputs) whose inputs are all known, the host is asked
  * how it would be taken: `plan` is the line a preview prints, and a name already taken there fails here.
  */
@@ -70,6 +78,8 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
   } catch (e) {
     // The rootfs may be made by this same update: the plan is known once it exists.
     if (e instanceof NotFound) return { inputs, failures };
+    if (e instanceof AlreadyExists && replacedInPlace.has(placeOf(news)))
+      return { inputs, failures, plan: "taken again once the snapshot it replaces is deleted" };
     if (e instanceof AlreadyExists) {
       const id = snapshotDirOf(refOf(inputs));
       failures.push({
@@ -91,7 +101,9 @@ export async function diffSnapshot(olds: Props, news: Props, core: RootfsCore, o
     const rest = diffRecorded(olds, { ...news, lxcPath: olds.lxcPath });
     return rest.changes ? rest : { changes: true, replaces: [], summary: `${RECORD_ONLY}: ${respelling(olds, news)}` };
   }
-  return diffRecorded(olds, news);
+  const diff = diffRecorded(olds, news);
+  if (diff.replaces.length && !hasUnknown(news) && placeOf(olds) === placeOf(news)) replacedInPlace.add(placeOf(news));
+  return diff;
 }
 
 function diffRecorded(olds: Props, news: Props): DiffResult {
