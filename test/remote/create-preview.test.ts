@@ -91,6 +91,30 @@ describe("a preview of a new rootfs on a remote host asks the host", () => {
     expect(Date.now() - started).toBeLessThan(30_000);
   });
 
+  it("PULUMI_LXC_PREVIEW_UNREACHABLE=warn: a closed port previews with a warning naming the host, and up still fails there; a bad value is refused", async () => {
+    const port = await closedPort();
+    desired = one({ backingStore: "dir", connection: { ...connectionTo(a), port, dialErrorLimit: 2, perDialTimeout: 2 } });
+    process.env.PULUMI_LXC_PREVIEW_UNREACHABLE = "warn";
+    try {
+      const { result, text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+      expect(result.changeSummary).toEqual({ create: 2 });
+      expect(text).toContain(
+        `rootfs ${a.lxcPath}/web: warning: root@127.0.0.1:${port} is unreachable, so nothing was checked there (PULUMI_LXC_PREVIEW_UNREACHABLE=warn): ssh root@127.0.0.1:${port}: connect ECONNREFUSED`,
+      );
+      const up = await t
+        .run((onOutput) => t.stack.up({ onOutput }))
+        .then(
+          () => "up succeeded",
+          (e: Error) => e.message,
+        );
+      expect(up).toContain(`ssh root@127.0.0.1:${port}: connect ECONNREFUSED`);
+      process.env.PULUMI_LXC_PREVIEW_UNREACHABLE = "maybe";
+      expect(await failedPreview()).toContain('PULUMI_LXC_PREVIEW_UNREACHABLE: invalid value "maybe": warn, or fail (the default)');
+    } finally {
+      delete process.env.PULUMI_LXC_PREVIEW_UNREACHABLE;
+    }
+  });
+
   it("20 creates the host can hold preview clean with their plan lines over one SSH connection (--parallel 16), changing nothing", async () => {
     desired = new Map(
       Array.from({ length: 20 }, (_, i) => [
@@ -101,7 +125,8 @@ describe("a preview of a new rootfs on a remote host asks the host", () => {
     const before = await hostState();
     const connections = await a.connections();
     const { result, text } = await t.run((onOutput) => t.stack.preview({ onOutput, parallel: 16 }));
-    expect(result.changeSummary).toEqual({ create: 21 });
+    // The stack's own resource was made by the failed up above.
+    expect(result.changeSummary).toEqual({ create: 20, same: 1 });
     expect(await hostState()).toBe(before);
     expect(await a.connections()).toBe(connections + 1);
     for (let i = 0; i < 20; i++) expect(text).toContain(`rootfs ${a.lxcPath}/r${i}: create dir at dir:${a.lxcPath}/r${i}/rootfs, empty`);

@@ -126,6 +126,16 @@ export class CutShort extends RootfsError {
 /** A refusal that protects data: a path outside the container, a symlink, adopted storage. */
 export class Unsafe extends RootfsError {}
 
+/** A remote host that could not be reached within the connection's dial limits; nothing was asked of it. */
+export class Unreachable extends RootfsError {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** A system call failed; `code` is the errno name, like Node's own fs errors, so callers can test it. */
 export class SyscallError extends RootfsError {
   constructor(
@@ -157,6 +167,7 @@ const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
     HasSnapshots,
     ToolFailed,
     Unsafe,
+    Unreachable,
     SyscallError,
   ].map((c) => [c.name, c]),
 );

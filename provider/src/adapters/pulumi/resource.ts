@@ -17,6 +17,7 @@ import { OperationOptions, RootfsCore } from "../../api";
 import { inputFailures, validateChange, validateSpec, withDefaults } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
+import { previewUnreachable, unreachableNote } from "./unreachable";
 
 export type { Props };
 
@@ -85,6 +86,7 @@ export async function checkRootfs(
   core: () => RootfsCore,
   opts: OperationOptions = {},
 ): Promise<CheckResult & { plan?: string }> {
+  previewUnreachable();
   const checked = checkResource(news);
   const creating = Object.keys(olds ?? {}).length === 0;
   const inputs = inputsOf(checked.inputs);
@@ -94,6 +96,8 @@ export async function checkRootfs(
     const plan = await core().planCreate(inputs, opts);
     return { ...checked, plan: plan?.summary ?? "an interrupted operation awaits recovery there: the create recovers it first" };
   } catch (e) {
+    const unreachable = unreachableNote(e);
+    if (unreachable) return { ...checked, plan: unreachable };
     if (e instanceof InvalidInput) return { ...checked, failures: [{ property: e.property, reason: e.message }] };
     if (!(e instanceof AlreadyExists)) throw e;
     const id = resourceId(refOf(inputs), news);

@@ -12,6 +12,7 @@ import { OperationOptions, RootfsCore } from "../../api";
 import { snapshotInputFailures } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
+import { previewUnreachable, unreachableNote } from "./unreachable";
 import { CheckResult, DiffResult, RECORD_ONLY, resourceId, respelled, respelling } from "./resource";
 
 export const SNAPSHOT_OUTPUT_NAMES = [
@@ -57,6 +58,7 @@ const placeOf = (props: Props) => `${machineFor(props)} ${snapshotDirOf(refOf(pr
  * how it would be taken: `plan` is the line a preview prints, and a name already taken there fails here.
  */
 export async function checkSnapshot(olds: Props, news: Props, core: () => RootfsCore): Promise<CheckResult & { plan?: string }> {
+  previewUnreachable();
   const inputs = { ...snapshotInputsOf(news), ...placementOf(news) };
   const failures: CheckResult["failures"] = [];
   const judged = Object.fromEntries(
@@ -76,6 +78,8 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
   try {
     return { inputs, failures, plan: (await core().planSnapshot(snapshotInputsOf(inputs))).summary };
   } catch (e) {
+    const unreachable = unreachableNote(e);
+    if (unreachable) return { inputs, failures, plan: unreachable };
     // The rootfs may be made by this same update: the plan is known once it exists.
     if (e instanceof NotFound) return { inputs, failures };
     if (e instanceof AlreadyExists && replacedInPlace.has(placeOf(news)))

@@ -8,7 +8,7 @@ import { promises as fs } from "fs";
 import os from "os";
 import path from "path";
 import { Client, ClientChannel, ConnectConfig } from "ssh2";
-import { RootfsError } from "../../model/errors";
+import { RootfsError, Unreachable } from "../../model/errors";
 import type { Connection, ProxyConnection } from "./connection";
 import { judgeHostKey, KnownHost, keyFromBlob, parseKnownHosts } from "./host-keys";
 
@@ -100,7 +100,7 @@ async function dialWithRetries(c: ProxyConnection, knownHosts: KnownHost[], via?
     }
   }
   const each = c.perDialTimeout === 0 ? "" : ` of at most ${c.perDialTimeout} s`;
-  throw new RootfsError(`${last.message} (after ${c.dialErrorLimit} dial${c.dialErrorLimit === 1 ? "" : "s"}${each})`);
+  throw new Unreachable(nameOf(c), `${last.message} (after ${c.dialErrorLimit} dial${c.dialErrorLimit === 1 ? "" : "s"}${each})`);
 }
 
 /** A TCP stream to the target, opened by the bastion (`direct-tcpip`, as `ssh -J` does), within the dial's time. */
