@@ -92,4 +92,17 @@ describe("a preview of a new rootfs runs the create's host checks, and changes n
     expect((await fs.stat(`${lxcPath}/web/rootdev`)).size).toBe(256 * 2 ** 20);
     expect((await must(["blkid", "-o", "value", "-s", "TYPE", `${lxcPath}/web/rootdev`])).trim()).toBe("ext4");
   });
+
+  it("a replacement checks its delete half: a snapshot the stack does not hold fails the preview, and without it the plan says both halves", async () => {
+    await must(["lxc-snapshot", "-P", lxcPath, "-n", "web"]);
+    desired = { ...desired, container: "web2" };
+    expect(await failedPreview()).toContain(`${lxcPath}/web has snapshots snap0: destroy them first`);
+    await must(["lxc-snapshot", "-P", lxcPath, "-n", "web", "-d", "snap0"]);
+    const before = await hostState();
+    const { result, text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+    expect(result.changeSummary).toEqual({ same: 1, replace: 1 });
+    expect(await hostState()).toEqual(before);
+    expect(text).toContain(`rootfs ${lxcPath}/web2: replace: container "web" → "web2"; then delete loop:${lxcPath}/web/rootdev`);
+    expect(text).toContain(`rootfs ${lxcPath}/web2: create loop ext4 256 MiB at loop:${lxcPath}/web2/rootdev, empty`);
+  });
 });

@@ -1,14 +1,14 @@
 /**
- * The storage core's edge: six operations on a rootfs, four on its snapshots and one naming the container, on typed,
+ * The storage core's edge: seven operations on a rootfs, four on its snapshots and one naming the container, on typed,
  * JSON-serializable requests, each validated once here. Adapters (the CLI, the Pulumi providers, the agent of a remote host) call only these, through
  * `RootfsCore`, so that a core in another process or on another host can stand in for `localCore`.
  */
 import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
-import { CreatePlan, UpdatePlan } from "../model/plans";
+import { CreatePlan, DestroyPlan, UpdatePlan } from "../model/plans";
 import { ContainerIdentity, CreateResult, DestroyResult, Observed, UpdateResult } from "../model/results";
 import { OperationOptions, resolveContainer } from "../executor/context";
 import { create, planCreate } from "../executor/create";
-import { destroy } from "../executor/destroy";
+import { destroy, planDestroy } from "../executor/destroy";
 import { identify } from "../executor/identify";
 import { inspect } from "../executor/inspect";
 import { planStoreUpdate, updateStore } from "../executor/update";
@@ -74,6 +74,11 @@ export async function updateRootfs(
   return canonical(validateRef(ref), (r) => updateStore(r, c, opts));
 }
 
+/** What `destroyRootfs` would do, with its checks (snapshots refuse it); changes nothing. Null while a killed operation awaits recovery. */
+export async function planRootfsDestroy(ref: Given<ContainerRef>, opts: OperationOptions = {}): Promise<DestroyPlan | null> {
+  return canonical(validateRef(ref), (r) => planDestroy(r, opts));
+}
+
 /** Deletes the rootfs and the config's pointer to it, unless the config marks it as not ours. */
 export async function destroyRootfs(ref: Given<ContainerRef>, opts: OperationOptions = {}): Promise<DestroyResult> {
   return canonical(validateRef(ref), (r) => destroy(r, opts));
@@ -115,6 +120,7 @@ export const OPERATIONS = {
   create: { requests: 1, call: createRootfs },
   planUpdate: { requests: 2, call: planRootfsUpdate },
   update: { requests: 2, call: updateRootfs },
+  planDestroy: { requests: 1, call: planRootfsDestroy },
   destroy: { requests: 1, call: destroyRootfs },
   inspectSnapshot: { requests: 1, call: inspectRootfsSnapshot },
   planSnapshot: { requests: 1, call: planRootfsSnapshot },

@@ -79,3 +79,9 @@ export interface CreatePlan {
   bytesToMove: number;
   summary: string;
 }
+
+/** What a destroy would do: delete the storage, or leave it (none there, or `lxc.rootfs.managed = 0`). */
+export interface DestroyPlan {
+  deletes: boolean;
+  summary: string;
+}

@@ -22,7 +22,7 @@ function methodsOf(h: ResourceHandlers) {
     },
     async diff(_id: string, olds: Props, news: Props): Promise<dynamic.DiffResult> {
       return plain(async () => {
-        const d = await h.diff(olds, news, coreFor(news));
+        const d = await h.diff(olds, news, coreFor(news), () => coreFor(olds));
         if (d.summary) say(news, [d.summary]);
         return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
       });

@@ -99,7 +99,8 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const h = handlersFor(urn);
       const n = unwrap(news);
-      const d = await h.diff(unwrap(olds).plain, n.plain, coreFor(n.plain));
+      const o = unwrap(olds).plain;
+      const d = await h.diff(o, n.plain, coreFor(n.plain), () => coreFor(o));
       if (d.summary) await this.say(urn, h, n, [d.summary]);
       return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: d.deleteBeforeReplace };
     });

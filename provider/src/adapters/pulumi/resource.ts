@@ -214,7 +214,13 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
  * cannot take the change (the store cannot live on this lxcPath, no volume group, no room), and the plan
  * counts the bytes the host holds now, not those of the last refresh.
  */
-export async function diffResource(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions = {}): Promise<DiffResult> {
+export async function diffResource(
+  olds: Props,
+  news: Props,
+  core: RootfsCore,
+  opts: OperationOptions = {},
+  oldCore?: () => RootfsCore,
+): Promise<DiffResult> {
   if (await respelled(olds, news, refOf(olds), refOf(news), core, opts)) {
     // The same directory: the rest is diffed as if the spelling had not changed, and the update records it.
     const rest = await diffResource(olds, { ...news, lxcPath: olds.lxcPath }, core, opts);
@@ -226,6 +232,7 @@ export async function diffResource(olds: Props, news: Props, core: RootfsCore, o
     };
   }
   const { known, ...recorded } = diffRecorded(olds, news);
+  if (recorded.replaces.length && oldCore) return { ...recorded, summary: `${recorded.summary}; ${await deleteHalf(olds, oldCore, opts)}` };
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
   // A credential known only after apply: the host cannot be asked yet; the record speaks.
   if (hasUnknown(connectionIn(news))) return recorded;
@@ -237,6 +244,22 @@ export async function diffResource(olds: Props, news: Props, core: RootfsCore, o
   // next up converges without a refresh.
   if (plan.strategy === "none") return { changes: true, replaces: [], summary: RECORD_ONLY };
   return { changes: true, replaces: [], summary: plan.summary };
+}
+
+/**
+ * The delete half of a replacement (the new rootfs is made first, then the old one deleted), asked of the
+ * old rootfs's host with the destroy's own checks: one the destroy would refuse (snapshots the stack does
+ * not hold) fails the preview, as it would fail the up after the new rootfs is made.
+ */
+async function deleteHalf(olds: Props, oldCore: () => RootfsCore, opts: OperationOptions): Promise<string> {
+  try {
+    const plan = await oldCore().planDestroy(refOf(olds), opts);
+    return `then ${plan?.summary ?? "recover the interrupted operation there, and delete the old rootfs"}`;
+  } catch (e) {
+    const unreachable = unreachableNote(e);
+    if (unreachable) return unreachable;
+    throw e;
+  }
 }
 
 /**

@@ -37,8 +37,8 @@ export interface ResourceHandlers {
   label(props: Props): string;
   /** Validation; `core` is asked only when the check needs the host (a new snapshot's plan). */
   check(olds: Props, news: Props, core: () => RootfsCore): Promise<CheckResult & { notes: string[] }>;
-  /** The diff; `summary` is what a preview prints. */
-  diff(olds: Props, news: Props, core: RootfsCore): Promise<DiffResult & { deleteBeforeReplace: boolean }>;
+  /** The diff; `summary` is what a preview prints. `oldCore`: the old resource's host (a replacement deletes there). */
+  diff(olds: Props, news: Props, core: RootfsCore, oldCore: () => RootfsCore): Promise<DiffResult & { deleteBeforeReplace: boolean }>;
   create(news: Props, core: RootfsCore, opts: OperationOptions): Promise<{ id: string; outs: Props; notes: string[] }>;
   /** What the host holds now; null when it is gone (refresh drops it). */
   read(props: Props, core: RootfsCore): Promise<{ id: string; outs: Props } | null>;
@@ -57,7 +57,7 @@ const rootfs: ResourceHandlers = {
     const { plan, ...r } = await checkRootfs(olds, news, core);
     return { ...r, notes: plan ? [plan] : [] };
   },
-  diff: async (olds, news, core) => ({ ...(await diffResource(olds, news, core)), deleteBeforeReplace: false }),
+  diff: async (olds, news, core, oldCore) => ({ ...(await diffResource(olds, news, core, {}, oldCore)), deleteBeforeReplace: false }),
   async create(news, core, opts) {
     const r = await createResource(news, core, opts);
     // Not the value of from: it may be secret, and the engine's output is not.
