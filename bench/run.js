@@ -482,6 +482,16 @@ async function remoteCases(lib, stack, time) {
       for (const c of names)
         new lib.Rootfs(c, { container: `r${c}`, lxcPath: EXT, backingStore: "loop", size: "1G", connection: sshd.connection });
     });
+    // A preview of 20 new ones: each create's checks ask the host (issue 26), over one SSH connection.
+    const [previewLocal, previewRemote] = [[], []];
+    for (let i = 0; i < ROUNDS; i++) {
+      const pair = [
+        async () => previewLocal.push(await time(() => local.preview({ parallel: 20 }))),
+        async () => previewRemote.push(await time(() => remote.preview({ parallel: 20 }))),
+      ];
+      for (const run of i % 2 === 0 ? pair : pair.reverse()) await run();
+    }
+    record("pulumi preview of 20 new Rootfs on a host over SSH", median(previewRemote), "the same stack, local", median(previewLocal));
     const rounds = Math.min(ROUNDS, 3);
     const [upLocal, upRemote, refreshLocal, refreshRemote, logins] = [[], [], [], [], []];
     for (let i = 0; i < rounds; i++) {
