@@ -4,6 +4,7 @@
  * was (no container directory, no config, no lock file). A create the host can hold previews clean, with a
  * plan line that `up` then carries out.
  */
+import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { REPO, must, tempDir } from "../helpers/env";
@@ -104,5 +105,17 @@ describe("a preview of a new rootfs runs the create's host checks, and changes n
     expect(await hostState()).toEqual(before);
     expect(text).toContain(`rootfs ${lxcPath}/web2: replace: container "web" → "web2"; then delete loop:${lxcPath}/web/rootdev`);
     expect(text).toContain(`rootfs ${lxcPath}/web2: create loop ext4 256 MiB at loop:${lxcPath}/web2/rootdev, empty`);
+  });
+
+  it("a preview of an update and a refresh leave no lock file for a rootfs that has none (as after a reboot clears /run)", async () => {
+    const lock = path.join(LOCKS, `${createHash("sha256").update(path.join(lxcPath, "web")).digest("hex").slice(0, 32)}.lock`);
+    await fs.rm(lock, { force: true });
+    desired = { container: "web", lxcPath, backingStore: "loop", size: "320M", fstype: "ext4" };
+    const before = await hostState();
+    const { text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+    expect(text).toContain(`rootfs ${lxcPath}/web: grow in place: loop ext4 256 MiB → 320 MiB`);
+    await t.run((onOutput) => t.stack.refresh({ onOutput }));
+    expect(await hostState()).toEqual(before);
+    await expect(fs.lstat(lock)).rejects.toThrow(/ENOENT/);
   });
 });

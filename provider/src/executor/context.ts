@@ -101,29 +101,33 @@ export async function withOperation<T>(
 ): Promise<T> {
   const dirs = await resolveContainer(spec);
   const { containerDir } = dirs;
-  return withContainerLock(containerDir, async () => {
-    if (createDir && !readOnly) {
-      await fs.mkdir(dirs.lxcPath, { recursive: true, mode: 0o755 });
-      await fs.mkdir(containerDir, { mode: 0o750 }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== "EEXIST") throw e;
-      });
-    }
-    const held = await holdIfPresent(dirs);
-    try {
-      if (readOnly) return await fn(withDirs(readOnlyContext({ ...spec, lxcPath: dirs.lxcPath }, opts), dirs));
-      const workDir = path.join(containerDir, WORK_DIR);
-      await releaseLeftovers(workDir);
-      try {
-        const result = await fn(withDirs(makeContext(containerDir, opts), dirs));
-        if (held) await assertStillHeld(held);
-        return result;
-      } finally {
-        await removeEmptyDir(workDir).catch(() => undefined);
+  return withContainerLock(
+    containerDir,
+    async () => {
+      if (createDir && !readOnly) {
+        await fs.mkdir(dirs.lxcPath, { recursive: true, mode: 0o755 });
+        await fs.mkdir(containerDir, { mode: 0o750 }).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== "EEXIST") throw e;
+        });
       }
-    } finally {
-      if (held) await releaseHold(held);
-    }
-  });
+      const held = await holdIfPresent(dirs);
+      try {
+        if (readOnly) return await fn(withDirs(readOnlyContext({ ...spec, lxcPath: dirs.lxcPath }, opts), dirs));
+        const workDir = path.join(containerDir, WORK_DIR);
+        await releaseLeftovers(workDir);
+        try {
+          const result = await fn(withDirs(makeContext(containerDir, opts), dirs));
+          if (held) await assertStillHeld(held);
+          return result;
+        } finally {
+          await removeEmptyDir(workDir).catch(() => undefined);
+        }
+      } finally {
+        if (held) await releaseHold(held);
+      }
+    },
+    { create: !readOnly },
+  );
 }
 
 /**

@@ -13,10 +13,23 @@ const TIMEOUT_MS = 30 * 60 * 1000;
  * its symlinks first), so every spelling of one container takes the one lock. Polls with LOCK_NB so no
  * thread of the pool ever sleeps in the kernel.
  */
-export async function withContainerLock<T>(containerDir: string, fn: () => Promise<T>): Promise<T> {
-  await fs.mkdir(LOCK_DIR, { recursive: true, mode: 0o700 });
+export async function withContainerLock<T>(containerDir: string, fn: () => Promise<T>, { create = true } = {}): Promise<T> {
   const name = createHash("sha256").update(containerDir).digest("hex").slice(0, 32);
-  const handle = await fs.open(`${LOCK_DIR}/${name}.lock`, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+  if (!create) {
+    // A reader (a preview, a refresh) leaves nothing behind, not even a lock file. Without one, no operation
+    // has run on this container since /run was last cleared, so none holds it: the read runs unlocked.
+    const handle = await fs.open(`${LOCK_DIR}/${name}.lock`, fsc.O_RDWR).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return null;
+      throw e;
+    });
+    if (!handle) return fn();
+    return holding(handle, containerDir, fn);
+  }
+  await fs.mkdir(LOCK_DIR, { recursive: true, mode: 0o700 });
+  return holding(await fs.open(`${LOCK_DIR}/${name}.lock`, fsc.O_RDWR | fsc.O_CREAT, 0o600), containerDir, fn);
+}
+
+async function holding<T>(handle: fs.FileHandle, containerDir: string, fn: () => Promise<T>): Promise<T> {
   try {
     const deadline = Date.now() + TIMEOUT_MS;
     let wait = 5;
