@@ -25,8 +25,10 @@ debian_node() {
   tmp=$(mktemp -d "$cache/debian-nodejs.tmp-XXXXXX")
   local status=0
   # apt-get download writes to the current directory, and says so on stdout.
-  (cd "$tmp" && apt-get download -q "nodejs=$version" "libnode108=$version" libc-ares2 \
-    node-acorn node-cjs-module-lexer node-undici node-busboy node-xtend >&2) &&
+  # Its shared libraries too (libnode108's Depends that a host without Node may lack): LD_LIBRARY_PATH finds
+  # them beside it, so nothing is installed.
+  (cd "$tmp" && apt-get download -q "nodejs=$version" "libnode108=$version" libc-ares2 libuv1 libbrotli1 \
+    libicu72 libnghttp2-14 node-acorn node-cjs-module-lexer node-undici node-busboy node-xtend >&2) &&
     (for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/root" || exit 1; done) &&
     mv -T "$tmp/root" "$cache/debian-nodejs-$version" || status=1
   rm -rf "$tmp"

@@ -65,9 +65,14 @@ describe("a preview of a new rootfs runs the create's host checks, and changes n
     expect(await failedPreview()).toMatch(/vgName: invalid value "no-such-vg-here": an existing LVM volume group/);
   });
 
-  it("a `from` that names nothing", async () => {
-    desired = { container: "web", lxcPath, backingStore: "dir", from: path.join(lxcPath, "nothing", "rootfs") };
-    expect(await failedPreview()).toMatch(/from: invalid value .*: an existing rootfs; nothing is there/);
+  it("a `from` that names nothing previews with a line saying so, not its value (another resource may make it before the create)", async () => {
+    const from = path.join(lxcPath, "nothing", "rootfs");
+    desired = { container: "web", lxcPath, backingStore: "dir", from };
+    const before = await hostState();
+    const { text } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+    expect(await hostState()).toEqual(before);
+    expect(text).toContain(`rootfs ${lxcPath}/web: \`from\` names nothing on the host now: the create checks it again at up`);
+    expect(text).not.toContain(from);
   });
 
   it("a container whose rootfs lxc-create already made, which no stack manages: adopt it or pick another name", async () => {
@@ -94,10 +99,14 @@ describe("a preview of a new rootfs runs the create's host checks, and changes n
     expect((await must(["blkid", "-o", "value", "-s", "TYPE", `${lxcPath}/web/rootdev`])).trim()).toBe("ext4");
   });
 
-  it("a replacement checks its delete half: a snapshot the stack does not hold fails the preview, and without it the plan says both halves", async () => {
+  it("a replacement checks its delete half: it names the snapshots the delete would refuse, and without them the plan says both halves", async () => {
     await must(["lxc-snapshot", "-P", lxcPath, "-n", "web"]);
     desired = { ...desired, container: "web2" };
-    expect(await failedPreview()).toContain(`${lxcPath}/web has snapshots snap0: destroy them first`);
+    // Snapshots the stack holds are deleted before the rootfs, so the delete half can only say what it sees.
+    const snapped = await t.run((onOutput) => t.stack.preview({ onOutput }));
+    expect(snapped.text).toContain(
+      `rootfs ${lxcPath}/web2: replace: container "web" → "web2"; then delete the old rootfs, which has snapshots snap0 now: the delete refuses unless they are gone by then`,
+    );
     await must(["lxc-snapshot", "-P", lxcPath, "-n", "web", "-d", "snap0"]);
     const before = await hostState();
     const { result, text } = await t.run((onOutput) => t.stack.preview({ onOutput }));

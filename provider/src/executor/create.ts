@@ -64,7 +64,7 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, source: Source | 
 export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
   const source = await precheck(spec, opts);
   if (await hasJournal(spec)) return null;
-  return (await prepareCreate(readOnlyContext(spec, opts), spec, source)).plan;
+  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, source)).plan, { readOnly: true });
 }
 
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {

@@ -12,7 +12,7 @@ import { DestroyResult } from "../model/results";
 import { Found, OpContext } from "../drivers";
 import { markRootfsDestroyed } from "../host/lxc-config";
 import { removeEmptyDir } from "../host/paths";
-import { OperationOptions, readOnlyContext, withOperation } from "./context";
+import { OperationOptions, withOperation } from "./context";
 import { hasJournal } from "./journal";
 import { Current } from "./observe";
 import { assertNotInUse } from "./guards";
@@ -51,9 +51,16 @@ async function prepareDestroy(ctx: OpContext, ref: ContainerRef): Promise<Prepar
 /** What `destroy` would do, from the host as it is now; nothing is changed. Null while a killed operation awaits recovery. */
 export async function planDestroy(ref: ContainerRef, opts: OperationOptions): Promise<DestroyPlan | null> {
   if (await hasJournal(ref)) return null;
-  const prepared = await prepareDestroy(readOnlyContext(ref, opts), ref);
-  if ("kept" in prepared) return { deletes: false, summary: `nothing deleted: ${prepared.kept.reason}` };
-  return { deletes: true, summary: `delete ${prepared.current.loc.rootfsPath}` };
+  return withOperation(
+    ref,
+    opts,
+    async (ctx) => {
+      const prepared = await prepareDestroy(ctx, ref);
+      if ("kept" in prepared) return { deletes: false, summary: `nothing deleted: ${prepared.kept.reason}` };
+      return { deletes: true, summary: `delete ${prepared.current.loc.rootfsPath}` };
+    },
+    { readOnly: true },
+  );
 }
 
 export async function destroy(ref: ContainerRef, opts: OperationOptions): Promise<DestroyResult> {

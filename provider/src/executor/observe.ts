@@ -1,6 +1,6 @@
 /** What is on the host for a container, read without mounting anything. */
 import path from "path";
-import { InvalidInput, Unsafe } from "../model/errors";
+import { InvalidInput, SourceMissing, Unsafe } from "../model/errors";
 import { ContainerRef, RootfsSpec } from "../model/requests";
 import { Observed } from "../model/results";
 import { StoreShape } from "../model/plans";
@@ -114,7 +114,7 @@ export async function observeSource(ctx: OpContext, from: string) {
   // A source belongs to no container of ours: it is read through its own path, never LXC's mount point.
   const { driver, loc } = parseRootfsString(from, "from", "/");
   if (!(await driver.exists(ctx, loc).catch(() => false))) {
-    throw new InvalidInput("from", from, "an existing rootfs; nothing is there");
+    throw new SourceMissing(from);
   }
   // Host paths (not volumes) are checked against the host's root and kernel filesystems.
   const lower = driver.lowerOf?.(loc);

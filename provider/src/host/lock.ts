@@ -22,8 +22,12 @@ export async function withContainerLock<T>(containerDir: string, fn: () => Promi
       if (e.code === "ENOENT") return null;
       throw e;
     });
-    if (!handle) return fn();
-    return holding(handle, containerDir, fn);
+    if (handle) return holding(handle, containerDir, fn);
+    const result = await fn();
+    // A writer that began meanwhile made the file: what was read may be its work half-done. Read again
+    // under the lock (a read changes nothing, so twice is as once).
+    const late = await fs.open(`${LOCK_DIR}/${name}.lock`, fsc.O_RDWR).catch(() => null);
+    return late ? holding(late, containerDir, fn) : result;
   }
   await fs.mkdir(LOCK_DIR, { recursive: true, mode: 0o700 });
   return holding(await fs.open(`${LOCK_DIR}/${name}.lock`, fsc.O_RDWR | fsc.O_CREAT, 0o600), containerDir, fn);

@@ -22,6 +22,13 @@ export class InvalidInput extends RootfsError {
   }
 }
 
+/** `from` names nothing on the host: no rootfs, no volume, no directory there. */
+export class SourceMissing extends InvalidInput {
+  constructor(value: unknown) {
+    super("from", value, "an existing rootfs; nothing is there");
+  }
+}
+
 /** The storage is mounted or its container is running. */
 export class InUse extends RootfsError {
   constructor(
@@ -157,6 +164,7 @@ const CLASSES = new Map<string, new (...args: never[]) => RootfsError>(
   [
     RootfsError,
     InvalidInput,
+    SourceMissing,
     InUse,
     NoSpace,
     PoolFull,

@@ -5,7 +5,7 @@
  */
 import path from "path";
 import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
-import { AlreadyExists, InvalidInput, RootfsError } from "../../model/errors";
+import { AlreadyExists, HasSnapshots, InvalidInput, RootfsError, SourceMissing } from "../../model/errors";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, Fstype, Store } from "../../model/requests";
 import { StoreShape } from "../../model/plans";
 import { Observed } from "../../model/results";
@@ -17,7 +17,7 @@ import { OperationOptions, RootfsCore } from "../../api";
 import { inputFailures, validateChange, validateSpec, withDefaults } from "../../api/validate";
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
-import { previewUnreachable, unreachableNote } from "./unreachable";
+import { knownUnreachable, previewUnreachable, unreachableNote } from "./unreachable";
 
 export type { Props };
 
@@ -70,15 +70,20 @@ export function checkResource(news: Props): CheckResult {
   return { inputs, failures };
 }
 
+/** What a preview says of a new rootfs whose `from` is not there yet. */
+export const FROM_MISSING =
+  "`from` names nothing on the host now: the create checks it again at up, after what it depends on is made, and fails there if it is still missing";
+
 /** What a preview says of a new rootfs whose host is not known yet. */
 export const HOST_UNKNOWN = "its connection is known only once another resource is made: the host is asked at up, before anything is made";
 
 /**
  * Validates, and for a new rootfs (no old inputs: a create, or the create half of a replacement) whose
  * inputs are known, asks its host with the create's own preparation, read-only: `plan` is the line a
- * preview prints, and what `up` would fail on (the store cannot live there, no volume group, no room, no
- * `from`) fails here with the same error. A rootfs already there is a failure of `container` that says how
- * to adopt it.
+ * preview prints, and what `up` would fail on (the store cannot live there, no volume group, no room) fails
+ * here with the same error. A rootfs already there is a failure of `container` that says how to adopt it.
+ * A `from` with nothing there is a line, not a failure: another resource of the stack may make it before
+ * the create (which checks it again). The value of `from` is never printed: it may be a secret.
  */
 export async function checkRootfs(
   olds: Props,
@@ -92,12 +97,18 @@ export async function checkRootfs(
   const inputs = inputsOf(checked.inputs);
   if (!creating || checked.failures.length || hasUnknown(inputs)) return checked;
   if (hasUnknown(connectionIn(news))) return { ...checked, plan: HOST_UNKNOWN };
+  const machine = machineFor(news);
+  const known = knownUnreachable(machine);
+  if (known) return { ...checked, plan: known };
   try {
     const plan = await core().planCreate(inputs, opts);
     return { ...checked, plan: plan?.summary ?? "an interrupted operation awaits recovery there: the create recovers it first" };
   } catch (e) {
-    const unreachable = unreachableNote(e);
+    const unreachable = unreachableNote(e, machine);
     if (unreachable) return { ...checked, plan: unreachable };
+    if (e instanceof SourceMissing) return { ...checked, plan: FROM_MISSING };
+    if (e instanceof InvalidInput && e.property === "from")
+      return { ...checked, failures: [{ property: "from", reason: `from: ${e.allowed}` }] };
     if (e instanceof InvalidInput) return { ...checked, failures: [{ property: e.property, reason: e.message }] };
     if (!(e instanceof AlreadyExists)) throw e;
     const id = resourceId(refOf(inputs), news);
@@ -256,8 +267,11 @@ async function deleteHalf(olds: Props, oldCore: () => RootfsCore, opts: Operatio
     const plan = await oldCore().planDestroy(refOf(olds), opts);
     return `then ${plan?.summary ?? "recover the interrupted operation there, and delete the old rootfs"}`;
   } catch (e) {
-    const unreachable = unreachableNote(e);
+    const unreachable = unreachableNote(e, machineFor(olds));
     if (unreachable) return unreachable;
+    // The stack's own RootfsSnapshots of it are deleted before it (they depend on it); others are not.
+    if (e instanceof HasSnapshots)
+      return `then delete the old rootfs, which has snapshots ${e.names.join(", ")} now: the delete refuses unless they are gone by then (this stack's RootfsSnapshots of it are)`;
     throw e;
   }
 }

@@ -78,7 +78,7 @@ export async function checkSnapshot(olds: Props, news: Props, core: () => Rootfs
   try {
     return { inputs, failures, plan: (await core().planSnapshot(snapshotInputsOf(inputs))).summary };
   } catch (e) {
-    const unreachable = unreachableNote(e);
+    const unreachable = unreachableNote(e, machineFor(news));
     if (unreachable) return { inputs, failures, plan: unreachable };
     // The rootfs may be made by this same update: the plan is known once it exists.
     if (e instanceof NotFound) return { inputs, failures };

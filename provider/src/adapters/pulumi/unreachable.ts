@@ -18,8 +18,22 @@ export function previewUnreachable(): "fail" | "warn" {
   return mode as "fail" | "warn";
 }
 
+/**
+ * The hosts found unreachable by this process, by machine, with what was said of them: the checks after
+ * the first say it again without dialing (a host that does not exist yet takes the whole dial limit, 150 s
+ * with the defaults, each time).
+ */
+const found = new Map<string, string>();
+
+/** What a check says of `machine` when an earlier check found it unreachable and the opt-in is on. */
+export function knownUnreachable(machine: string): string | undefined {
+  return previewUnreachable() === "warn" ? found.get(machine) : undefined;
+}
+
 /** What a check says instead of failing, when `e` is an unreachable host and the opt-in is on; else null. */
-export function unreachableNote(e: unknown): string | null {
+export function unreachableNote(e: unknown, machine: string): string | null {
   if (!(e instanceof Unreachable) || previewUnreachable() !== "warn") return null;
-  return `warning: ${e.host} is unreachable, so nothing was checked there (${PREVIEW_UNREACHABLE}=warn): ${e.message}`;
+  const note = `warning: ${e.host} is unreachable, so nothing was checked there (${PREVIEW_UNREACHABLE}=warn): ${e.message}`;
+  found.set(machine, note);
+  return note;
 }
