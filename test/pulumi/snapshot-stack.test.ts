@@ -194,3 +194,21 @@ it("a new comment replaces the snapshot under its name: the preview passes, and 
   expect(await treeDigest(path.join(lxcPath, "recomment", "snaps", "pre", "rootfs"))).toBe(seedDigest);
   await t.destroy();
 });
+
+it("a rootfs renamed (replaced) with a snapshot the stack holds: preview and up pass, the snapshot is taken again of the new one, the old is gone", async () => {
+  let container = "ren";
+  const t = await makeStack("rename", async () => {
+    const web = new Rootfs("web", { container, lxcPath, backingStore: "dir", from: `dir:${seed}` });
+    const s = new RootfsSnapshot("pre", { container: web.container, lxcPath, name: "pre" });
+    return { snap: s.rootfsPath };
+  });
+  await t.stack.up();
+  container = "ren2";
+  const { result: preview } = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(preview.changeSummary).toEqual({ same: 1, replace: 2 });
+  const { result: up } = await t.run((onOutput) => t.stack.up({ onOutput }));
+  expect(up.outputs.snap.value).toBe(`dir:${lxcPath}/ren2/snaps/pre/rootfs`);
+  expect(await treeDigest(path.join(lxcPath, "ren2", "snaps", "pre", "rootfs"))).toBe(seedDigest);
+  await expect(fs.lstat(path.join(lxcPath, "ren"))).rejects.toThrow(/ENOENT/);
+  await t.destroy();
+});
