@@ -259,8 +259,9 @@ export async function diffResource(
 
 /**
  * The delete half of a replacement (the new rootfs is made first, then the old one deleted), asked of the
- * old rootfs's host with the destroy's own checks: one the destroy would refuse (snapshots the stack does
- * not hold) fails the preview, as it would fail the up after the new rootfs is made.
+ * old rootfs's host with the destroy's own checks, for the plan line: what it will delete, or the snapshots
+ * it has now. Those do not fail the preview: the stack's own RootfsSnapshots of the rootfs are deleted before
+ * it, and which snapshots are the stack's the host cannot tell. An old host no dial reaches fails it.
  */
 async function deleteHalf(olds: Props, oldCore: () => RootfsCore, opts: OperationOptions): Promise<string> {
   try {
