@@ -116,3 +116,19 @@ export async function cliProject(label: string, project: string, stack: string, 
     },
   };
 }
+
+/**
+ * A preview that must fail and leave the host as `hostState` saw it before (a preview changes nothing):
+ * the engine's whole output, then the error's message.
+ */
+export async function failedPreview(t: TestStack, hostState: () => Promise<unknown>): Promise<string> {
+  const before = await hostState();
+  let text = "";
+  const err = await t.stack.preview({ onOutput: (s) => (text += s) }).then(
+    () => null,
+    (e: Error) => e,
+  );
+  expect(err).not.toBeNull();
+  expect(await hostState()).toEqual(before);
+  return `${text}\n${err?.message}`;
+}

@@ -8,7 +8,7 @@ import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { REPO, must, tempDir } from "../helpers/env";
-import { destroyStackUnder, makeStack, TestStack } from "../helpers/pulumi";
+import { destroyStackUnder, failedPreview as previewThatFails, makeStack, TestStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Rootfs } = require(path.join(REPO, "dist", "provider", "src", "index.js"));
@@ -36,17 +36,7 @@ async function hostState(): Promise<string[]> {
 }
 
 /** A preview that must fail, and leave the host as it was: the engine's whole output. */
-async function failedPreview(): Promise<string> {
-  const before = await hostState();
-  let text = "";
-  const err = await t.stack.preview({ onOutput: (s) => (text += s) }).then(
-    () => null,
-    (e: Error) => e,
-  );
-  expect(err).not.toBeNull();
-  expect(await hostState()).toEqual(before);
-  return `${text}\n${err?.message}`;
-}
+const failedPreview = () => previewThatFails(t, hostState);
 
 describe("a preview of a new rootfs runs the create's host checks, and changes nothing", () => {
   it("a btrfs rootfs on a lxcPath that is not btrfs", async () => {

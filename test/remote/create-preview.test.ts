@@ -8,7 +8,7 @@
 import net from "net";
 import path from "path";
 import { REPO } from "../helpers/env";
-import { makeStack, TestStack } from "../helpers/pulumi";
+import { failedPreview as previewThatFails, makeStack, TestStack } from "../helpers/pulumi";
 import { connectionTo, inside, SshHost, startSshHost } from "../helpers/sshd";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -43,17 +43,7 @@ const closedPort = () =>
 const hostState = () => inside(a, `find ${a.lxcPath} /run/lxc-rootfs/locks -printf '%p %y %s\\n' 2>/dev/null | sort; true`);
 
 /** A preview that must fail, and leave the host as it was: the engine's whole output. */
-async function failedPreview(): Promise<string> {
-  const before = await hostState();
-  let text = "";
-  const err = await t.stack.preview({ onOutput: (s) => (text += s) }).then(
-    () => null,
-    (e: Error) => e,
-  );
-  expect(err).not.toBeNull();
-  expect(await hostState()).toBe(before);
-  return `${text}\n${err?.message}`;
-}
+const failedPreview = () => previewThatFails(t, hostState);
 
 const one = (args: Record<string, unknown>) =>
   new Map([["web", { container: "web", lxcPath: a.lxcPath, connection: connectionTo(a), ...args }]]);
