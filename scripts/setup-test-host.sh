@@ -34,5 +34,6 @@ debian_node() {
   rm -rf "$tmp"
   return $status
 }
-# A Debian security update replaces the version the lists name: read them again once.
-debian_node || { apt-get update -qq && retry debian_node; }
+# A Debian security update replaces the version the lists name: read them again, then try again, each under
+# retry (an archive that is down is waited out, as every fetch here is).
+debian_node || { retry apt-get update -qq && retry debian_node; }
