@@ -1,6 +1,6 @@
 import { CannotShrink, CutShort, InvalidInput, NoSpace } from "../../provider/src/model/errors";
 import { StoreShape } from "../../provider/src/model/plans";
-import { canBlockCopy, copySizeOf, planFill, planUpdate } from "../../provider/src/planner/plan";
+import { canBlockCopy, copySizeOf, describeCreate, planFill, planUpdate } from "../../provider/src/planner/plan";
 
 const G = 2 ** 30;
 const M = 2 ** 20;
@@ -176,5 +176,33 @@ describe("planFill", () => {
   });
   it("makes an empty store without a source", () => {
     expect(planFill(undefined, { store: "dir" })).toEqual({ strategy: "empty", target: { store: "dir" }, bytesToMove: 0 });
+  });
+});
+
+describe("describeCreate: a create's plan line never spells `from` (it may be a secret)", () => {
+  const source = {
+    store: "dir" as const,
+    sizeBytes: null,
+    fstype: null,
+    usedBytes: 3 * 2 ** 20,
+    allocatedBytes: 3 * 2 ** 20,
+    fsBytes: null,
+    rootfsPath: "dir:/secret/seed/rootfs",
+  };
+  it("a copy names the bytes and the source's store", () => {
+    const target = { store: "loop" as const, size: 2 ** 30, fstype: "ext4" as const };
+    const line = describeCreate(target, "loop:/var/lib/lxc/web/rootdev", planFill(source, target), source);
+    expect(line).toBe("create loop ext4 1.0 GiB at loop:/var/lib/lxc/web/rootdev, a copy of 3 MiB file by file from `from` (dir)");
+    expect(line).not.toContain("/secret/");
+  });
+  it("an overlay is named by its own layer", () => {
+    const line = describeCreate(
+      { store: "overlay" },
+      "/var/lib/lxc/web/overlay/delta",
+      planFill(undefined, { store: "overlay" }),
+      undefined,
+      true,
+    );
+    expect(line).toBe("create overlay at /var/lib/lxc/web/overlay/delta, over `from` as its lower layer, which it leaves as it is");
   });
 });

@@ -52,7 +52,8 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, source: Source | 
   // A planned clone still counts its data: it falls back to a copy across filesystems or pools.
   const dataBytes = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
   await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes });
-  const summary = describeCreate(target, newFinal.rootfsPath, fill, sourceShape);
+  const layered = driver.lowerOf !== undefined;
+  const summary = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
   return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove: dataBytes, summary } };
 }
 

@@ -92,10 +92,12 @@ export function planFill(source: StoreShape | undefined, target: Target): FillPl
 
 /**
  * The line a preview prints for a create: what is made where, and how `from` fills it, with the bytes it
- * moves. `from` is not spelled out: it may be a secret, and the engine's output is not.
+ * moves. `from` is not spelled out: it may be a secret, and the engine's output is not. A layered store
+ * (overlay) is named by its own layer, `at`, since its rootfs string holds `from`.
  */
-export function describeCreate(target: Target, rootfsPath: string, fill: FillPlan, source?: StoreShape): string {
-  const made = `create ${describeShape(target)} at ${rootfsPath}`;
+export function describeCreate(target: Target, at: string, fill: FillPlan, source?: StoreShape, layered = false): string {
+  const made = `create ${describeShape(target)} at ${at}`;
+  if (layered) return `${made}, over \`from\` as its lower layer, which it leaves as it is`;
   const from = source ? `\`from\` (${source.store})` : "`from`";
   switch (fill.strategy) {
     case "empty":
