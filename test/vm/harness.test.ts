@@ -142,8 +142,10 @@ describe("the guest harness", () => {
       expect(text).not.toMatch(/guest: running/);
     }
     // Both boots were waited out: 2 × 20 s, less a second each (the watchdog counts bash's whole SECONDS,
-    // which may tick just after qemu starts); and the watchdog ended it, not GUEST_TIMEOUT.
+    // which may tick just after qemu starts). The message above says the watchdog ended it; the bound says
+    // no third boot and no wait for GUEST_TIMEOUT. It leaves room for a loaded machine: CI's took 147 s
+    // (setup-guest.sh's checks and two qemu starts and stops, beside setup-test.sh's background build).
     expect(seconds).toBeGreaterThanOrEqual(38);
-    expect(seconds).toBeLessThan(120);
-  });
+    expect(seconds).toBeLessThan(300);
+  }, 450_000);
 });
