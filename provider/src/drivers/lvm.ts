@@ -131,11 +131,6 @@ export const lvmDriver: BlockDriver = {
     }
   },
   /**
-   * A thick LV takes its whole size from the volume group; a thin LV takes from its pool only the blocks
-   * written, so over-provisioning is allowed, but a copy the pool cannot hold is refused here: a full pool
-   * queues the writes (60 s by default) and then fails them, under a mounted filesystem.
-   */
-  /**
    * A thick snapshot lives on its origin's blocks, and lvremove of the origin takes its snapshots with it:
    * an LV with thick snapshots (this provider's, lxc-copy -s's) is never replaced. Thin snapshots are
    * volumes of their own, and stay.
@@ -150,6 +145,12 @@ export const lvmDriver: BlockDriver = {
       );
     }
   },
+  /**
+   * A thick LV takes its whole size from the volume group; a thin LV takes from its pool only the blocks
+   * written, so over-provisioning is allowed, but a fill the pool cannot hold (its data and its new
+   * filesystem's metadata) is refused here: a full pool queues the writes (60 s by default) and then fails
+   * them, under a mounted filesystem.
+   */
   async assertRoom(ctx, loc, need) {
     const { vg, thinPool } = lvOf(loc);
     if (thinPool) {

@@ -6,7 +6,7 @@ import { CreatePlan, FillPlan } from "../model/plans";
 import { CopyMethod, CreateResult } from "../model/results";
 import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
-import { describeCreate, inWholeSectors, planFill } from "../planner/plan";
+import { bytesWritten, describeCreate, inWholeSectors, planFill } from "../planner/plan";
 import { resolveTarget } from "../planner/target";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Source } from "./fill";
@@ -49,12 +49,11 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, source: Source | 
   const sourceShape = source && inWholeSectors({ store: source.driver.store, ...source.usage, rootfsPath: source.loc.rootfsPath });
   const target = resolveTarget(spec, sourceShape);
   const fill = planFill(sourceShape, target);
-  // A planned clone still counts its data: it falls back to a copy across filesystems or pools.
-  const dataBytes = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
-  await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes });
+  await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes: bytesWritten(fill) });
   const layered = driver.lowerOf !== undefined;
   const summary = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
-  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove: dataBytes, summary } };
+  const bytesToMove = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
+  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove, summary } };
 }
 
 /**

@@ -8,7 +8,7 @@ import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
 import { UpdatePlan } from "../model/plans";
 import { CopyMethod, UpdateResult } from "../model/results";
 import { BlockDriver, Driver, DRIVERS, isBlock, Location, OpContext } from "../drivers";
-import { planChange } from "../planner/plan";
+import { bytesWritten, grownMetadataBytes, planChange } from "../planner/plan";
 import { destinationOf } from "../planner/target";
 import { OperationOptions, withOperation } from "./context";
 import { hasJournal } from "./journal";
@@ -51,7 +51,8 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
     case "shrink-in-place":
       return { current, spec, plan };
     case "grow-in-place":
-      await assertSpace(ctx, driver, loc, { sizeBytes: plan.toSize - plan.fromSize, dataBytes: 0 });
+      // The grown part's metadata (ext's new inode tables, written as the filesystem grows) is what a thin pool gives.
+      await assertSpace(ctx, driver, loc, { sizeBytes: plan.toSize - plan.fromSize, dataBytes: grownMetadataBytes(plan) });
       return { current, spec, plan };
     case "block-copy":
     case "file-copy": {
@@ -65,8 +66,8 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
       if (newLoc.localRoot === undefined && newLoc.path !== loc.path && (await newDriver.exists(ctx, newLoc))) {
         throw new AlreadyExists(newLoc.rootfsPath);
       }
-      // A tree store has no device to make: only its data counts.
-      await assertSpace(ctx, newDriver, newLoc, { sizeBytes: target.size ?? 0, dataBytes: plan.bytesToMove });
+      // A tree store has no device to make: only its data counts; a new filesystem adds its metadata.
+      await assertSpace(ctx, newDriver, newLoc, { sizeBytes: target.size ?? 0, dataBytes: bytesWritten(plan) });
       // The snapshots this tool takes are copies of their own, kept under snaps/ whatever the rootfs becomes;
       // a store whose snapshots hang on their origin refused the move above (assertReplaceable).
       const snapshots = await snapshotNames(ctx.containerDir);

@@ -4,8 +4,8 @@
  */
 import { formatBytes } from "../model/bytes";
 import { CannotShrink, CutShort, InvalidInput, NoSpace } from "../model/errors";
-import { shrinkMode } from "../model/filesystems";
-import { BlockCopyPlan, BlockTarget, FillPlan, StoreShape, Target, UpdatePlan } from "../model/plans";
+import { newFilesystemBytes, shrinkMode } from "../model/filesystems";
+import { BlockCopyPlan, BlockTarget, FileCopyPlan, FillPlan, StoreShape, Target, UpdatePlan } from "../model/plans";
 import { ContainerRef, containerDirOf, Fstype, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import { SIZE_ALIGN } from "../model/sizes";
 import { canClone, copySharesExtents, DRIVERS, isBlockStore, parseRootfsString } from "../drivers";
@@ -88,6 +88,32 @@ export function planFill(source: StoreShape | undefined, target: Target): FillPl
   if (source.store === target.store && canClone(target.store))
     return { strategy: "clone", target, bytesToMove: 0, copyBytes: source.usedBytes };
   return { strategy: "file-copy", target, bytesToMove: source.usedBytes };
+}
+
+/**
+ * The bytes a fill or a move writes into its new store: what a thin pool or a dataset's parent must have
+ * free. A new filesystem writes its own metadata before any file (a thin LV of 16 GiB takes about 400 MiB
+ * of its pool for ext4's inode tables and journal); a block copy grown past its source writes the metadata
+ * of the part it grows. A planned clone counts its data: it falls back to a copy across filesystems or pools.
+ */
+export function bytesWritten(plan: FillPlan | BlockCopyPlan | FileCopyPlan): number {
+  const { target } = plan;
+  const newFs = (size: number): number => (target.fstype && isBlockStore(target.store) ? newFilesystemBytes(target.fstype, size) : 0);
+  switch (plan.strategy) {
+    case "empty":
+      return target.size === undefined ? 0 : newFs(target.size);
+    case "clone":
+      return plan.copyBytes;
+    case "file-copy":
+      return plan.bytesToMove + (target.size === undefined ? 0 : newFs(target.size));
+    case "block-copy":
+      return plan.bytesToMove + grownMetadataBytes({ fstype: plan.target.fstype, fromSize: plan.copySize, toSize: plan.target.size });
+  }
+}
+
+/** What growing a filesystem in place writes: the metadata of the part it grows. */
+export function grownMetadataBytes(plan: { fstype: Fstype; fromSize: number; toSize: number }): number {
+  return Math.max(0, newFilesystemBytes(plan.fstype, plan.toSize) - newFilesystemBytes(plan.fstype, plan.fromSize));
 }
 
 /**
