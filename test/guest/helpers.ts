@@ -19,7 +19,7 @@ export const DISKS = {
 } as const;
 
 /** Runs `fn` on what `mount ARGS… <dir>` mounts, under `scratchParent`, for the call only. */
-async function withMounted<T>(mountArgs: string[], scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
+export async function withMounted<T>(mountArgs: string[], scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
   const mp = await fs.mkdtemp(path.join(scratchParent, ".look-"));
   await must(["mount", ...mountArgs, mp]);
   try {
@@ -119,4 +119,40 @@ export function volumeSuite(
     if (suite.lxcPath) await fs.rm(suite.lxcPath, { recursive: true, force: true });
   });
   return suite;
+}
+
+/**
+ * A create held at a holdpoint (LXC_ROOTFS_HOLDPOINT): `env` for the CLI, `reached` once the operation
+ * waits there, `release` lets it go on.
+ */
+export async function holdAt(
+  step: string,
+  scratchParent: string,
+): Promise<{ env: NodeJS.ProcessEnv; reached: () => Promise<void>; release: () => Promise<void> }> {
+  const file = path.join(await fs.mkdtemp(path.join(scratchParent, ".hold-")), "held");
+  return {
+    env: { LXC_ROOTFS_HOLDPOINT: step, LXC_ROOTFS_HOLD_FILE: file },
+    async reached() {
+      for (let i = 0; i < 3000; i++) {
+        if (
+          await fs.lstat(file).then(
+            () => true,
+            () => false,
+          )
+        )
+          return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`the operation did not reach ${step} within 5 minutes`);
+    },
+    release: () => fs.rm(path.dirname(file), { recursive: true }),
+  };
+}
+
+/** Whether nothing of a planned create is on the host: no container directory. */
+export async function noContainerDir(lxcPath: string, name: string): Promise<boolean> {
+  return fs.lstat(path.join(lxcPath, name)).then(
+    () => false,
+    () => true,
+  );
 }

@@ -6,7 +6,8 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest } from "../helpers/env";
-import { DISKS, lvsOf, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
+import { newFilesystemBytes } from "../../provider/src/model/filesystems";
+import { DISKS, holdAt, lvsOf, noContainerDir, volumeGroup, volumeSuite, withDeviceMounted, withMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thin";
@@ -85,19 +86,23 @@ describe("thin LVM", () => {
   });
 
   it("a pool that runs full during a copy: a clear error, the source intact, nothing left", async () => {
-    // The pool keeps room for the data (so the check before the copy passes) but not for the data and the
-    // new filesystem's metadata (its backup superblocks alone take four 64 KiB chunks): it runs full while
-    // the copy writes.
+    // The checks before the copy count the data and the new filesystem's metadata, so the pool has room
+    // then; while the create is held after mkfs, another LV takes all but 50 MiB of it, as another
+    // process could, and the 100 MiB copy runs the pool full.
     const src = path.join(lxcPath, "bulk", "rootfs");
     await fs.mkdir(src, { recursive: true });
     await must(["dd", "if=/dev/urandom", `of=${src}/data.bin`, "bs=1M", "count=100", "status=none"]);
     const srcDigest = await treeDigest(src);
+    const hold = await holdAt("fill:formatted", lxcPath);
+    const creating = cli(["create", ...base("full"), ...thin, "--size", "1G", "--from", `dir:${src}`], hold.env);
+    await hold.reached();
     const pool = (await lvsOf(VG)).get(POOL)!;
     const free = Math.floor((pool.size * (100 - pool.dataPercent!)) / 100);
-    const hogChunks = Math.floor((free - 100 * M - 256 * 1024) / (64 * 1024));
+    const hogChunks = Math.floor((free - 50 * M) / (64 * 1024));
     await must(["lvcreate", "--yes", "--thin", "-V", "1G", "-n", "hog", `${VG}/${POOL}`]);
     await must(["dd", "if=/dev/urandom", `of=/dev/${VG}/hog`, "bs=64K", `count=${hogChunks}`, "oflag=direct", "status=none"]);
-    const r = await cli(["create", ...base("full"), ...thin, "--size", "1G", "--from", `dir:${src}`]);
+    await hold.release();
+    const r = await creating;
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/the thin pool thin\/pool of 256 MiB \(268435456 bytes\) ran full while the new volume was filled/);
     expect([...(await lvsOf(VG)).keys()].sort()).toEqual(["hog", POOL, "web"]);
@@ -107,6 +112,33 @@ describe("thin LVM", () => {
     await fs.rm(path.join(lxcPath, "bulk"), { recursive: true });
     // The rootfs already in the pool kept its data.
     expect(await digestOf(`/dev/${VG}/web`)).toBe(seedDigest);
+  });
+
+  it("create-plan counts a new filesystem's metadata: 16 GiB of ext4 does not fit the 256 MiB pool, and nothing changes", async () => {
+    const before = await lvsOf(VG);
+    const r = await cli(["create-plan", ...base("planned"), ...thin, "--size", "16G", "--fstype", "ext4"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no space on thin pool thin\/pool: needs 424 MiB .* available\. Nothing was changed\./);
+    expect(await lvsOf(VG)).toEqual(before);
+    expect(await noContainerDir(lxcPath, "planned")).toBe(true);
+  });
+
+  it("a 1 GiB ext4 plans clean, and once made and mounted takes more than half of its estimate and no more than it", async () => {
+    const plan = await cliOk(["create-plan", ...base("planned"), ...thin, "--size", "1G", "--fstype", "ext4"]);
+    expect(plan).toMatchObject({ strategy: "empty" });
+    expect(await noContainerDir(lxcPath, "planned")).toBe(true);
+    const estimate = newFilesystemBytes("ext4", 1024 * M);
+    await cliOk(["create", ...base("planned"), ...thin, "--size", "1G", "--fstype", "ext4"]);
+    // The kernel zeroes the inode tables after the first mount (ext4lazyinit), and the pool allocates them.
+    await withMounted(["-o", "init_itable=0", `/dev/${VG}/planned`], lxcPath, async () => {
+      for (let i = 0; i < 600 && /ext4lazyinit/.test(await must(["ps", "-e", "-o", "comm="])); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
+    const taken = ((await lvsOf(VG)).get("planned")!.dataPercent! / 100) * 1024 * M;
+    expect(taken).toBeGreaterThan(estimate / 2);
+    expect(taken).toBeLessThanOrEqual(estimate);
+    await cliOk(["destroy", ...base("planned")]);
   });
 
   it("destroys: only the pool is left", async () => {

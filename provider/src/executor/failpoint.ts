@@ -28,3 +28,28 @@ export async function racepoint(step: string, containerDir: string): Promise<voi
   await fs.rename(containerDir, `${containerDir}.raced`);
   await fs.symlink(victim, containerDir);
 }
+
+/** How long a holdpoint waits for its test: a test that died must not leave a create held for good. */
+const HOLD_DEADLINE_MS = 10 * 60 * 1000;
+
+/**
+ * Named points where a test holds the operation (LXC_ROOTFS_HOLDPOINT=<step>, LXC_ROOTFS_HOLD_FILE=<file>)
+ * to change the host under it, as another process could at that moment: the operation writes the file and
+ * waits, off the event loop, until the test removes it. After 10 minutes it fails instead of waiting on.
+ * Unset, nothing happens.
+ */
+export async function holdpoint(step: string): Promise<void> {
+  const file = process.env.LXC_ROOTFS_HOLD_FILE;
+  if (process.env.LXC_ROOTFS_HOLDPOINT !== step || !file) return;
+  await fs.writeFile(file, `${process.pid}\n`, { flag: "wx" });
+  const deadline = Date.now() + HOLD_DEADLINE_MS;
+  while (
+    await fs.lstat(file).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    if (Date.now() > deadline) throw new Error(`holdpoint ${step}: ${file} was not removed within 10 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

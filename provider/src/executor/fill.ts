@@ -5,6 +5,7 @@ import { CopyMethod } from "../model/results";
 import { Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { isBlock } from "../drivers";
 import { copyBlocks, copyFiles } from "./copy";
+import { holdpoint } from "./failpoint";
 
 export interface Source {
   driver: Driver;
@@ -20,6 +21,7 @@ function sourceOf(source: Source | undefined, plan: FillPlan): Source {
 /** A new store, formatted, holding the source's files. */
 async function fileCopy(ctx: OpContext, driver: Driver, built: Location, target: Target, source: Source, neededBytes: number) {
   await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
+  await holdpoint("fill:formatted");
   const to = { driver, loc: built, fstype: target.fstype ?? null };
   return copyFiles(ctx, { ...source, fstype: source.usage.fstype }, to, neededBytes, "mounted");
 }
