@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { DISKS, lvsOf, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
+import { DISKS, lvsOf, noContainerDir, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -59,6 +59,37 @@ describe("thick LVM", () => {
     expect(r.stderr).toMatch(/no space on volume group thick: needs 8\.0 GiB .* available\. Nothing was changed\./);
     expect([...(await lvsOf(VG)).keys()]).toEqual(["web"]);
     await expect(fs.lstat(path.join(lxcPath, "huge"))).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("create-plan: the create's own checks, read-only, with its plan line", async () => {
+    const before = await lvsOf(VG);
+    const plan = (args: string[]) => cli(["create-plan", ...base("planned"), ...args]);
+    const unchanged = async () => {
+      expect(await lvsOf(VG)).toEqual(before);
+      expect(await noContainerDir(lxcPath, "planned")).toBe(true);
+    };
+    const tooBig = await plan([...lvm(), "--size", "8G"]);
+    expect(tooBig.code).toBe(1);
+    expect(tooBig.stderr).toMatch(/no space on volume group thick: needs 8\.0 GiB .* available\. Nothing was changed\./);
+    await unchanged();
+    const noVg = await plan(["--backing-store", "lvm", "--vgname", "nosuch", "--size", "64M"]);
+    expect(noVg.code).toBe(2);
+    expect(noVg.stderr).toMatch(/--vgname: invalid value "nosuch": an existing LVM volume group/);
+    await unchanged();
+    const fits = await plan([...lvm(), "--size", "256M", "--fstype", "ext4", "--from", `dir:${lxcPath}/seed/rootfs`]);
+    expect(fits.code).toBe(0);
+    expect(fits.json).toMatchObject({ strategy: "file-copy" });
+    expect((fits.json as { summary: string }).summary).toMatch(
+      /^create lvm ext4 256 MiB at lvm:\/dev\/thick\/planned, a copy of \d+ MiB file by file from `from` \(dir\)$/,
+    );
+    await unchanged();
+    // An LV of that name that no config names is someone's: the plan refuses it as the create would.
+    await must(["lvcreate", "--yes", "-L", "8M", "-n", "planned", VG]);
+    const taken = await plan([...lvm(), "--size", "64M"]);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/lvm:\/dev\/thick\/planned already exists; refusing to overwrite it/);
+    await must(["lvremove", "--yes", `${VG}/planned`]);
+    await unchanged();
   });
 
   it("reports the LV as lvs does", async () => {

@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { datasetsUnder, DISKS, volumeSuite, zfsDigest, zfsPool } from "./helpers";
+import { datasetsUnder, DISKS, noContainerDir, volumeSuite, zfsDigest, zfsPool } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -96,6 +96,39 @@ describe("zfs", () => {
     expect(r.stderr).toMatch(/no space on zfs dataset tank\/small: needs .* available\. Nothing was changed\./);
     expect(await datasetsUnder(`${POOL}/small`)).toEqual([]);
     await must(["zfs", "destroy", `${POOL}/small`]);
+  });
+
+  it("create-plan: the create's own checks, read-only, with its plan line", async () => {
+    const before = await datasets();
+    const plan = (args: string[]) => cli(["create-plan", ...base("planned"), "--backing-store", "zfs", ...args]);
+    const unchanged = async () => {
+      expect(await datasets()).toEqual(before);
+      expect(await noContainerDir(lxcPath, "planned")).toBe(true);
+    };
+    const noRoot = await plan(["--zfsroot", `${POOL}/nosuch`]);
+    expect(noRoot.code).toBe(2);
+    expect(noRoot.stderr).toMatch(/--zfsroot: invalid value "tank\/nosuch": an existing ZFS dataset/);
+    await unchanged();
+    await must(["zfs", "create", "-o", "mountpoint=none", "-o", "quota=2M", `${POOL}/small`]);
+    const noRoom = await plan(["--zfsroot", `${POOL}/small`, "--from", `dir:${lxcPath}/seed/rootfs`]);
+    expect(noRoom.code).toBe(1);
+    expect(noRoom.stderr).toMatch(/no space on zfs dataset tank\/small: needs .* available\. Nothing was changed\./);
+    expect(await datasetsUnder(`${POOL}/small`)).toEqual([]);
+    await must(["zfs", "destroy", `${POOL}/small`]);
+    await unchanged();
+    const fits = await plan(["--zfsroot", ROOT, "--size", "256M", "--from", `dir:${lxcPath}/seed/rootfs`]);
+    expect(fits.code).toBe(0);
+    expect((fits.json as { summary: string }).summary).toMatch(
+      /^create zfs 256 MiB at zfs:tank\/lxc\/planned, a copy of \d+ MiB file by file from `from` \(dir\)$/,
+    );
+    await unchanged();
+    // A dataset of that name that no config names is someone's: the plan refuses it as the create would.
+    await must(["zfs", "create", "-o", "mountpoint=none", `${ROOT}/planned`]);
+    const taken = await plan(["--zfsroot", ROOT]);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/zfs:tank\/lxc\/planned already exists; refusing to overwrite it/);
+    await must(["zfs", "destroy", `${ROOT}/planned`]);
+    await unchanged();
   });
 
   it("refuses to destroy a rootfs that a clone depends on, and keeps it", async () => {

@@ -34,6 +34,7 @@ const REQUEST_NAMES: Record<string, string> = { snapshotName: "name" };
 
 const USAGE = `usage:
   lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS]
+  lxc-rootfs create-plan --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS]
   lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS]
   lxc-rootfs inspect --lxcpath DIR --name NAME
   lxc-rootfs destroy --lxcpath DIR --name NAME
@@ -50,6 +51,7 @@ class UsageError extends Error {}
 /** The properties each command takes besides container and lxcPath: the core's requests' own. */
 const TAKES: Record<string, readonly string[]> = {
   create: [...CHANGE_KEYS, "from"],
+  "create-plan": [...CHANGE_KEYS, "from"],
   update: [...CHANGE_KEYS, "rootfsPath"],
   inspect: ["rootfsPath"],
   destroy: ["rootfsPath"],
@@ -130,9 +132,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     let result: unknown;
     switch (command) {
       case "create":
+      case "create-plan":
         if (inputs.backingStore === undefined)
           throw new InvalidInput("backingStore", undefined, `required: ${STORES.slice(0, -1).join(", ")} or ${STORES.at(-1)}`);
-        result = await localCore.create(inputs, { log });
+        // The plan is what a preview shows: the create's own checks against the host, read-only.
+        result = command === "create" ? await localCore.create(inputs, { log }) : await localCore.planCreate(inputs, { log });
         break;
       case "update":
         // One call: what is not given is kept from the host, read inside the container's lock.
