@@ -7,7 +7,7 @@ package main
 // the lxc plugin named in Pulumi.yaml. (Pulumi's Go language host, which `pulumi up` would otherwise start
 // to build and run main, is not served by the Go module proxy this project builds from.)
 //
-//	LXC_EXAMPLE_STEP=up|preview|destroy PULUMI_ROOT=<dir holding bin/pulumi> go test -tags engine -run TestEngine
+//	LXC_EXAMPLE_STEP=up|preview|plan|destroy PULUMI_ROOT=<dir holding bin/pulumi> go test -tags engine -run TestEngine
 //
 // The backend, passphrase and stack come from the environment (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE,
 // LXC_EXAMPLE_STACK). Each step prints one line, "RESULT <json>", for the caller to check.
@@ -60,6 +60,14 @@ func TestEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		report(t, map[string]any{"changes": res.ChangeSummary})
+	case "plan":
+		// A preview that may fail, as a reviewer's would: its error is reported for the caller to check.
+		res, err := stack.Preview(ctx, optpreview.ProgressStreams(os.Stdout))
+		failed := ""
+		if err != nil {
+			failed = err.Error()
+		}
+		report(t, map[string]any{"changes": res.ChangeSummary, "error": failed})
 	case "destroy":
 		res, err := stack.Destroy(ctx, optdestroy.ProgressStreams(os.Stdout))
 		if err != nil {
@@ -67,6 +75,6 @@ func TestEngine(t *testing.T) {
 		}
 		report(t, map[string]any{"changes": res.Summary.ResourceChanges})
 	default:
-		t.Fatalf("LXC_EXAMPLE_STEP=%q: want up, preview or destroy", step)
+		t.Fatalf("LXC_EXAMPLE_STEP=%q: want up, preview, plan or destroy", step)
 	}
 }

@@ -97,3 +97,24 @@ export async function playThroughCli(ex: Example, checkOutput: (text: string) =>
   expect((await pulumi("destroy", "--yes")).code).toBe(0);
   await expectDestroyed(ex);
 }
+
+/**
+ * A preview of the example's create asks the host through the plugin, whatever the language (`previewOf`
+ * runs one as the example does: `pulumi preview` by default): the plan line,
+ * then a size the host cannot hold (64T on the 1 GiB scratch btrfs) fails the preview, and nothing is
+ * made. The config's size is put back after.
+ */
+export async function expectCreatePreviews(
+  ex: Example,
+  previewOf: () => Promise<{ code: number; text: string }> = () => ex.pulumi("preview"),
+): Promise<void> {
+  const preview = await previewOf();
+  expect(preview.code).toBe(0);
+  expect(preview.text).toContain(`rootfs ${ex.lxcPath}/web: create loop ext4 256 MiB at loop:${ex.lxcPath}/web/rootdev, empty`);
+  expect((await ex.pulumi("config", "set", "size", "64T")).code).toBe(0);
+  const big = await previewOf();
+  expect(big.code).not.toBe(0);
+  expect(big.text).toMatch(new RegExp(`no space on ${ex.lxcPath}/web \\(loop\\): needs 64\\.0 TiB`));
+  expect((await ex.pulumi("config", "rm", "size")).code).toBe(0);
+  expect(await fs.readdir(ex.lxcPath)).toEqual([]);
+}

@@ -7,7 +7,7 @@
  */
 import path from "path";
 import { REPO, sh } from "../helpers/env";
-import { Example, exampleOnBtrfs, expectDestroyed, expectLoopAndMark, expectMovedToBtrfs } from "../helpers/examples";
+import { Example, exampleOnBtrfs, expectCreatePreviews, expectDestroyed, expectLoopAndMark, expectMovedToBtrfs } from "../helpers/examples";
 import { TOOLS } from "../helpers/pulumi";
 
 const PROJECT = path.join(REPO, "examples", "go");
@@ -16,12 +16,14 @@ let ex: Example;
 
 interface StepResult {
   changes: Record<string, number>;
+  /** The plan step's: a failed preview's error, empty when it passed. */
+  error?: string;
   outputs?: Record<string, unknown>;
   text: string;
 }
 
 /** One step of examples/go/engine_test.go: `go test` builds the program with the SDK and runs the step. */
-async function step(name: "up" | "preview" | "destroy"): Promise<StepResult> {
+async function step(name: "up" | "preview" | "plan" | "destroy"): Promise<StepResult> {
   const r = await sh(["go", "-C", PROJECT, "test", "-tags", "engine", "-run", "^TestEngine$", "-count=1", "-v", "."], {
     env: { ...ex.env, LXC_EXAMPLE_STEP: name, LXC_EXAMPLE_STACK: STACK, PULUMI_ROOT: TOOLS, GOTOOLCHAIN: "local" },
   });
@@ -44,6 +46,13 @@ it("the Go SDK builds and vets with the example", async () => {
   const r = await sh(["go", "-C", PROJECT, "vet", "-tags", "engine", "./..."], { env: { GOTOOLCHAIN: "local" } });
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
+}, 900000);
+
+it("a preview of the create asks the host through the plugin: its plan line, and a size the host cannot hold", async () => {
+  await expectCreatePreviews(ex, async () => {
+    const { error, text } = await step("plan");
+    return { code: error ? 1 : 0, text: `${text}\n${error}` };
+  });
 }, 900000);
 
 it("creates a loop rootfs, moves it to btrfs keeping the data, destroys it", async () => {

@@ -8,7 +8,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { must, REPO, tempDir } from "../helpers/env";
-import { Example, exampleOnBtrfs, playThroughCli } from "../helpers/examples";
+import { Example, exampleOnBtrfs, expectCreatePreviews, playThroughCli } from "../helpers/examples";
 
 let ex: Example;
 let sdkCopy: string;
@@ -27,6 +27,10 @@ afterAll(async () => {
   await ex.pulumi("destroy", "--yes");
   await ex.cleanup();
   await fs.rm(sdkCopy, { recursive: true, force: true });
+});
+
+it("a preview of the create asks the host through the plugin: its plan line, and a size the host cannot hold", async () => {
+  await expectCreatePreviews(ex);
 });
 
 it("creates a loop rootfs, moves it to btrfs keeping the data, destroys it", async () => {

@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import os from "os";
 import path from "path";
 import { REPO } from "../helpers/env";
-import { Example, exampleOnBtrfs, playThroughCli } from "../helpers/examples";
+import { Example, exampleOnBtrfs, expectCreatePreviews, playThroughCli } from "../helpers/examples";
 import { TOOLS } from "../helpers/pulumi";
 
 let ex: Example;
@@ -31,15 +31,7 @@ it("runs on Pulumi YAML's own language host", async () => {
 });
 
 it("a preview of the create asks the host through the plugin: its plan line, and a size the host cannot hold", async () => {
-  const preview = await ex.pulumi("preview");
-  expect(preview.code).toBe(0);
-  expect(preview.text).toContain(`rootfs ${ex.lxcPath}/web: create loop ext4 256 MiB at loop:${ex.lxcPath}/web/rootdev, empty`);
-  expect((await ex.pulumi("config", "set", "size", "64T")).code).toBe(0);
-  const big = await ex.pulumi("preview");
-  expect(big.code).not.toBe(0);
-  expect(big.text).toMatch(new RegExp(`no space on ${ex.lxcPath}/web \\(loop\\): needs 64\\.0 TiB`));
-  expect((await ex.pulumi("config", "rm", "size")).code).toBe(0);
-  expect(await fs.readdir(ex.lxcPath)).toEqual([]);
+  await expectCreatePreviews(ex);
 });
 
 it("creates a loop rootfs, moves it to btrfs keeping the data, destroys it", async () => {
