@@ -1,4 +1,6 @@
 import { spawn } from "child_process";
+import { promises as fs } from "fs";
+import { Writable } from "stream";
 import { ToolFailed } from "../model/errors";
 
 export interface RunOptions {
@@ -6,6 +8,14 @@ export interface RunOptions {
   okCodes?: number[];
   /** Collect at most this many bytes of stdout. */
   maxOutput?: number;
+  /**
+   * What the tool reads on stdin (default: nothing, /dev/null). A file is streamed through this process,
+   * `onRead` seeing every byte in order and then the rest of the file the tool left unread: a hash taken
+   * there covers exactly what the tool was given.
+   */
+  stdin?: { file: string; onRead: (chunk: Buffer) => void };
+  /** Where stdout goes, chunk by chunk, instead of being collected: for output too large to hold. */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface RunResult {
@@ -19,25 +29,65 @@ export type Runner = (argv: readonly string[], opts?: RunOptions) => Promise<Run
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
+/** Until `sink` wants more, or is gone. */
+function drained(sink: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      sink.off("drain", done);
+      sink.off("close", done);
+      resolve();
+    };
+    sink.on("drain", done);
+    sink.on("close", done);
+  });
+}
+
+/** Streams `file` into `sink` chunk by chunk, through `onRead`; a sink that closed early (the tool is done) gets no more. */
+async function feed(file: string, sink: Writable, onRead: (chunk: Buffer) => void): Promise<void> {
+  const handle = await fs.open(file, "r");
+  let open = true;
+  sink.on("error", () => (open = false)); // EPIPE: the tool stopped reading, which its exit status judges
+  try {
+    const buffer = Buffer.alloc(1 << 20);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const chunk = Buffer.from(buffer.subarray(0, bytesRead));
+      onRead(chunk);
+      if (open && !sink.write(chunk)) await drained(sink);
+      if (sink.destroyed) open = false;
+    }
+  } finally {
+    await handle.close();
+    if (open) sink.end();
+  }
+}
+
 /**
  * The real runner. Every tool runs under `setpriv --pdeathsig KILL`, so it dies with us: a killed
- * operation leaves no cp or mkfs writing on. stdin is /dev/null so no tool can ever wait on a prompt;
- * LC_ALL=C keeps outputs parseable.
+ * operation leaves no cp or mkfs writing on. stdin is /dev/null unless a file is given, so no tool can
+ * ever wait on a prompt; LC_ALL=C keeps outputs parseable.
  */
 export const run: Runner = (argv, opts = {}) =>
   new Promise((resolve, reject) => {
     const okCodes = opts.okCodes ?? [0];
     const max = opts.maxOutput ?? MAX_OUTPUT;
     const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", ...argv], {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"],
       env: { ...process.env, LC_ALL: "C", LANG: "C" },
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      if (stdout.length < max) stdout += d.toString();
+    let fed: Promise<void> = Promise.resolve();
+    if (opts.stdin) fed = feed(opts.stdin.file, child.stdin!, opts.stdin.onRead);
+    // A file that cannot be read fails the run once the tool is done (it sees its stdin end early).
+    let feedError: unknown;
+    fed.catch((e: unknown) => (feedError = e));
+    child.stdout!.on("data", (d: Buffer) => {
+      if (opts.onStdout) opts.onStdout(d);
+      else if (stdout.length < max) stdout += d.toString();
     });
-    child.stderr.on("data", (d: Buffer) => {
+    child.stderr!.on("data", (d: Buffer) => {
       // The end matters most (the final error, our helper's marker line): keep the last 64 KiB.
       stderr += d.toString();
       if (stderr.length > 65536) stderr = stderr.slice(-65536);
@@ -45,7 +95,9 @@ export const run: Runner = (argv, opts = {}) =>
     child.on("error", (e: NodeJS.ErrnoException) => {
       reject(new ToolFailed(argv, null, e.code === "ENOENT" ? `${argv[0]}: command not found; install it` : e.message));
     });
-    child.on("close", (code, signal) => {
+    child.on("close", async (code, signal) => {
+      await fed.catch(() => undefined);
+      if (feedError) return reject(feedError);
       const c = code ?? -1;
       if (c === 127 && /setpriv: failed to execute/.test(stderr)) {
         return reject(new ToolFailed(argv, null, `${argv[0]}: command not found; install it`));

@@ -1,0 +1,127 @@
+/**
+ * OS images as rootfs tarballs: which compression a tarball has, how GNU tar unpacks it exactly, and how
+ * many bytes its tar stream holds. GNU tar is the reference for an exact unpack (numeric owners, modes with
+ * setuid, ACLs, every xattr with `security.capability`, device nodes, FIFOs, hard links, holes, mtimes);
+ * node-tar can make neither device nodes nor xattrs.
+ */
+import { promises as fs } from "fs";
+import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
+import { Runner } from "./run";
+
+/** A compression, told from its magic bytes: the tar flag that reads it, and the tool and package behind it. */
+interface Compression {
+  magic: Buffer;
+  tarFlag: string;
+  tool: string;
+  /** Debian's package of the tool, for the message when it is missing. */
+  pkg: string;
+  /** The tool's own count of the bytes it holds, read without decompressing; null: decompress and count. */
+  sizeArgv?: (file: string) => string[];
+  parseSize?: (stdout: string) => number | null;
+}
+
+export const COMPRESSIONS = {
+  gzip: { magic: Buffer.from([0x1f, 0x8b]), tarFlag: "--gzip", tool: "gzip", pkg: "gzip" },
+  bzip2: { magic: Buffer.from("BZh"), tarFlag: "--bzip2", tool: "bzip2", pkg: "bzip2" },
+  xz: {
+    magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
+    tarFlag: "--xz",
+    tool: "xz",
+    pkg: "xz-utils",
+    // The index at the end of every xz file holds the uncompressed size: `xz --robot --list`'s totals line.
+    sizeArgv: (file) => ["xz", "--robot", "--list", "--", file],
+    parseSize: (out) => {
+      const totals = out.split("\n").find((l) => l.startsWith("totals\t"));
+      const n = totals ? Number(totals.split("\t")[4]) : NaN;
+      return Number.isSafeInteger(n) ? n : null;
+    },
+  },
+  zstd: {
+    magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
+    tarFlag: "--zstd",
+    tool: "zstd",
+    pkg: "zstd",
+    // Each frame may carry its content size; `zstd -lv` prints the sum when all do, and "Decompressed Size" only then.
+    sizeArgv: (file) => ["zstd", "-lv", "--", file],
+    parseSize: (out) => {
+      const m = /Decompressed Size:.*\((\d+) B\)/.exec(out);
+      return m ? Number(m[1]) : null;
+    },
+  },
+} satisfies Record<string, Compression>;
+
+export type CompressionName = keyof typeof COMPRESSIONS | "none";
+
+/** The ustar magic at offset 257 of a tar header: how an uncompressed tarball is told from anything else. */
+const USTAR = Buffer.from("ustar");
+
+/**
+ * The compression of the tarball open at `handle`, from its first bytes. A file that is neither a known
+ * compression nor a tar archive is refused, naming `property`.
+ */
+export async function compressionOf(handle: fs.FileHandle, property: string, shown: string): Promise<CompressionName> {
+  const head = Buffer.alloc(512);
+  const { bytesRead } = await handle.read(head, 0, head.length, 0);
+  const start = head.subarray(0, bytesRead);
+  for (const [name, c] of Object.entries(COMPRESSIONS)) {
+    if (start.subarray(0, c.magic.length).equals(c.magic)) return name as CompressionName;
+  }
+  if (bytesRead === 512 && head.subarray(257, 262).equals(USTAR)) return "none";
+  throw new InvalidInput(
+    property,
+    shown,
+    "a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes)",
+  );
+}
+
+/** Refuses, before anything is made, a compression whose tool this host lacks, naming its Debian package. */
+export async function requireDecompressor(run: Runner, compression: CompressionName): Promise<void> {
+  if (compression === "none") return;
+  const { tool, pkg } = COMPRESSIONS[compression];
+  await run([tool, "--version"]).catch((e: unknown) => {
+    if (e instanceof ToolFailed && /command not found/.test(e.stderr))
+      throw new RootfsError(`this image is ${compression}-compressed and ${tool} is not installed on the host: install ${pkg}`);
+    throw e;
+  });
+}
+
+/**
+ * GNU tar's exact unpack of the tarball on stdin into `dir`: owners as numbers (never mapped through the
+ * host's names), modes with setuid, ACLs, every xattr (`security.capability` included: LXC 5.0's download
+ * template drops it), holes. GNU tar also keeps the archive inside `dir`: it strips leading `/`, refuses
+ * members with `..`, and makes a symlink that points outside (absolute, or climbing) only after every other
+ * member, so no member is ever written through one.
+ */
+export function unpackArgv(dir: string, compression: CompressionName): string[] {
+  return [
+    "tar",
+    "--extract",
+    "--file=-",
+    `--directory=${dir}`,
+    ...(compression === "none" ? [] : [COMPRESSIONS[compression].tarFlag]),
+    "--numeric-owner",
+    "--same-owner",
+    "--preserve-permissions",
+    "--acls",
+    "--xattrs",
+    "--xattrs-include=*",
+    "--sparse",
+  ];
+}
+
+/**
+ * The bytes of the tar stream inside a tarball: the tree's size as the planner counts it. xz's index and
+ * zstd's frame headers say it without decompressing; otherwise (gzip, whose ISIZE is the size modulo
+ * 4 GiB, and bzip2) the stream is decompressed and counted.
+ */
+export async function tarStreamBytes(run: Runner, file: string, compression: CompressionName, archiveBytes: number): Promise<number> {
+  if (compression === "none") return archiveBytes;
+  const c: Compression = COMPRESSIONS[compression];
+  if (c.sizeArgv && c.parseSize) {
+    const told = c.parseSize((await run(c.sizeArgv(file))).stdout);
+    if (told !== null) return told;
+  }
+  let bytes = 0;
+  await run([c.tool, "-dc", "--", file], { onStdout: (chunk) => (bytes += chunk.length) });
+  return bytes;
+}

@@ -1,0 +1,24 @@
+/** The sha256 of a file, streamed: the one hash of OS images, here and in the unpack that re-checks it. */
+import { createHash, Hash } from "crypto";
+import { promises as fs } from "fs";
+
+/** A running sha256 whose result reads as an image digest, `sha256:<hex>`. */
+export function imageHash(): { hash: Hash; digest: () => string } {
+  const hash = createHash("sha256");
+  return { hash, digest: () => `sha256:${hash.digest("hex")}` };
+}
+
+/**
+ * The digest of the file open at `handle`, read from its start in 1 MiB steps (each hashed between reads,
+ * so the event loop is never held for long).
+ */
+export async function digestOf(handle: fs.FileHandle): Promise<string> {
+  const { hash, digest } = imageHash();
+  const buffer = Buffer.alloc(1 << 20);
+  for (let position = 0; ;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) return digest();
+    hash.update(buffer.subarray(0, bytesRead));
+    position += bytesRead;
+  }
+}
