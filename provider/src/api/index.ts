@@ -7,7 +7,7 @@ import { ContainerRef, RootfsChange, RootfsSpec } from "../model/requests";
 import { CreatePlan, DestroyPlan, UpdatePlan } from "../model/plans";
 import { ContainerIdentity, CreateResult, DestroyResult, Observed, UpdateResult } from "../model/results";
 import { OperationOptions, resolveContainer } from "../executor/context";
-import { create, planCreate } from "../executor/create";
+import { create, planCreate, planCreateInPlace } from "../executor/create";
 import { destroy, planDestroy } from "../executor/destroy";
 import { identify } from "../executor/identify";
 import { inspect } from "../executor/inspect";
@@ -52,6 +52,11 @@ export async function createRootfs(spec: Given<RootfsSpec>, opts: OperationOptio
  */
 export async function planRootfsCreate(spec: Given<RootfsSpec>, opts: OperationOptions = {}): Promise<CreatePlan | null> {
   return canonical(validateSpec(spec), (r) => planCreate(r, opts));
+}
+
+/** The create half of a replacement that deletes the rootfs first (a new image): planRootfsCreate as if it were gone. */
+export async function planRootfsReplace(spec: Given<RootfsSpec>, opts: OperationOptions = {}): Promise<CreatePlan | null> {
+  return canonical(validateSpec(spec), (r) => planCreateInPlace(r, opts));
 }
 
 /** What `updateRootfs` would do, checked against the host as it is now; null while a killed operation awaits recovery. */
@@ -117,6 +122,7 @@ export async function identifyContainer(ref: Given<ContainerRef>, _opts: Operati
 export const OPERATIONS = {
   inspect: { requests: 1, call: inspectRootfs },
   planCreate: { requests: 1, call: planRootfsCreate },
+  planReplace: { requests: 1, call: planRootfsReplace },
   create: { requests: 1, call: createRootfs },
   planUpdate: { requests: 2, call: planRootfsUpdate },
   update: { requests: 2, call: updateRootfs },

@@ -26,16 +26,18 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 let validator: ReturnType<Ajv["compile"]> | undefined;
 
 function describe(err: ErrorObject): InvalidInput {
+  // A property of an object input (source.sha256) is named by its path.
+  const within = err.instancePath.replace(/^\//, "").split("/").filter(Boolean);
   const prop =
     err.keyword === "additionalProperties"
-      ? String((err.params as { additionalProperty: string }).additionalProperty)
+      ? [...within, String((err.params as { additionalProperty: string }).additionalProperty)].join(".")
       : err.keyword === "required"
-        ? String((err.params as { missingProperty: string }).missingProperty)
-        : err.instancePath.replace(/^\//, "").split("/")[0] || "(inputs)";
+        ? [...within, String((err.params as { missingProperty: string }).missingProperty)].join(".")
+        : within.join(".") || "(inputs)";
   const schema = (inputJsonSchema.properties as Record<string, { enum?: string[] }>)[prop];
   const allowed =
     err.keyword === "additionalProperties"
-      ? `not a property of ${RESOURCE_TOKEN}`
+      ? `not a property of ${within.length ? within.join(".") : RESOURCE_TOKEN}`
       : err.keyword === "required"
         ? "required"
         : schema?.enum
@@ -99,7 +101,11 @@ const STAND_INS: Raw = { container: "stand-in", name: "stand-in", lxcPath: input
 function everyFailure(inputs: Raw, validate: (inputs: Raw) => unknown, known: InvalidInput[] = []): InvalidInput[] {
   const failures = [...known];
   const rest = { ...inputs };
-  const setAside = (property: string) => (property in STAND_INS ? (rest[property] = STAND_INS[property]) : delete rest[property]);
+  // A property of an object input sets the whole input aside.
+  const setAside = (path: string) => {
+    const property = path.split(".")[0];
+    return property in STAND_INS ? (rest[property] = STAND_INS[property]) : delete rest[property];
+  };
   for (const f of failures) setAside(f.property);
   while (!failures.some((f) => f.property === "backingStore")) {
     try {

@@ -5,12 +5,14 @@
  * parameter.
  */
 import { promises as fs } from "fs";
-import { NoSpace, RootfsError } from "../model/errors";
+import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
 import { BlockDriver, copySharesExtents, Driver, DRIVERS, Location, OpContext } from "../drivers";
+import { CompressionName, unpackArgv } from "../host/archive";
 import { copyAllocatedBlocks } from "../host/blockcopy";
+import { imageHash } from "../host/digest";
 import { copyTree } from "../host/treecopy";
 import { IsolatedTask, runIsolated } from "./isolated";
 import { withMountedStore } from "./mount";
@@ -129,4 +131,53 @@ export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTas
       return method;
     }),
   );
+}
+
+/**
+ * Unpacks an OS image into the new store `to`, already made and formatted. Like a "mounted" file copy,
+ * it runs in the isolated helper, where the store is mounted for the call only.
+ */
+export async function unpackImage(
+  ctx: OpContext,
+  to: FilesEnd,
+  image: { file: string; digest: string; compression: CompressionName },
+  neededBytes: number,
+): Promise<void> {
+  await runIsolated(ctx, {
+    kind: "unpack",
+    containerDir: ctx.containerDir,
+    dst: { store: to.driver.store, loc: to.loc, fstype: to.fstype },
+    image: { file: image.file, digest: image.digest, compression: image.compression },
+    neededBytes,
+  });
+}
+
+/**
+ * The unpack, inside the isolated helper. tar reads the tarball through this process, which hashes every
+ * byte it is given: what is unpacked is what was checked, even if the file changed since (the unpack then
+ * fails, and the caller removes the new store).
+ */
+export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "unpack" }>): Promise<void> {
+  const dst = DRIVERS[task.dst.store];
+  await withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
+    const { hash, digest } = imageHash();
+    // The whole file is hashed even when tar fails: bytes that changed are the cause to report then.
+    const failure = await ctx
+      .run(unpackArgv(to, task.image.compression), { stdin: { file: task.image.file, onRead: (chunk) => hash.update(chunk) } })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    const unpacked = digest();
+    if (unpacked !== task.image.digest) {
+      throw new RootfsError(
+        `${task.image.file} changed after it was checked: it was ${task.image.digest}, and the bytes unpacked were ${unpacked}. Nothing was changed.`,
+      );
+    }
+    // A full filesystem (ENOSPC), a qgroup limit or a refquota (EDQUOT): the tree did not fit.
+    if (failure instanceof ToolFailed && /No space left on device|Disk quota exceeded/.test(failure.stderr))
+      throw new NoSpace("the new rootfs", task.neededBytes, await freeBytes(to).catch(() => 0));
+    if (failure) throw failure;
+    await ctx.run(["sync", "-f", to]);
+  });
 }

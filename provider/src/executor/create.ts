@@ -6,7 +6,7 @@ import { CreatePlan, FillPlan } from "../model/plans";
 import { CopyMethod, CreateResult } from "../model/results";
 import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
-import { bytesWritten, describeCreate, inWholeSectors, planFill } from "../planner/plan";
+import { bytesWritten, describeCreate, inWholeSectors, planFill, planUnpack } from "../planner/plan";
 import { resolveTarget } from "../planner/target";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Source } from "./fill";
@@ -15,17 +15,26 @@ import { hasJournal } from "./journal";
 import { locateCurrent, observeAt, observeSource } from "./observe";
 import { buildAndSwap } from "./swap";
 import { recoverInterrupted, requestedNames } from "./recovery";
+import { ResolvedImage, resolveImage } from "./source";
+
+/** What fills a new store: `from`'s rootfs, or an OS image (`source`); neither for an empty one. */
+interface Filling {
+  source?: Source;
+  image?: ResolvedImage;
+}
 
 /**
- * Host checks that touch nothing: the store can live here, and `from` exists. Returns the source to copy
- * from (none for a layered store, whose `from` is its lower layer).
+ * Host checks that touch nothing: the store can live here, `from` exists, `source` is a tarball this host
+ * can unpack, of its sha256 (the spec is validated: never both). A layered store's `from` is its lower
+ * layer, not something to copy.
  */
-async function precheck(spec: RootfsSpec, opts: OperationOptions): Promise<Source | undefined> {
+async function precheck(spec: RootfsSpec, opts: OperationOptions): Promise<Filling> {
   const ctx = readOnlyContext(spec, opts);
   const driver = DRIVERS[spec.backingStore];
   await driver.precheck?.(ctx, spec, spec.lxcPath);
+  if (spec.source !== undefined) return { image: await resolveImage(ctx, spec.source) };
   const source = spec.from !== undefined ? await observeSource(ctx, spec.from) : undefined;
-  return driver.caps.needsLower ? undefined : source;
+  return driver.caps.needsLower ? {} : { source };
 }
 
 interface Prepared {
@@ -37,18 +46,21 @@ interface Prepared {
 
 /**
  * Plans the create and checks that the host can take it: no rootfs is there yet, nor a volume of the new
- * store's name, and there is room for what the create writes. Changes nothing: the preview runs it too.
+ * store's name (unless `inPlace`: the create half of a replacement that deletes the rootfs there first),
+ * and there is room for what the create writes. Changes nothing: the preview runs it too.
  */
-async function prepareCreate(ctx: OpContext, spec: RootfsSpec, source: Source | undefined): Promise<Prepared> {
-  const existing = await locateCurrent(ctx, spec);
-  if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
+async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }: Filling, inPlace = false): Promise<Prepared> {
   const driver = DRIVERS[spec.backingStore];
   const newFinal = driver.locate(spec, ctx.containerDir);
-  // A volume the config does not name (an LV, a dataset) is someone's: never written over.
-  if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
+  if (!inPlace) {
+    const existing = await locateCurrent(ctx, spec);
+    if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
+    // A volume the config does not name (an LV, a dataset) is someone's: never written over.
+    if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
+  }
   const sourceShape = source && inWholeSectors({ store: source.driver.store, ...source.usage, rootfsPath: source.loc.rootfsPath });
   const target = resolveTarget(spec, sourceShape);
-  const fill = planFill(sourceShape, target);
+  const fill = image ? planUnpack(image, target) : planFill(sourceShape, target);
   await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes: bytesWritten(fill) });
   const layered = driver.lowerOf !== undefined;
   const summary = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
@@ -62,14 +74,24 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, source: Source | 
  * operation awaits recovery (the create recovers first).
  */
 export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
-  const source = await precheck(spec, opts);
+  const filling = await precheck(spec, opts);
   if (await hasJournal(spec)) return null;
-  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, source)).plan, { readOnly: true });
+  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling)).plan, { readOnly: true });
+}
+
+/**
+ * The create half of a replacement in place (a new image, deleted first): planCreate as if the rootfs there
+ * were gone. The room it counts is the host's now, with the old rootfs still on it.
+ */
+export async function planCreateInPlace(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
+  const filling = await precheck(spec, opts);
+  if (await hasJournal(spec)) return null;
+  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling, true)).plan, { readOnly: true });
 }
 
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
   const containerDir = containerDirOf(spec);
-  const source = await precheck(spec, opts);
+  const filling = await precheck(spec, opts);
   const dirExisted = await fs.lstat(containerDir).then(
     () => true,
     () => false,
@@ -80,16 +102,17 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       opts,
       async (ctx) => {
         await recoverInterrupted(ctx, requestedNames(ctx, spec, spec));
-        const { driver, newFinal, fill } = await prepareCreate(ctx, spec, source);
+        const { driver, newFinal, fill } = await prepareCreate(ctx, spec, filling);
         let method: CopyMethod = "none";
         await buildAndSwap(ctx, {
           newDriver: driver,
           newFinal,
           build: async (built) => {
-            method = await buildStore(ctx, driver, built, fill, source);
+            method = await buildStore(ctx, driver, built, fill, filling);
           },
         });
-        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), method };
+        const sourceDigest = filling.image?.digest;
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), method, ...(sourceDigest ? { sourceDigest } : {}) };
       },
       { createDir: true },
     );

@@ -1,11 +1,12 @@
-/** Filling a new store as planned: empty, the store's own clone, a block copy, or a file copy. */
+/** Filling a new store as planned: empty, the store's own clone, a block copy, a file copy, or an unpacked image. */
 import { RootfsError } from "../model/errors";
 import { FillPlan, Target } from "../model/plans";
 import { CopyMethod } from "../model/results";
 import { Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { isBlock } from "../drivers";
-import { copyBlocks, copyFiles } from "./copy";
+import { copyBlocks, copyFiles, unpackImage } from "./copy";
 import { holdpoint } from "./failpoint";
+import { ResolvedImage } from "./source";
 
 export interface Source {
   driver: Driver;
@@ -35,7 +36,7 @@ export async function buildStore(
   driver: Driver,
   built: Location,
   plan: FillPlan,
-  source: Source | undefined,
+  { source, image }: { source?: Source; image?: ResolvedImage },
 ): Promise<CopyMethod> {
   const { target } = plan;
   switch (plan.strategy) {
@@ -65,5 +66,12 @@ export async function buildStore(
     }
     case "file-copy":
       return fileCopy(ctx, driver, built, target, sourceOf(source, plan), plan.bytesToMove);
+    case "unpack": {
+      if (!image) throw new RootfsError("internal: an unpack without its image");
+      await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
+      await holdpoint("fill:formatted");
+      await unpackImage(ctx, { driver, loc: built, fstype: target.fstype ?? null }, image, plan.bytesToMove);
+      return "unpack";
+    }
   }
 }

@@ -5,7 +5,7 @@
 import { errorToJSON } from "../model/errors";
 import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { makeContext } from "./context";
-import { copyMountedFiles } from "./copy";
+import { copyMountedFiles, unpackMounted } from "./copy";
 import { ERROR_MARKER, IsolatedTask, RESULT_MARKER } from "./isolated";
 import { withMountedDevice } from "./mount";
 
@@ -17,6 +17,9 @@ async function main(task: IsolatedTask): Promise<void> {
       process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ method })}\n`);
       return;
     }
+    case "unpack":
+      await unpackMounted(ctx, task);
+      return;
     case "grow-fs":
       await withMountedDevice(ctx, task.device, task.fstype, false, (mp) => growMountedFilesystem(ctx.run, task.fstype, mp));
       return;

@@ -10,6 +10,7 @@ import { ErrorJSON, errorFromJSON, RootfsError, ToolFailed } from "../model/erro
 import { Fstype, Store } from "../model/requests";
 import { TreeCopyMethod } from "../model/results";
 import { Location, OpContext } from "../drivers/types";
+import type { CompressionName } from "../host/archive";
 
 export type IsolatedTask =
   | {
@@ -17,6 +18,13 @@ export type IsolatedTask =
       containerDir: string;
       src: { store: Store; loc: Location; fstype: Fstype | null };
       dst: { store: Store; loc: Location; fstype: Fstype | null };
+      neededBytes: number;
+    }
+  | {
+      kind: "unpack";
+      containerDir: string;
+      dst: { store: Store; loc: Location; fstype: Fstype | null };
+      image: { file: string; digest: string; compression: CompressionName };
       neededBytes: number;
     }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }

@@ -54,13 +54,32 @@ export interface FileCopyPlan {
   bytesToMove: number;
 }
 
+/** An OS image as the planner sees it: its name for a plan line, its digest, and its tar stream's bytes. */
+export interface ImageShape {
+  /** The file's name, never its path or URL, which may hold a secret. */
+  name: string;
+  /** `sha256:<hex>` of the tarball. */
+  digest: string;
+  streamBytes: number;
+}
+
+/** A new store made and formatted, and an OS image unpacked into it. */
+export interface UnpackPlan {
+  strategy: "unpack";
+  target: Target;
+  image: ImageShape;
+  /** What the tree takes once unpacked: the tar stream and 1/32 more, for blocks that files fill only in part. */
+  bytesToMove: number;
+}
+
 /** How to fill a new store at create. */
 export type FillPlan =
   | { strategy: "empty"; target: Target; bytesToMove: 0 }
   /** The store's own clone of the source; a file copy of `copyBytes` where the host cannot clone (another filesystem or pool). */
   | { strategy: "clone"; target: Target; bytesToMove: 0; copyBytes: number }
   | BlockCopyPlan
-  | FileCopyPlan;
+  | FileCopyPlan
+  | UnpackPlan;
 
 /** How to change a rootfs in place, or into a new store. `summary`: one line for a reviewer, what will happen and what it costs. */
 export type UpdatePlan = { summary: string } & (

@@ -45,6 +45,15 @@ export interface RootfsSpec extends ContainerRef, StoreOptions {
   fstype?: Fstype;
   /** An LXC rootfs string whose content is copied in at create (the lower layer for overlay). */
   from?: string;
+  /** An OS image unpacked in at create, instead of `from`. */
+  source?: ImageSource;
+}
+
+/** An OS image: a rootfs tarball on the LXC host (an absolute path, or a file:// URL), and its sha256 if known. */
+export interface ImageSource {
+  url: string;
+  /** Lowercase hex; checked whenever given. */
+  sha256?: string;
 }
 
 /** A validated request to update: only what is asked for; the rest is kept from the host. */

@@ -21,11 +21,13 @@ export type BlockCopyMethod = "reflink" | "sparse-copy";
 export type TreeCopyMethod = "reflink" | "cp";
 
 /** How a fill or update moved the data, as reported to the user. */
-export type CopyMethod = BlockCopyMethod | TreeCopyMethod | "snapshot" | "none";
+export type CopyMethod = BlockCopyMethod | TreeCopyMethod | "snapshot" | "unpack" | "none";
 
 export interface CreateResult extends Observed {
-  /** How the content of `from` got in. */
+  /** How the content of `from` or `source` got in. */
   method: CopyMethod;
+  /** `sha256:<hex>` of the image unpacked, for a rootfs made from `source`. */
+  sourceDigest?: string;
 }
 
 export interface UpdateResult extends Observed {

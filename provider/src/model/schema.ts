@@ -14,7 +14,10 @@ export const PACKAGE_VERSION: string = schemaJson.version;
 const resource = (schemaJson.resources as Record<string, { inputProperties: Record<string, PropertySpec>; requiredInputs: string[] }>)[
   RESOURCE_TOKEN
 ];
-const types = schemaJson.types as unknown as Record<string, { type: string; enum: Array<{ value: string }> }>;
+const types = schemaJson.types as unknown as Record<
+  string,
+  { type: string; enum?: Array<{ value: string }>; properties?: Record<string, PropertySpec>; required?: string[] }
+>;
 
 /**
  * Inputs that say where the core runs, not what it makes: the Pulumi adapters take them (see
@@ -24,12 +27,20 @@ export const CONNECTION = "connection";
 export const PLACEMENT_INPUTS: readonly string[] = [CONNECTION];
 const coreInputs = Object.entries(resource.inputProperties).filter(([k]) => !PLACEMENT_INPUTS.includes(k));
 
-function enumValues(ref: string): string[] {
-  return types[ref.replace("#/types/", "")].enum.map((e) => e.value);
+/** An enum of schema.json's types as a list of strings, an object type as an object of its properties. */
+function refSchema(ref: string): Record<string, unknown> {
+  const t = types[ref.replace("#/types/", "")];
+  if (t.enum) return { type: "string", enum: t.enum.map((e) => e.value) };
+  return {
+    type: "object",
+    additionalProperties: false,
+    required: t.required ?? [],
+    properties: Object.fromEntries(Object.entries(t.properties ?? {}).map(([k, v]) => [k, toJsonSchema(v)])),
+  };
 }
 
 function toJsonSchema(p: PropertySpec): Record<string, unknown> {
-  if (p.$ref) return { type: "string", enum: enumValues(p.$ref) };
+  if (p.$ref) return refSchema(p.$ref);
   if (p.oneOf) return { anyOf: p.oneOf.map(toJsonSchema) };
   return { type: p.type };
 }

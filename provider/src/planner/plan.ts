@@ -5,7 +5,7 @@
 import { formatBytes } from "../model/bytes";
 import { CannotShrink, CutShort, InvalidInput, NoSpace } from "../model/errors";
 import { newFilesystemBytes, shrinkMode } from "../model/filesystems";
-import { BlockCopyPlan, BlockTarget, FileCopyPlan, FillPlan, StoreShape, Target, UpdatePlan } from "../model/plans";
+import { BlockCopyPlan, BlockTarget, FileCopyPlan, FillPlan, ImageShape, StoreShape, Target, UnpackPlan, UpdatePlan } from "../model/plans";
 import { ContainerRef, containerDirOf, Fstype, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import { SIZE_ALIGN } from "../model/sizes";
 import { canClone, copySharesExtents, DRIVERS, isBlockStore, parseRootfsString } from "../drivers";
@@ -91,12 +91,23 @@ export function planFill(source: StoreShape | undefined, target: Target): FillPl
 }
 
 /**
+ * How an OS image fills a new store: unpacked, its tree counted as the tar stream and 1/32 more (a file
+ * fills its last block only in part; the stream pads to 512 bytes, a filesystem to its block), which must
+ * fit the target's size.
+ */
+export function planUnpack(image: ImageShape, target: Target): UnpackPlan {
+  const treeBytes = Math.ceil((image.streamBytes * 33) / 32);
+  checkFits(`the new ${target.store} rootfs`, treeBytes, target.size);
+  return { strategy: "unpack", target, image, bytesToMove: treeBytes };
+}
+
+/**
  * The bytes a fill or a move writes into its new store: what a thin pool or a dataset's parent must have
  * free. A new filesystem writes its own metadata before any file (a thin LV of 16 GiB takes about 400 MiB
  * of its pool for ext4's inode tables and journal); a block copy grown past its source writes the metadata
  * of the part it grows. A planned clone counts its data: it falls back to a copy across filesystems or pools.
  */
-export function bytesWritten(plan: FillPlan | BlockCopyPlan | FileCopyPlan): number {
+export function bytesWritten(plan: FillPlan | BlockCopyPlan | FileCopyPlan | UnpackPlan): number {
   const { target } = plan;
   const newFs = (size: number): number => (target.fstype && isBlockStore(target.store) ? newFilesystemBytes(target.fstype, size) : 0);
   switch (plan.strategy) {
@@ -105,6 +116,7 @@ export function bytesWritten(plan: FillPlan | BlockCopyPlan | FileCopyPlan): num
     case "clone":
       return plan.copyBytes;
     case "file-copy":
+    case "unpack":
       return plan.bytesToMove + (target.size === undefined ? 0 : newFs(target.size));
     case "block-copy":
       return plan.bytesToMove + grownMetadataBytes({ fstype: plan.target.fstype, fromSize: plan.copySize, toSize: plan.target.size });
@@ -134,6 +146,8 @@ export function describeCreate(target: Target, at: string, fill: FillPlan, sourc
       return `${made}, a block copy of ${mib(fill.bytesToMove)} allocated from ${from}`;
     case "file-copy":
       return `${made}, a copy of ${mib(fill.bytesToMove)} file by file from ${from}`;
+    case "unpack":
+      return `${made}, unpacked from the image ${fill.image.name} (${fill.image.digest}, a tar stream of ${mib(fill.image.streamBytes)})`;
   }
 }
 

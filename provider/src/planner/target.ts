@@ -5,6 +5,7 @@
  */
 import { InvalidInput } from "../model/errors";
 import { MIN_FS_SIZE } from "../model/filesystems";
+import { imageSourceOf } from "../model/images";
 import {
   ContainerRef,
   containerDirOf,
@@ -33,12 +34,13 @@ export function checkSizeFloor(size: number, fstype: Fstype, given: unknown = si
 }
 
 /** What a request says beyond the container and the store: values as given (strings or numbers). */
-export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | StoreOption, unknown>>;
+export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" | StoreOption, unknown>>;
 
 /**
  * Judges the properties that depend on the store, on the values as given, in one order: fstype (block
  * stores only), size (sized stores only, above the filesystem's floor), from (a rootfs string; a layered
- * store needs one; create only), then each store option (its own store only, in its syntax).
+ * store needs one; create only), source (not with from, not for a layered store; create only), then each
+ * store option (its own store only, in its syntax).
  * `keptFstype`: the filesystem an update keeps when it names none.
  */
 export function judgeStoreRules(
@@ -70,6 +72,12 @@ export function judgeStoreRules(
     if (inputs.from !== undefined) {
       parseRootfsString(inputs.from, "from", "/");
       out.from = inputs.from as string;
+    }
+    if (inputs.source !== undefined) {
+      out.source = imageSourceOf(inputs.source);
+      if (out.from !== undefined) throw new InvalidInput("source", out.source.url, "either source or from, not both");
+      // A layered store's content is its lower layer, which `from` names.
+      if (driver.caps.needsLower) throw new InvalidInput("source", out.source.url, `none for ${store}, whose from names its lower layer`);
     }
     driver.checkLower?.(out.from);
   }

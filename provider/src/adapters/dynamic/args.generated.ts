@@ -31,6 +31,10 @@ export interface RootfsArgs {
    */
   from?: pulumi.Input<string | undefined>;
   /**
+   * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+   */
+  source?: pulumi.Input<RootfsSourceArgs | undefined>;
+  /**
    * LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
    */
   vgName?: pulumi.Input<string | undefined>;
@@ -132,4 +136,18 @@ export interface ProxyConnectionArgs {
    * Seconds each dial may take, handshake and login included; 0 for no limit.
    */
   perDialTimeout?: pulumi.Input<number | undefined>;
+}
+
+/**
+ * An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+ */
+export interface RootfsSourceArgs {
+  /**
+   * Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+   */
+  url: pulumi.Input<string>;
+  /**
+   * The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+   */
+  sha256?: pulumi.Input<string | undefined>;
 }

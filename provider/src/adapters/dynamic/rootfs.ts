@@ -22,6 +22,8 @@ export class Rootfs extends pulumi.dynamic.Resource {
   declare readonly allocatedBytes: pulumi.Output<number>;
   declare readonly usedBytes: pulumi.Output<number>;
   declare readonly managed: pulumi.Output<boolean>;
+  /** `sha256:<hex>` of the image unpacked at create, for a rootfs made from `source`. */
+  declare readonly sourceDigest: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: RootfsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -34,6 +36,7 @@ export class Rootfs extends pulumi.dynamic.Resource {
         usedBytes: undefined,
         managed: undefined,
         fstype: undefined,
+        sourceDigest: undefined,
         ...args,
         // Credentials inside: secret in the state, as the plugin's schema marks it.
         connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),

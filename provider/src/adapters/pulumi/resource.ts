@@ -23,8 +23,11 @@ export type { Props };
 
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
-/** Used at create only: changing it later changes nothing on the host. */
-const CREATE_ONLY = ["from"];
+/** Used at create only: changing it later changes nothing on the host (but a new image: see imageChange). */
+const CREATE_ONLY = ["from", "source"];
+
+/** Recorded at create, and kept as it is: the host cannot say what image a rootfs came from. */
+const RECORDED = ["sourceDigest"] as const;
 
 export const OUTPUT_NAMES = ["backingStore", "rootfsPath", "sizeBytes", "fstype", "allocatedBytes", "usedBytes", "managed"] as const;
 
@@ -61,14 +64,24 @@ export function checkResource(news: Props): CheckResult {
   }
   // With the store unknown, no rule that depends on it can be judged yet.
   if (isUnknown(inputs.backingStore)) return { inputs, failures };
-  const judged: Props = { ...extraKeys(news, [...inputNames, ...OUTPUT_NAMES, "container", "lxcPath"]) };
+  const judged: Props = { ...extraKeys(news, [...inputNames, ...OUTPUT_NAMES, ...RECORDED, "container", "lxcPath"]) };
   for (const [k, v] of Object.entries(inputsOf(inputs))) {
-    if (!isUnknown(v)) judged[k] = v;
+    // An object with an unknown inside (a source whose sha256 is another resource's output) waits whole.
+    if (!hasUnknown(v)) judged[k] = v;
     else if (k in UNKNOWN_STAND_INS) judged[k] = UNKNOWN_STAND_INS[k];
   }
   failures.push(...inputFailures(judged).map((e) => ({ property: e.property, reason: e.message })));
   return { inputs, failures };
 }
+
+/**
+ * The rootfs the diff found to be replaced in place (a new image: deleted first, then made again where it
+ * was), by machine and container directory. The engine checks the create half of a replacement again
+ * after the diff, with no old inputs, as if new: that check then asks the host as if the rootfs were gone,
+ * instead of finding it there. Each entry serves one such check.
+ */
+const replacingInPlace = new Set<string>();
+const placeOf = (props: Props): string => `${machineFor(props)} ${containerDirOf(refOf(props))}`;
 
 /** What a preview says of a new rootfs whose `from` is not there yet. */
 export const FROM_MISSING =
@@ -78,8 +91,9 @@ export const FROM_MISSING =
 export const HOST_UNKNOWN = "its connection is known only once another resource is made: the host is asked at up, before anything is made";
 
 /**
- * Validates, and for a new rootfs (no old inputs: a create, or the create half of a replacement) whose
- * inputs are known, asks its host with the create's own preparation, read-only: `plan` is the line a
+ * Validates, and for a new rootfs (no old inputs: a create, or the create half of a replacement, which for
+ * one in place is asked as if the old rootfs were gone) whose inputs are known, asks its host with the
+ * create's own preparation, read-only: `plan` is the line a
  * preview prints, and what `up` would fail on (the store cannot live there, no volume group, no room) fails
  * here with the same error. A rootfs already there is a failure of `container` that says how to adopt it.
  * A `from` with nothing there is a line, not a failure: another resource of the stack may make it before
@@ -101,7 +115,7 @@ export async function checkRootfs(
   const known = knownUnreachable(machine);
   if (known) return { ...checked, plan: known };
   try {
-    const plan = await core().planCreate(inputs, opts);
+    const plan = replacingInPlace.delete(placeOf(news)) ? await core().planReplace(inputs, opts) : await core().planCreate(inputs, opts);
     return { ...checked, plan: plan?.summary ?? "an interrupted operation awaits recovery there: the create recovers it first" };
   } catch (e) {
     const unreachable = unreachableNote(e, machine);
@@ -123,6 +137,8 @@ export const RECORD_ONLY = "the host already holds this: the update records it a
 export interface DiffResult {
   changes: boolean;
   replaces: string[];
+  /** A replacement at the same place: the old rootfs must go before the new one can be made there. */
+  deleteBeforeReplace?: boolean;
   /** What the update will do and what it costs, for the preview. */
   summary?: string;
 }
@@ -165,6 +181,20 @@ function movedMachine(olds: Props, news: Props): string | undefined | typeof UNK
 }
 
 /**
+ * A new image: a `source` whose sha256 is not the digest the rootfs was unpacked from. The rootfs is made
+ * again from it where it is (the old one deleted first: two cannot stand in one place), so a stack that
+ * pins an image by digest moves to the next one by changing the digest. A new url with the same sha256, or
+ * without one, only records the url: the data in the rootfs is the container's now, not the image's.
+ */
+function imageChange(olds: Props, newInputs: Props): string | undefined {
+  const recorded = olds.sourceDigest;
+  const sha256 = (newInputs.source as { sha256?: unknown } | undefined)?.sha256;
+  if (typeof recorded !== "string" || typeof sha256 !== "string") return undefined;
+  const wanted = `sha256:${sha256.toLowerCase()}`;
+  return wanted === recorded ? undefined : `source ${recorded} → ${wanted} (the rootfs is deleted, then unpacked again from the new image)`;
+}
+
+/**
  * Compares what is recorded (the old outputs: what the host held at the last create, update or refresh)
  * with what is wanted, without touching the host. "1G" and 1073741824 are one size; `from` only matters
  * at create.
@@ -185,8 +215,10 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
       summary: `replace: ${replaces.map((k) => `${k} ${JSON.stringify(oldInputs[k])} → ${JSON.stringify(newInputs[k])}`).join(", ")}`,
     };
   }
-  if (Object.values(newInputs).some(isUnknown))
+  if (Object.values(newInputs).some(hasUnknown))
     return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
+  const image = imageChange(olds, newInputs);
+  if (image) return { changes: true, replaces: ["source"], deleteBeforeReplace: true, known: true, summary: `replace: ${image}` };
   // A bad value stops the preview here, naming the property.
   validateSpec(newInputs);
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
@@ -243,7 +275,12 @@ export async function diffResource(
     };
   }
   const { known, ...recorded } = diffRecorded(olds, news);
-  if (recorded.replaces.length && oldCore) return { ...recorded, summary: `${recorded.summary}; ${await deleteHalf(olds, oldCore, opts)}` };
+  if (recorded.deleteBeforeReplace) replacingInPlace.add(placeOf(news));
+  if (recorded.replaces.length && oldCore)
+    return {
+      ...recorded,
+      summary: `${recorded.summary}; ${await deleteHalf(olds, oldCore, opts, recorded.deleteBeforeReplace ? "first" : "then")}`,
+    };
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
   // A credential known only after apply: the host cannot be asked yet; the record speaks.
   if (hasUnknown(connectionIn(news))) return recorded;
@@ -258,21 +295,21 @@ export async function diffResource(
 }
 
 /**
- * The delete half of a replacement (the new rootfs is made first, then the old one deleted), asked of the
- * old rootfs's host with the destroy's own checks, for the plan line: what it will delete, or the snapshots
- * it has now. Those do not fail the preview: the stack's own RootfsSnapshots of the rootfs are deleted before
+ * The delete half of a replacement (the new rootfs is made first, then the old one deleted; `first` for one
+ * in place, which deletes first), asked of the old rootfs's host with the destroy's own checks, for the plan
+ * line: what it will delete, or the snapshots it has now. Those do not fail the preview: the stack's own RootfsSnapshots of the rootfs are deleted before
  * it, and which snapshots are the stack's the host cannot tell. An old host no dial reaches fails it.
  */
-async function deleteHalf(olds: Props, oldCore: () => RootfsCore, opts: OperationOptions): Promise<string> {
+async function deleteHalf(olds: Props, oldCore: () => RootfsCore, opts: OperationOptions, when: "first" | "then"): Promise<string> {
   try {
     const plan = await oldCore().planDestroy(refOf(olds), opts);
-    return `then ${plan?.summary ?? "recover the interrupted operation there, and delete the old rootfs"}`;
+    return `${when} ${plan?.summary ?? "recover the interrupted operation there, and delete the old rootfs"}`;
   } catch (e) {
     const unreachable = unreachableNote(e, machineFor(olds));
     if (unreachable) return unreachable;
     // The stack's own RootfsSnapshots of it are deleted before it (they depend on it); others are not.
     if (e instanceof HasSnapshots)
-      return `then delete the old rootfs, which has snapshots ${e.names.join(", ")} now: the delete refuses unless they are gone by then (this stack's RootfsSnapshots of it are)`;
+      return `${when} delete the old rootfs, which has snapshots ${e.names.join(", ")} now: the delete refuses unless they are gone by then (this stack's RootfsSnapshots of it are)`;
     throw e;
   }
 }
@@ -335,9 +372,14 @@ export function resourceId(spec: ContainerRef, props: Props): string {
   return host === undefined ? containerDirOf(spec) : `${host.includes(":") ? `[${host}]` : host}:${containerDirOf(spec)}`;
 }
 
-function outputs(inputs: Props, observed: Observed): Props {
+/** The outputs: the inputs, what the host holds, and what was recorded at create (`recorded`, the old state). */
+function outputs(inputs: Props, observed: Observed & { sourceDigest?: string }, recorded: Props = {}): Props {
   const out: Props = { ...inputs };
   for (const k of OUTPUT_NAMES) out[k] = observed[k];
+  for (const k of RECORDED) {
+    const value = observed[k] ?? recorded[k];
+    if (value !== undefined && value !== null) out[k] = value;
+  }
   return out;
 }
 
@@ -359,7 +401,7 @@ export async function readResource(
 ): Promise<{ id: string; outs: Props } | null> {
   const observed = await core.inspect(refOf(props), opts);
   if (!observed) return null;
-  return { id: resourceId(observed, props), outs: outputs({ ...withDefaults(inputsOf(props)), ...placementOf(props) }, observed) };
+  return { id: resourceId(observed, props), outs: outputs({ ...withDefaults(inputsOf(props)), ...placementOf(props) }, observed, props) };
 }
 
 /** The wanted state, in full: what equals the host is kept, the rest changes. */
@@ -375,7 +417,7 @@ export async function updateResource(
   const ref: ContainerRef = { ...refOf(news), ...(typeof olds.rootfsPath === "string" ? { rootfsPath: olds.rootfsPath } : {}) };
   const updated = await core.update(ref, changeOf(inputs), opts);
   return {
-    outs: outputs({ ...inputs, ...placementOf(news) }, updated),
+    outs: outputs({ ...inputs, ...placementOf(news) }, updated, olds),
     strategy: updated.strategy,
     summary: updated.summary,
     method: updated.method,

@@ -57,11 +57,17 @@ const rootfs: ResourceHandlers = {
     const { plan, ...r } = await checkRootfs(olds, news, core);
     return { ...r, notes: plan ? [plan] : [] };
   },
-  diff: async (olds, news, core, oldCore) => ({ ...(await diffResource(olds, news, core, {}, oldCore)), deleteBeforeReplace: false }),
+  // A new image is unpacked where the old rootfs is (deleted first); other replacements make the new one first.
+  diff: async (olds, news, core, oldCore) => {
+    const d = await diffResource(olds, news, core, {}, oldCore);
+    return { ...d, deleteBeforeReplace: d.deleteBeforeReplace ?? false };
+  },
   async create(news, core, opts) {
     const r = await createResource(news, core, opts);
-    // Not the value of from: it may be secret, and the engine's output is not.
-    return { id: r.id, outs: r.outs, notes: r.method !== "none" ? [`filled from \`from\` by ${r.method}`] : [] };
+    // Not the value of from or of source's url: either may be secret, and the engine's output is not.
+    const from =
+      r.method === "unpack" ? `unpacked from \`source\` (${String(r.outs.sourceDigest)})` : `filled from \`from\` by ${r.method}`;
+    return { id: r.id, outs: r.outs, notes: r.method !== "none" ? [from] : [] };
   },
   read: readResource,
   async update(olds, news, core) {
