@@ -96,6 +96,14 @@ export class Rootfs extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly sizeBytes: pulumi.Output<number | undefined>;
     /**
+     * The source input, as given.
+     */
+    declare public readonly source: pulumi.Output<outputs.RootfsSource | undefined>;
+    /**
+     * `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+     */
+    declare public /*out*/ readonly sourceDigest: pulumi.Output<string | undefined>;
+    /**
      * The thinPool input.
      */
     declare public readonly thinPool: pulumi.Output<string | undefined>;
@@ -134,6 +142,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["lvName"] = args?.lvName;
             resourceInputs["lxcPath"] = (args?.lxcPath) ?? "/var/lib/lxc";
             resourceInputs["size"] = args?.size;
+            resourceInputs["source"] = args?.source;
             resourceInputs["thinPool"] = args?.thinPool;
             resourceInputs["vgName"] = args?.vgName;
             resourceInputs["zfsRoot"] = args?.zfsRoot;
@@ -141,6 +150,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["managed"] = undefined /*out*/;
             resourceInputs["rootfsPath"] = undefined /*out*/;
             resourceInputs["sizeBytes"] = undefined /*out*/;
+            resourceInputs["sourceDigest"] = undefined /*out*/;
             resourceInputs["usedBytes"] = undefined /*out*/;
         } else {
             resourceInputs["allocatedBytes"] = undefined /*out*/;
@@ -155,6 +165,8 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["rootfsPath"] = undefined /*out*/;
             resourceInputs["size"] = undefined /*out*/;
             resourceInputs["sizeBytes"] = undefined /*out*/;
+            resourceInputs["source"] = undefined /*out*/;
+            resourceInputs["sourceDigest"] = undefined /*out*/;
             resourceInputs["thinPool"] = undefined /*out*/;
             resourceInputs["usedBytes"] = undefined /*out*/;
             resourceInputs["vgName"] = undefined /*out*/;
@@ -203,6 +215,10 @@ export interface RootfsArgs {
      * Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
      */
     size?: pulumi.Input<string | number | undefined>;
+    /**
+     * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+     */
+    source?: pulumi.Input<inputs.RootfsSourceArgs | undefined>;
     /**
      * LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
      */

@@ -747,13 +747,176 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+type RootfsSource struct {
+	// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+	Sha256 *string `pulumi:"sha256"`
+	// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+	Url string `pulumi:"url"`
+}
+
+// RootfsSourceInput is an input type that accepts RootfsSourceArgs and RootfsSourceOutput values.
+// You can construct a concrete instance of `RootfsSourceInput` via:
+//
+//	RootfsSourceArgs{...}
+type RootfsSourceInput interface {
+	pulumi.Input
+
+	ToRootfsSourceOutput() RootfsSourceOutput
+	ToRootfsSourceOutputWithContext(context.Context) RootfsSourceOutput
+}
+
+// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+type RootfsSourceArgs struct {
+	// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+	Sha256 pulumi.StringPtrInput `pulumi:"sha256"`
+	// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+	Url pulumi.StringInput `pulumi:"url"`
+}
+
+func (RootfsSourceArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*RootfsSource)(nil)).Elem()
+}
+
+func (i RootfsSourceArgs) ToRootfsSourceOutput() RootfsSourceOutput {
+	return i.ToRootfsSourceOutputWithContext(context.Background())
+}
+
+func (i RootfsSourceArgs) ToRootfsSourceOutputWithContext(ctx context.Context) RootfsSourceOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RootfsSourceOutput)
+}
+
+func (i RootfsSourceArgs) ToRootfsSourcePtrOutput() RootfsSourcePtrOutput {
+	return i.ToRootfsSourcePtrOutputWithContext(context.Background())
+}
+
+func (i RootfsSourceArgs) ToRootfsSourcePtrOutputWithContext(ctx context.Context) RootfsSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RootfsSourceOutput).ToRootfsSourcePtrOutputWithContext(ctx)
+}
+
+// RootfsSourcePtrInput is an input type that accepts RootfsSourceArgs, RootfsSourcePtr and RootfsSourcePtrOutput values.
+// You can construct a concrete instance of `RootfsSourcePtrInput` via:
+//
+//	        RootfsSourceArgs{...}
+//
+//	or:
+//
+//	        nil
+type RootfsSourcePtrInput interface {
+	pulumi.Input
+
+	ToRootfsSourcePtrOutput() RootfsSourcePtrOutput
+	ToRootfsSourcePtrOutputWithContext(context.Context) RootfsSourcePtrOutput
+}
+
+type rootfsSourcePtrType RootfsSourceArgs
+
+func RootfsSourcePtr(v *RootfsSourceArgs) RootfsSourcePtrInput {
+	return (*rootfsSourcePtrType)(v)
+}
+
+func (*rootfsSourcePtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**RootfsSource)(nil)).Elem()
+}
+
+func (i *rootfsSourcePtrType) ToRootfsSourcePtrOutput() RootfsSourcePtrOutput {
+	return i.ToRootfsSourcePtrOutputWithContext(context.Background())
+}
+
+func (i *rootfsSourcePtrType) ToRootfsSourcePtrOutputWithContext(ctx context.Context) RootfsSourcePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(RootfsSourcePtrOutput)
+}
+
+// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+type RootfsSourceOutput struct{ *pulumi.OutputState }
+
+func (RootfsSourceOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*RootfsSource)(nil)).Elem()
+}
+
+func (o RootfsSourceOutput) ToRootfsSourceOutput() RootfsSourceOutput {
+	return o
+}
+
+func (o RootfsSourceOutput) ToRootfsSourceOutputWithContext(ctx context.Context) RootfsSourceOutput {
+	return o
+}
+
+func (o RootfsSourceOutput) ToRootfsSourcePtrOutput() RootfsSourcePtrOutput {
+	return o.ToRootfsSourcePtrOutputWithContext(context.Background())
+}
+
+func (o RootfsSourceOutput) ToRootfsSourcePtrOutputWithContext(ctx context.Context) RootfsSourcePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v RootfsSource) *RootfsSource {
+		return &v
+	}).(RootfsSourcePtrOutput)
+}
+
+// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+func (o RootfsSourceOutput) Sha256() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v RootfsSource) *string { return v.Sha256 }).(pulumi.StringPtrOutput)
+}
+
+// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+func (o RootfsSourceOutput) Url() pulumi.StringOutput {
+	return o.ApplyT(func(v RootfsSource) string { return v.Url }).(pulumi.StringOutput)
+}
+
+type RootfsSourcePtrOutput struct{ *pulumi.OutputState }
+
+func (RootfsSourcePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**RootfsSource)(nil)).Elem()
+}
+
+func (o RootfsSourcePtrOutput) ToRootfsSourcePtrOutput() RootfsSourcePtrOutput {
+	return o
+}
+
+func (o RootfsSourcePtrOutput) ToRootfsSourcePtrOutputWithContext(ctx context.Context) RootfsSourcePtrOutput {
+	return o
+}
+
+func (o RootfsSourcePtrOutput) Elem() RootfsSourceOutput {
+	return o.ApplyT(func(v *RootfsSource) RootfsSource {
+		if v != nil {
+			return *v
+		}
+		var ret RootfsSource
+		return ret
+	}).(RootfsSourceOutput)
+}
+
+// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+func (o RootfsSourcePtrOutput) Sha256() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RootfsSource) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Sha256
+	}).(pulumi.StringPtrOutput)
+}
+
+// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+func (o RootfsSourcePtrOutput) Url() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RootfsSource) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Url
+	}).(pulumi.StringPtrOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionPtrInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RootfsSourceInput)(nil)).Elem(), RootfsSourceArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*RootfsSourcePtrInput)(nil)).Elem(), RootfsSourceArgs{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(ConnectionPtrOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionPtrOutput{})
+	pulumi.RegisterOutputType(RootfsSourceOutput{})
+	pulumi.RegisterOutputType(RootfsSourcePtrOutput{})
 }

@@ -40,6 +40,10 @@ type Rootfs struct {
 	Size pulumi.AnyOutput `pulumi:"size"`
 	// Capacity in bytes as found on the host: image or volume size, btrfs qgroup limit, zfs refquota. Absent for dir and overlay.
 	SizeBytes pulumi.Float64PtrOutput `pulumi:"sizeBytes"`
+	// The source input, as given.
+	Source RootfsSourcePtrOutput `pulumi:"source"`
+	// `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+	SourceDigest pulumi.StringPtrOutput `pulumi:"sourceDigest"`
 	// The thinPool input.
 	ThinPool pulumi.StringPtrOutput `pulumi:"thinPool"`
 	// Bytes of data inside the rootfs.
@@ -131,6 +135,8 @@ type rootfsArgs struct {
 	LxcPath *string `pulumi:"lxcPath"`
 	// Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
 	Size interface{} `pulumi:"size"`
+	// An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+	Source *RootfsSource `pulumi:"source"`
 	// LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
 	ThinPool *string `pulumi:"thinPool"`
 	// LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
@@ -157,6 +163,8 @@ type RootfsArgs struct {
 	LxcPath pulumi.StringPtrInput
 	// Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
 	Size pulumi.Input
+	// An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+	Source RootfsSourcePtrInput
 	// LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
 	ThinPool pulumi.StringPtrInput
 	// LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
@@ -260,6 +268,16 @@ func (o RootfsOutput) Size() pulumi.AnyOutput {
 // Capacity in bytes as found on the host: image or volume size, btrfs qgroup limit, zfs refquota. Absent for dir and overlay.
 func (o RootfsOutput) SizeBytes() pulumi.Float64PtrOutput {
 	return o.ApplyT(func(v *Rootfs) pulumi.Float64PtrOutput { return v.SizeBytes }).(pulumi.Float64PtrOutput)
+}
+
+// The source input, as given.
+func (o RootfsOutput) Source() RootfsSourcePtrOutput {
+	return o.ApplyT(func(v *Rootfs) RootfsSourcePtrOutput { return v.Source }).(RootfsSourcePtrOutput)
+}
+
+// `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+func (o RootfsOutput) SourceDigest() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Rootfs) pulumi.StringPtrOutput { return v.SourceDigest }).(pulumi.StringPtrOutput)
 }
 
 // The thinPool input.

@@ -129,3 +129,17 @@ export function proxyConnectionProvideDefaults(val: ProxyConnection): ProxyConne
     };
 }
 
+/**
+ * An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+ */
+export interface RootfsSource {
+    /**
+     * The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+     */
+    sha256?: string;
+    /**
+     * Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+     */
+    url: string;
+}
+

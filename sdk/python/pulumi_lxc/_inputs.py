@@ -20,6 +20,8 @@ __all__ = [
     'ConnectionArgsDict',
     'ProxyConnectionArgs',
     'ProxyConnectionArgsDict',
+    'RootfsSourceArgs',
+    'RootfsSourceArgsDict',
 ]
 
 class ConnectionArgsDict(TypedDict):
@@ -482,5 +484,58 @@ class ProxyConnectionArgs:
     @user.setter
     def user(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "user", value)
+
+
+class RootfsSourceArgsDict(TypedDict):
+    """
+    An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+    """
+    url: pulumi.Input[_builtins.str]
+    """
+    Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+    """
+    sha256: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+    """
+
+@pulumi.input_type
+class RootfsSourceArgs:
+    def __init__(__self__, *,
+                 url: pulumi.Input[_builtins.str],
+                 sha256: pulumi.Input[Optional[_builtins.str]] = None):
+        """
+        An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+
+        :param pulumi.Input[_builtins.str] url: Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+        :param pulumi.Input[_builtins.str] sha256: The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+        """
+        pulumi.set(__self__, "url", url)
+        if sha256 is not None:
+            pulumi.set(__self__, "sha256", sha256)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> pulumi.Input[_builtins.str]:
+        """
+        Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+        """
+        return pulumi.get(self, "url")
+
+    @url.setter
+    def url(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "url", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def sha256(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+        """
+        return pulumi.get(self, "sha256")
+
+    @sha256.setter
+    def sha256(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "sha256", value)
 
 

@@ -19,6 +19,7 @@ from ._enums import *
 __all__ = [
     'Connection',
     'ProxyConnection',
+    'RootfsSource',
 ]
 
 @pulumi.output_type
@@ -363,5 +364,40 @@ class ProxyConnection(dict):
         The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
         """
         return pulumi.get(self, "user")
+
+
+@pulumi.output_type
+class RootfsSource(dict):
+    """
+    An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+    """
+    def __init__(__self__, *,
+                 url: _builtins.str,
+                 sha256: Optional[_builtins.str] = None):
+        """
+        An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+
+        :param _builtins.str url: Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+        :param _builtins.str sha256: The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+        """
+        pulumi.set(__self__, "url", url)
+        if sha256 is not None:
+            pulumi.set(__self__, "sha256", sha256)
+
+    @_builtins.property
+    @pulumi.getter
+    def url(self) -> _builtins.str:
+        """
+        Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+        """
+        return pulumi.get(self, "url")
+
+    @_builtins.property
+    @pulumi.getter
+    def sha256(self) -> Optional[_builtins.str]:
+        """
+        The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+        """
+        return pulumi.get(self, "sha256")
 
 

@@ -30,6 +30,7 @@ class RootfsArgs:
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
+                 source: pulumi.Input[Optional['RootfsSourceArgs']] = None,
                  thin_pool: pulumi.Input[Optional[_builtins.str]] = None,
                  vg_name: pulumi.Input[Optional[_builtins.str]] = None,
                  zfs_root: pulumi.Input[Optional[_builtins.str]] = None):
@@ -44,6 +45,7 @@ class RootfsArgs:
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
+        :param pulumi.Input['RootfsSourceArgs'] source: An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
         :param pulumi.Input[_builtins.str] thin_pool: LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
         :param pulumi.Input[_builtins.str] vg_name: LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
         :param pulumi.Input[_builtins.str] zfs_root: ZFS only: the parent dataset. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
@@ -67,6 +69,8 @@ class RootfsArgs:
             pulumi.set(__self__, "lxc_path", lxc_path)
         if size is not None:
             pulumi.set(__self__, "size", size)
+        if source is not None:
+            pulumi.set(__self__, "source", source)
         if thin_pool is not None:
             pulumi.set(__self__, "thin_pool", thin_pool)
         if vg_name is not None:
@@ -171,6 +175,18 @@ class RootfsArgs:
         pulumi.set(self, "size", value)
 
     @_builtins.property
+    @pulumi.getter
+    def source(self) -> pulumi.Input[Optional['RootfsSourceArgs']]:
+        """
+        An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+        """
+        return pulumi.get(self, "source")
+
+    @source.setter
+    def source(self, value: pulumi.Input[Optional['RootfsSourceArgs']]):
+        pulumi.set(self, "source", value)
+
+    @_builtins.property
     @pulumi.getter(name="thinPool")
     def thin_pool(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -221,6 +237,7 @@ class Rootfs(pulumi.CustomResource):
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
+                 source: pulumi.Input[Optional[Union['RootfsSourceArgs', 'RootfsSourceArgsDict', 'outputs.RootfsSource']]] = None,
                  thin_pool: pulumi.Input[Optional[_builtins.str]] = None,
                  vg_name: pulumi.Input[Optional[_builtins.str]] = None,
                  zfs_root: pulumi.Input[Optional[_builtins.str]] = None,
@@ -238,6 +255,7 @@ class Rootfs(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
+        :param pulumi.Input[Union['RootfsSourceArgs', 'RootfsSourceArgsDict', 'outputs.RootfsSource']] source: An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
         :param pulumi.Input[_builtins.str] thin_pool: LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
         :param pulumi.Input[_builtins.str] vg_name: LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
         :param pulumi.Input[_builtins.str] zfs_root: ZFS only: the parent dataset. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
@@ -274,6 +292,7 @@ class Rootfs(pulumi.CustomResource):
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
+                 source: pulumi.Input[Optional[Union['RootfsSourceArgs', 'RootfsSourceArgsDict', 'outputs.RootfsSource']]] = None,
                  thin_pool: pulumi.Input[Optional[_builtins.str]] = None,
                  vg_name: pulumi.Input[Optional[_builtins.str]] = None,
                  zfs_root: pulumi.Input[Optional[_builtins.str]] = None,
@@ -300,6 +319,7 @@ class Rootfs(pulumi.CustomResource):
                 lxc_path = '/var/lib/lxc'
             __props__.__dict__["lxc_path"] = lxc_path
             __props__.__dict__["size"] = size
+            __props__.__dict__["source"] = source
             __props__.__dict__["thin_pool"] = thin_pool
             __props__.__dict__["vg_name"] = vg_name
             __props__.__dict__["zfs_root"] = zfs_root
@@ -307,6 +327,7 @@ class Rootfs(pulumi.CustomResource):
             __props__.__dict__["managed"] = None
             __props__.__dict__["rootfs_path"] = None
             __props__.__dict__["size_bytes"] = None
+            __props__.__dict__["source_digest"] = None
             __props__.__dict__["used_bytes"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
@@ -344,6 +365,8 @@ class Rootfs(pulumi.CustomResource):
         __props__.__dict__["rootfs_path"] = None
         __props__.__dict__["size"] = None
         __props__.__dict__["size_bytes"] = None
+        __props__.__dict__["source"] = None
+        __props__.__dict__["source_digest"] = None
         __props__.__dict__["thin_pool"] = None
         __props__.__dict__["used_bytes"] = None
         __props__.__dict__["vg_name"] = None
@@ -451,6 +474,22 @@ class Rootfs(pulumi.CustomResource):
         Capacity in bytes as found on the host: image or volume size, btrfs qgroup limit, zfs refquota. Absent for dir and overlay.
         """
         return pulumi.get(self, "size_bytes")
+
+    @_builtins.property
+    @pulumi.getter
+    def source(self) -> pulumi.Output[Optional['outputs.RootfsSource']]:
+        """
+        The source input, as given.
+        """
+        return pulumi.get(self, "source")
+
+    @_builtins.property
+    @pulumi.getter(name="sourceDigest")
+    def source_digest(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+        """
+        return pulumi.get(self, "source_digest")
 
     @_builtins.property
     @pulumi.getter(name="thinPool")
