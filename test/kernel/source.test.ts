@@ -8,7 +8,7 @@ import path from "path";
 import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
 import { busyboxSeed, execute, writeBootConfig } from "../helpers/lxc";
 import { expectNoLeaks } from "../helpers/leaks";
-import { mountScratchBtrfs, must, sh, tempDir, withImageMounted } from "../helpers/env";
+import { cli, cliOk, mountScratchBtrfs, must, sh, startCli, tempDir, waitForFile, withImageMounted } from "../helpers/env";
 
 let lxcPath: string;
 let bpath: string;
@@ -211,6 +211,38 @@ describe("what is unpacked is what was checked", () => {
     }
     await nothingMade("swapped");
     await fs.rm(copy);
+  });
+});
+
+describe("the CLI", () => {
+  const b = (name: string) => ["--lxcpath", lxcPath, "--name", name];
+
+  it("--source and --sha256 make a rootfs from an image and print its digest; a bad sha256 is named by its flag", async () => {
+    const out = await cliOk(["create", ...b("cli"), "--backing-store", "dir", "--source", image, "--sha256", digest]);
+    expect(out).toMatchObject({ method: "unpack", sourceDigest: `sha256:${digest}` });
+    await cliOk(["destroy", ...b("cli")]);
+    const bad = await cli(["create-plan", ...b("cli"), "--backing-store", "dir", "--source", image, "--sha256", "xyz"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('lxc-rootfs: --sha256: invalid value "xyz": 64 hexadecimal digits');
+    await nothingMade("cli");
+  });
+
+  it("SIGKILL of a create held before its unpack leaves no rootfs, and the re-run converges", async () => {
+    const hold = path.join(outside, "held-cli");
+    const args = ["create", ...b("killed"), "--backing-store", "loop", "--size", "64M", "--source", image];
+    const run = startCli(args, { LXC_ROOTFS_HOLDPOINT: "fill:formatted", LXC_ROOTFS_HOLD_FILE: hold });
+    await waitForFile(hold);
+    run.child.kill("SIGKILL");
+    expect((await run.done).signal).toBe("SIGKILL");
+    await fs.rm(hold);
+    await expectNoLeaks(lxcPath, { settle: true });
+    const config = await fs.readFile(path.join(lxcPath, "killed", "config"), "utf8").catch(() => "");
+    expect(config).not.toMatch(/lxc\.rootfs\.path/);
+    const out = await cliOk(args);
+    expect(out.sourceDigest).toBe(`sha256:${digest}`);
+    expect((await fs.readdir(path.join(lxcPath, "killed"))).sort()).toEqual(["config", "rootdev", "rootfs"]);
+    expect(await withImageMounted(path.join(lxcPath, "killed", "rootdev"), lxcPath, facts)).toBe(expected);
+    await cliOk(["destroy", ...b("killed")]);
   });
 });
 

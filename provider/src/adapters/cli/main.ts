@@ -20,6 +20,8 @@ const OPTIONS: Record<string, string> = {
   size: "size",
   fstype: "fstype",
   from: "from",
+  source: "source.url",
+  sha256: "source.sha256",
   vgname: "vgName",
   lvname: "lvName",
   thinpool: "thinPool",
@@ -33,8 +35,8 @@ const OPTIONS: Record<string, string> = {
 const REQUEST_NAMES: Record<string, string> = { snapshotName: "name" };
 
 const USAGE = `usage:
-  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS]
-  lxc-rootfs create-plan --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS]
+  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS | --source TARBALL [--sha256 HEX]]
+  lxc-rootfs create-plan (the same as create)
   lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS]
   lxc-rootfs inspect --lxcpath DIR --name NAME
   lxc-rootfs destroy --lxcpath DIR --name NAME
@@ -50,8 +52,8 @@ class UsageError extends Error {}
 
 /** The properties each command takes besides container and lxcPath: the core's requests' own. */
 const TAKES: Record<string, readonly string[]> = {
-  create: [...CHANGE_KEYS, "from"],
-  "create-plan": [...CHANGE_KEYS, "from"],
+  create: [...CHANGE_KEYS, "from", "source"],
+  "create-plan": [...CHANGE_KEYS, "from", "source"],
   update: [...CHANGE_KEYS, "rootfsPath"],
   inspect: ["rootfsPath"],
   destroy: ["rootfsPath"],
@@ -63,7 +65,8 @@ const TAKES: Record<string, readonly string[]> = {
 
 function optionOf(property: string): string {
   const own = Object.keys(REQUEST_NAMES).find((k) => REQUEST_NAMES[k] === property) ?? property;
-  const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === own);
+  // An object input (source) is named by the flag of its first property (--source for source.url).
+  const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === own) ?? Object.keys(OPTIONS).find((k) => OPTIONS[k].startsWith(`${own}.`));
   return flag ? `--${flag}` : property;
 }
 
@@ -109,7 +112,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   const inputs: Record<string, unknown> = {};
   for (const [flag, prop] of Object.entries(OPTIONS)) {
     const v = parsed.values[flag];
-    if (v !== undefined) inputs[prop] = v;
+    if (v === undefined) continue;
+    // A property of an object input (source.url) goes into that object.
+    const [own, inner] = prop.split(".");
+    if (inner === undefined) inputs[own] = v;
+    else inputs[own] = { ...(inputs[own] as object | undefined), [inner]: v };
   }
   const log = (m: string) => err.write(`lxc-rootfs: ${m}\n`);
   try {
