@@ -2,7 +2,7 @@
 /**
  * The demo: runs the Pulumi.yaml project (examples/quickstart) with `pulumi up` through the engine, on a
  * local file backend in .demo/, then boots the loop rootfs with lxc-execute.
- *   npm run demo             make .demo/ (a busybox seed, a btrfs filesystem in a loop image), pulumi up
+ *   npm run demo             make .demo/ (a busybox rootfs tarball, a btrfs filesystem in a loop image), pulumi up
  *   npm run demo -- destroy  pulumi destroy, then remove .demo/
  * The program runs inline through the Automation API, which serves the Node language runtime itself; the
  * Pulumi CLI and the engine are the real ones from .tools/bin.
@@ -27,12 +27,53 @@ const mounted = (p) =>
     .split("\n")
     .some((l) => l.split(" ")[4] === p);
 
+/**
+ * A busybox rootfs tarball, the demo's OS image: Debian's static busybox with its applets as symlinks, the
+ * directories LXC mounts onto, and root in /etc/passwd. Packed by GNU tar with numeric owners and xz, as an
+ * image server's rootfs.tar.xz is. Returns its path and sha256.
+ */
+function busyboxImage() {
+  const image = path.join(DEMO, "busybox-rootfs.tar.xz");
+  if (!fs.existsSync(image)) {
+    step("a busybox rootfs tarball from Debian's busybox-static: the OS image `source` unpacks");
+    const tree = path.join(DEMO, "busybox-tree");
+    fs.rmSync(tree, { recursive: true, force: true });
+    for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "dev", "etc", "proc", "sys", "tmp", "root", "var", "lib", "lib64", "usr/lib"])
+      fs.mkdirSync(path.join(tree, d), { recursive: true });
+    fs.copyFileSync("/bin/busybox", path.join(tree, "bin", "busybox"));
+    fs.chmodSync(path.join(tree, "bin", "busybox"), 0o755);
+    for (const applet of sh("/bin/busybox", ["--list-full"]).split("\n").filter(Boolean)) {
+      const link = path.join(tree, applet);
+      if (!fs.existsSync(link)) fs.symlinkSync("/bin/busybox", link);
+    }
+    fs.writeFileSync(path.join(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+    fs.writeFileSync(path.join(tree, "etc", "group"), "root:x:0:\n");
+    fs.chmodSync(path.join(tree, "tmp"), 0o1777);
+    sh("tar", ["--create", "--xz", "--file", image, "--numeric-owner", "--owner=0", "--group=0", "-C", tree, "."]);
+    fs.rmSync(tree, { recursive: true });
+  }
+  return { url: image, sha256: require("crypto").createHash("sha256").update(fs.readFileSync(image)).digest("hex") };
+}
+
+/** The container's config, as a user writes it: LXC's busybox template's, less network; the rootfs adds lxc.rootfs.path. */
 function containerConfig(where, name) {
-  const seed = fs.readFileSync(path.join(LXC, "seed", "config"), "utf8");
-  const lines = seed.split("\n").filter((l) => !/^lxc\.(rootfs\.path|net\.|uts\.name)/.test(l));
+  const lines = [
+    `lxc.uts.name = ${name}`,
+    "lxc.net.0.type = none",
+    "lxc.apparmor.profile = generated",
+    "lxc.apparmor.allow_nesting = 1",
+    "lxc.signal.halt = SIGUSR1",
+    "lxc.signal.reboot = SIGTERM",
+    "lxc.autodev = 1",
+    "lxc.tty.max = 5",
+    "lxc.pty.max = 1",
+    "lxc.cap.drop = sys_module mac_admin mac_override sys_time",
+    "lxc.mount.auto = cgroup:mixed proc:mixed sys:ro",
+    "lxc.mount.entry = shm dev/shm tmpfs defaults,create=dir 0 0",
+  ];
   fs.mkdirSync(path.join(where, name), { recursive: true });
   const file = path.join(where, name, "config");
-  if (!fs.existsSync(file)) fs.writeFileSync(file, [...lines, `lxc.uts.name = ${name}`, "lxc.net.0.type = none", ""].join("\n"));
+  if (!fs.existsSync(file)) fs.writeFileSync(file, [...lines, ""].join("\n"));
 }
 
 async function stack() {
@@ -52,20 +93,18 @@ async function stack() {
       },
     },
   );
+  const image = busyboxImage();
   await s.setAllConfig({
     "pulumi-lxc-demo:lxcPath": { value: LXC },
     "pulumi-lxc-demo:btrfsLxcPath": { value: BTRFS_LXC },
-    "pulumi-lxc-demo:seed": { value: `dir:${path.join(LXC, "seed", "rootfs")}` },
+    "pulumi-lxc-demo:image": { value: image.url },
+    "pulumi-lxc-demo:imageSha256": { value: image.sha256 },
   });
   return s;
 }
 
 async function up() {
   fs.mkdirSync(LXC, { recursive: true });
-  if (!fs.existsSync(path.join(LXC, "seed"))) {
-    step("lxc-create -t busybox: a seed rootfs from LXC's own template");
-    sh("lxc-create", ["-P", LXC, "-n", "seed", "-t", "busybox"]);
-  }
   if (!mounted(BTRFS)) {
     step("a 2 GiB btrfs filesystem in a sparse loop image, for the btrfs and overlay rootfs");
     if (!fs.existsSync(BTRFS_IMG)) {
@@ -99,7 +138,6 @@ async function destroy() {
     await s.destroy({ onOutput: (o) => process.stdout.write(o) });
     await s.workspace.removeStack("demo");
   }
-  if (fs.existsSync(path.join(LXC, "seed"))) sh("lxc-destroy", ["-P", LXC, "-n", "seed"]);
   if (mounted(BTRFS)) sh("umount", [BTRFS]);
   fs.rmSync(DEMO, { recursive: true, force: true });
   console.log("demo removed");
