@@ -92,6 +92,30 @@ describe("thick LVM", () => {
     await unchanged();
   });
 
+  it("unpacks a rootfs tarball (`source`) into a new LV, exactly", async () => {
+    const tarball = path.join(lxcPath, "seed.tar.gz");
+    await must([
+      "tar",
+      "--create",
+      "--gzip",
+      "--file",
+      tarball,
+      "--numeric-owner",
+      "--acls",
+      "--xattrs",
+      "--sparse",
+      "-C",
+      `${lxcPath}/seed/rootfs`,
+      ".",
+    ]);
+    const sha256 = (await must(["sha256sum", tarball])).split(" ")[0];
+    const out = await cliOk(["create", ...base("image"), ...lvm(), "--size", "128M", "--source", tarball, "--sha256", sha256]);
+    expect(out).toMatchObject({ method: "unpack", sourceDigest: `sha256:${sha256}`, rootfsPath: `lvm:/dev/${VG}/image` });
+    expect(await digestOf(`/dev/${VG}/image`)).toBe(seedDigest);
+    await cliOk(["destroy", ...base("image")]);
+    await fs.rm(tarball);
+  });
+
   it("reports the LV as lvs does", async () => {
     const out = await cliOk(["inspect", ...base("web")]);
     expect(out).toMatchObject({ backingStore: "lvm", sizeBytes: 256 * M, fstype: "ext4", allocatedBytes: 256 * M });

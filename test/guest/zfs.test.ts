@@ -131,6 +131,30 @@ describe("zfs", () => {
     await unchanged();
   });
 
+  it("unpacks a rootfs tarball (`source`) into a new dataset, exactly", async () => {
+    const tarball = path.join(lxcPath, "seed.tar.gz");
+    await must([
+      "tar",
+      "--create",
+      "--gzip",
+      "--file",
+      tarball,
+      "--numeric-owner",
+      "--acls",
+      "--xattrs",
+      "--sparse",
+      "-C",
+      `${lxcPath}/seed/rootfs`,
+      ".",
+    ]);
+    const sha256 = (await must(["sha256sum", tarball])).split(" ")[0];
+    const out = await cliOk(["create", ...base("image"), ...zfs, "--size", "256M", "--source", tarball, "--sha256", sha256]);
+    expect(out).toMatchObject({ method: "unpack", sourceDigest: `sha256:${sha256}`, rootfsPath: `zfs:${ROOT}/image` });
+    expect(await digestOf(`${ROOT}/image`)).toBe(seedDigest);
+    await cliOk(["destroy", ...base("image")]);
+    await fs.rm(tarball);
+  });
+
   it("refuses to destroy a rootfs that a clone depends on, and keeps it", async () => {
     const r = await cli(["destroy", ...base("web")]);
     expect(r.code).not.toBe(0);
