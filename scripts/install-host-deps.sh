@@ -6,9 +6,11 @@ set -euo pipefail
 source "$(dirname "$0")/retry.sh"
 # Usage: install-host-deps.sh [--tests]
 # --tests adds what only the tests use: qemu-user-static and an arm64 sysroot, to run the arm64 agent and
-# its Node.js under emulation (test/remote/arm64.test.ts).
+# its Node.js under emulation (test/remote/arm64.test.ts); and what scripts/setup-images.sh builds the image
+# fixtures with (debootstrap, umoci, the compressors, and getfacl, getfattr and getcap for the manifests).
 PKGS=(lxc btrfs-progs xfsprogs e2fsprogs rsync busybox-static lvm2 util-linux python3-venv openssh-client openssh-server sudo g++ make)
-[ "${1:-}" != --tests ] || PKGS+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross)
+[ "${1:-}" != --tests ] || PKGS+=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross
+  debootstrap umoci xz-utils zstd acl attr libcap2-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

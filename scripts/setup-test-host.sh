@@ -6,7 +6,8 @@
 #   agent's line (test/remote/arm64.test.ts), into ~/.cache/pulumi-lxc;
 # - Debian 12's own Node.js 18 with the packages its externalized builtins live in, unpacked (not installed)
 #   under ~/.cache/pulumi-lxc/debian-nodejs-<version>: a test host has it as its node, and the agent must
-#   never run it (test/remote/faults.test.ts).
+#   never run it (test/remote/faults.test.ts);
+# - the OS-image fixtures (scripts/setup-images.sh), built from Debian's packages once per machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
@@ -37,3 +38,4 @@ debian_node() {
 # A Debian security update replaces the version the lists name: read them again, then try again, each under
 # retry (an archive that is down is waited out, as every fetch here is).
 debian_node || { retry apt-get update -qq && retry debian_node; }
+bash scripts/setup-images.sh >/dev/null

@@ -37,6 +37,13 @@ export const REQUIRED_COMMANDS = [
   "sudo",
   // The arm64 agent's test (install-host-deps.sh --tests installs it, and the arm64 sysroot).
   "qemu-aarch64-static",
+  // The image fixtures' checks (test/helpers/images.ts; install-host-deps.sh --tests installs them).
+  "umoci",
+  "zstd",
+  "xfs_io",
+  "getfacl",
+  "getfattr",
+  "getcap",
 ];
 
 const SETUP_TEST = path.resolve(__dirname, "..", "..", ".tools", "setup-test");

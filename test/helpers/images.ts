@@ -1,0 +1,65 @@
+/**
+ * The OS-image fixtures that scripts/setup-images.sh builds once per machine (docs/development.md lists
+ * them), for the tests of `source`, and the two ways to compare a rootfs with an image: the manifest of a
+ * tree (scripts/tree-manifest.sh) and GNU tar's exact unpack.
+ */
+import { existsSync, readFileSync } from "fs";
+import os from "os";
+import path from "path";
+import { must, REPO } from "./env";
+
+const SETUP = path.join(REPO, "scripts", "setup-images.sh");
+
+/** GNU tar's flags for an unpack that keeps everything the fixtures hold (what setup-images.sh checks with). */
+export const EXACT_TAR = ["--numeric-owner", "-p", "--acls", "--xattrs", "--xattrs-include=*", "--sparse"];
+
+export interface ImageFixtures {
+  dir: string;
+  busybox: { tarball: string; manifest: string };
+  debian: { xz: string; zst: string; manifest: string; lxcMeta: string; incusMeta: string };
+  /** A static image server's root: LXC's meta/1.0/index-system and simplestreams' streams/v1/. */
+  server: { root: string; indexSystem: string; streamsIndex: string; streamsImages: string };
+  /** An OCI layout (tag `latest`) and what its unpack must hold (see oci.expect's comment). */
+  oci: { layout: string; image: string; expect: string };
+}
+
+/** The fixtures' paths; throws, saying how to build them, when this machine has not. */
+export function imageFixtures(): ImageFixtures {
+  // The recipe version is declared once, in the script that builds it.
+  const recipe = /^RECIPE=(\d+)$/m.exec(readFileSync(SETUP, "utf8"))?.[1];
+  const cache = process.env.PULUMI_LXC_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-lxc");
+  const dir = path.join(cache, "images", String(recipe));
+  if (!existsSync(dir))
+    throw new Error(
+      `the OS-image fixtures are missing (${dir}): build them with \`bash scripts/setup-images.sh\` (scripts/setup-test-host.sh does)`,
+    );
+  const at = (...p: string[]) => path.join(dir, ...p);
+  return {
+    dir,
+    busybox: { tarball: at("busybox.tar.gz"), manifest: at("busybox.manifest") },
+    debian: {
+      xz: at("debian-12.tar.xz"),
+      zst: at("debian-12.tar.zst"),
+      manifest: at("debian-12.manifest"),
+      lxcMeta: at("debian-12.meta.tar.xz"),
+      incusMeta: at("debian-12.incus.tar.xz"),
+    },
+    server: {
+      root: at("server"),
+      indexSystem: at("server", "meta", "1.0", "index-system"),
+      streamsIndex: at("server", "streams", "v1", "index.json"),
+      streamsImages: at("server", "streams", "v1", "images.json"),
+    },
+    oci: { layout: at("oci"), image: `${at("oci")}:latest`, expect: at("oci.expect") },
+  };
+}
+
+/** The manifest of a tree: one line per path, everything an exact unpack keeps (scripts/tree-manifest.sh). */
+export function treeManifest(root: string): Promise<string> {
+  return must(["bash", path.join(REPO, "scripts", "tree-manifest.sh"), root]);
+}
+
+/** Unpacks an archive (any compression GNU tar detects) into dir with EXACT_TAR, all of it or the members named. */
+export async function unpackExact(archive: string, dir: string, members: string[] = []): Promise<void> {
+  await must(["tar", ...EXACT_TAR, "-C", dir, "-xf", archive, ...members]);
+}
