@@ -2,7 +2,7 @@
 import { promises as fs } from "fs";
 import { AlreadyExists } from "../model/errors";
 import { RootfsSpec, containerDirOf } from "../model/requests";
-import { CreatePlan, FillPlan } from "../model/plans";
+import { CreatePlan, FillPlan, ImageShape } from "../model/plans";
 import { CopyMethod, CreateResult } from "../model/results";
 import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
@@ -20,7 +20,8 @@ import { ResolvedImage, resolveImage } from "./source";
 /** What fills a new store: `from`'s rootfs, or an OS image (`source`); neither for an empty one. */
 interface Filling {
   source?: Source;
-  image?: ResolvedImage;
+  /** Resolved to a file on the host; only planned (a preview of an image not fetched yet) otherwise. */
+  image?: ResolvedImage | ImageShape;
 }
 
 /**
@@ -28,11 +29,11 @@ interface Filling {
  * can unpack, of its sha256 (the spec is validated: never both). A layered store's `from` is its lower
  * layer, not something to copy.
  */
-async function precheck(spec: RootfsSpec, opts: OperationOptions): Promise<Filling> {
+async function precheck(spec: RootfsSpec, opts: OperationOptions, fetch: boolean): Promise<Filling> {
   const ctx = readOnlyContext(spec, opts);
   const driver = DRIVERS[spec.backingStore];
   await driver.precheck?.(ctx, spec, spec.lxcPath);
-  if (spec.source !== undefined) return { image: await resolveImage(ctx, spec.source) };
+  if (spec.source !== undefined) return { image: await resolveImage(ctx, spec.source, fetch) };
   const source = spec.from !== undefined ? await observeSource(ctx, spec.from) : undefined;
   return driver.caps.needsLower ? {} : { source };
 }
@@ -74,7 +75,7 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }
  * operation awaits recovery (the create recovers first).
  */
 export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
-  const filling = await precheck(spec, opts);
+  const filling = await precheck(spec, opts, false);
   if (await hasJournal(spec)) return null;
   return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling)).plan, { readOnly: true });
 }
@@ -84,14 +85,14 @@ export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Prom
  * were gone. The room it counts is the host's now, with the old rootfs still on it.
  */
 export async function planCreateInPlace(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
-  const filling = await precheck(spec, opts);
+  const filling = await precheck(spec, opts, false);
   if (await hasJournal(spec)) return null;
   return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling, true)).plan, { readOnly: true });
 }
 
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
   const containerDir = containerDirOf(spec);
-  const filling = await precheck(spec, opts);
+  const filling = await precheck(spec, opts, true);
   const dirExisted = await fs.lstat(containerDir).then(
     () => true,
     () => false,

@@ -1,6 +1,6 @@
 /** Filling a new store as planned: empty, the store's own clone, a block copy, a file copy, or an unpacked image. */
 import { RootfsError } from "../model/errors";
-import { FillPlan, Target } from "../model/plans";
+import { FillPlan, ImageShape, Target } from "../model/plans";
 import { CopyMethod } from "../model/results";
 import { Driver, Location, OpContext, StoreUsage } from "../drivers/types";
 import { isBlock } from "../drivers";
@@ -36,7 +36,7 @@ export async function buildStore(
   driver: Driver,
   built: Location,
   plan: FillPlan,
-  { source, image }: { source?: Source; image?: ResolvedImage },
+  { source, image }: { source?: Source; image?: ResolvedImage | ImageShape },
 ): Promise<CopyMethod> {
   const { target } = plan;
   switch (plan.strategy) {
@@ -67,7 +67,7 @@ export async function buildStore(
     case "file-copy":
       return fileCopy(ctx, driver, built, target, sourceOf(source, plan), plan.bytesToMove);
     case "unpack": {
-      if (!image) throw new RootfsError("internal: an unpack without its image");
+      if (!image || !("file" in image)) throw new RootfsError("internal: an unpack without its image on the host");
       await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
       await holdpoint("fill:formatted");
       await unpackImage(ctx, { driver, loc: built, fstype: target.fstype ?? null }, image, plan.bytesToMove);

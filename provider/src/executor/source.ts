@@ -12,6 +12,8 @@ import { OpContext } from "../drivers/types";
 import { CompressionName, compressionOf, requireDecompressor, tarStreamBytes } from "../host/archive";
 import { digestOf } from "../host/digest";
 import { imageSourceOf } from "../model/images";
+import { imageNameOf, isRemoteUrl, redactedUrl } from "../model/urls";
+import { cachedImage, dropCached, fetchImage, headImage } from "../host/download";
 
 /** An image ready to unpack: the file, what the planner counts, and the compression tar is told of. */
 export interface ResolvedImage extends ImageShape {
@@ -19,7 +21,7 @@ export interface ResolvedImage extends ImageShape {
   compression: CompressionName;
 }
 
-const URL_ALLOWED = "the absolute path of a rootfs tarball on the LXC host, or a file:// URL of one";
+const URL_ALLOWED = "the absolute path of a rootfs tarball on the LXC host, a file:// URL of one, or an http(s) URL the host fetches";
 
 /** The file `url` names on the host: an absolute path, or a file:// URL without a host. */
 function fileOf(url: string): string {
@@ -33,34 +35,65 @@ function fileOf(url: string): string {
     }
     return file;
   }
-  throw new InvalidInput("source.url", url, URL_ALLOWED);
+  // A URL of another scheme is shown without what may be secret in it.
+  throw new InvalidInput("source.url", /^[a-z][a-z0-9+.-]*:/i.test(url) ? redactedUrl(url) : url, URL_ALLOWED);
 }
 
-/**
- * Finds and checks the image `source` names: a regular file, a tarball in a compression this host can read,
- * of the sha256 given (computed either way: the create records it). Nothing is written.
- */
-export async function resolveImage(ctx: OpContext, given: ImageSource): Promise<ResolvedImage> {
-  const source = imageSourceOf(given);
-  const wanted = source.sha256;
-  const file = fileOf(source.url);
+/** A local file: found, and checked as a tarball of the sha256 given. `shown`: how messages name it. */
+async function resolveFile(ctx: OpContext, file: string, source: ImageSource, shown: string, name: string): Promise<ResolvedImage> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, "r");
   } catch (e) {
-    throw new InvalidInput("source.url", source.url, `${URL_ALLOWED}; opening it failed: ${(e as NodeJS.ErrnoException).code}`);
+    throw new InvalidInput("source.url", shown, `${URL_ALLOWED}; opening it failed: ${(e as NodeJS.ErrnoException).code}`);
   }
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new InvalidInput("source.url", source.url, `${URL_ALLOWED}; this is not a regular file`);
-    const compression = await compressionOf(handle, "source.url", source.url);
+    if (!st.isFile()) throw new InvalidInput("source.url", shown, `${URL_ALLOWED}; this is not a regular file`);
+    const compression = await compressionOf(handle, "source.url", shown);
     await requireDecompressor(ctx.run, compression);
     const digest = await digestOf(handle);
-    if (wanted !== undefined && digest !== `sha256:${wanted}`)
-      throw new InvalidInput("source.sha256", source.sha256, `the tarball's sha256, and ${file} has ${digest}`);
+    if (source.sha256 !== undefined && digest !== `sha256:${source.sha256}`)
+      throw new InvalidInput("source.sha256", source.sha256, `the tarball's sha256, and ${shown} has ${digest}`);
     const streamBytes = await tarStreamBytes(ctx.run, file, compression, st.size);
-    return { file, compression, digest, streamBytes, name: path.basename(file) };
+    return { file, compression, digest, streamBytes, name };
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * An image by URL: from the host's cache when it holds that sha256 (a cached file that lost its digest is
+ * dropped and fetched again), else fetched there, by the host itself. `fetch` false (a preview): nothing is
+ * fetched; the server is asked whether it has the image, and the plan counts the tree once it is fetched.
+ */
+async function resolveRemote(ctx: OpContext, source: ImageSource, fetch: boolean): Promise<ResolvedImage | ImageShape> {
+  const shown = redactedUrl(source.url);
+  const hex = source.sha256;
+  if (hex === undefined)
+    throw new InvalidInput("source.sha256", undefined, `required for an image fetched by URL (${shown}): it is checked against it`);
+  const name = imageNameOf(source.url);
+  const cached = await cachedImage(hex);
+  if (cached) {
+    try {
+      return await resolveFile(ctx, cached, source, shown, name);
+    } catch (e) {
+      if (!(e instanceof InvalidInput && e.property === "source.sha256")) throw e;
+      await dropCached(hex);
+    }
+  }
+  if (!fetch) return { name, digest: `sha256:${hex}`, streamBytes: null, fetchBytes: (await headImage(ctx.run, source.url)).bytes };
+  return resolveFile(ctx, await fetchImage(ctx.run, source.url, hex), source, shown, name);
+}
+
+/**
+ * Finds and checks the image `source` names: a regular file, a tarball in a compression this host can read,
+ * of the sha256 given (computed either way: the create records it). An http(s) URL is fetched into the
+ * host's image cache when `fetch` (a create); a preview fetches nothing. Nothing else is written.
+ */
+export async function resolveImage(ctx: OpContext, given: ImageSource, fetch: boolean): Promise<ResolvedImage | ImageShape> {
+  const source = imageSourceOf(given);
+  if (isRemoteUrl(source.url)) return resolveRemote(ctx, source, fetch);
+  const file = fileOf(source.url);
+  return resolveFile(ctx, file, source, source.url, path.basename(file));
 }

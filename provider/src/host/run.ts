@@ -9,11 +9,12 @@ export interface RunOptions {
   /** Collect at most this many bytes of stdout. */
   maxOutput?: number;
   /**
-   * What the tool reads on stdin (default: nothing, /dev/null). A file is streamed through this process,
-   * `onRead` seeing every byte in order and then the rest of the file the tool left unread: a hash taken
-   * there covers exactly what the tool was given.
+   * What the tool reads on stdin (default: nothing, /dev/null): a text (what must not be in an argv, which
+   * any user can read in /proc), or a file streamed through this process, `onRead` seeing every byte in
+   * order and then the rest of the file the tool left unread: a hash taken there covers exactly what the
+   * tool was given.
    */
-  stdin?: { file: string; onRead: (chunk: Buffer) => void };
+  stdin?: { file: string; onRead: (chunk: Buffer) => void } | { text: string };
   /** Where stdout goes, chunk by chunk, instead of being collected: for output too large to hold. */
   onStdout?: (chunk: Buffer) => void;
 }
@@ -79,7 +80,11 @@ export const run: Runner = (argv, opts = {}) =>
     let stdout = "";
     let stderr = "";
     let fed: Promise<void> = Promise.resolve();
-    if (opts.stdin) fed = feed(opts.stdin.file, child.stdin!, opts.stdin.onRead);
+    const stdin = opts.stdin;
+    if (stdin && "text" in stdin) {
+      child.stdin!.on("error", () => undefined); // EPIPE: the tool did not read it all, which its status judges
+      child.stdin!.end(stdin.text);
+    } else if (stdin) fed = feed(stdin.file, child.stdin!, stdin.onRead);
     // A file that cannot be read fails the run once the tool is done (it sees its stdin end early).
     let feedError: unknown;
     fed.catch((e: unknown) => (feedError = e));

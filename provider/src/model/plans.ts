@@ -60,7 +60,10 @@ export interface ImageShape {
   name: string;
   /** `sha256:<hex>` of the tarball. */
   digest: string;
-  streamBytes: number;
+  /** The tar stream's bytes; null for an image not fetched yet (a preview): the create counts them once it is. */
+  streamBytes: number | null;
+  /** For an image to fetch: the bytes the server says it will send, when it says. */
+  fetchBytes?: number | null;
 }
 
 /** A new store made and formatted, and an OS image unpacked into it. */

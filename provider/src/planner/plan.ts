@@ -96,6 +96,8 @@ export function planFill(source: StoreShape | undefined, target: Target): FillPl
  * fit the target's size.
  */
 export function planUnpack(image: ImageShape, target: Target): UnpackPlan {
+  // An image not fetched yet is counted once it is (the create plans again then): its tree is unknown now.
+  if (image.streamBytes === null) return { strategy: "unpack", target, image, bytesToMove: 0 };
   const treeBytes = Math.ceil((image.streamBytes * 33) / 32);
   checkFits(`the new ${target.store} rootfs`, treeBytes, target.size);
   return { strategy: "unpack", target, image, bytesToMove: treeBytes };
@@ -146,8 +148,14 @@ export function describeCreate(target: Target, at: string, fill: FillPlan, sourc
       return `${made}, a block copy of ${mib(fill.bytesToMove)} allocated from ${from}`;
     case "file-copy":
       return `${made}, a copy of ${mib(fill.bytesToMove)} file by file from ${from}`;
-    case "unpack":
-      return `${made}, unpacked from the image ${fill.image.name} (${fill.image.digest}, a tar stream of ${mib(fill.image.streamBytes)})`;
+    case "unpack": {
+      const { name, digest, streamBytes, fetchBytes } = fill.image;
+      const size =
+        streamBytes !== null
+          ? `a tar stream of ${mib(streamBytes)}`
+          : `fetched at up${fetchBytes ? `: ${mib(fetchBytes)}` : ""}, then counted`;
+      return `${made}, unpacked from the image ${name} (${digest}, ${size})`;
+    }
   }
 }
 

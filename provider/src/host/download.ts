@@ -1,0 +1,134 @@
+/**
+ * OS images fetched by URL, kept on the host in a cache keyed by their sha256. curl fetches, with the
+ * host's proxy settings (HTTPS_PROXY, NO_PROXY) and CA store; the URL reaches it on stdin, never in an argv.
+ * A download lands in a private temporary file, is hashed, and only then renamed into the cache: a file
+ * under its digest's name has had that digest. The unpack hashes it again as it reads it.
+ */
+import { randomBytes } from "crypto";
+import { promises as fs } from "fs";
+import path from "path";
+import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
+import { curlUrlConfig, redactedUrl } from "../model/urls";
+import { digestOf } from "./digest";
+import { Runner } from "./run";
+
+/** Where images are kept: documented among the places outside a container's directory this tool writes. */
+export function imageCacheDir(): string {
+  return process.env.LXC_ROOTFS_IMAGE_CACHE ?? "/var/cache/lxc-rootfs/images";
+}
+
+/** The cache's bound (8 GiB): past it, the least recently used images go, but none used within the hour. */
+function cacheBound(): number {
+  const given = Number(process.env.LXC_ROOTFS_IMAGE_CACHE_BYTES);
+  return Number.isSafeInteger(given) && given > 0 ? given : 8 * 2 ** 30;
+}
+const IN_USE_MS = 60 * 60 * 1000;
+
+const cachedPath = (hex: string) => path.join(imageCacheDir(), `sha256-${hex}`);
+
+/**
+ * The cached image of that sha256, its use recorded (its mtime: what eviction orders by); null when there is
+ * none. The caller hashes it before use, and drops it (dropCached) when it no longer has its digest.
+ */
+export async function cachedImage(hex: string): Promise<string | null> {
+  const file = cachedPath(hex);
+  const st = await fs.lstat(file).catch(() => null);
+  if (!st?.isFile()) return null;
+  const now = new Date();
+  await fs.utimes(file, now, now);
+  return file;
+}
+
+export async function dropCached(hex: string): Promise<void> {
+  await fs.rm(cachedPath(hex), { force: true });
+}
+
+/** curl's message, with anything of the URL that may be secret taken out (curl rarely repeats it; never trust that). */
+function curlFailure(url: string, e: unknown): RootfsError {
+  if (!(e instanceof ToolFailed)) throw e;
+  let message = e.stderr.trim().split("\n").pop() ?? "";
+  const u = new URL(url);
+  for (const secret of [url, u.href, u.username, u.password, u.search, u.hash]) {
+    if (secret.length > 1) message = message.split(secret).join("…");
+  }
+  return new RootfsError(
+    `fetching the image at ${redactedUrl(url)} failed: ${message || `curl exited ${e.exitCode}`}. Nothing was changed.`,
+  );
+}
+
+/** curl's options for every request: no ~/.curlrc (-q, first), HTTP(S) only, on redirects too, and no hang. */
+const CURL = ["curl", "-q", "--silent", "--show-error", "--location", "--proto", "=http,https", "--proto-redir", "=http,https"];
+
+/**
+ * Asks the server for the image without fetching it (a preview): a 2xx's length, or null when it gives none
+ * or refuses HEAD (403, 405: a presigned URL signed for GET only is still reached). Any other answer, or none,
+ * fails naming the URL as it may be shown.
+ */
+export async function headImage(run: Runner, url: string): Promise<{ bytes: number | null }> {
+  const { stdout } = await run(
+    [...CURL, "--head", "--connect-timeout", "15", "--max-time", "30", "--write-out", "\n%{http_code}", "--config", "-"],
+    {
+      stdin: { text: curlUrlConfig(url) },
+    },
+  ).catch((e: unknown) => {
+    throw curlFailure(url, e);
+  });
+  const lines = stdout.trim().split(/\r?\n/);
+  const code = Number(lines.pop());
+  if (code === 403 || code === 405) return { bytes: null };
+  if (!(code >= 200 && code < 300))
+    throw new RootfsError(
+      `the image at ${redactedUrl(url)} cannot be fetched: the server answered ${code || "nothing"}. Nothing was changed.`,
+    );
+  const lengths = lines.map((l) => /^content-length:\s*(\d+)\s*$/i.exec(l)).filter((m) => m !== null);
+  return { bytes: lengths.length ? Number(lengths[lengths.length - 1]![1]) : null };
+}
+
+/**
+ * Fetches the image into the cache and returns its file there. What the server sent is hashed before it is
+ * kept: another sha256 fails naming both, and nothing is kept. Then the cache is brought back under its bound.
+ */
+export async function fetchImage(run: Runner, url: string, hex: string): Promise<string> {
+  const dir = imageCacheDir();
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const part = path.join(dir, `.part-${randomBytes(8).toString("hex")}`);
+  try {
+    await run(
+      [...CURL, "--fail", "--connect-timeout", "30", "--speed-time", "60", "--speed-limit", "1024", "--output", part, "--config", "-"],
+      {
+        stdin: { text: curlUrlConfig(url) },
+      },
+    ).catch((e: unknown) => {
+      throw curlFailure(url, e);
+    });
+    const handle = await fs.open(part, "r");
+    const digest = await digestOf(handle).finally(() => handle.close());
+    if (digest !== `sha256:${hex}`)
+      throw new InvalidInput("source.sha256", hex, `the sha256 of what ${redactedUrl(url)} serves, which is ${digest}`);
+    const file = cachedPath(hex);
+    await fs.rename(part, file);
+    await evict(file);
+    return file;
+  } finally {
+    await fs.rm(part, { force: true });
+  }
+}
+
+/** The least recently used images go until the cache is under its bound; `keep` and those used within the hour stay. */
+async function evict(keep: string): Promise<void> {
+  const dir = imageCacheDir();
+  const entries = await Promise.all(
+    (await fs.readdir(dir))
+      .filter((n) => n.startsWith("sha256-"))
+      .map(async (n) => ({ file: path.join(dir, n), st: await fs.lstat(path.join(dir, n)).catch(() => null) })),
+  );
+  const files = entries.filter((e) => e.st?.isFile()).sort((a, b) => a.st!.mtimeMs - b.st!.mtimeMs);
+  let total = files.reduce((sum, e) => sum + e.st!.size, 0);
+  const recent = Date.now() - IN_USE_MS;
+  for (const { file, st } of files) {
+    if (total <= cacheBound()) break;
+    if (file === keep || st!.mtimeMs > recent) continue;
+    await fs.rm(file, { force: true });
+    total -= st!.size;
+  }
+}

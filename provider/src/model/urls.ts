@@ -1,0 +1,40 @@
+/** Image URLs as they may be shown and given to curl: a URL may carry a credential, which is never shown. */
+
+/** Whether `url` is fetched over the network (http or https), rather than read from the host's files. */
+export function isRemoteUrl(url: string): boolean {
+  return /^https?:\/\//i.test(url);
+}
+
+/**
+ * The URL as it may be shown in a message or a plan line: scheme, host, port and path, without a user, a
+ * password, a query or a fragment (where tokens live: `user:pass@`, a presigned URL's signature). Fails
+ * closed: what does not parse shows as a placeholder.
+ */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return "(a URL that does not parse)";
+  }
+}
+
+/** The file name the URL's path ends in, for a plan line; `image` when its path names none. */
+export function imageNameOf(url: string): string {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+    return name || "image";
+  } catch {
+    return "image";
+  }
+}
+
+/**
+ * A curl config line giving the URL, in WHATWG's serialization (which percent-encodes what a config line
+ * could misread), quoted as curl's config reads quotes. The URL goes on curl's stdin, never in its argv,
+ * which any user of the host can read in /proc.
+ */
+export function curlUrlConfig(url: string): string {
+  const href = new URL(url).href;
+  return `url = "${href.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"\n`;
+}
