@@ -142,7 +142,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["lvName"] = args?.lvName;
             resourceInputs["lxcPath"] = (args?.lxcPath) ?? "/var/lib/lxc";
             resourceInputs["size"] = args?.size;
-            resourceInputs["source"] = args?.source;
+            resourceInputs["source"] = args?.source ? pulumi.secret(args.source) : undefined;
             resourceInputs["thinPool"] = args?.thinPool;
             resourceInputs["vgName"] = args?.vgName;
             resourceInputs["zfsRoot"] = args?.zfsRoot;
@@ -173,7 +173,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["zfsRoot"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
-        const secretOpts = { additionalSecretOutputs: ["connection"] };
+        const secretOpts = { additionalSecretOutputs: ["connection", "source"] };
         opts = pulumi.mergeOptions(opts, secretOpts);
         super(Rootfs.__pulumiType, name, resourceInputs, opts);
     }
@@ -216,7 +216,7 @@ export interface RootfsArgs {
      */
     size?: pulumi.Input<string | number | undefined>;
     /**
-     * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+     * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
      */
     source?: pulumi.Input<inputs.RootfsSourceArgs | undefined>;
     /**

@@ -73,6 +73,9 @@ describe("the dynamic provider", () => {
     const up = await t.run((onOutput) => t.stack.up({ onOutput }));
     expect(up.result.outputs.sourceDigest.value).toBe(`sha256:${one.sha256}`);
     expect(await marker(lxcPath)).toBe("one\n");
+    // A url may carry a credential: the state holds source only encrypted.
+    expect(await must(["grep", "-rc", "one.tar.gz", path.join(t.dir, "state")]).catch((e: Error) => e.message)).toMatch(/exited 1/);
+    expect(await must(["grep", "-rlc", "ciphertext", path.join(t.dir, "state")])).not.toBe("");
   });
 
   it("a new url with the same sha256 changes nothing on the host", async () => {
@@ -124,6 +127,7 @@ describe("the plugin (YAML)", () => {
     const up = await pulumi("up", "--yes");
     expect(up.code).toBe(0);
     expect(up.text).toMatch(new RegExp(`sourceDigest\\s*:\\s*"sha256:${one.sha256}"`));
+    expect((await pulumi("stack", "export", "--stack", "source")).stdout).not.toContain("one.tar.gz");
     expect(await marker(lxcPath)).toBe("one\n");
 
     await set("url", two.url);

@@ -751,7 +751,7 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 type RootfsSource struct {
 	// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
 	Sha256 *string `pulumi:"sha256"`
-	// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+	// The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
 	Url string `pulumi:"url"`
 }
 
@@ -770,7 +770,7 @@ type RootfsSourceInput interface {
 type RootfsSourceArgs struct {
 	// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
 	Sha256 pulumi.StringPtrInput `pulumi:"sha256"`
-	// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+	// The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
 	Url pulumi.StringInput `pulumi:"url"`
 }
 
@@ -857,7 +857,7 @@ func (o RootfsSourceOutput) Sha256() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RootfsSource) *string { return v.Sha256 }).(pulumi.StringPtrOutput)
 }
 
-// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+// The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
 func (o RootfsSourceOutput) Url() pulumi.StringOutput {
 	return o.ApplyT(func(v RootfsSource) string { return v.Url }).(pulumi.StringOutput)
 }
@@ -896,7 +896,7 @@ func (o RootfsSourcePtrOutput) Sha256() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+// The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
 func (o RootfsSourcePtrOutput) Url() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RootfsSource) *string {
 		if v == nil {

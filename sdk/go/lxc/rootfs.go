@@ -76,8 +76,12 @@ func NewRootfs(ctx *pulumi.Context,
 	if args.Connection != nil {
 		args.Connection = pulumi.ToSecret(args.Connection).(ConnectionPtrInput)
 	}
+	if args.Source != nil {
+		args.Source = pulumi.ToSecret(args.Source).(RootfsSourcePtrInput)
+	}
 	secrets := pulumi.AdditionalSecretOutputs([]string{
 		"connection",
+		"source",
 	})
 	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
@@ -135,7 +139,7 @@ type rootfsArgs struct {
 	LxcPath *string `pulumi:"lxcPath"`
 	// Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
 	Size interface{} `pulumi:"size"`
-	// An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+	// An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
 	Source *RootfsSource `pulumi:"source"`
 	// LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
 	ThinPool *string `pulumi:"thinPool"`
@@ -163,7 +167,7 @@ type RootfsArgs struct {
 	LxcPath pulumi.StringPtrInput
 	// Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
 	Size pulumi.Input
-	// An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+	// An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
 	Source RootfsSourcePtrInput
 	// LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
 	ThinPool pulumi.StringPtrInput

@@ -138,7 +138,7 @@ export interface RootfsSource {
      */
     sha256?: string;
     /**
-     * Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+     * The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
      */
     url: string;
 }

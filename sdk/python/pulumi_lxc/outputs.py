@@ -377,7 +377,7 @@ class RootfsSource(dict):
         """
         An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
 
-        :param _builtins.str url: Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+        :param _builtins.str url: The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
         :param _builtins.str sha256: The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
         """
         pulumi.set(__self__, "url", url)
@@ -388,7 +388,7 @@ class RootfsSource(dict):
     @pulumi.getter
     def url(self) -> _builtins.str:
         """
-        Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+        The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
         """
         return pulumi.get(self, "url")
 

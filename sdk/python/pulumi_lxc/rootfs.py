@@ -45,7 +45,7 @@ class RootfsArgs:
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
-        :param pulumi.Input['RootfsSourceArgs'] source: An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+        :param pulumi.Input['RootfsSourceArgs'] source: An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
         :param pulumi.Input[_builtins.str] thin_pool: LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
         :param pulumi.Input[_builtins.str] vg_name: LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
         :param pulumi.Input[_builtins.str] zfs_root: ZFS only: the parent dataset. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
@@ -178,7 +178,7 @@ class RootfsArgs:
     @pulumi.getter
     def source(self) -> pulumi.Input[Optional['RootfsSourceArgs']]:
         """
-        An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+        An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
         """
         return pulumi.get(self, "source")
 
@@ -255,7 +255,7 @@ class Rootfs(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
-        :param pulumi.Input[Union['RootfsSourceArgs', 'RootfsSourceArgsDict', 'outputs.RootfsSource']] source: An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+        :param pulumi.Input[Union['RootfsSourceArgs', 'RootfsSourceArgsDict', 'outputs.RootfsSource']] source: An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
         :param pulumi.Input[_builtins.str] thin_pool: LVM only: make a thin volume in this thin pool of vgName. Default: a thick volume.
         :param pulumi.Input[_builtins.str] vg_name: LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
         :param pulumi.Input[_builtins.str] zfs_root: ZFS only: the parent dataset. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
@@ -319,7 +319,7 @@ class Rootfs(pulumi.CustomResource):
                 lxc_path = '/var/lib/lxc'
             __props__.__dict__["lxc_path"] = lxc_path
             __props__.__dict__["size"] = size
-            __props__.__dict__["source"] = source
+            __props__.__dict__["source"] = None if source is None else pulumi.Output.secret(source)
             __props__.__dict__["thin_pool"] = thin_pool
             __props__.__dict__["vg_name"] = vg_name
             __props__.__dict__["zfs_root"] = zfs_root
@@ -329,7 +329,7 @@ class Rootfs(pulumi.CustomResource):
             __props__.__dict__["size_bytes"] = None
             __props__.__dict__["source_digest"] = None
             __props__.__dict__["used_bytes"] = None
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection", "source"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Rootfs, __self__).__init__(
             'lxc:index:Rootfs',

@@ -31,7 +31,7 @@ export interface RootfsArgs {
    */
   from?: pulumi.Input<string | undefined>;
   /**
-   * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does.
+   * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
    */
   source?: pulumi.Input<RootfsSourceArgs | undefined>;
   /**
@@ -143,7 +143,7 @@ export interface ProxyConnectionArgs {
  */
 export interface RootfsSourceArgs {
   /**
-   * Where the tarball is on the LXC host: an absolute path, or a file:// URL.
+   * The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
    */
   url: pulumi.Input<string>;
   /**

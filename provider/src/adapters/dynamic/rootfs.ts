@@ -38,10 +38,11 @@ export class Rootfs extends pulumi.dynamic.Resource {
         fstype: undefined,
         sourceDigest: undefined,
         ...args,
-        // Credentials inside: secret in the state, as the plugin's schema marks it.
+        // Credentials inside (a connection's, a URL's token): secret in the state, as the plugin's schema marks them.
         connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),
+        source: args.source === undefined ? undefined : pulumi.secret(args.source),
       },
-      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection"] },
+      { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "connection", "source"] },
       "lxc",
       "Rootfs",
     );
