@@ -5,6 +5,7 @@
  * reports medians. Run as root.
  *   npm run bench            a table, and bench/RESULTS.md with the machine it ran on
  *   npm run bench -- --json  one JSON array of { case, ours_s, peer, peer_s, ratio }
+ *   BENCH_ONLY=images npm run bench   the OS-image rows only, as JSON, RESULTS.md left as it is
  */
 "use strict";
 const { spawnSync } = require("child_process");
@@ -119,9 +120,91 @@ function fillData(root) {
   }
 }
 
+/**
+ * Creates from an OS image (`source`): the Debian 12 fixture (scripts/setup-images.sh) against
+ * `lxc-create -t local` with the same tarball pair, and against the floor, its decompression piped into
+ * GNU tar and flushed. lxc-local reads only xz; the .tar.zst rows have the floor alone.
+ */
+function imageCases() {
+  const dir = sh(["bash", path.join(ROOT, "scripts", "setup-images.sh")]).trim();
+  const xz = path.join(dir, "debian-12.tar.xz");
+  const zst = path.join(dir, "debian-12.tar.zst");
+  const meta = path.join(dir, "debian-12.meta.tar.xz");
+  const ours = (name, store, image, extra = []) =>
+    timed([...CLI, "create", "--lxcpath", EXT, "--name", name, "--backing-store", store, "--source", image, ...extra]);
+  const gone = (name) => sh([...CLI, "destroy", "--lxcpath", EXT, "--name", name]);
+  const floor = (tool, image) => {
+    const into = path.join(EXT, "floor-tree");
+    fs.mkdirSync(into);
+    const t = process.hrtime.bigint();
+    sh([
+      "sh",
+      "-c",
+      `${tool} -dc -- "$0" | tar --numeric-owner -p --acls --xattrs --xattrs-include='*' -x -C "$1" && sync -f "$1"`,
+      image,
+      into,
+    ]);
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  };
+  const noFloor = () => fs.rmSync(path.join(EXT, "floor-tree"), { recursive: true, force: true });
+  for (const [store, extra, peerExtra] of [
+    ["dir", [], []],
+    ["loop", ["--size", "1G", "--fstype", "ext4"], ["--fssize", "1G", "--fstype", "ext4"]],
+  ]) {
+    sideBySide(
+      `create ${store} from the Debian 12 .tar.xz (${store === "loop" ? "1G ext4" : "a tree"})`,
+      `lxc-create -t local -B ${store}`,
+      (i) => ours(`img${store}${i}`, store, xz, extra),
+      (i) =>
+        timed([
+          "lxc-create",
+          "-P",
+          EXT,
+          "-n",
+          `pimg${store}${i}`,
+          "-t",
+          "local",
+          "-B",
+          store,
+          ...peerExtra,
+          "--",
+          "--metadata",
+          meta,
+          "--fstree",
+          xz,
+        ]),
+      (i) => {
+        gone(`img${store}${i}`);
+        sh(["lxc-destroy", "-P", EXT, "-n", `pimg${store}${i}`]);
+      },
+    );
+  }
+  for (const [label, image, tool] of [
+    [".tar.xz", xz, "xz"],
+    [".tar.zst", zst, "zstd"],
+  ]) {
+    sideBySide(
+      `create dir from the Debian 12 ${label} vs its floor`,
+      `${tool} -dc | tar -x, then sync -f`,
+      (i) => ours(`flr${tool}${i}`, "dir", image),
+      () => floor(tool, image),
+      (i) => {
+        gone(`flr${tool}${i}`);
+        noFloor();
+      },
+    );
+  }
+}
+
 async function main() {
   setup();
   try {
+    if (process.env.BENCH_ONLY === "images") {
+      imageCases();
+      output();
+      return;
+    }
+    imageCases();
     // 1-2. create and destroy, whole process against whole process.
     for (const [store, lxc, extra, peerExtra] of [
       ["loop", EXT, ["--size", "1G", "--fstype", "ext4"], ["--fssize", "1G", "--fstype", "ext4"]],
@@ -576,7 +659,7 @@ function machine() {
 }
 
 function output() {
-  if (JSON_OUT) {
+  if (JSON_OUT || process.env.BENCH_ONLY) {
     process.stdout.write(
       `${JSON.stringify(
         results.map(({ case: c, ours_s, peer, peer_s, ratio }) => ({ case: c, ours_s, peer, peer_s, ratio })),
