@@ -156,3 +156,11 @@ export async function noContainerDir(lxcPath: string, name: string): Promise<boo
     () => true,
   );
 }
+
+/** The seed as an OS image (`source`): a rootfs tarball in the lxcPath, with its sha256. */
+export async function seedTarball(lxcPath: string): Promise<{ tarball: string; sha256: string }> {
+  const tarball = path.join(lxcPath, "seed.tar.gz");
+  const seed = path.join(lxcPath, "seed", "rootfs");
+  await must(["tar", "--create", "--gzip", "--file", tarball, "--numeric-owner", "--acls", "--xattrs", "--sparse", "-C", seed, "."]);
+  return { tarball, sha256: (await must(["sha256sum", tarball])).split(" ")[0] };
+}

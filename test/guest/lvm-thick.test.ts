@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { DISKS, lvsOf, noContainerDir, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
+import { DISKS, lvsOf, noContainerDir, seedTarball, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -93,22 +93,7 @@ describe("thick LVM", () => {
   });
 
   it("unpacks a rootfs tarball (`source`) into a new LV, exactly", async () => {
-    const tarball = path.join(lxcPath, "seed.tar.gz");
-    await must([
-      "tar",
-      "--create",
-      "--gzip",
-      "--file",
-      tarball,
-      "--numeric-owner",
-      "--acls",
-      "--xattrs",
-      "--sparse",
-      "-C",
-      `${lxcPath}/seed/rootfs`,
-      ".",
-    ]);
-    const sha256 = (await must(["sha256sum", tarball])).split(" ")[0];
+    const { tarball, sha256 } = await seedTarball(lxcPath);
     const out = await cliOk(["create", ...base("image"), ...lvm(), "--size", "128M", "--source", tarball, "--sha256", sha256]);
     expect(out).toMatchObject({ method: "unpack", sourceDigest: `sha256:${sha256}`, rootfsPath: `lvm:/dev/${VG}/image` });
     expect(await digestOf(`/dev/${VG}/image`)).toBe(seedDigest);

@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { datasetsUnder, DISKS, noContainerDir, volumeSuite, zfsDigest, zfsPool } from "./helpers";
+import { datasetsUnder, DISKS, noContainerDir, seedTarball, volumeSuite, zfsDigest, zfsPool } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -132,22 +132,7 @@ describe("zfs", () => {
   });
 
   it("unpacks a rootfs tarball (`source`) into a new dataset, exactly", async () => {
-    const tarball = path.join(lxcPath, "seed.tar.gz");
-    await must([
-      "tar",
-      "--create",
-      "--gzip",
-      "--file",
-      tarball,
-      "--numeric-owner",
-      "--acls",
-      "--xattrs",
-      "--sparse",
-      "-C",
-      `${lxcPath}/seed/rootfs`,
-      ".",
-    ]);
-    const sha256 = (await must(["sha256sum", tarball])).split(" ")[0];
+    const { tarball, sha256 } = await seedTarball(lxcPath);
     const out = await cliOk(["create", ...base("image"), ...zfs, "--size", "256M", "--source", tarball, "--sha256", sha256]);
     expect(out).toMatchObject({ method: "unpack", sourceDigest: `sha256:${sha256}`, rootfsPath: `zfs:${ROOT}/image` });
     expect(await digestOf(`${ROOT}/image`)).toBe(seedDigest);

@@ -22,3 +22,13 @@ export async function digestOf(handle: fs.FileHandle): Promise<string> {
     position += bytesRead;
   }
 }
+
+/** The sha256 of the file at `file`, in hex: the one streaming hash of files, for images and runtimes alike. */
+export async function sha256Hex(file: string): Promise<string> {
+  const handle = await fs.open(file, "r");
+  try {
+    return (await digestOf(handle)).slice("sha256:".length);
+  } finally {
+    await handle.close();
+  }
+}

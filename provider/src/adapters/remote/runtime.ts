@@ -8,13 +8,13 @@
  * (`$PULUMI_LXC_CACHE`, or `~/.cache/pulumi-lxc`), where a machine that has it needs no registry at all.
  * Every write goes to a temporary name renamed into place: a fetch cut short is never taken for a package.
  */
-import { createHash } from "crypto";
 import { createReadStream, createWriteStream, promises as fs } from "fs";
 import os from "os";
 import path from "path";
 import { pipeline } from "stream/promises";
 import { createGzip } from "zlib";
 import { RootfsError } from "../../model/errors";
+import { sha256Hex } from "../../host/digest";
 import pins from "./node-runtime.json";
 
 /** The architectures the agent runs on, as Node names them. */
@@ -50,12 +50,6 @@ export function pinOf(line: string, arch: Arch): NodePin {
 export function nodeDir(pin: NodePin): string {
   return path.join(cacheRoot(), pins.cacheDir.replace("{version}", pin.version).replace("{arch}", pin.arch));
 }
-
-const sha256Of = async (file: string): Promise<string> => {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(file), hash);
-  return hash.digest("hex");
-};
 
 /**
  * A package's tarball, from npm's cache or the registry. pacote checks it against `integrity`
@@ -157,7 +151,7 @@ export async function nodeBinary(line: string, arch: Arch): Promise<NodeBinary> 
     const binary = path.join(temporary, "bin", "node");
     await fs.copyFile(path.join(from, "bin", "node"), binary);
     await fs.chmod(binary, 0o755);
-    await fs.writeFile(path.join(temporary, "node.json"), `${JSON.stringify({ version: pin.version, sha256: await sha256Of(binary) })}\n`);
+    await fs.writeFile(path.join(temporary, "node.json"), `${JSON.stringify({ version: pin.version, sha256: await sha256Hex(binary) })}\n`);
   });
   // The package's copy is no longer needed: the binary is 100+ MB.
   await fs.rm(path.dirname(from), { recursive: true, force: true });
