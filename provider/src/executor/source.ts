@@ -50,11 +50,12 @@ async function resolveFile(ctx: OpContext, file: string, source: ImageSource, sh
   try {
     const st = await handle.stat();
     if (!st.isFile()) throw new InvalidInput("source.url", shown, `${URL_ALLOWED}; this is not a regular file`);
-    const compression = await compressionOf(handle, "source.url", shown);
-    await requireDecompressor(ctx.run, compression);
+    // The digest first: a cached image that lost it is fetched again, whatever its first bytes now say.
     const digest = await digestOf(handle);
     if (source.sha256 !== undefined && digest !== `sha256:${source.sha256}`)
       throw new InvalidInput("source.sha256", source.sha256, `the tarball's sha256, and ${shown} has ${digest}`);
+    const compression = await compressionOf(handle, "source.url", shown);
+    await requireDecompressor(ctx.run, compression);
     const streamBytes = await tarStreamBytes(ctx.run, file, compression, st.size);
     return { file, compression, digest, streamBytes, name };
   } finally {

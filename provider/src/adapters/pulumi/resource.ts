@@ -93,9 +93,8 @@ export const HOST_UNKNOWN = "its connection is known only once another resource 
 /**
  * Validates, and for a new rootfs (no old inputs: a create, or the create half of a replacement, which for
  * one in place is asked as if the old rootfs were gone) whose inputs are known, asks its host with the
- * create's own preparation, read-only: `plan` is the line a
- * preview prints, and what `up` would fail on (the store cannot live there, no volume group, no room) fails
- * here with the same error. A rootfs already there is a failure of `container` that says how to adopt it.
+ * create's own preparation, read-only: `plan` is the line a preview prints, and what `up` would fail on (the
+ * store cannot live there, no volume group, no room) fails here with the same error. A rootfs already there is a failure of `container` that says how to adopt it.
  * A `from` with nothing there is a line, not a failure: another resource of the stack may make it before
  * the create (which checks it again). The value of `from` is never printed: it may be a secret.
  */
@@ -297,8 +296,9 @@ export async function diffResource(
 /**
  * The delete half of a replacement (the new rootfs is made first, then the old one deleted; `first` for one
  * in place, which deletes first), asked of the old rootfs's host with the destroy's own checks, for the plan
- * line: what it will delete, or the snapshots it has now. Those do not fail the preview: the stack's own RootfsSnapshots of the rootfs are deleted before
- * it, and which snapshots are the stack's the host cannot tell. An old host no dial reaches fails it.
+ * line: what it will delete, or the snapshots it has now. Those do not fail the preview: the stack's own
+ * RootfsSnapshots of the rootfs are deleted before it, and which snapshots are the stack's the host cannot
+ * tell. An old host no dial reaches fails it.
  */
 async function deleteHalf(olds: Props, oldCore: () => RootfsCore, opts: OperationOptions, when: "first" | "then"): Promise<string> {
   try {
