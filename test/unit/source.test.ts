@@ -8,6 +8,7 @@ import { diffRecorded } from "../../provider/src/adapters/pulumi/resource";
 import { NoSpace } from "../../provider/src/model/errors";
 import { imageSourceOf } from "../../provider/src/model/images";
 import { describeCreate, planUnpack } from "../../provider/src/planner/plan";
+import { findStreamImage, imageAliasOf } from "../../provider/src/model/streams";
 
 const M = 2 ** 20;
 const A = "a".repeat(64);
@@ -79,5 +80,37 @@ describe("a change of source in the diff", () => {
       replaces: [],
     });
     expect(diffRecorded(olds, { ...base, source: { url: "/mirror/a.tar" } })).toMatchObject({ changes: false, replaces: [] });
+  });
+});
+
+describe("an image server's index", () => {
+  const item = (sha: string) => ({ items: { "root.tar.xz": { path: `images/x/${sha[0]}/rootfs.tar.xz`, sha256: sha, size: 7 } } });
+  const products = {
+    products: {
+      "debian:bookworm:amd64:default": {
+        arch: "amd64",
+        aliases: "debian/bookworm/default,debian/bookworm,debian/12",
+        versions: { "20260101_00:00": item(A), "20260102_00:00": item(B) },
+      },
+      "debian:bookworm:arm64:default": { arch: "arm64", aliases: "debian/bookworm,debian/12", versions: { "20260101_00:00": item(A) } },
+      "alpine:3.20:amd64:cloud": { arch: "amd64", versions: { "20260101_00:00": { items: { "root.tar.xz": { path: "p" } } } } },
+    },
+  };
+  it("finds the newest root.tar.xz of the alias for the architecture, by key or by one of its aliases", () => {
+    expect(findStreamImage(products, imageAliasOf("images:debian/bookworm")!, "amd64")).toEqual({
+      version: "20260102_00:00",
+      path: "images/x/b/rootfs.tar.xz",
+      sha256: B,
+      size: 7,
+    });
+    expect(findStreamImage(products, imageAliasOf("images:debian/12")!, "arm64").sha256).toBe(A);
+  });
+  it("refuses an alias it does not list, and a product without a sha256, naming what there is", () => {
+    expect(() => findStreamImage(products, imageAliasOf("images:ubuntu/noble")!, "amd64")).toThrow(
+      /images:ubuntu\/noble\/default.*it lists debian:bookworm:amd64:default, alpine:3\.20:amd64:cloud/,
+    );
+    expect(() => findStreamImage(products, imageAliasOf("images:alpine/3.20/cloud")!, "amd64")).toThrow(/without one/);
+    expect(() => imageAliasOf("images:debian")).toThrow(/images:<dist>\/<release>/);
+    expect(imageAliasOf("/srv/x.tar")).toBeNull();
   });
 });

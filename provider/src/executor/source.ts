@@ -5,7 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { fileURLToPath } from "url";
-import { InvalidInput } from "../model/errors";
+import { InvalidInput, RootfsError } from "../model/errors";
 import { ImageShape } from "../model/plans";
 import { ImageSource } from "../model/requests";
 import { OpContext } from "../drivers/types";
@@ -13,7 +13,8 @@ import { CompressionName, compressionOf, requireDecompressor, tarStreamBytes } f
 import { digestOf } from "../host/digest";
 import { imageSourceOf } from "../model/images";
 import { imageNameOf, isRemoteUrl, redactedUrl } from "../model/urls";
-import { cachedImage, dropCached, fetchImage, headImage } from "../host/download";
+import { cachedImage, dropCached, fetchImage, fetchJson, headImage } from "../host/download";
+import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
 
 /** An image ready to unpack: the file, what the planner counts, and the compression tar is told of. */
 export interface ResolvedImage extends ImageShape {
@@ -21,7 +22,8 @@ export interface ResolvedImage extends ImageShape {
   compression: CompressionName;
 }
 
-const URL_ALLOWED = "the absolute path of a rootfs tarball on the LXC host, a file:// URL of one, or an http(s) URL the host fetches";
+const URL_ALLOWED =
+  "the absolute path of a rootfs tarball on the LXC host, a file:// URL of one, an http(s) URL the host fetches, or images:<dist>/<release>[/<variant>]";
 
 /** The file `url` names on the host: an absolute path, or a file:// URL without a host. */
 function fileOf(url: string): string {
@@ -88,12 +90,41 @@ async function resolveRemote(ctx: OpContext, source: ImageSource, fetch: boolean
 }
 
 /**
+ * An image from an image server (`images:<dist>/<release>[/<variant>]`): its simplestreams index says which
+ * file is the newest for this host's architecture, and its sha256; the file is then fetched as any URL.
+ * A sha256 given pins it: a server whose newest image is another is refused. A preview reads the index.
+ */
+async function resolveServerImage(ctx: OpContext, source: ImageSource, fetch: boolean): Promise<ResolvedImage | ImageShape> {
+  const alias = imageAliasOf(source.url)!;
+  const server = source.server ?? DEFAULT_IMAGE_SERVER;
+  const index = await fetchJson(ctx.run, `${server}/streams/v1/index.json`);
+  let products: unknown;
+  try {
+    products = await fetchJson(ctx.run, `${server}/${productsPath(index)}`);
+  } catch (e) {
+    if (e instanceof RootfsError) throw e;
+    throw new RootfsError(`the image server at ${redactedUrl(server)} is not one: ${(e as Error).message}. Nothing was changed.`);
+  }
+  const found = findStreamImage(products, alias, serverArch(process.arch));
+  if (source.sha256 !== undefined && source.sha256 !== found.sha256)
+    throw new InvalidInput(
+      "source.sha256",
+      source.sha256,
+      `the image's sha256, and the server's newest ${source.url} (${found.version}) is sha256:${found.sha256}`,
+    );
+  const name = `images:${alias.dist}/${alias.release}/${alias.variant} (${found.version})`;
+  const image = await resolveRemote(ctx, { url: `${server}/${found.path}`, sha256: found.sha256 }, fetch);
+  return { ...image, name, ...("file" in image ? {} : { fetchBytes: image.fetchBytes ?? found.size }) };
+}
+
+/**
  * Finds and checks the image `source` names: a regular file, a tarball in a compression this host can read,
  * of the sha256 given (computed either way: the create records it). An http(s) URL is fetched into the
  * host's image cache when `fetch` (a create); a preview fetches nothing. Nothing else is written.
  */
 export async function resolveImage(ctx: OpContext, given: ImageSource, fetch: boolean): Promise<ResolvedImage | ImageShape> {
   const source = imageSourceOf(given);
+  if (imageAliasOf(source.url)) return resolveServerImage(ctx, source, fetch);
   if (isRemoteUrl(source.url)) return resolveRemote(ctx, source, fetch);
   const file = fileOf(source.url);
   return resolveFile(ctx, file, source, source.url, path.basename(file));

@@ -84,6 +84,21 @@ export async function headImage(run: Runner, url: string): Promise<{ bytes: numb
   return { bytes: lengths.length ? Number(lengths[lengths.length - 1]![1]) : null };
 }
 
+/** A small document (an image server's index), as parsed JSON: at most 64 MiB, which the public server's stays well under. */
+export async function fetchJson(run: Runner, url: string): Promise<unknown> {
+  const { stdout } = await run([...CURL, "--fail", "--compressed", "--connect-timeout", "15", "--max-time", "120", "--config", "-"], {
+    stdin: { text: curlUrlConfig(url) },
+    maxOutput: 64 * 2 ** 20,
+  }).catch((e: unknown) => {
+    throw curlFailure(url, e);
+  });
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw new RootfsError(`${redactedUrl(url)} is not JSON: an image server's index was expected there. Nothing was changed.`);
+  }
+}
+
 /**
  * Fetches the image into the cache and returns its file there. What the server sent is hashed before it is
  * kept: another sha256 fails naming both, and nothing is kept. Then the cache is brought back under its bound.

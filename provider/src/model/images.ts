@@ -1,7 +1,7 @@
 /** What `source` may be, judged before anything is touched: the rules that need no host. */
 import { InvalidInput } from "./errors";
 import { ImageSource } from "./requests";
-import { redactedUrl } from "./urls";
+import { isRemoteUrl, redactedUrl } from "./urls";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -11,11 +11,22 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
  * names a tarball is the host's to say (executor/source.ts).
  */
 export function imageSourceOf(value: unknown): ImageSource {
-  const { url, sha256 } = (value ?? {}) as { url?: unknown; sha256?: unknown };
+  const { url, sha256, server } = (value ?? {}) as { url?: unknown; sha256?: unknown; server?: unknown };
   if (typeof url !== "string" || url === "" || [...url].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
     throw new InvalidInput("source.url", typeof url === "string" ? redactedUrl(url) : url, "a path or URL without control characters");
-  if (sha256 === undefined || sha256 === null) return { url };
+  const out: ImageSource = { url };
+  if (server !== undefined && server !== null) {
+    if (!/^images:/i.test(url)) throw new InvalidInput("source.server", server, "only with an images: url");
+    if (typeof server !== "string" || !isRemoteUrl(server) || [...server].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+      throw new InvalidInput(
+        "source.server",
+        typeof server === "string" ? redactedUrl(server) : server,
+        "an http(s) URL of an image server",
+      );
+    out.server = server.replace(/\/+$/, "");
+  }
+  if (sha256 === undefined || sha256 === null) return out;
   if (typeof sha256 !== "string" || !SHA256_HEX.test(sha256.toLowerCase()))
     throw new InvalidInput("source.sha256", sha256, "64 hexadecimal digits, the tarball's sha256");
-  return { url, sha256: sha256.toLowerCase() };
+  return { ...out, sha256: sha256.toLowerCase() };
 }

@@ -54,6 +54,8 @@ export interface ImageSource {
   url: string;
   /** Lowercase hex; checked whenever given. */
   sha256?: string;
+  /** For `images:` urls: the image server (default https://images.linuxcontainers.org). */
+  server?: string;
 }
 
 /** A validated request to update: only what is asked for; the rest is kept from the host. */

@@ -134,11 +134,15 @@ export function proxyConnectionArgsProvideDefaults(val: ProxyConnectionArgs): Pr
  */
 export interface RootfsSourceArgs {
     /**
+     * For an images: url, the image server. Default https://images.linuxcontainers.org.
+     */
+    server?: pulumi.Input<string | undefined>;
+    /**
      * The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
      */
     sha256?: pulumi.Input<string | undefined>;
     /**
-     * The tarball: an absolute path or a file:// URL on the LXC host, or an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires). Never shown: plan lines and messages show its scheme, host and path only.
+     * The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
      */
     url: pulumi.Input<string>;
 }
