@@ -283,14 +283,14 @@ t.close()
 
 describe("hostile archives write nothing outside the rootfs", () => {
   it.each(Object.entries(HOSTILE))("%s", async (name, body) => {
-    const before = (await must(["find", outside, "-printf", "%p %y %s\\n"])).split("\n").sort();
+    const before = (await must(["find", outside, "-printf", "%p %y %s %m %U %G %T@ %C@\\n"])).split("\n").sort();
     const tarball = await hostileTarball(name, body);
     const s = spec({ container: "hostile", source: { url: tarball } });
     const made = await create(s, {}).then(
       () => true,
       () => false,
     );
-    expect((await must(["find", outside, "-printf", "%p %y %s\\n"])).split("\n").sort()).toEqual(before);
+    expect((await must(["find", outside, "-printf", "%p %y %s %m %U %G %T@ %C@\\n"])).split("\n").sort()).toEqual(before);
     expect(await fs.readFile(path.join(outside, "precious"), "utf8")).toBe("must survive");
     if (made) {
       // Whatever was kept is inside: no symlink in the rootfs resolves a written file outside it.

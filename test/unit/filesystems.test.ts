@@ -5,7 +5,7 @@
  */
 import { newFilesystemBytes } from "../../provider/src/model/filesystems";
 import { Fstype } from "../../provider/src/model/requests";
-import { bytesWritten } from "../../provider/src/planner/plan";
+import { bytesWritten, grownMetadataBytes } from "../../provider/src/planner/plan";
 
 const M = 2 ** 20;
 const G = 2 ** 30;
@@ -51,9 +51,13 @@ describe("bytesWritten", () => {
     expect(bytesWritten({ strategy: "file-copy", target, bytesToMove: 100 * M })).toBe(100 * M + newFilesystemBytes("ext4", 16 * G));
     expect(bytesWritten({ strategy: "clone", target: { store: "btrfs" }, bytesToMove: 0, copyBytes: 70 * M })).toBe(70 * M);
   });
-  it("adds to a block copy the metadata of the part it grows, and none when it does not grow", () => {
+  it("adds to a block copy the metadata of the part it grows, in the layout it was made with, and none when it does not grow", () => {
     const grown = bytesWritten({ strategy: "block-copy", target, copySize: G, bytesToMove: 300 * M });
-    expect(grown).toBe(300 * M + newFilesystemBytes("ext4", 16 * G) - newFilesystemBytes("ext4", G));
+    // Made at 1 GiB: an inode per 16 KiB, its journal as it is.
+    expect(grown).toBe(300 * M + (15 * G * 256) / 16384 + (15 * G) / 512);
+    // A small one (1 KiB blocks, an inode per 4 KiB) grown to 20 GiB writes 4 × the inode tables of one made at 20 GiB.
+    const small = grownMetadataBytes({ fstype: "ext4", fromSize: 500 * M, toSize: 20 * G });
+    expect(small).toBeGreaterThan(((20 * G - 500 * M) / 4096) * 256);
     expect(bytesWritten({ strategy: "block-copy", target: { ...target, size: G }, copySize: G, bytesToMove: 300 * M })).toBe(300 * M);
   });
 });

@@ -37,6 +37,21 @@ describe("source at the API's edge", () => {
     );
     expect(() => validateSpec({ ...base, backingStore: "overlay", source: { url: "/a.tar" } })).toThrow(/source: .*none for overlay/);
   });
+  it("never shows a credential of the url, whatever the message", () => {
+    const url = "https://user:pw-SECRET@mirror.example/x.tar.xz?sig=tok-SECRET";
+    const all = [
+      ...inputFailures({ ...base, backingStore: "dir", from: "dir:/x", source: { url } }),
+      ...inputFailures({ ...base, backingStore: "overlay", from: "dir:/x", source: { url } }),
+      ...inputFailures({ ...base, source: url }),
+      ...inputFailures({ ...base, source: { url: "/a.tar", server: url } }),
+      ...inputFailures({ ...base, source: { url: "images:debian/12", server: "ftp://user:pw-SECRET@x/" } }),
+      ...inputFailures({ ...base, source: { url: "https://user:pw-SECRET@exa mple.com/x?sig=tok-SECRET" } }),
+      ...inputFailures({ ...base, source: { url: `${url}\n` } }),
+    ].map((e) => e.message);
+    expect(all).toHaveLength(7);
+    for (const m of all) expect(m).not.toMatch(/SECRET|user:/);
+    expect(all[0]).toContain('source: invalid value "https://mirror.example/x.tar.xz": either source or from');
+  });
   it("imageSourceOf keeps no sha256 that was not given", () => {
     expect(imageSourceOf({ url: "/a.tar" })).toEqual({ url: "/a.tar" });
   });

@@ -7,6 +7,7 @@ import type { default as Ajv, ErrorObject } from "ajv";
 import path from "path";
 import { InvalidInput } from "../model/errors";
 import { parseSize } from "../model/sizes";
+import { shownUrl } from "../model/urls";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, LXC_PATH_ALLOWED, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import {
   inputDefaults,
@@ -43,7 +44,9 @@ function describe(err: ErrorObject): InvalidInput {
         : schema?.enum
           ? `one of ${schema.enum.join(", ")}`
           : (err.message ?? "invalid");
-  return new InvalidInput(prop, err.keyword === "additionalProperties" || err.keyword === "required" ? undefined : err.data, allowed);
+  // A source's value may be a URL with a credential (given as a string, say): shown as a URL may be.
+  const data = prop.startsWith("source") && typeof err.data === "string" ? shownUrl(err.data) : err.data;
+  return new InvalidInput(prop, err.keyword === "additionalProperties" || err.keyword === "required" ? undefined : data, allowed);
 }
 
 /** The validator ajv generated from schema.json at build time; compiled here when running from sources. */

@@ -53,12 +53,13 @@ interface Prepared {
 async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }: Filling, inPlace = false): Promise<Prepared> {
   const driver = DRIVERS[spec.backingStore];
   const newFinal = driver.locate(spec, ctx.containerDir);
-  if (!inPlace) {
-    const existing = await locateCurrent(ctx, spec);
-    if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
-    // A volume the config does not name (an LV, a dataset) is someone's: never written over.
-    if (await driver.exists(ctx, newFinal)) throw new AlreadyExists(newFinal.rootfsPath);
-  }
+  const existing = await locateCurrent(ctx, spec);
+  if (existing && !inPlace) throw new AlreadyExists(existing.loc.rootfsPath);
+  // A volume the config does not name (an LV, a dataset) is someone's: never written over. In place, the
+  // rootfs being replaced may stand where the new one goes, and a store in the container directory goes
+  // with it; a volume of another name outside it (a new lvName) must still be free.
+  const replaced = inPlace && (newFinal.localRoot !== undefined || existing?.loc.rootfsPath === newFinal.rootfsPath);
+  if (!replaced && (await driver.exists(ctx, newFinal))) throw new AlreadyExists(newFinal.rootfsPath);
   const sourceShape = source && inWholeSectors({ store: source.driver.store, ...source.usage, rootfsPath: source.loc.rootfsPath });
   const target = resolveTarget(spec, sourceShape);
   const fill = image ? planUnpack(image, target) : planFill(sourceShape, target);
@@ -82,10 +83,12 @@ export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Prom
 
 /**
  * The create half of a replacement in place (a new image, deleted first): planCreate as if the rootfs there
- * were gone. The room it counts is the host's now, with the old rootfs still on it.
+ * were gone. The room it counts is the host's now, with the old rootfs still on it. The old rootfs is
+ * deleted right after this check at up, so the image is had now, not after: an image by URL is fetched into
+ * the host's cache here, at a preview too, and the old rootfs is never deleted for one that cannot be had.
  */
 export async function planCreateInPlace(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
-  const filling = await precheck(spec, opts, false);
+  const filling = await precheck(spec, opts, true);
   if (await hasJournal(spec)) return null;
   return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling, true)).plan, { readOnly: true });
 }

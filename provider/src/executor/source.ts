@@ -12,7 +12,7 @@ import { OpContext } from "../drivers/types";
 import { CompressionName, compressionOf, requireDecompressor, tarStreamBytes } from "../host/archive";
 import { digestOf } from "../host/digest";
 import { imageSourceOf } from "../model/images";
-import { imageNameOf, isRemoteUrl, redactedUrl } from "../model/urls";
+import { imageNameOf, isRemoteUrl, redactedUrl, shownUrl } from "../model/urls";
 import { cachedImage, dropCached, fetchImage, fetchJson, headImage } from "../host/download";
 import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
 
@@ -33,12 +33,12 @@ function fileOf(url: string): string {
     try {
       file = fileURLToPath(url);
     } catch (e) {
-      throw new InvalidInput("source.url", url, `${URL_ALLOWED} (${(e as Error).message})`);
+      throw new InvalidInput("source.url", shownUrl(url), `${URL_ALLOWED} (${(e as Error).message.replace(url, "…")})`);
     }
     return file;
   }
   // A URL of another scheme is shown without what may be secret in it.
-  throw new InvalidInput("source.url", /^[a-z][a-z0-9+.-]*:/i.test(url) ? redactedUrl(url) : url, URL_ALLOWED);
+  throw new InvalidInput("source.url", shownUrl(url), URL_ALLOWED);
 }
 
 /** A local file: found, and checked as a tarball of the sha256 given. `shown`: how messages name it. */
@@ -127,5 +127,5 @@ export async function resolveImage(ctx: OpContext, given: ImageSource, fetch: bo
   if (imageAliasOf(source.url)) return resolveServerImage(ctx, source, fetch);
   if (isRemoteUrl(source.url)) return resolveRemote(ctx, source, fetch);
   const file = fileOf(source.url);
-  return resolveFile(ctx, file, source, source.url, path.basename(file));
+  return resolveFile(ctx, file, source, shownUrl(source.url), path.basename(file));
 }

@@ -129,9 +129,19 @@ export async function fetchImage(run: Runner, url: string, hex: string): Promise
   }
 }
 
-/** The least recently used images go until the cache is under its bound; `keep` and those used within the hour stay. */
+/** A download's temporary file older than this was left by a process killed mid-download: it goes. */
+const PART_LEFT_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The least recently used images go until the cache is under its bound; `keep` and those used within the
+ * hour stay. Temporary files a killed download left go too.
+ */
 async function evict(keep: string): Promise<void> {
   const dir = imageCacheDir();
+  for (const name of (await fs.readdir(dir)).filter((n) => n.startsWith(".part-"))) {
+    const st = await fs.lstat(path.join(dir, name)).catch(() => null);
+    if (st?.isFile() && st.mtimeMs < Date.now() - PART_LEFT_MS) await fs.rm(path.join(dir, name), { force: true });
+  }
   const entries = await Promise.all(
     (await fs.readdir(dir))
       .filter((n) => n.startsWith("sha256-"))

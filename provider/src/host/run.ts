@@ -30,24 +30,39 @@ export type Runner = (argv: readonly string[], opts?: RunOptions) => Promise<Run
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
-/** Until `sink` wants more, or is gone. */
+/** Whether `sink` still takes data: not destroyed (the tool exited, EPIPE) nor ended. */
+const takes = (sink: Writable): boolean => !sink.destroyed && !sink.writableEnded;
+
+/** Until `sink` wants more, or is gone; at once when it is gone already (its events have fired). */
 function drained(sink: Writable): Promise<void> {
+  if (!takes(sink)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       sink.off("drain", done);
       sink.off("close", done);
+      sink.off("error", done);
       resolve();
     };
     sink.on("drain", done);
     sink.on("close", done);
+    sink.on("error", done);
   });
 }
 
-/** Streams `file` into `sink` chunk by chunk, through `onRead`; a sink that closed early (the tool is done) gets no more. */
+/**
+ * Streams `file` into `sink` chunk by chunk, through `onRead`, to the file's end; a sink that is gone (the
+ * tool is done, or failed) gets no more. The sink is always ended or destroyed, so the tool never waits on
+ * its stdin: a file that cannot be opened ends it at once.
+ */
 async function feed(file: string, sink: Writable, onRead: (chunk: Buffer) => void): Promise<void> {
-  const handle = await fs.open(file, "r");
-  let open = true;
-  sink.on("error", () => (open = false)); // EPIPE: the tool stopped reading, which its exit status judges
+  sink.on("error", () => undefined); // EPIPE: the tool stopped reading, which its exit status judges
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, "r");
+  } catch (e) {
+    sink.destroy();
+    throw e;
+  }
   try {
     const buffer = Buffer.alloc(1 << 20);
     for (;;) {
@@ -55,12 +70,11 @@ async function feed(file: string, sink: Writable, onRead: (chunk: Buffer) => voi
       if (bytesRead === 0) break;
       const chunk = Buffer.from(buffer.subarray(0, bytesRead));
       onRead(chunk);
-      if (open && !sink.write(chunk)) await drained(sink);
-      if (sink.destroyed) open = false;
+      if (takes(sink) && !sink.write(chunk)) await drained(sink);
     }
   } finally {
     await handle.close();
-    if (open) sink.end();
+    if (takes(sink)) sink.end();
   }
 }
 

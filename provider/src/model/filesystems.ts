@@ -72,13 +72,16 @@ function extJournalBlocks(blocks: number): number {
  *   (size/8192), plus 8 MiB;
  * - btrfs: its superblocks and first metadata chunks, 16 MiB whatever the size.
  */
-export function newFilesystemBytes(fstype: Fstype, size: number): number {
+export function newFilesystemBytes(fstype: Fstype, size: number, madeAt = size): number {
+  // `madeAt`: the size mkfs chose its layout for. A filesystem grown later keeps its block size, inode
+  // ratio, journal and log as they were made: a 500 MiB ext4 (an inode per 4 KiB) grown to 20 GiB writes
+  // four times the inode tables one made at 20 GiB would.
   if (isExt(fstype)) {
-    const { blockSize, inodeRatio } = extLayout(size);
+    const { blockSize, inodeRatio } = extLayout(madeAt);
     const inodeTables = Math.floor(size / inodeRatio) * 256;
-    const journal = fstype === "ext2" ? 0 : extJournalBlocks(Math.floor(size / blockSize)) * blockSize;
+    const journal = fstype === "ext2" ? 0 : extJournalBlocks(Math.floor(madeAt / blockSize)) * blockSize;
     return inodeTables + journal + Math.ceil(size / 512) + 8 * MiB;
   }
-  if (fstype === "xfs") return Math.min(Math.max(size / 2048, 64 * MiB), 2 * 2 ** 30) + Math.ceil(size / 8192) + 8 * MiB;
+  if (fstype === "xfs") return Math.min(Math.max(madeAt / 2048, 64 * MiB), 2 * 2 ** 30) + Math.ceil(size / 8192) + 8 * MiB;
   return 16 * MiB;
 }

@@ -1,7 +1,7 @@
 /** What `source` may be, judged before anything is touched: the rules that need no host. */
 import { InvalidInput } from "./errors";
 import { ImageSource } from "./requests";
-import { isRemoteUrl, redactedUrl } from "./urls";
+import { isRemoteUrl, redactedUrl, shownUrl } from "./urls";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -13,10 +13,13 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 export function imageSourceOf(value: unknown): ImageSource {
   const { url, sha256, server } = (value ?? {}) as { url?: unknown; sha256?: unknown; server?: unknown };
   if (typeof url !== "string" || url === "" || [...url].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
-    throw new InvalidInput("source.url", typeof url === "string" ? redactedUrl(url) : url, "a path or URL without control characters");
+    throw new InvalidInput("source.url", typeof url === "string" ? shownUrl(url) : url, "a path or URL without control characters");
+  if (isRemoteUrl(url) && !URL.canParse(url))
+    throw new InvalidInput("source.url", redactedUrl(url), "an http(s) URL that parses (WHATWG URL), with no spaces in its host");
   const out: ImageSource = { url };
   if (server !== undefined && server !== null) {
-    if (!/^images:/i.test(url)) throw new InvalidInput("source.server", server, "only with an images: url");
+    if (!/^images:/i.test(url))
+      throw new InvalidInput("source.server", typeof server === "string" ? shownUrl(server) : server, "only with an images: url");
     if (typeof server !== "string" || !isRemoteUrl(server) || [...server].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
       throw new InvalidInput(
         "source.server",

@@ -19,6 +19,14 @@ export function redactedUrl(url: string): string {
   }
 }
 
+/**
+ * A `source` url as any message may show it: a path or an `images:` alias as given, anything else with a
+ * scheme as redactedUrl shows it (a file: URL too: it may be written with a user).
+ */
+export function shownUrl(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^images:/i.test(url) ? redactedUrl(url) : url;
+}
+
 /** The file name the URL's path ends in, for a plan line; `image` when its path names none. */
 export function imageNameOf(url: string): string {
   try {

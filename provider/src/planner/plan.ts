@@ -125,9 +125,11 @@ export function bytesWritten(plan: FillPlan | BlockCopyPlan | FileCopyPlan | Unp
   }
 }
 
-/** What growing a filesystem in place writes: the metadata of the part it grows. */
+/** What growing a filesystem writes: the metadata of the part it grows. */
 export function grownMetadataBytes(plan: { fstype: Fstype; fromSize: number; toSize: number }): number {
-  return Math.max(0, newFilesystemBytes(plan.fstype, plan.toSize) - newFilesystemBytes(plan.fstype, plan.fromSize));
+  // Grown, it keeps the layout it has: taken as the one mkfs chose for its size now.
+  const { fstype, fromSize, toSize } = plan;
+  return Math.max(0, newFilesystemBytes(fstype, toSize, fromSize) - newFilesystemBytes(fstype, fromSize, fromSize));
 }
 
 /**

@@ -6,6 +6,7 @@
 import { InvalidInput } from "../model/errors";
 import { MIN_FS_SIZE } from "../model/filesystems";
 import { imageSourceOf } from "../model/images";
+import { shownUrl } from "../model/urls";
 import {
   ContainerRef,
   containerDirOf,
@@ -75,9 +76,11 @@ export function judgeStoreRules(
     }
     if (inputs.source !== undefined) {
       out.source = imageSourceOf(inputs.source);
-      if (out.from !== undefined) throw new InvalidInput("source", out.source.url, "either source or from, not both");
+      // The url as messages may show it: it may carry a credential.
+      const shown = shownUrl(out.source.url);
+      if (out.from !== undefined) throw new InvalidInput("source", shown, "either source or from, not both");
       // A layered store's content is its lower layer, which `from` names.
-      if (driver.caps.needsLower) throw new InvalidInput("source", out.source.url, `none for ${store}, whose from names its lower layer`);
+      if (driver.caps.needsLower) throw new InvalidInput("source", shown, `none for ${store}, whose from names its lower layer`);
     }
     driver.checkLower?.(out.from);
   }

@@ -266,6 +266,8 @@ export async function diffResource(
   if (await respelled(olds, news, refOf(olds), refOf(news), core, opts)) {
     // The same directory: the rest is diffed as if the spelling had not changed, and the update records it.
     const rest = await diffResource(olds, { ...news, lxcPath: olds.lxcPath }, core, opts);
+    // A replacement (a new image) stays one: the new rootfs is made under the new spelling.
+    if (rest.replaces.length) return rest;
     const spelling = respelling(olds, news);
     return {
       changes: true,
