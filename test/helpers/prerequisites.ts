@@ -37,8 +37,10 @@ export const REQUIRED_COMMANDS = [
   "sudo",
   // The arm64 agent's test (install-host-deps.sh --tests installs it, and the arm64 sysroot).
   "qemu-aarch64-static",
-  // The image fixtures' checks (test/helpers/images.ts; install-host-deps.sh --tests installs them).
+  // OCI images: copied and unpacked by the provider (install-host-deps.sh installs them).
+  "skopeo",
   "umoci",
+  // The image fixtures' checks (test/helpers/images.ts; install-host-deps.sh --tests installs them).
   "zstd",
   "xfs_io",
   "getfacl",
