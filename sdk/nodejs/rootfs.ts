@@ -100,7 +100,11 @@ export class Rootfs extends pulumi.CustomResource {
      */
     declare public readonly source: pulumi.Output<outputs.RootfsSource | undefined>;
     /**
-     * `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+     * The LXC config lines the image asks for, recorded at create, for the container's config: an OCI image's command, environment, user and working directory as lxc.execute.cmd, lxc.environment, lxc.init.uid, lxc.init.gid and lxc.init.cwd, as LXC's oci template writes them. The rootfs writes none of them itself. Unset for an image that asks for none.
+     */
+    declare public /*out*/ readonly sourceConfig: pulumi.Output<string[] | undefined>;
+    /**
+     * `sha256:<hex>` of the image unpacked at create (a tarball's, an OCI manifest's), also when no sha256 was given; unset for a rootfs not made from an image.
      */
     declare public /*out*/ readonly sourceDigest: pulumi.Output<string | undefined>;
     /**
@@ -150,6 +154,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["managed"] = undefined /*out*/;
             resourceInputs["rootfsPath"] = undefined /*out*/;
             resourceInputs["sizeBytes"] = undefined /*out*/;
+            resourceInputs["sourceConfig"] = undefined /*out*/;
             resourceInputs["sourceDigest"] = undefined /*out*/;
             resourceInputs["usedBytes"] = undefined /*out*/;
         } else {
@@ -166,6 +171,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["size"] = undefined /*out*/;
             resourceInputs["sizeBytes"] = undefined /*out*/;
             resourceInputs["source"] = undefined /*out*/;
+            resourceInputs["sourceConfig"] = undefined /*out*/;
             resourceInputs["sourceDigest"] = undefined /*out*/;
             resourceInputs["thinPool"] = undefined /*out*/;
             resourceInputs["usedBytes"] = undefined /*out*/;

@@ -54,6 +54,29 @@ export function imageFixtures(): ImageFixtures {
   };
 }
 
+/**
+ * The config lines the fixture OCI image asks for (its config, which oci-image.sh writes: an entrypoint
+ * and command, two variables, a directory and a numeric user), as the provider records them.
+ */
+export const OCI_FIXTURE_CONFIG = [
+  `lxc.execute.cmd = '"/bin/sh" "-c" "id; pwd"'`,
+  "lxc.environment = PATH=/usr/bin:/bin",
+  "lxc.environment = FIXTURE=oci",
+  "lxc.init.cwd = /srv",
+  "lxc.init.uid = 1234",
+  "lxc.init.gid = 5678",
+];
+
+/** The hex sha256 of the manifest the fixture OCI layout tags `latest`, read from its index. */
+export function ociManifestHex(layout: string): string {
+  const index = JSON.parse(readFileSync(path.join(layout, "index.json"), "utf8")) as {
+    manifests: { digest: string; annotations?: Record<string, string> }[];
+  };
+  const latest = index.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === "latest");
+  if (!latest) throw new Error(`${layout} tags no image latest`);
+  return latest.digest.slice("sha256:".length);
+}
+
 /** The manifest of a tree: one line per path, everything an exact unpack keeps (scripts/tree-manifest.sh). */
 export function treeManifest(root: string): Promise<string> {
   return must(["bash", path.join(REPO, "scripts", "tree-manifest.sh"), root]);

@@ -2,11 +2,12 @@
  * `source` through the real engine, with the dynamic provider and with the plugin (a YAML program): a
  * preview names the image by file name and digest, a wrong sha256 fails it, `up` records `sourceDigest`,
  * a new url with the same sha256 only records the url, and a new sha256 replaces the rootfs where it is
- * (deleted first), unpacked from the new image.
+ * (deleted first), unpacked from the new image. An OCI image's config lines come out as `sourceConfig`.
  */
 import { promises as fs } from "fs";
 import path from "path";
 import { must, REPO, tempDir, withImageMounted } from "../helpers/env";
+import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex } from "../helpers/images";
 import { CliProject, cliProject, destroyStackUnder, makeStack, TestStack } from "../helpers/pulumi";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -20,6 +21,8 @@ interface Image {
 let images: string;
 let one: Image;
 let two: Image;
+let oci: Image;
+const savedCache = process.env.LXC_ROOTFS_IMAGE_CACHE;
 
 /** A small rootfs tarball whose /etc/marker says `name`. */
 async function image(name: string): Promise<Image> {
@@ -40,9 +43,17 @@ beforeAll(async () => {
   images = await tempDir("source-images");
   one = await image("one");
   two = await image("two");
+  const f = imageFixtures();
+  oci = { url: `oci:${f.oci.image}`, sha256: ociManifestHex(f.oci.layout) };
+  // The providers run on this machine, as children of the engine: this environment reaches them.
+  process.env.LXC_ROOTFS_IMAGE_CACHE = path.join(images, "cache");
 });
 
-afterAll(() => fs.rm(images, { recursive: true, force: true }));
+afterAll(async () => {
+  if (savedCache === undefined) delete process.env.LXC_ROOTFS_IMAGE_CACHE;
+  else process.env.LXC_ROOTFS_IMAGE_CACHE = savedCache;
+  await fs.rm(images, { recursive: true, force: true });
+});
 
 describe("the dynamic provider", () => {
   let lxcPath: string;
@@ -53,7 +64,7 @@ describe("the dynamic provider", () => {
     lxcPath = await tempDir("source-dynamic");
     t = await makeStack("source-dynamic", async () => {
       const r = new Rootfs("web", { container: "web", lxcPath, backingStore: "loop", size: "64M", source });
-      return { sourceDigest: r.sourceDigest };
+      return { sourceDigest: r.sourceDigest, sourceConfig: r.sourceConfig };
     });
   });
   afterAll(() => destroyStackUnder(t, lxcPath));
@@ -97,6 +108,22 @@ describe("the dynamic provider", () => {
     expect(up.result.outputs.sourceDigest.value).toBe(`sha256:${two.sha256}`);
     expect(await marker(lxcPath)).toBe("two\n");
   });
+
+  it("an OCI image, by a new sha256, replaces it too, and records the config lines the image asks for, which a refresh keeps", async () => {
+    source = { ...oci };
+    const preview = await t.run((onOutput) => t.stack.preview({ onOutput }));
+    expect(preview.text).toContain(`unpacked from the image oci:oci:latest (sha256:${oci.sha256}`);
+    const up = await t.run((onOutput) => t.stack.up({ onOutput }));
+    expect(up.result.outputs.sourceDigest.value).toBe(`sha256:${oci.sha256}`);
+    expect(up.result.outputs.sourceConfig.value).toEqual(OCI_FIXTURE_CONFIG);
+    expect(
+      await withImageMounted(path.join(lxcPath, "web", "rootdev"), lxcPath, (root) =>
+        fs.readFile(path.join(root, "srv/layers/replace/new"), "utf8"),
+      ),
+    ).toBe("added by the second layer\n");
+    await t.run((onOutput) => t.stack.refresh({ onOutput }));
+    expect((await t.stack.outputs()).sourceConfig.value).toEqual(OCI_FIXTURE_CONFIG);
+  });
 });
 
 describe("the plugin (YAML)", () => {
@@ -137,5 +164,12 @@ describe("the plugin (YAML)", () => {
     expect(replaced.text).toMatch(/1 replaced/);
     expect(replaced.text).toMatch(new RegExp(`sourceDigest\\s*:\\s*"sha256:${one.sha256}" => "sha256:${two.sha256}"`));
     expect(await marker(lxcPath)).toBe("two\n");
+
+    await set("url", oci.url);
+    await set("sha256", oci.sha256);
+    const fromOci = await pulumi("up", "--yes");
+    expect(fromOci.code).toBe(0);
+    expect(fromOci.text).toMatch(/1 replaced/);
+    expect(JSON.parse((await pulumi("stack", "output", "sourceConfig", "--json")).stdout)).toEqual(OCI_FIXTURE_CONFIG);
   });
 });

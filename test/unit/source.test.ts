@@ -25,7 +25,7 @@ describe("source at the API's edge", () => {
   it("names the property of the object that fails, with its value", () => {
     const messages = (raw: Record<string, unknown>) => inputFailures(raw).map((e) => e.message);
     expect(messages({ ...base, source: { url: "/a.tar", sha256: "xyz" } })).toEqual([
-      'source.sha256: invalid value "xyz": 64 hexadecimal digits, the tarball\'s sha256',
+      "source.sha256: invalid value \"xyz\": 64 hexadecimal digits, the tarball's sha256 (an OCI image's: its manifest's)",
     ]);
     expect(messages({ ...base, source: { sha256: A } })).toEqual(["source.url: invalid value undefined: required"]);
     expect(messages({ ...base, source: { url: "/a.tar", tag: "x" } })[0]).toMatch(/^source\.tag: .*not a property of source/);

@@ -10,11 +10,13 @@ import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
 import { BlockDriver, copySharesExtents, Driver, DRIVERS, Location, OpContext } from "../drivers";
-import { CompressionName, unpackArgv } from "../host/archive";
+import { unpackArgv } from "../host/archive";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { imageHash } from "../host/digest";
 import { copyTree } from "../host/treecopy";
+import { ociUserLines } from "../model/oci";
 import { IsolatedTask, runIsolated } from "./isolated";
+import type { ResolvedImage } from "./source";
 import { withMountedStore } from "./mount";
 import { growFilesystem } from "./resize";
 
@@ -25,7 +27,7 @@ export async function hostSharesExtents(dir: string): Promise<boolean> {
 }
 
 /** The bytes free to this process on the filesystem under `dir`. */
-async function freeBytes(dir: string): Promise<number> {
+export async function freeBytes(dir: string): Promise<number> {
   const { bavail, bsize } = await fs.statfs(dir);
   return bavail * bsize;
 }
@@ -135,21 +137,30 @@ export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTas
 
 /**
  * Unpacks an OS image into the new store `to`, already made and formatted. Like a "mounted" file copy,
- * it runs in the isolated helper, where the store is mounted for the call only.
+ * it runs in the isolated helper, where the store is mounted for the call only. An OCI image's config
+ * lines come back, with its user's ids as the unpacked rootfs resolves them.
  */
-export async function unpackImage(
-  ctx: OpContext,
-  to: FilesEnd,
-  image: { file: string; digest: string; compression: CompressionName },
-  neededBytes: number,
-): Promise<void> {
+export async function unpackImage(ctx: OpContext, to: FilesEnd, image: ResolvedImage, neededBytes: number): Promise<string[] | undefined> {
+  const dst = { store: to.driver.store, loc: to.loc, fstype: to.fstype };
+  if (image.format === "oci") {
+    const { ids } = await runIsolated(ctx, {
+      kind: "unpack-oci",
+      containerDir: ctx.containerDir,
+      dst,
+      image: { layout: image.layout, ...(image.user ? { user: image.user } : {}) },
+      neededBytes,
+    });
+    if (!ids) throw new RootfsError("internal: the OCI unpack gave no ids");
+    return [...image.config, ...ociUserLines(ids)];
+  }
   await runIsolated(ctx, {
     kind: "unpack",
     containerDir: ctx.containerDir,
-    dst: { store: to.driver.store, loc: to.loc, fstype: to.fstype },
+    dst,
     image: { file: image.file, digest: image.digest, compression: image.compression },
     neededBytes,
   });
+  return undefined;
 }
 
 /**

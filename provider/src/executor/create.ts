@@ -3,13 +3,13 @@ import { promises as fs } from "fs";
 import { AlreadyExists } from "../model/errors";
 import { RootfsSpec, containerDirOf } from "../model/requests";
 import { CreatePlan, FillPlan, ImageShape } from "../model/plans";
-import { CopyMethod, CreateResult } from "../model/results";
+import { CreateResult } from "../model/results";
 import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
 import { bytesWritten, describeCreate, inWholeSectors, planFill, planUnpack } from "../planner/plan";
 import { resolveTarget } from "../planner/target";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
-import { buildStore, Source } from "./fill";
+import { buildStore, Filled, Source } from "./fill";
 import { assertSpace } from "./guards";
 import { hasJournal } from "./journal";
 import { locateCurrent, observeAt, observeSource } from "./observe";
@@ -107,16 +107,16 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       async (ctx) => {
         await recoverInterrupted(ctx, requestedNames(ctx, spec, spec));
         const { driver, newFinal, fill } = await prepareCreate(ctx, spec, filling);
-        let method: CopyMethod = "none";
+        let filled: Filled = { method: "none" };
         await buildAndSwap(ctx, {
           newDriver: driver,
           newFinal,
           build: async (built) => {
-            method = await buildStore(ctx, driver, built, fill, filling);
+            filled = await buildStore(ctx, driver, built, fill, filling);
           },
         });
         const sourceDigest = filling.image?.digest;
-        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), method, ...(sourceDigest ? { sourceDigest } : {}) };
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, ...(sourceDigest ? { sourceDigest } : {}) };
       },
       { createDir: true },
     );

@@ -27,6 +27,12 @@ async function fileCopy(ctx: OpContext, driver: Driver, built: Location, target:
   return copyFiles(ctx, { ...source, fstype: source.usage.fstype }, to, neededBytes, "mounted");
 }
 
+/** How a store was filled, and the config lines an OCI image asks for. */
+export interface Filled {
+  method: CopyMethod;
+  sourceConfig?: string[];
+}
+
 /**
  * Makes the store at `built` and fills it from `source` as `plan` says. The caller owns `built`: on
  * failure it destroys it.
@@ -36,7 +42,25 @@ export async function buildStore(
   driver: Driver,
   built: Location,
   plan: FillPlan,
-  { source, image }: { source?: Source; image?: ResolvedImage | ImageShape },
+  filling: { source?: Source; image?: ResolvedImage | ImageShape },
+): Promise<Filled> {
+  if (plan.strategy === "unpack") {
+    const { image } = filling;
+    if (!image || !("format" in image)) throw new RootfsError("internal: an unpack without its image on the host");
+    await driver.create(ctx, built, { size: plan.target.size, fstype: plan.target.fstype, format: true });
+    await holdpoint("fill:formatted");
+    const sourceConfig = await unpackImage(ctx, { driver, loc: built, fstype: plan.target.fstype ?? null }, image, plan.bytesToMove);
+    return { method: "unpack", ...(sourceConfig ? { sourceConfig } : {}) };
+  }
+  return { method: await fillStore(ctx, driver, built, plan, filling.source) };
+}
+
+async function fillStore(
+  ctx: OpContext,
+  driver: Driver,
+  built: Location,
+  plan: Exclude<FillPlan, { strategy: "unpack" }>,
+  source: Source | undefined,
 ): Promise<CopyMethod> {
   const { target } = plan;
   switch (plan.strategy) {
@@ -66,12 +90,5 @@ export async function buildStore(
     }
     case "file-copy":
       return fileCopy(ctx, driver, built, target, sourceOf(source, plan), plan.bytesToMove);
-    case "unpack": {
-      if (!image || !("file" in image)) throw new RootfsError("internal: an unpack without its image on the host");
-      await driver.create(ctx, built, { size: target.size, fstype: target.fstype, format: true });
-      await holdpoint("fill:formatted");
-      await unpackImage(ctx, { driver, loc: built, fstype: target.fstype ?? null }, image, plan.bytesToMove);
-      return "unpack";
-    }
   }
 }

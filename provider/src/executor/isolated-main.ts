@@ -6,6 +6,7 @@ import { errorToJSON } from "../model/errors";
 import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { makeContext } from "./context";
 import { copyMountedFiles, unpackMounted } from "./copy";
+import { unpackOciMounted } from "./unpack-oci";
 import { ERROR_MARKER, IsolatedTask, RESULT_MARKER } from "./isolated";
 import { withMountedDevice } from "./mount";
 
@@ -20,6 +21,11 @@ async function main(task: IsolatedTask): Promise<void> {
     case "unpack":
       await unpackMounted(ctx, task);
       return;
+    case "unpack-oci": {
+      const ids = await unpackOciMounted(ctx, task);
+      process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ ids })}\n`);
+      return;
+    }
     case "grow-fs":
       await withMountedDevice(ctx, task.device, task.fstype, false, (mp) => growMountedFilesystem(ctx.run, task.fstype, mp));
       return;

@@ -27,6 +27,13 @@ export type IsolatedTask =
       image: { file: string; digest: string; compression: CompressionName };
       neededBytes: number;
     }
+  | {
+      kind: "unpack-oci";
+      containerDir: string;
+      dst: { store: Store; loc: Location; fstype: Fstype | null };
+      image: { layout: string; user?: string };
+      neededBytes: number;
+    }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }
   | { kind: "shrink-btrfs"; containerDir: string; device: string; size: number };
 
@@ -43,6 +50,8 @@ export const RESULT_MARKER = "LXC_ROOTFS_RESULT ";
 
 export interface IsolatedResult {
   method?: TreeCopyMethod;
+  /** The ids an OCI image's user resolved to in the unpacked rootfs. */
+  ids?: { uid: number; gid: number };
 }
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {

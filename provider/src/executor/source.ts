@@ -12,18 +12,33 @@ import { OpContext } from "../drivers/types";
 import { CompressionName, compressionOf, requireDecompressor, tarStreamBytes } from "../host/archive";
 import { digestOf } from "../host/digest";
 import { imageSourceOf } from "../model/images";
+import { OciRef, ociConfigLines, ociRefOf } from "../model/oci";
+import { cachedOci, fetchOci, inspectOci, requireOciTools } from "../host/oci";
 import { imageNameOf, isRemoteUrl, redactedUrl, shownUrl } from "../model/urls";
 import { cachedImage, dropCached, fetchImage, fetchJson, headImage } from "../host/download";
 import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
 
-/** An image ready to unpack: the file, what the planner counts, and the compression tar is told of. */
-export interface ResolvedImage extends ImageShape {
+/** A tarball ready to unpack: the file, what the planner counts, and the compression tar is told of. */
+export interface TarballImage extends ImageShape {
+  format: "tarball";
   file: string;
   compression: CompressionName;
 }
 
+/** An OCI image in the host's cache, ready for umoci: its layout, and the config lines it asks for. */
+export interface OciImage extends ImageShape {
+  format: "oci";
+  layout: string;
+  config: string[];
+  /** The config's `User`, resolved to ids in the unpacked rootfs. */
+  user?: string;
+}
+
+/** An image on the host, ready to unpack. */
+export type ResolvedImage = TarballImage | OciImage;
+
 const URL_ALLOWED =
-  "the absolute path of a rootfs tarball on the LXC host, a file:// URL of one, an http(s) URL the host fetches, or images:<dist>/<release>[/<variant>]";
+  "the absolute path of a rootfs tarball on the LXC host, a file:// URL of one, an http(s) URL the host fetches, images:<dist>/<release>[/<variant>], or an OCI image (oci:<dir>[:<tag>], oci-archive:<file>[:<tag>], docker://<reference>)";
 
 /** The file `url` names on the host: an absolute path, or a file:// URL without a host. */
 function fileOf(url: string): string {
@@ -42,7 +57,7 @@ function fileOf(url: string): string {
 }
 
 /** A local file: found, and checked as a tarball of the sha256 given. `shown`: how messages name it. */
-async function resolveFile(ctx: OpContext, file: string, source: ImageSource, shown: string, name: string): Promise<ResolvedImage> {
+async function resolveFile(ctx: OpContext, file: string, source: ImageSource, shown: string, name: string): Promise<TarballImage> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, "r");
@@ -59,7 +74,7 @@ async function resolveFile(ctx: OpContext, file: string, source: ImageSource, sh
     const compression = await compressionOf(handle, "source.url", shown);
     await requireDecompressor(ctx.run, compression);
     const streamBytes = await tarStreamBytes(ctx.run, file, compression, st.size);
-    return { file, compression, digest, streamBytes, name };
+    return { format: "tarball", file, compression, digest, streamBytes, name };
   } finally {
     await handle.close();
   }
@@ -114,7 +129,51 @@ async function resolveServerImage(ctx: OpContext, source: ImageSource, fetch: bo
     );
   const name = `images:${alias.dist}/${alias.release}/${alias.variant} (${found.version})`;
   const image = await resolveRemote(ctx, { url: `${server}/${found.path}`, sha256: found.sha256 }, fetch);
-  return { ...image, name, ...("file" in image ? {} : { fetchBytes: image.fetchBytes ?? found.size }) };
+  return { ...image, name, ...("format" in image ? {} : { fetchBytes: image.fetchBytes ?? found.size }) };
+}
+
+/** The bytes of a layer's tar stream, told by its compression as a tarball's are. */
+async function layerStreamBytes(ctx: OpContext, layer: { file: string; size: number }, shown: string): Promise<number> {
+  const handle = await fs.open(layer.file, "r");
+  const compression = await compressionOf(handle, "source.url", shown).finally(() => handle.close());
+  await requireDecompressor(ctx.run, compression);
+  return tarStreamBytes(ctx.run, layer.file, compression, layer.size);
+}
+
+/**
+ * An OCI image: skopeo asks for its manifest, and a create copies it into the host's cache, which a second
+ * create of the same digest uses without asking anyone. A sha256 given pins the manifest (of this host's
+ * platform, for a multi-platform image). A preview copies nothing, but counts the tree of a cached image.
+ */
+async function resolveOci(ctx: OpContext, source: ImageSource, ref: OciRef, fetch: boolean): Promise<OciImage | ImageShape> {
+  await requireOciTools(ctx.run);
+  const pinned = source.sha256 === undefined ? null : `sha256:${source.sha256}`;
+  let cached = source.sha256 === undefined ? null : await cachedOci(source.sha256);
+  if (!cached) {
+    const head = await inspectOci(ctx.run, ref);
+    if (pinned && pinned !== head.digest) {
+      const index = head.indexDigest ? ` (its index's is ${head.indexDigest}: give the manifest's)` : "";
+      throw new InvalidInput(
+        "source.sha256",
+        source.sha256,
+        `the sha256 of the manifest ${ref.ref} names, which is ${head.digest}${index}`,
+      );
+    }
+    cached = await cachedOci(head.digest.slice(7));
+    if (!cached && !fetch) return { name: ref.name, digest: head.digest, streamBytes: null, fetchBytes: head.fetchBytes };
+    cached ??= await fetchOci(ctx.run, ref, pinned);
+  }
+  let streamBytes = 0;
+  for (const layer of cached.layers) streamBytes += await layerStreamBytes(ctx, layer, ref.ref);
+  return {
+    format: "oci",
+    name: ref.name,
+    digest: cached.digest,
+    streamBytes,
+    layout: cached.layout,
+    config: ociConfigLines(cached.config),
+    ...(cached.config.User ? { user: cached.config.User } : {}),
+  };
 }
 
 /**
@@ -124,6 +183,8 @@ async function resolveServerImage(ctx: OpContext, source: ImageSource, fetch: bo
  */
 export async function resolveImage(ctx: OpContext, given: ImageSource, fetch: boolean): Promise<ResolvedImage | ImageShape> {
   const source = imageSourceOf(given);
+  const oci = ociRefOf(source.url);
+  if (oci) return resolveOci(ctx, source, oci, fetch);
   if (imageAliasOf(source.url)) return resolveServerImage(ctx, source, fetch);
   if (isRemoteUrl(source.url)) return resolveRemote(ctx, source, fetch);
   const file = fileOf(source.url);

@@ -113,7 +113,7 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
         newFinal: next.loc,
         old: { driver, loc },
         build: async (built) => {
-          method = await buildStore(ctx, next.driver, built, plan, { source: { driver, loc, usage: observed } });
+          method = (await buildStore(ctx, next.driver, built, plan, { source: { driver, loc, usage: observed } })).method;
         },
       });
       return method;

@@ -122,7 +122,7 @@ export async function fetchImage(run: Runner, url: string, hex: string): Promise
       throw new InvalidInput("source.sha256", hex, `the sha256 of what ${redactedUrl(url)} serves, which is ${digest}`);
     const file = cachedPath(hex);
     await fs.rename(part, file);
-    await evict(file);
+    await evictImages(file);
     return file;
   } finally {
     await fs.rm(part, { force: true });
@@ -132,28 +132,42 @@ export async function fetchImage(run: Runner, url: string, hex: string): Promise
 /** A download's temporary file older than this was left by a process killed mid-download: it goes. */
 const PART_LEFT_MS = 24 * 60 * 60 * 1000;
 
+/** The bytes a cache entry holds: a tarball's size, or the sum of an OCI layout's blobs. */
+async function entryBytes(entry: string): Promise<number> {
+  const st = await fs.lstat(entry);
+  if (st.isFile()) return st.size;
+  const blobs = path.join(entry, "blobs", "sha256");
+  const sizes = await Promise.all((await fs.readdir(blobs).catch(() => [])).map(async (b) => (await fs.lstat(path.join(blobs, b))).size));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
 /**
- * The least recently used images go until the cache is under its bound; `keep` and those used within the
- * hour stay. Temporary files a killed download left go too.
+ * The least recently used images (tarballs, and OCI layouts, host/oci.ts) go until the cache is under its
+ * bound; `keep` and those used within the hour stay. Temporary files and layouts a killed fetch left go too.
  */
-async function evict(keep: string): Promise<void> {
+export async function evictImages(keep: string): Promise<void> {
   const dir = imageCacheDir();
   for (const name of (await fs.readdir(dir)).filter((n) => n.startsWith(".part-"))) {
     const st = await fs.lstat(path.join(dir, name)).catch(() => null);
-    if (st?.isFile() && st.mtimeMs < Date.now() - PART_LEFT_MS) await fs.rm(path.join(dir, name), { force: true });
+    if (st && !st.isSymbolicLink() && st.mtimeMs < Date.now() - PART_LEFT_MS)
+      await fs.rm(path.join(dir, name), { recursive: true, force: true });
   }
   const entries = await Promise.all(
     (await fs.readdir(dir))
-      .filter((n) => n.startsWith("sha256-"))
-      .map(async (n) => ({ file: path.join(dir, n), st: await fs.lstat(path.join(dir, n)).catch(() => null) })),
+      .filter((n) => /^(sha256|oci)-[0-9a-f]{64}$/.test(n))
+      .map(async (n) => {
+        const file = path.join(dir, n);
+        const st = await fs.lstat(file).catch(() => null);
+        return { file, st, bytes: st && (st.isFile() || st.isDirectory()) ? await entryBytes(file).catch(() => 0) : 0 };
+      }),
   );
-  const files = entries.filter((e) => e.st?.isFile()).sort((a, b) => a.st!.mtimeMs - b.st!.mtimeMs);
-  let total = files.reduce((sum, e) => sum + e.st!.size, 0);
+  const kept = entries.filter((e) => e.st?.isFile() || e.st?.isDirectory()).sort((a, b) => a.st!.mtimeMs - b.st!.mtimeMs);
+  let total = kept.reduce((sum, e) => sum + e.bytes, 0);
   const recent = Date.now() - IN_USE_MS;
-  for (const { file, st } of files) {
+  for (const { file, st, bytes } of kept) {
     if (total <= cacheBound()) break;
     if (file === keep || st!.mtimeMs > recent) continue;
-    await fs.rm(file, { force: true });
-    total -= st!.size;
+    await fs.rm(file, { recursive: true, force: true });
+    total -= bytes;
   }
 }

@@ -1,7 +1,7 @@
 import { constants as fsConstants, promises as fs, Stats } from "fs";
 import path from "path";
 import { Unsafe } from "../model/errors";
-import { heldFor, throughHeld } from "./held";
+import { heldFor, throughHeld, viaFd } from "./held";
 import { Runner } from "./run";
 
 export async function lstatOrNull(p: string) {
@@ -118,6 +118,31 @@ export async function readSmallFile(file: string): Promise<string | null> {
     return await fh.readFile("utf8");
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Reads a small file inside a tree a stranger made (an unpacked image) as readSmallFile does, with every
+ * directory on the way opened O_NOFOLLOW from the one before: a symlink anywhere on the path (an image's
+ * /etc pointing at the host's) reads as missing, never as the file it points to. Null when missing.
+ */
+export async function readSmallFileInTree(root: string, rel: string): Promise<string | null> {
+  const parts = rel.split("/").filter(Boolean);
+  const opened: fs.FileHandle[] = [];
+  const dirFlags = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+  try {
+    let dir = await fs.open(root, dirFlags);
+    opened.push(dir);
+    for (const part of parts.slice(0, -1)) {
+      dir = await fs.open(viaFd(dir.fd, part), dirFlags);
+      opened.push(dir);
+    }
+    return await readSmallFile(viaFd(dir.fd, parts[parts.length - 1]));
+  } catch (e) {
+    if (["ENOENT", "ELOOP", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "") || e instanceof Unsafe) return null;
+    throw e;
+  } finally {
+    for (const h of opened.reverse()) await h.close();
   }
 }
 

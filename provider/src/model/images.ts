@@ -1,6 +1,7 @@
 /** What `source` may be, judged before anything is touched: the rules that need no host. */
 import { InvalidInput } from "./errors";
 import { ImageSource } from "./requests";
+import { ociRefOf } from "./oci";
 import { isRemoteUrl, redactedUrl, shownUrl } from "./urls";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -16,6 +17,7 @@ export function imageSourceOf(value: unknown): ImageSource {
     throw new InvalidInput("source.url", typeof url === "string" ? shownUrl(url) : url, "a path or URL without control characters");
   if (isRemoteUrl(url) && !URL.canParse(url))
     throw new InvalidInput("source.url", redactedUrl(url), "an http(s) URL that parses (WHATWG URL), with no spaces in its host");
+  ociRefOf(url); // an OCI reference is checked for its form here, before the host is asked
   const out: ImageSource = { url };
   if (server !== undefined && server !== null) {
     if (!/^images:/i.test(url))
@@ -30,6 +32,6 @@ export function imageSourceOf(value: unknown): ImageSource {
   }
   if (sha256 === undefined || sha256 === null) return out;
   if (typeof sha256 !== "string" || !SHA256_HEX.test(sha256.toLowerCase()))
-    throw new InvalidInput("source.sha256", sha256, "64 hexadecimal digits, the tarball's sha256");
+    throw new InvalidInput("source.sha256", sha256, "64 hexadecimal digits, the tarball's sha256 (an OCI image's: its manifest's)");
   return { ...out, sha256: sha256.toLowerCase() };
 }

@@ -28,6 +28,8 @@ export interface CreateResult extends Observed {
   method: CopyMethod;
   /** `sha256:<hex>` of the image unpacked, for a rootfs made from `source`. */
   sourceDigest?: string;
+  /** The LXC config lines the image asks for (an OCI image's entrypoint, environment, user, directory). */
+  sourceConfig?: string[];
 }
 
 export interface UpdateResult extends Observed {

@@ -20,11 +20,16 @@ export function redactedUrl(url: string): string {
 }
 
 /**
- * A `source` url as any message may show it: a path or an `images:` alias as given, anything else with a
+ * A `source` url as any message may show it: a path, an `images:` alias or an OCI reference as given
+ * (none can hold a credential: a registry's comes from the host's auth file), anything else with a
  * scheme as redactedUrl shows it (a file: URL too: it may be written with a user).
  */
 export function shownUrl(url: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^images:/i.test(url) ? redactedUrl(url) : url;
+  return /^[a-z][a-z0-9+.-]*:/i.test(url) &&
+    !/^(images|oci|oci-archive):/i.test(url) &&
+    !/^docker:\/\/[^@]*(@sha256:[0-9a-f]{64})?$/.test(url)
+    ? redactedUrl(url)
+    : url;
 }
 
 /** The file name the URL's path ends in, for a plan line; `image` when its path names none. */

@@ -747,13 +747,13 @@ func (o ProxyConnectionPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap, unpacked exactly by GNU tar (numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes); or an OCI image, copied by skopeo into the host's image cache and unpacked by umoci as root, its layers in order with whiteouts honoured.
 type RootfsSource struct {
 	// For an images: url, the image server. Default https://images.linuxcontainers.org.
 	Server *string `pulumi:"server"`
-	// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+	// The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
 	Sha256 *string `pulumi:"sha256"`
-	// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+	// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
 	Url string `pulumi:"url"`
 }
 
@@ -768,13 +768,13 @@ type RootfsSourceInput interface {
 	ToRootfsSourceOutputWithContext(context.Context) RootfsSourceOutput
 }
 
-// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap, unpacked exactly by GNU tar (numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes); or an OCI image, copied by skopeo into the host's image cache and unpacked by umoci as root, its layers in order with whiteouts honoured.
 type RootfsSourceArgs struct {
 	// For an images: url, the image server. Default https://images.linuxcontainers.org.
 	Server pulumi.StringPtrInput `pulumi:"server"`
-	// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+	// The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
 	Sha256 pulumi.StringPtrInput `pulumi:"sha256"`
-	// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+	// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
 	Url pulumi.StringInput `pulumi:"url"`
 }
 
@@ -831,7 +831,7 @@ func (i *rootfsSourcePtrType) ToRootfsSourcePtrOutputWithContext(ctx context.Con
 	return pulumi.ToOutputWithContext(ctx, i).(RootfsSourcePtrOutput)
 }
 
-// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+// An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap, unpacked exactly by GNU tar (numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes); or an OCI image, copied by skopeo into the host's image cache and unpacked by umoci as root, its layers in order with whiteouts honoured.
 type RootfsSourceOutput struct{ *pulumi.OutputState }
 
 func (RootfsSourceOutput) ElementType() reflect.Type {
@@ -861,12 +861,12 @@ func (o RootfsSourceOutput) Server() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RootfsSource) *string { return v.Server }).(pulumi.StringPtrOutput)
 }
 
-// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+// The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
 func (o RootfsSourceOutput) Sha256() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v RootfsSource) *string { return v.Sha256 }).(pulumi.StringPtrOutput)
 }
 
-// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
 func (o RootfsSourceOutput) Url() pulumi.StringOutput {
 	return o.ApplyT(func(v RootfsSource) string { return v.Url }).(pulumi.StringOutput)
 }
@@ -905,7 +905,7 @@ func (o RootfsSourcePtrOutput) Server() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+// The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
 func (o RootfsSourcePtrOutput) Sha256() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RootfsSource) *string {
 		if v == nil {
@@ -915,7 +915,7 @@ func (o RootfsSourcePtrOutput) Sha256() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
-// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+// The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
 func (o RootfsSourcePtrOutput) Url() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RootfsSource) *string {
 		if v == nil {

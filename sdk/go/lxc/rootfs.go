@@ -42,7 +42,9 @@ type Rootfs struct {
 	SizeBytes pulumi.Float64PtrOutput `pulumi:"sizeBytes"`
 	// The source input, as given.
 	Source RootfsSourcePtrOutput `pulumi:"source"`
-	// `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+	// The LXC config lines the image asks for, recorded at create, for the container's config: an OCI image's command, environment, user and working directory as lxc.execute.cmd, lxc.environment, lxc.init.uid, lxc.init.gid and lxc.init.cwd, as LXC's oci template writes them. The rootfs writes none of them itself. Unset for an image that asks for none.
+	SourceConfig pulumi.StringArrayOutput `pulumi:"sourceConfig"`
+	// `sha256:<hex>` of the image unpacked at create (a tarball's, an OCI manifest's), also when no sha256 was given; unset for a rootfs not made from an image.
 	SourceDigest pulumi.StringPtrOutput `pulumi:"sourceDigest"`
 	// The thinPool input.
 	ThinPool pulumi.StringPtrOutput `pulumi:"thinPool"`
@@ -279,7 +281,12 @@ func (o RootfsOutput) Source() RootfsSourcePtrOutput {
 	return o.ApplyT(func(v *Rootfs) RootfsSourcePtrOutput { return v.Source }).(RootfsSourcePtrOutput)
 }
 
-// `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+// The LXC config lines the image asks for, recorded at create, for the container's config: an OCI image's command, environment, user and working directory as lxc.execute.cmd, lxc.environment, lxc.init.uid, lxc.init.gid and lxc.init.cwd, as LXC's oci template writes them. The rootfs writes none of them itself. Unset for an image that asks for none.
+func (o RootfsOutput) SourceConfig() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *Rootfs) pulumi.StringArrayOutput { return v.SourceConfig }).(pulumi.StringArrayOutput)
+}
+
+// `sha256:<hex>` of the image unpacked at create (a tarball's, an OCI manifest's), also when no sha256 was given; unset for a rootfs not made from an image.
 func (o RootfsOutput) SourceDigest() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Rootfs) pulumi.StringPtrOutput { return v.SourceDigest }).(pulumi.StringPtrOutput)
 }

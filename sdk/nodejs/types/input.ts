@@ -130,7 +130,7 @@ export function proxyConnectionArgsProvideDefaults(val: ProxyConnectionArgs): Pr
 }
 
 /**
- * An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+ * An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap, unpacked exactly by GNU tar (numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes); or an OCI image, copied by skopeo into the host's image cache and unpacked by umoci as root, its layers in order with whiteouts honoured.
  */
 export interface RootfsSourceArgs {
     /**
@@ -138,11 +138,11 @@ export interface RootfsSourceArgs {
      */
     server?: pulumi.Input<string | undefined>;
     /**
-     * The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+     * The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
      */
     sha256?: pulumi.Input<string | undefined>;
     /**
-     * The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+     * The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
      */
     url: pulumi.Input<string>;
 }

@@ -488,11 +488,11 @@ class ProxyConnectionArgs:
 
 class RootfsSourceArgsDict(TypedDict):
     """
-    An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+    An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap, unpacked exactly by GNU tar (numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes); or an OCI image, copied by skopeo into the host's image cache and unpacked by umoci as root, its layers in order with whiteouts honoured.
     """
     url: pulumi.Input[_builtins.str]
     """
-    The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+    The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
     """
     server: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
@@ -500,7 +500,7 @@ class RootfsSourceArgsDict(TypedDict):
     """
     sha256: NotRequired[pulumi.Input[Optional[_builtins.str]]]
     """
-    The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+    The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
     """
 
 @pulumi.input_type
@@ -510,11 +510,11 @@ class RootfsSourceArgs:
                  server: pulumi.Input[Optional[_builtins.str]] = None,
                  sha256: pulumi.Input[Optional[_builtins.str]] = None):
         """
-        An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap. Unpacked exactly, by GNU tar: numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes.
+        An OS image to unpack into the rootfs when it is created: a rootfs tarball (tar, or tar compressed with gzip, bzip2, xz or zstd, told from its first bytes), such as LXC's rootfs.tar.xz, a Proxmox template or a `tar -C tree -c .` of a debootstrap, unpacked exactly by GNU tar (numeric owners, modes, ACLs, xattrs and file capabilities, device nodes, hard links, holes); or an OCI image, copied by skopeo into the host's image cache and unpacked by umoci as root, its layers in order with whiteouts honoured.
 
-        :param pulumi.Input[_builtins.str] url: The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+        :param pulumi.Input[_builtins.str] url: The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
         :param pulumi.Input[_builtins.str] server: For an images: url, the image server. Default https://images.linuxcontainers.org.
-        :param pulumi.Input[_builtins.str] sha256: The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+        :param pulumi.Input[_builtins.str] sha256: The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
         """
         pulumi.set(__self__, "url", url)
         if server is not None:
@@ -526,7 +526,7 @@ class RootfsSourceArgs:
     @pulumi.getter
     def url(self) -> pulumi.Input[_builtins.str]:
         """
-        The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); or images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256. Never shown: plan lines and messages show its scheme, host and path only.
+        The tarball: an absolute path or a file:// URL on the LXC host; an http(s) URL the host fetches into its image cache (/var/cache/lxc-rootfs/images, keyed by sha256, which an http(s) URL requires); images:<dist>/<release>[/<variant>], the newest image an LXC or Incus image server lists for the host's architecture, found through its simplestreams index, which gives its sha256; or an OCI image: oci:<directory>[:<tag>] (an image layout on the host), oci-archive:<file>[:<tag>] or docker://<reference> (a registry the host reaches, with the host's credentials). Never shown: plan lines and messages show its scheme, host and path only.
         """
         return pulumi.get(self, "url")
 
@@ -550,7 +550,7 @@ class RootfsSourceArgs:
     @pulumi.getter
     def sha256(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The tarball's sha256, 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
+        The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
         """
         return pulumi.get(self, "sha256")
 

@@ -327,6 +327,7 @@ class Rootfs(pulumi.CustomResource):
             __props__.__dict__["managed"] = None
             __props__.__dict__["rootfs_path"] = None
             __props__.__dict__["size_bytes"] = None
+            __props__.__dict__["source_config"] = None
             __props__.__dict__["source_digest"] = None
             __props__.__dict__["used_bytes"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["connection", "source"])
@@ -366,6 +367,7 @@ class Rootfs(pulumi.CustomResource):
         __props__.__dict__["size"] = None
         __props__.__dict__["size_bytes"] = None
         __props__.__dict__["source"] = None
+        __props__.__dict__["source_config"] = None
         __props__.__dict__["source_digest"] = None
         __props__.__dict__["thin_pool"] = None
         __props__.__dict__["used_bytes"] = None
@@ -484,10 +486,18 @@ class Rootfs(pulumi.CustomResource):
         return pulumi.get(self, "source")
 
     @_builtins.property
+    @pulumi.getter(name="sourceConfig")
+    def source_config(self) -> pulumi.Output[Optional[Sequence[_builtins.str]]]:
+        """
+        The LXC config lines the image asks for, recorded at create, for the container's config: an OCI image's command, environment, user and working directory as lxc.execute.cmd, lxc.environment, lxc.init.uid, lxc.init.gid and lxc.init.cwd, as LXC's oci template writes them. The rootfs writes none of them itself. Unset for an image that asks for none.
+        """
+        return pulumi.get(self, "source_config")
+
+    @_builtins.property
     @pulumi.getter(name="sourceDigest")
     def source_digest(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        `sha256:<hex>` of the tarball unpacked at create, also when no sha256 was given; unset for a rootfs not made from an image.
+        `sha256:<hex>` of the image unpacked at create (a tarball's, an OCI manifest's), also when no sha256 was given; unset for a rootfs not made from an image.
         """
         return pulumi.get(self, "source_digest")
 

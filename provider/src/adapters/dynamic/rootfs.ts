@@ -24,6 +24,8 @@ export class Rootfs extends pulumi.dynamic.Resource {
   declare readonly managed: pulumi.Output<boolean>;
   /** `sha256:<hex>` of the image unpacked at create, for a rootfs made from `source`. */
   declare readonly sourceDigest: pulumi.Output<string | undefined>;
+  /** The LXC config lines the image asks for (an OCI image's command, environment, user, directory). */
+  declare readonly sourceConfig: pulumi.Output<string[] | undefined>;
 
   constructor(name: string, args: RootfsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -37,6 +39,7 @@ export class Rootfs extends pulumi.dynamic.Resource {
         managed: undefined,
         fstype: undefined,
         sourceDigest: undefined,
+        sourceConfig: undefined,
         ...args,
         // Credentials inside (a connection's, a URL's token): secret in the state, as the plugin's schema marks them.
         connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),

@@ -27,7 +27,7 @@ export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
 const CREATE_ONLY = ["from", "source"];
 
 /** Recorded at create, and kept as it is: the host cannot say what image a rootfs came from. */
-const RECORDED = ["sourceDigest"] as const;
+const RECORDED = ["sourceDigest", "sourceConfig"] as const;
 
 export const OUTPUT_NAMES = ["backingStore", "rootfsPath", "sizeBytes", "fstype", "allocatedBytes", "usedBytes", "managed"] as const;
 
@@ -375,7 +375,7 @@ export function resourceId(spec: ContainerRef, props: Props): string {
 }
 
 /** The outputs: the inputs, what the host holds, and what was recorded at create (`recorded`, the old state). */
-function outputs(inputs: Props, observed: Observed & { sourceDigest?: string }, recorded: Props = {}): Props {
+function outputs(inputs: Props, observed: Observed & { sourceDigest?: string; sourceConfig?: string[] }, recorded: Props = {}): Props {
   const out: Props = { ...inputs };
   for (const k of OUTPUT_NAMES) out[k] = observed[k];
   for (const k of RECORDED) {

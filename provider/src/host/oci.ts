@@ -1,0 +1,172 @@
+/**
+ * OCI images on the host, as LXC's oci template has them: skopeo reads the reference (a layout, an
+ * archive, a registry) and copies the image into a layout of this tool's image cache, keyed by its
+ * manifest's sha256; umoci unpacks that layout, checking every blob against its digest as it reads it.
+ * A copy lands in a private temporary layout, is checked, and only then renamed into the cache: a layout
+ * under a digest's name holds that manifest.
+ */
+import { randomBytes } from "crypto";
+import { promises as fs } from "fs";
+import path from "path";
+import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
+import { OciRef, OciRunConfig } from "../model/oci";
+import { evictImages, imageCacheDir } from "./download";
+import { imageHash, sha256Hex } from "./digest";
+import { readSmallFile } from "./paths";
+import { Runner } from "./run";
+
+/** The tag this tool gives the one image of each cached layout. */
+export const CACHED_TAG = "rootfs";
+
+const TOOLS = [
+  { tool: "skopeo", pkg: "skopeo" },
+  { tool: "umoci", pkg: "umoci" },
+];
+
+/** Refuses, before anything is made, a host without skopeo or umoci, naming the Debian package. */
+export async function requireOciTools(run: Runner): Promise<void> {
+  for (const { tool, pkg } of TOOLS) {
+    await run([tool, "--version"]).catch((e: unknown) => {
+      if (e instanceof ToolFailed && /command not found/.test(e.stderr))
+        throw new RootfsError(
+          `an OCI image is read with skopeo and unpacked with umoci, and ${tool} is not installed on the host: install ${pkg}`,
+        );
+      throw e;
+    });
+  }
+}
+
+/** skopeo's message, its last line, for an error that names the reference. */
+function skopeoFailure(ref: OciRef, e: unknown): RootfsError {
+  if (!(e instanceof ToolFailed)) throw e;
+  const last = e.stderr.trim().split("\n").pop() ?? "";
+  return new InvalidInput(
+    "source.url",
+    ref.ref,
+    `an OCI image skopeo can read; it says: ${last.replace(/^time="[^"]*" level=\w+ msg=/, "") || `exit ${e.exitCode}`}`,
+  );
+}
+
+/** An OCI architecture's name for Node's. */
+const OCI_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64" };
+
+interface Descriptor {
+  mediaType?: string;
+  digest: string;
+  size?: number;
+  platform?: { os?: string; architecture?: string };
+  annotations?: Record<string, string>;
+}
+
+/** What the reference names for this host: its manifest's digest, and the bytes a copy fetches when the manifest says. */
+export interface OciHead {
+  /** `sha256:<hex>` of the manifest for this host's platform: what `sha256` pins and `sourceDigest` records. */
+  digest: string;
+  /** Of an index (a multi-platform image): its own digest, for a message that tells the two apart. */
+  indexDigest?: string;
+  fetchBytes: number | null;
+}
+
+/**
+ * Asks skopeo for the manifest the reference names (`inspect --raw`), without copying anything: a preview.
+ * An index (a multi-platform image) gives the manifest of this host's platform, as a copy takes it.
+ */
+export async function inspectOci(run: Runner, ref: OciRef): Promise<OciHead> {
+  const raw = await run(["skopeo", "inspect", "--raw", ref.ref], { maxOutput: 4 * 2 ** 20 })
+    .then((r) => r.stdout)
+    .catch((e: unknown) => {
+      throw skopeoFailure(ref, e);
+    });
+  const digest = `sha256:${imageHash().hash.update(raw).digest("hex")}`;
+  const doc = JSON.parse(raw) as { manifests?: Descriptor[]; layers?: Descriptor[]; config?: Descriptor };
+  if (!Array.isArray(doc.manifests)) {
+    const sizes = [doc.config, ...(doc.layers ?? [])].map((d) => d?.size);
+    return { digest, fetchBytes: sizes.every((s) => typeof s === "number") ? sizes.reduce((a, b) => a! + b!, 0)! : null };
+  }
+  const arch = OCI_ARCH[process.arch] ?? process.arch;
+  const mine = doc.manifests.find((m) => m.platform?.os === "linux" && m.platform.architecture === arch);
+  if (!mine) throw new InvalidInput("source.url", ref.ref, `an OCI image for linux/${arch}, and its index lists none`);
+  return { digest: mine.digest, indexDigest: digest, fetchBytes: null };
+}
+
+const layoutOf = (hex: string) => path.join(imageCacheDir(), `oci-${hex}`);
+const blobOf = (layout: string, digest: string) => path.join(layout, "blobs", ...digest.split(":"));
+
+/** A cached image, as read from its layout: the manifest's blobs and the config. */
+export interface OciLayout {
+  layout: string;
+  digest: string;
+  /** The layers' blob files, in order, and their bytes. */
+  layers: { file: string; size: number }[];
+  config: OciRunConfig;
+}
+
+/**
+ * The cached layout of manifest `hex`, checked: its tag names that manifest, the manifest's bytes hash to
+ * it, and so does the config's. (umoci checks each layer's blob as it unpacks it.) Its use is recorded for
+ * eviction. Null when there is none, or it does not check (it is dropped).
+ */
+export async function cachedOci(hex: string): Promise<OciLayout | null> {
+  const layout = layoutOf(hex);
+  const st = await fs.lstat(layout).catch(() => null);
+  if (!st?.isDirectory()) return null;
+  const found = await readLayout(layout).catch(() => null);
+  if (found?.digest !== `sha256:${hex}`) {
+    await fs.rm(layout, { recursive: true, force: true });
+    return null;
+  }
+  const now = new Date();
+  await fs.utimes(layout, now, now);
+  return found;
+}
+
+/** A blob's JSON, after its bytes are checked against its digest. */
+async function readBlob<T>(layout: string, digest: string): Promise<T> {
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new RootfsError(`the OCI image names a blob by ${digest}, not a sha256`);
+  const file = blobOf(layout, digest);
+  if ((await sha256Hex(file)) !== digest.slice(7)) throw new RootfsError(`${file} does not hash to ${digest}`);
+  return JSON.parse((await fs.readFile(file)).toString("utf8")) as T;
+}
+
+async function readLayout(layout: string): Promise<OciLayout> {
+  const index = JSON.parse((await readSmallFile(path.join(layout, "index.json"))) ?? "{}") as { manifests?: Descriptor[] };
+  const entry = index.manifests?.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === CACHED_TAG);
+  if (!entry) throw new RootfsError(`${layout} has no image tagged ${CACHED_TAG}`);
+  const manifest = await readBlob<{ config: Descriptor; layers: Descriptor[] }>(layout, entry.digest);
+  const config = await readBlob<{ config?: OciRunConfig }>(layout, manifest.config.digest);
+  const layers = await Promise.all(
+    manifest.layers.map(async (l) => ({ file: blobOf(layout, l.digest), size: (await fs.stat(blobOf(layout, l.digest))).size })),
+  );
+  return { layout, digest: entry.digest, layers, config: config.config ?? {} };
+}
+
+/**
+ * Copies the image into the cache with skopeo, keeping its digests, and returns the cached layout. The copy
+ * is refused, and nothing kept, when its manifest is not `expect` (when the caller pins one).
+ */
+export async function fetchOci(run: Runner, ref: OciRef, expect: string | null): Promise<OciLayout> {
+  const dir = imageCacheDir();
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const part = path.join(dir, `.part-oci-${randomBytes(8).toString("hex")}`);
+  try {
+    await run(["skopeo", "copy", "--quiet", "--preserve-digests", ref.ref, `oci:${part}:${CACHED_TAG}`]).catch((e: unknown) => {
+      throw skopeoFailure(ref, e);
+    });
+    const copied = await readLayout(part);
+    if (expect && expect !== copied.digest)
+      throw new InvalidInput(
+        "source.sha256",
+        expect.slice(7),
+        `the sha256 of the manifest ${ref.ref} names, which is now ${copied.digest}`,
+      );
+    const layout = layoutOf(copied.digest.slice(7));
+    // Another create may have cached the same image meanwhile: its layout is as good as this one.
+    await fs.rename(part, layout).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
+    });
+    await evictImages(layout);
+    return { ...copied, layout, layers: copied.layers.map((l) => ({ ...l, file: path.join(layout, path.relative(part, l.file)) })) };
+  } finally {
+    await fs.rm(part, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * OCI images as `source`: the three reference forms skopeo reads, and the container config an image asks
+ * for, as LXC config lines. Pure: host/oci.ts runs the tools; this reads what they give.
+ */
+import path from "path";
+import { InvalidInput, RootfsError } from "./errors";
+
+export type OciTransport = "oci" | "oci-archive" | "docker";
+
+/** A reference skopeo reads (`transport:rest`, as given), and how a plan line names it. */
+export interface OciRef {
+  transport: OciTransport;
+  /** skopeo's own spelling of the reference. */
+  ref: string;
+  name: string;
+}
+
+const ALLOWED =
+  "oci:<absolute directory>[:<tag>], oci-archive:<absolute file>[:<tag>] or docker://<registry/repository>[:<tag>][@sha256:<digest>]";
+/** An OCI ref name (a tag) as this tool accepts it: the image-spec's characters, minus those a path or shell reads. */
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** A docker reference: [registry[:port]/]repository[:tag][@sha256:hex], the distribution spec's grammar, lowercase repository. */
+const DOCKER =
+  /^docker:\/\/(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
+
+/** The OCI reference `url` names; null when it names none (a tarball, an `images:` alias). */
+export function ociRefOf(url: string): OciRef | null {
+  const m = /^(oci|oci-archive):(.*)$/.exec(url);
+  if (m) {
+    // skopeo splits at the first colon: the path holds none, the tag is what follows.
+    const [where, tag, ...more] = m[2].split(":");
+    if (!path.isAbsolute(where) || path.normalize(where) !== where.replace(/(.)\/+$/, "$1") || more.length > 0)
+      throw new InvalidInput("source.url", url, `${ALLOWED}; the path must be absolute, normalized and hold no colon`);
+    if (tag !== undefined && !TAG.test(tag))
+      throw new InvalidInput("source.url", url, `${ALLOWED}; a tag is letters, digits, '.', '_' and '-'`);
+    const transport = m[1] as OciTransport;
+    return { transport, ref: url, name: `${transport}:${path.basename(where)}${tag === undefined ? "" : `:${tag}`}` };
+  }
+  if (/^docker:/i.test(url)) {
+    if (!DOCKER.test(url)) throw new InvalidInput("source.url", url, ALLOWED);
+    return { transport: "docker", ref: url, name: url };
+  }
+  return null;
+}
+
+/** The part of an image's config (the image-spec's `config` object) that says how the container starts. */
+export interface OciRunConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[] | null;
+  User?: string;
+  WorkingDir?: string;
+}
+
+/**
+ * An argument as LXC's lxc.execute.cmd splitting reads it: in quotes, which it strips, with no escapes.
+ * The whole value is then wrapped in single quotes, as LXC's oci template writes it: LXC's config reader
+ * strips one pair of quotes around a value, which would otherwise take the first argument's and the last's.
+ */
+function quoted(arg: string): string {
+  if (!arg.includes('"')) return `"${arg}"`;
+  if (!arg.includes("'")) return `'${arg}'`;
+  throw new RootfsError(
+    `the image's command has an argument with both kinds of quote, which lxc.execute.cmd cannot carry: ${JSON.stringify(arg)}`,
+  );
+}
+
+/** A config value on one line: a line break would start another line. */
+function oneLine(what: string, value: string): string {
+  if (/[\n\r]/.test(value))
+    throw new RootfsError(`the image's ${what} holds a line break, which no LXC config line can carry: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * The config lines an OCI image asks for, as LXC's oci template writes them: the entrypoint and command
+ * (or /bin/sh) as lxc.execute.cmd, each variable as lxc.environment, the working directory as
+ * lxc.init.cwd. The user's ids (lxc.init.uid/gid) come once the rootfs is unpacked (ociUserIds). A value no
+ * config line can carry is refused before anything is made.
+ */
+export function ociConfigLines(config: OciRunConfig): string[] {
+  const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])].map((a) => oneLine("command", a));
+  return [
+    `lxc.execute.cmd = '${(argv.length ? argv : ["/bin/sh"]).map(quoted).join(" ")}'`,
+    ...(config.Env ?? []).map((e) => `lxc.environment = ${oneLine("environment", e)}`),
+    `lxc.init.cwd = ${oneLine("working directory", config.WorkingDir || "/")}`,
+  ];
+}
+
+/** The lines of the ids the image's user resolved to. */
+export function ociUserLines(ids: { uid: number; gid: number }): string[] {
+  return [`lxc.init.uid = ${ids.uid}`, `lxc.init.gid = ${ids.gid}`];
+}
+
+const DECIMAL = /^[0-9]+$/;
+
+/**
+ * The ids `User` names (`uid`, `name`, `uid:gid`, `name:group`), resolved as LXC's oci template resolves
+ * them: names through the rootfs's /etc/passwd and /etc/group (given as text, null when missing), a user
+ * without a group takes its passwd entry's group, and anything not found is 0.
+ */
+export function ociUserIds(user: string | undefined, passwd: string | null, group: string | null): { uid: number; gid: number } {
+  const [u = "", g = ""] = (user ?? "").split(":");
+  const entries = (text: string | null) => (text ?? "").split("\n").map((l) => l.split(":"));
+  const pw = entries(passwd);
+  const uid = DECIMAL.test(u) ? Number(u) : Number(pw.find((f) => f[0] === u)?.[2] ?? 0);
+  let gid: number;
+  if (g === "") gid = Number(pw.find((f) => f[2] === String(uid))?.[3] ?? 0);
+  else gid = DECIMAL.test(g) ? Number(g) : Number(entries(group).find((f) => f[0] === g)?.[2] ?? 0);
+  return { uid: Number.isSafeInteger(uid) ? uid : 0, gid: Number.isSafeInteger(gid) ? gid : 0 };
+}

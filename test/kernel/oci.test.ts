@@ -1,0 +1,173 @@
+/**
+ * `source` from an OCI image, on the real kernel through the core's API: skopeo copies the fixture's
+ * layout (two layers, a whiteout, an opaque directory, a config) into the host's image cache, umoci
+ * unpacks it as root. What is asserted: the unpacked tree's manifest against busybox.tar.gz's (layer 1),
+ * what layer 2 removes and adds, the config lines recorded, what LXC runs with them, and that a wrong
+ * digest or tag leaves nothing.
+ */
+import { promises as fs } from "fs";
+import path from "path";
+import { readSmallFileInTree } from "../../provider/src/host/paths";
+import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
+import { expectNoLeaks } from "../helpers/leaks";
+import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex, treeManifest } from "../helpers/images";
+import { mountScratchBtrfs, must, sh, tempDir, withImageMounted } from "../helpers/env";
+
+const f = imageFixtures();
+let lxcPath: string;
+let bpath: string;
+let btrfs: { dir: string; release(): Promise<void> };
+let cache: string;
+let work: string;
+let manifestHex: string;
+const savedCache = process.env.LXC_ROOTFS_IMAGE_CACHE;
+
+/** The tree as oci.expect and busybox.manifest see it: every line but layer 2's paths, holes not told (umoci writes a sparse file's zeros). */
+const outsideLayer2 = (m: string) =>
+  m
+    .split("\n")
+    .filter((l) => !/^\/srv\/layers\/replace\/|^\/srv\/layers\/remove-me /.test(l))
+    .map((l) => l.replace(/ hole=yes/, ""));
+
+async function expectImageTree(root: string): Promise<void> {
+  expect(outsideLayer2(await treeManifest(root))).toEqual(outsideLayer2(await fs.readFile(f.busybox.manifest, "utf8")));
+  for (const line of (await fs.readFile(f.oci.expect, "utf8")).split("\n").filter((l) => /^(present|absent) /.test(l))) {
+    const [what, p] = line.split(" ");
+    if (what === "present") await expect(fs.lstat(path.join(root, p))).resolves.toBeTruthy();
+    else await expect(fs.lstat(path.join(root, p))).rejects.toMatchObject({ code: "ENOENT" });
+  }
+  await expect(fs.lstat(path.join(root, ".lxc-rootfs-oci-unpack"))).rejects.toMatchObject({ code: "ENOENT" });
+}
+
+beforeAll(async () => {
+  lxcPath = await tempDir("oci");
+  work = await tempDir("oci-work");
+  cache = await tempDir("oci-cache");
+  // The core runs in this process: its image cache comes from this environment.
+  process.env.LXC_ROOTFS_IMAGE_CACHE = cache;
+  btrfs = await mountScratchBtrfs("oci-btrfs", "1G");
+  bpath = path.join(btrfs.dir, "lxc");
+  await fs.mkdir(bpath);
+  manifestHex = ociManifestHex(f.oci.layout);
+});
+
+afterEach(async () => {
+  await expectNoLeaks(lxcPath);
+  await expectNoLeaks(bpath);
+});
+
+afterAll(async () => {
+  if (savedCache === undefined) delete process.env.LXC_ROOTFS_IMAGE_CACHE;
+  else process.env.LXC_ROOTFS_IMAGE_CACHE = savedCache;
+  await btrfs?.release();
+  for (const d of [lxcPath, work, cache]) await fs.rm(d, { recursive: true, force: true });
+});
+
+describe("a rootfs from an OCI image layout", () => {
+  it.each([
+    ["dir", {}],
+    ["loop", { backingStore: "loop" as const, size: 128 * 2 ** 20, fstype: "ext4" as const }],
+    ["btrfs", { backingStore: "btrfs" as const }],
+  ])("is unpacked by its layers into %s, records the config it asks for, and LXC runs its command with it", async (store, over) => {
+    const where = store === "btrfs" ? bpath : lxcPath;
+    const name = `oci-${store}`;
+    const s = { container: name, lxcPath: where, backingStore: "dir" as const, source: { url: `oci:${f.oci.image}` }, ...over };
+    // The container's config as a user of an application container writes it (the busybox tree has no /lib to bind).
+    await fs.mkdir(path.join(where, name));
+    await fs.writeFile(
+      path.join(where, name, "config"),
+      `lxc.uts.name = ${name}\nlxc.net.0.type = none\nlxc.autodev = 1\nlxc.mount.auto = proc:mixed sys:ro cgroup:mixed\n`,
+    );
+    const planned = await planCreate(s, {});
+    // The first preview has the image to copy (its layers' bytes); once it is cached, its tree is counted.
+    const bytes = store === "dir" ? "fetched at up: 2 MiB, then counted" : "a tar stream of \\d+ MiB";
+    expect(planned!.summary).toMatch(new RegExp(`, unpacked from the image oci:oci:latest \\(sha256:${manifestHex}, ${bytes}\\)$`));
+    const made = await create(s, {});
+    expect(made).toMatchObject({ method: "unpack", sourceDigest: `sha256:${manifestHex}`, sourceConfig: OCI_FIXTURE_CONFIG });
+    const dir = path.join(where, name);
+    if (store === "loop") await withImageMounted(path.join(dir, "rootdev"), where, expectImageTree);
+    else await expectImageTree(path.join(dir, "rootfs"));
+    // The lines go where the user puts them: here, the container's config. lxc-execute with no command runs lxc.execute.cmd.
+    await fs.appendFile(path.join(dir, "config"), `${made.sourceConfig!.join("\n")}\n`);
+    const r = await sh(["timeout", "120", "lxc-execute", "-P", where, "-n", name]);
+    expect(r.stdout).toMatch(/^uid=1234 gid=5678[^\n]*\n\/srv\n$/);
+    await destroy({ container: name, lxcPath: where }, {});
+  });
+});
+
+describe("the image cache", () => {
+  it("holds the copy under its manifest's digest: a second rootfs from it needs the source no more", async () => {
+    const layout = path.join(work, "layout");
+    await must(["cp", "-a", f.oci.layout, layout]);
+    const source = { url: `oci:${layout}:latest`, sha256: manifestHex };
+    await create({ container: "first", lxcPath, backingStore: "dir", source }, {});
+    await fs.rm(layout, { recursive: true });
+    const second = await create({ container: "second", lxcPath, backingStore: "dir", source }, {});
+    expect(second.sourceDigest).toBe(`sha256:${manifestHex}`);
+    expect(await fs.readFile(path.join(lxcPath, "second", "rootfs", "srv", "layers", "replace", "new"), "utf8")).toBe(
+      "added by the second layer\n",
+    );
+    expect((await fs.readdir(cache)).filter((n) => !n.startsWith("."))).toEqual([`oci-${manifestHex}`]);
+    for (const c of ["first", "second"]) await destroy({ container: c, lxcPath }, {});
+  });
+
+  it("an oci-archive of the same image is the same digest", async () => {
+    const archive = path.join(work, "image.tar");
+    await must(["skopeo", "copy", "--quiet", `oci:${f.oci.layout}:latest`, `oci-archive:${archive}:latest`]);
+    const made = await create(
+      { container: "archived", lxcPath, backingStore: "dir", source: { url: `oci-archive:${archive}:latest` } },
+      {},
+    );
+    expect(made.sourceDigest).toBe(`sha256:${manifestHex}`);
+    await destroy({ container: "archived", lxcPath }, {});
+  });
+});
+
+describe("refused before anything is made, by the preview as by the create", () => {
+  async function refused(name: string, source: Record<string, string>): Promise<string> {
+    const s = { container: name, lxcPath, backingStore: "dir" as const, source };
+    const previewed = await planCreate(s, {}).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    const created = await create(s, {}).then(
+      () => "",
+      (e: Error) => e.message,
+    );
+    expect(created).toBe(previewed);
+    await expect(fs.lstat(path.join(lxcPath, name))).rejects.toMatchObject({ code: "ENOENT" });
+    return created;
+  }
+
+  it("a sha256 that is not the manifest's names the manifest's", async () => {
+    const wrong = "0".repeat(64);
+    expect(await refused("wrong", { url: `oci:${f.oci.image}`, sha256: wrong })).toBe(
+      `source.sha256: invalid value ${JSON.stringify(wrong)}: the sha256 of the manifest oci:${f.oci.image} names, which is sha256:${manifestHex}`,
+    );
+  });
+
+  it("a tag the layout lacks, and a relative path", async () => {
+    expect(await refused("notag", { url: `oci:${f.oci.layout}:nope` })).toMatch(
+      /^source\.url: invalid value "oci:.*:nope": an OCI image skopeo can read; it says: .*nope/,
+    );
+    expect(await refused("relative", { url: "oci:layout:latest" })).toMatch(/^source\.url: invalid value "oci:layout:latest": .*absolute/);
+  });
+});
+
+describe("the image's user", () => {
+  it("is read from the image's own /etc, never through a symlink out of it", async () => {
+    const tree = path.join(work, "tree");
+    await fs.mkdir(path.join(tree, "etc"), { recursive: true });
+    await fs.writeFile(path.join(tree, "etc", "passwd"), "app:x:4321:8765::/:/bin/sh\n");
+    expect(await readSmallFileInTree(tree, "etc/passwd")).toBe("app:x:4321:8765::/:/bin/sh\n");
+    // An image whose /etc, or whose passwd, points at the host's reads as having none.
+    await fs.rm(path.join(tree, "etc"), { recursive: true });
+    await fs.symlink("/etc", path.join(tree, "etc"));
+    expect(await readSmallFileInTree(tree, "etc/passwd")).toBeNull();
+    await fs.rm(path.join(tree, "etc"));
+    await fs.mkdir(path.join(tree, "etc"));
+    await fs.symlink("/etc/passwd", path.join(tree, "etc", "passwd"));
+    expect(await readSmallFileInTree(tree, "etc/passwd")).toBeNull();
+    expect(await readSmallFileInTree(tree, "etc/group")).toBeNull();
+  });
+});

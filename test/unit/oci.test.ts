@@ -1,0 +1,88 @@
+/**
+ * OCI references and configs without a host: which forms `source.url` takes for an OCI image, how a plan
+ * line and a message show them, and the config lines an image's config becomes, as LXC's oci template
+ * writes them (its quoting, its user resolution).
+ */
+import { InvalidInput } from "../../provider/src/model/errors";
+import { imageSourceOf } from "../../provider/src/model/images";
+import { ociConfigLines, ociRefOf, ociUserIds } from "../../provider/src/model/oci";
+import { shownUrl } from "../../provider/src/model/urls";
+
+describe("OCI references", () => {
+  it.each([
+    ["oci:/srv/images/debian:12", "oci", "oci:debian:12"],
+    ["oci:/srv/images/debian", "oci", "oci:debian"],
+    ["oci-archive:/srv/debian.tar:latest", "oci-archive", "oci-archive:debian.tar:latest"],
+    ["docker://debian:12", "docker", "docker://debian:12"],
+    ["docker://registry.example:5000/team/app:v1.2", "docker", "docker://registry.example:5000/team/app:v1.2"],
+    [`docker://debian@sha256:${"a".repeat(64)}`, "docker", `docker://debian@sha256:${"a".repeat(64)}`],
+  ])("%s is an %s reference, named %s", (url, transport, name) => {
+    expect(ociRefOf(url)).toEqual({ transport, ref: url, name });
+    expect(shownUrl(url)).toBe(url);
+  });
+
+  it.each([
+    ["oci:images/debian:12", /absolute/],
+    ["oci:/srv/../etc:12", /normalized/],
+    ["oci:/srv/a:b:c", /no colon/],
+    ["oci:/srv/a:-x", /a tag is/],
+    ["oci:/srv/a:$(id)", /a tag is/],
+    ["docker://Debian:12", /docker:\/\//],
+    ["docker://user:pw@registry/app", /docker:\/\//],
+    ["docker://debian:12 --src-creds=x", /docker:\/\//],
+  ])("%s is refused at the API's edge", (url, why) => {
+    expect(() => imageSourceOf({ url })).toThrow(InvalidInput);
+    expect(() => imageSourceOf({ url })).toThrow(why);
+  });
+
+  it("a tarball url and an images: alias are no OCI reference", () => {
+    expect(ociRefOf("/srv/rootfs.tar.xz")).toBeNull();
+    expect(ociRefOf("https://example.org/oci:thing.tar")).toBeNull();
+    expect(ociRefOf("images:debian/12")).toBeNull();
+  });
+
+  it("a docker url with a credential is never shown with it", () => {
+    expect(shownUrl("docker://user:pw@registry/app")).not.toContain("pw");
+  });
+});
+
+describe("the config lines of an OCI image", () => {
+  it("are the entrypoint and command, the environment and the directory, as LXC's oci template writes them", () => {
+    expect(ociConfigLines({ Entrypoint: ["/bin/sh"], Cmd: ["-c", "id; pwd"], Env: ["A=1", "B=two words"], WorkingDir: "/srv" })).toEqual([
+      `lxc.execute.cmd = '"/bin/sh" "-c" "id; pwd"'`,
+      "lxc.environment = A=1",
+      "lxc.environment = B=two words",
+      "lxc.init.cwd = /srv",
+    ]);
+  });
+  it("run /bin/sh in / when the image says nothing, and quote an argument holding a double quote with single quotes", () => {
+    expect(ociConfigLines({})).toEqual([`lxc.execute.cmd = '"/bin/sh"'`, "lxc.init.cwd = /"]);
+    expect(ociConfigLines({ Cmd: ["echo", 'say "hi"'] })[0]).toBe(`lxc.execute.cmd = '"echo" 'say "hi"''`);
+  });
+  it("refuse what no config line can carry, naming it", () => {
+    expect(() => ociConfigLines({ Cmd: [`a"b'c`] })).toThrow(/both kinds of quote/);
+    expect(() => ociConfigLines({ Env: ["A=1\nlxc.hook.pre-start = /bin/evil"] })).toThrow(/environment holds a line break/);
+    expect(() => ociConfigLines({ WorkingDir: "/srv\r" })).toThrow(/working directory holds a line break/);
+  });
+});
+
+describe("the ids of an OCI image's user", () => {
+  const passwd = "root:x:0:0::/root:/bin/sh\nwww:x:33:34::/var/www:/bin/false\n";
+  const group = "root:x:0:\nstaff:x:50:\n";
+  it.each([
+    [undefined, 0, 0],
+    ["", 0, 0],
+    ["1234", 1234, 0],
+    ["1234:5678", 1234, 5678],
+    ["www", 33, 34],
+    ["www:staff", 33, 50],
+    ["33:staff", 33, 50],
+    ["nobody-here", 0, 0],
+    ["www:no-group", 33, 0],
+  ])("User %p is %i:%i", (user, uid, gid) => {
+    expect(ociUserIds(user, passwd, group)).toEqual({ uid, gid });
+  });
+  it("without /etc/passwd, a name is root", () => {
+    expect(ociUserIds("www", null, null)).toEqual({ uid: 0, gid: 0 });
+  });
+});
