@@ -84,12 +84,27 @@ it("a preview finds the image in the index and sends one HEAD for it; the create
   n = requests.length;
   // An alias of the product (debian/12) names it too.
   const made = await createRootfs(spec({ url: "images:debian/12" }));
-  expect(made).toMatchObject({ method: "unpack", sourceDigest: `sha256:${sha256}` });
-  expect(requests.slice(n).filter((r) => r.endsWith("rootfs.tar.xz"))).toHaveLength(1);
-  const version = await withImageMounted(path.join(lxcPath, "deb", "rootdev"), lxcPath, (root) =>
-    fs.readFile(path.join(root, "etc", "debian_version"), "utf8"),
+  // The LXC metadata beside the rootfs: its config lines, with LXC_TEMPLATE_CONFIG filled in, for the user's config.
+  const kernelArch = { x64: "x86_64", arm64: "aarch64" }[process.arch as string];
+  expect(made).toMatchObject({
+    method: "unpack",
+    sourceDigest: `sha256:${sha256}`,
+    sourceConfig: ["lxc.include = /usr/share/lxc/config/debian.common.conf", `lxc.arch = ${kernelArch}`],
+  });
+  expect(
+    requests
+      .slice(n)
+      .filter((r) => /(rootfs|meta)\.tar\.xz$/.test(r))
+      .map((r) => r.replace(/.*\//, "")),
+  ).toEqual(["rootfs.tar.xz", "meta.tar.xz"]);
+  // Its templates: the rootfs's LXC_NAME becomes the container's name, as LXC's download template makes it.
+  const [version, hostname, hosts] = await withImageMounted(path.join(lxcPath, "deb", "rootdev"), lxcPath, (root) =>
+    Promise.all(["debian_version", "hostname", "hosts"].map((f) => fs.readFile(path.join(root, "etc", f), "utf8"))),
   );
   expect(version).toMatch(/^12\./);
+  expect(hostname).toBe("deb\n");
+  expect(hosts).toContain("127.0.1.1\tdeb\n");
+  expect(hosts).not.toContain("LXC_NAME");
   await destroyRootfs({ container: "deb", lxcPath });
 });
 

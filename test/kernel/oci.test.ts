@@ -7,7 +7,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { readSmallFileInTree } from "../../provider/src/host/paths";
+import { editFileInTree, readSmallFileInTree } from "../../provider/src/host/paths";
 import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
 import { expectNoLeaks } from "../helpers/leaks";
 import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex, treeManifest } from "../helpers/images";
@@ -154,8 +154,8 @@ describe("refused before anything is made, by the preview as by the create", () 
   });
 });
 
-describe("the image's user", () => {
-  it("is read from the image's own /etc, never through a symlink out of it", async () => {
+describe("files read and written inside an unpacked image", () => {
+  it("an OCI image's user is read from the image's own /etc, never through a symlink out of it", async () => {
     const tree = path.join(work, "tree");
     await fs.mkdir(path.join(tree, "etc"), { recursive: true });
     await fs.writeFile(path.join(tree, "etc", "passwd"), "app:x:4321:8765::/:/bin/sh\n");
@@ -169,5 +169,33 @@ describe("the image's user", () => {
     await fs.symlink("/etc/passwd", path.join(tree, "etc", "passwd"));
     expect(await readSmallFileInTree(tree, "etc/passwd")).toBeNull();
     expect(await readSmallFileInTree(tree, "etc/group")).toBeNull();
+    await fs.rm(tree, { recursive: true });
+  });
+
+  it("an LXC image's templates are filled in in place in regular files, and never through a symlink or in a FIFO", async () => {
+    const tree = path.join(work, "templated");
+    const victim = path.join(work, "outside-hostname");
+    await fs.mkdir(path.join(tree, "etc"), { recursive: true });
+    await fs.writeFile(victim, "LXC_NAME\n");
+    await fs.writeFile(path.join(tree, "etc", "hostname"), "LXC_NAME\n", { mode: 0o640 });
+    await fs.chown(path.join(tree, "etc", "hostname"), 1234, 5678);
+    await fs.link(path.join(tree, "etc", "hostname"), path.join(tree, "etc", "hostname.link"));
+    await fs.symlink(victim, path.join(tree, "etc", "hosts"));
+    await must(["mkfifo", path.join(tree, "etc", "fifo")]);
+    const fill = (t: string) => t.replace("LXC_NAME", "web");
+    expect(await editFileInTree(tree, "/etc/hostname", fill)).toBe(true);
+    expect(await editFileInTree(tree, "/etc/hosts", fill)).toBe(false);
+    expect(await editFileInTree(tree, "/etc/fifo", fill)).toBe(false);
+    expect(await editFileInTree(tree, "/etc/missing", fill)).toBe(false);
+    const st = await fs.stat(path.join(tree, "etc", "hostname"));
+    expect([await fs.readFile(path.join(tree, "etc", "hostname.link"), "utf8"), st.mode & 0o7777, st.uid, st.gid, st.nlink]).toEqual([
+      "web\n",
+      0o640,
+      1234,
+      5678,
+      2,
+    ]);
+    expect(await fs.readFile(victim, "utf8")).toBe("LXC_NAME\n");
+    await fs.rm(tree, { recursive: true });
   });
 });

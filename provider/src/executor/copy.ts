@@ -9,12 +9,14 @@ import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
+import { fillTemplate, lxcTemplateVars } from "../model/lxc-meta";
+import { ociUserLines } from "../model/oci";
 import { BlockDriver, copySharesExtents, Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { unpackArgv } from "../host/archive";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { imageHash } from "../host/digest";
+import { editFileInTree } from "../host/paths";
 import { copyTree } from "../host/treecopy";
-import { ociUserLines } from "../model/oci";
 import { IsolatedTask, runIsolated } from "./isolated";
 import type { ResolvedImage } from "./source";
 import { withMountedStore } from "./mount";
@@ -153,14 +155,17 @@ export async function unpackImage(ctx: OpContext, to: FilesEnd, image: ResolvedI
     if (!ids) throw new RootfsError("internal: the OCI unpack gave no ids");
     return [...image.config, ...ociUserLines(ids)];
   }
+  // An LXC image's variables are the container's: its name in /etc/hostname, its paths in the config lines.
+  const vars = lxcTemplateVars(ctx.containerDir);
   await runIsolated(ctx, {
     kind: "unpack",
     containerDir: ctx.containerDir,
     dst,
     image: { file: image.file, digest: image.digest, compression: image.compression },
+    ...(image.meta?.templates.length ? { templates: { paths: image.meta.templates, vars } } : {}),
     neededBytes,
   });
-  return undefined;
+  return image.meta?.config.length ? image.meta.config.map((l) => fillTemplate(l, vars)) : undefined;
 }
 
 /**
@@ -189,6 +194,8 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
     if (failure instanceof ToolFailed && /No space left on device|Disk quota exceeded/.test(failure.stderr))
       throw new NoSpace("the new rootfs", task.neededBytes, await freeBytes(to).catch(() => 0));
     if (failure) throw failure;
+    // As LXC's download template fills them in, but only in regular files inside the tree.
+    for (const p of task.templates?.paths ?? []) await editFileInTree(to, p, (text) => fillTemplate(text, task.templates!.vars));
     await ctx.run(["sync", "-f", to]);
   });
 }

@@ -11,6 +11,7 @@ import { Fstype, Store } from "../model/requests";
 import { TreeCopyMethod } from "../model/results";
 import { Location, OpContext } from "../drivers/types";
 import type { CompressionName } from "../host/archive";
+import type { LxcTemplateVars } from "../model/lxc-meta";
 
 export type IsolatedTask =
   | {
@@ -25,6 +26,8 @@ export type IsolatedTask =
       containerDir: string;
       dst: { store: Store; loc: Location; fstype: Fstype | null };
       image: { file: string; digest: string; compression: CompressionName };
+      /** An LXC image's template files, and the variables filled in there. */
+      templates?: { paths: string[]; vars: LxcTemplateVars };
       neededBytes: number;
     }
   | {

@@ -9,13 +9,14 @@ import { InvalidInput, RootfsError } from "../model/errors";
 import { ImageShape } from "../model/plans";
 import { ImageSource } from "../model/requests";
 import { OpContext } from "../drivers/types";
-import { CompressionName, compressionOf, requireDecompressor, tarStreamBytes } from "../host/archive";
+import { CompressionName, compressionOf, readTarMembers, requireDecompressor, tarStreamBytes } from "../host/archive";
 import { digestOf } from "../host/digest";
 import { imageSourceOf } from "../model/images";
+import { LxcImageMeta, lxcImageMetaOf } from "../model/lxc-meta";
 import { OciRef, ociConfigLines, ociRefOf } from "../model/oci";
 import { cachedOci, fetchOci, inspectOci, requireOciTools } from "../host/oci";
 import { imageNameOf, isRemoteUrl, redactedUrl, shownUrl } from "../model/urls";
-import { cachedImage, dropCached, fetchImage, fetchJson, headImage } from "../host/download";
+import { cachedImage, dropCached, fetchImage, fetchJson, fetchSmall, headImage } from "../host/download";
 import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
 
 /** A tarball ready to unpack: the file, what the planner counts, and the compression tar is told of. */
@@ -23,6 +24,8 @@ export interface TarballImage extends ImageShape {
   format: "tarball";
   file: string;
   compression: CompressionName;
+  /** An LXC image's metadata: the config it asks for, and the files in which its variables are filled in. */
+  meta?: LxcImageMeta;
 }
 
 /** An OCI image in the host's cache, ready for umoci: its layout, and the config lines it asks for. */
@@ -129,7 +132,24 @@ async function resolveServerImage(ctx: OpContext, source: ImageSource, fetch: bo
     );
   const name = `images:${alias.dist}/${alias.release}/${alias.variant} (${found.version})`;
   const image = await resolveRemote(ctx, { url: `${server}/${found.path}`, sha256: found.sha256 }, fetch);
-  return { ...image, name, ...("format" in image ? {} : { fetchBytes: image.fetchBytes ?? found.size }) };
+  if (!("format" in image)) return { ...image, name, fetchBytes: image.fetchBytes ?? found.size };
+  const meta = await fetchLxcMeta(ctx, `${server}/${path.posix.dirname(found.path)}/meta.tar.xz`);
+  return { ...image, name, ...(meta ? { meta } : {}) };
+}
+
+/**
+ * The LXC metadata beside an image server's rootfs (meta.tar.xz, which LXC's download template reads);
+ * null for a server that has none (an Incus-only one). Its simplestreams index gives no sha256 for it:
+ * it is trusted as the index is. It is read without being unpacked.
+ */
+async function fetchLxcMeta(ctx: OpContext, url: string): Promise<LxcImageMeta | null> {
+  const file = await fetchSmall(ctx.run, url, 16 * 2 ** 20);
+  if (!file) return null;
+  try {
+    return lxcImageMetaOf(await readTarMembers(ctx.run, file, ["config", "templates"]));
+  } finally {
+    await fs.rm(file, { force: true });
+  }
 }
 
 /** The bytes of a layer's tar stream, told by its compression as a tarball's are. */

@@ -125,3 +125,18 @@ export async function tarStreamBytes(run: Runner, file: string, compression: Com
   await run([c.tool, "-dc", "--", file], { onStdout: (chunk) => (bytes += chunk.length) });
   return bytes;
 }
+
+/**
+ * The text of the members of a small tarball (an image's metadata) whose names, without a leading `./`,
+ * are `wanted`; GNU tar tells the compression. Read to stdout: nothing is written on the host.
+ */
+export async function readTarMembers(run: Runner, file: string, wanted: readonly string[]): Promise<Record<string, string>> {
+  const names = (await run(["tar", "--list", "--file", file])).stdout.split("\n");
+  const out: Record<string, string> = {};
+  for (const member of names) {
+    const name = member.replace(/^\.\//, "");
+    if (wanted.includes(name) && !(name in out))
+      out[name] = (await run(["tar", "--extract", "--to-stdout", "--file", file, "--", member], { maxOutput: 1 << 20 })).stdout;
+  }
+  return out;
+}

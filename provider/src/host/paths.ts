@@ -122,11 +122,12 @@ export async function readSmallFile(file: string): Promise<string | null> {
 }
 
 /**
- * Reads a small file inside a tree a stranger made (an unpacked image) as readSmallFile does, with every
- * directory on the way opened O_NOFOLLOW from the one before: a symlink anywhere on the path (an image's
- * /etc pointing at the host's) reads as missing, never as the file it points to. Null when missing.
+ * Opens the regular file `rel` inside a tree a stranger made (an unpacked image) with `flags`, every
+ * directory on the way opened O_NOFOLLOW from the one before, and the file itself O_NOFOLLOW and
+ * O_NONBLOCK: a symlink anywhere on the path (an image's /etc pointing at the host's) is never followed,
+ * nor a FIFO waited on. Null when there is no regular file there by that path, of at most SMALL_FILE_LIMIT.
  */
-export async function readSmallFileInTree(root: string, rel: string): Promise<string | null> {
+async function openInTree(root: string, rel: string, flags: number): Promise<fs.FileHandle | null> {
   const parts = rel.split("/").filter(Boolean);
   const opened: fs.FileHandle[] = [];
   const dirFlags = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
@@ -137,12 +138,47 @@ export async function readSmallFileInTree(root: string, rel: string): Promise<st
       dir = await fs.open(viaFd(dir.fd, part), dirFlags);
       opened.push(dir);
     }
-    return await readSmallFile(viaFd(dir.fd, parts[parts.length - 1]));
+    const fh = await fs.open(viaFd(dir.fd, parts[parts.length - 1]), flags | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const st = await fh.stat();
+    if (st.isFile() && st.size <= SMALL_FILE_LIMIT) return fh;
+    await fh.close();
+    return null;
   } catch (e) {
-    if (["ENOENT", "ELOOP", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "") || e instanceof Unsafe) return null;
+    if (["ENOENT", "ELOOP", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
     throw e;
   } finally {
     for (const h of opened.reverse()) await h.close();
+  }
+}
+
+/** Reads a small file inside a tree a stranger made, never through a symlink (openInTree); null when there is none. */
+export async function readSmallFileInTree(root: string, rel: string): Promise<string | null> {
+  const fh = await openInTree(root, rel, fsConstants.O_RDONLY);
+  if (!fh) return null;
+  try {
+    return await fh.readFile("utf8");
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Rewrites a small file inside a tree a stranger made with `edit`, in place (its inode, owner, mode,
+ * xattrs and hard links stay), never through a symlink (openInTree). False when there is no such file.
+ */
+export async function editFileInTree(root: string, rel: string, edit: (text: string) => string): Promise<boolean> {
+  const fh = await openInTree(root, rel, fsConstants.O_RDWR);
+  if (!fh) return false;
+  try {
+    const text = (await fh.readFile()).toString("utf8");
+    const edited = edit(text);
+    if (edited !== text) {
+      await fh.truncate(0);
+      await fh.write(edited, 0, "utf8");
+    }
+    return true;
+  } finally {
+    await fh.close();
   }
 }
 
