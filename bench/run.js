@@ -98,6 +98,8 @@ function peerDestroy(lxc, name) {
 
 function setup() {
   fs.rmSync(WORK, { recursive: true, force: true });
+  // The CLI keeps OCI copies in its image cache: the bench's own, gone with the rest of its work.
+  process.env.LXC_ROOTFS_IMAGE_CACHE = path.join(WORK, "image-cache");
   fs.mkdirSync(EXT, { recursive: true });
   fs.mkdirSync(BTRFS, { recursive: true });
   sh(["truncate", "-s", "8G", path.join(WORK, "btrfs.img")]);
@@ -123,7 +125,8 @@ function fillData(root) {
 /**
  * Creates from an OS image (`source`): the Debian 12 fixture (scripts/setup-images.sh) against
  * `lxc-create -t local` with the same tarball pair, and against the floor, its decompression piped into
- * GNU tar and flushed. lxc-local reads only xz; the .tar.zst rows have the floor alone.
+ * GNU tar and flushed. lxc-local reads only xz; the .tar.zst rows have the floor alone. The OCI fixture
+ * against `lxc-create -t oci` on the same layout.
  */
 function imageCases() {
   const dir = sh(["bash", path.join(ROOT, "scripts", "setup-images.sh")]).trim();
@@ -176,6 +179,24 @@ function imageCases() {
       (i) => {
         gone(`img${store}${i}`);
         sh(["lxc-destroy", "-P", EXT, "-n", `pimg${store}${i}`]);
+      },
+    );
+  }
+  // The OCI fixture: two layers, a whiteout and a config. Both sides copy the layout with skopeo, then
+  // unpack it with umoci; ours keeps its copy in the image cache, so only its first round copies.
+  const oci = `oci:${path.join(dir, "oci")}:latest`;
+  for (const [store, extra, peerExtra] of [
+    ["dir", [], []],
+    ["loop", ["--size", "256M", "--fstype", "ext4"], ["--fssize", "256M", "--fstype", "ext4"]],
+  ]) {
+    sideBySide(
+      `create ${store} from the OCI fixture layout`,
+      `lxc-create -t oci -B ${store}`,
+      (i) => ours(`oci${store}${i}`, store, oci, extra),
+      (i) => timed(["lxc-create", "-P", EXT, "-n", `poci${store}${i}`, "-t", "oci", "-B", store, ...peerExtra, "--", "--url", oci]),
+      (i) => {
+        gone(`oci${store}${i}`);
+        sh(["lxc-destroy", "-P", EXT, "-n", `poci${store}${i}`]);
       },
     );
   }
