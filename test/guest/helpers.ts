@@ -157,6 +157,32 @@ export async function noContainerDir(lxcPath: string, name: string): Promise<boo
   );
 }
 
+/**
+ * The seed as an OCI image (`source`): a layout in the lxcPath of one layer, the seed's tree, made with
+ * umoci as scripts/setup-images/oci-image.sh makes the host's fixture; its reference.
+ */
+export async function seedOciLayout(lxcPath: string): Promise<{ layout: string; url: string }> {
+  const layer = path.join(lxcPath, "seed-layer.tar");
+  const layout = path.join(lxcPath, "seed-oci");
+  await must([
+    "tar",
+    "--create",
+    "--file",
+    layer,
+    "--numeric-owner",
+    "--acls",
+    "--xattrs",
+    "-C",
+    path.join(lxcPath, "seed", "rootfs"),
+    ".",
+  ]);
+  await must(["umoci", "init", "--layout", layout]);
+  await must(["umoci", "new", "--image", `${layout}:latest`]);
+  await must(["umoci", "raw", "add-layer", "--image", `${layout}:latest`, layer]);
+  await fs.rm(layer);
+  return { layout, url: `oci:${layout}:latest` };
+}
+
 /** The seed as an OS image (`source`): a rootfs tarball in the lxcPath, with its sha256. */
 export async function seedTarball(lxcPath: string): Promise<{ tarball: string; sha256: string }> {
   const tarball = path.join(lxcPath, "seed.tar.gz");

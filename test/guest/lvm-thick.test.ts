@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { DISKS, lvsOf, noContainerDir, seedTarball, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
+import { DISKS, lvsOf, noContainerDir, seedOciLayout, seedTarball, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -99,6 +99,19 @@ describe("thick LVM", () => {
     expect(await digestOf(`/dev/${VG}/image`)).toBe(seedDigest);
     await cliOk(["destroy", ...base("image")]);
     await fs.rm(tarball);
+  });
+
+  it("unpacks an OCI image (`source`) into a new LV, exactly", async () => {
+    const { layout, url } = await seedOciLayout(lxcPath);
+    const out = await cliOk(["create", ...base("oci"), ...lvm(), "--size", "128M", "--source", url]);
+    expect(out).toMatchObject({
+      method: "unpack",
+      sourceDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      rootfsPath: `lvm:/dev/${VG}/oci`,
+    });
+    expect(await digestOf(`/dev/${VG}/oci`)).toBe(seedDigest);
+    await cliOk(["destroy", ...base("oci")]);
+    await fs.rm(layout, { recursive: true });
   });
 
   it("reports the LV as lvs does", async () => {

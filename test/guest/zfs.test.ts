@@ -7,7 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { datasetsUnder, DISKS, noContainerDir, seedTarball, volumeSuite, zfsDigest, zfsPool } from "./helpers";
+import { datasetsUnder, DISKS, noContainerDir, seedOciLayout, seedTarball, volumeSuite, zfsDigest, zfsPool } from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -138,6 +138,19 @@ describe("zfs", () => {
     expect(await digestOf(`${ROOT}/image`)).toBe(seedDigest);
     await cliOk(["destroy", ...base("image")]);
     await fs.rm(tarball);
+  });
+
+  it("unpacks an OCI image (`source`) into a new dataset, exactly", async () => {
+    const { layout, url } = await seedOciLayout(lxcPath);
+    const out = await cliOk(["create", ...base("oci"), ...zfs, "--size", "256M", "--source", url]);
+    expect(out).toMatchObject({
+      method: "unpack",
+      sourceDigest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      rootfsPath: `zfs:${ROOT}/oci`,
+    });
+    expect(await digestOf(`${ROOT}/oci`)).toBe(seedDigest);
+    await cliOk(["destroy", ...base("oci")]);
+    await fs.rm(layout, { recursive: true });
   });
 
   it("refuses to destroy a rootfs that a clone depends on, and keeps it", async () => {
