@@ -4,7 +4,7 @@
  * loop image) is mounted at lxcPath. An SSH session inherits sshd's namespace, so what the provider
  * writes at lxcPath over SSH lands on that host alone and is invisible to the test process, as on a
  * remote machine; `run` looks inside without SSH, so a test checks the result by another route than the
- * one under test.
+ * one under test. The agent's image cache is private to each host as well (a tmpfs of the namespace's own).
  *
  * No host has Node.js: every `node` this machine has (on PATH, in the usual places, the pinned ones in the
  * cache, this process's own) is covered with /dev/null in the host's namespace, so the agent runs on the
@@ -62,16 +62,25 @@ const DEADLINE_MS = 10_000;
 export const ROOT_AGENTS = "/root/.cache/pulumi-lxc/agent";
 
 /**
- * Mounts the private filesystems (lxcPath, and root's agent directory), then becomes sshd. It runs after
+ * The image cache of the agent (host/download.ts's default: sshd passes its sessions no
+ * LXC_ROOTFS_IMAGE_CACHE). Each host gets a private one too, so an image a host fetched is on that host
+ * alone, and nothing reaches this machine's own cache.
+ */
+export const HOST_IMAGE_CACHE = "/var/cache/lxc-rootfs/images";
+
+/**
+ * Mounts the private filesystems (lxcPath, root's agent directory, the image cache), then becomes sshd. It runs after
  * unshare(1) made the namespace, so the mounts are the namespace's alone. `mount -o loop` sets autoclear:
  * the loop device goes with the last mount, which goes with the namespace, which goes with its last process.
  */
 const WRAPPER = `set -e
-fs=$1 size=$2 mp=$3 image=$4 agents=$5 nodes=$6 hostnode=$7 hostshare=$8
-shift 8
+fs=$1 size=$2 mp=$3 image=$4 agents=$5 nodes=$6 hostnode=$7 hostshare=$8 imagecache=$9
+shift 9
 if [ "$fs" = btrfs ]; then mount -o loop "$image" "$mp"; else mount -t tmpfs -o "size=$size,mode=0755" tmpfs "$mp"; fi
 mkdir -p "$agents"
 mount -t tmpfs -o mode=0700 tmpfs "$agents"
+(umask 077; mkdir -p "$imagecache")
+mount -t tmpfs -o mode=0700 tmpfs "$imagecache"
 for node in $nodes; do mount --bind /dev/null "$node"; done
 if [ -n "$hostnode" ]; then mount --bind "$hostnode" /usr/bin/node; fi
 if [ -n "$hostshare" ]; then mount -t overlay overlay -o "lowerdir=$hostshare:/usr/share" /usr/share; fi
@@ -305,6 +314,7 @@ async function launch(o: {
         o.nodes.join("\n"),
         o.hostNode ?? "",
         o.hostShare ?? "",
+        HOST_IMAGE_CACHE,
         "/usr/sbin/sshd",
         "-D",
         "-E",
