@@ -124,6 +124,16 @@ describe("a rootfs from a tarball", () => {
   });
 });
 
+describe("a tarball with no sha256 given", () => {
+  it("is hashed by the preview for its plan line, and by the create as it unpacks it: the create records that digest", async () => {
+    const s = spec({ container: "unpinned", source: { url: image } });
+    expect((await planCreate(s, {}))!.summary).toContain(`unpacked from the image busybox.tar.gz (sha256:${digest}, `);
+    expect(await create(s, {})).toMatchObject({ method: "unpack", sourceDigest: `sha256:${digest}` });
+    expect(await fs.readFile(path.join(lxcPath, "unpinned", "rootfs", "etc", "marker"), "utf8")).toBe("unpacked\n");
+    await destroy({ container: "unpinned", lxcPath }, {});
+  });
+});
+
 /** The container directory is as it was before a refused create: absent. */
 async function nothingMade(name: string): Promise<void> {
   await expect(fs.lstat(path.join(lxcPath, name))).rejects.toMatchObject({ code: "ENOENT" });

@@ -142,7 +142,12 @@ export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTas
  * it runs in the isolated helper, where the store is mounted for the call only. An OCI image's config
  * lines come back, with its user's ids as the unpacked rootfs resolves them.
  */
-export async function unpackImage(ctx: OpContext, to: FilesEnd, image: ResolvedImage, neededBytes: number): Promise<string[] | undefined> {
+export async function unpackImage(
+  ctx: OpContext,
+  to: FilesEnd,
+  image: ResolvedImage,
+  neededBytes: number,
+): Promise<{ sourceDigest: string; sourceConfig?: string[] }> {
   const dst = { store: to.driver.store, loc: to.loc, fstype: to.fstype };
   if (image.format === "oci") {
     const { ids } = await runIsolated(ctx, {
@@ -152,12 +157,12 @@ export async function unpackImage(ctx: OpContext, to: FilesEnd, image: ResolvedI
       image: { layout: image.layout, ...(image.user ? { user: image.user } : {}) },
       neededBytes,
     });
-    if (!ids) throw new RootfsError("internal: the OCI unpack gave no ids");
-    return [...image.config, ...ociUserLines(ids)];
+    if (!ids || !image.digest) throw new RootfsError("internal: the OCI unpack gave no ids");
+    return { sourceDigest: image.digest, sourceConfig: [...image.config, ...ociUserLines(ids)] };
   }
   // An LXC image's variables are the container's: its name in /etc/hostname, its paths in the config lines.
   const vars = lxcTemplateVars(ctx.containerDir);
-  await runIsolated(ctx, {
+  const { digest } = await runIsolated(ctx, {
     kind: "unpack",
     containerDir: ctx.containerDir,
     dst,
@@ -165,17 +170,21 @@ export async function unpackImage(ctx: OpContext, to: FilesEnd, image: ResolvedI
     ...(image.meta?.templates.length ? { templates: { paths: image.meta.templates, vars } } : {}),
     neededBytes,
   });
-  return image.meta?.config.length ? image.meta.config.map((l) => fillTemplate(l, vars)) : undefined;
+  if (!digest) throw new RootfsError("internal: the unpack gave no digest");
+  return {
+    sourceDigest: digest,
+    ...(image.meta?.config.length ? { sourceConfig: image.meta.config.map((l) => fillTemplate(l, vars)) } : {}),
+  };
 }
 
 /**
  * The unpack, inside the isolated helper. tar reads the tarball through this process, which hashes every
  * byte it is given: what is unpacked is what was checked, even if the file changed since (the unpack then
- * fails, and the caller removes the new store).
+ * fails, and the caller removes the new store). Its digest, as unpacked, is what the create records.
  */
-export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "unpack" }>): Promise<void> {
+export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "unpack" }>): Promise<string> {
   const dst = DRIVERS[task.dst.store];
-  await withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
+  return withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
     const { hash, digest } = imageHash();
     // The whole file is hashed even when tar fails: bytes that changed are the cause to report then.
     const failure = await ctx
@@ -185,7 +194,7 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
         (e: unknown) => e,
       );
     const unpacked = digest();
-    if (unpacked !== task.image.digest) {
+    if (task.image.digest !== null && unpacked !== task.image.digest) {
       throw new RootfsError(
         `${task.image.file} changed after it was checked: it was ${task.image.digest}, and the bytes unpacked were ${unpacked}. Nothing was changed.`,
       );
@@ -197,5 +206,6 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
     // As LXC's download template fills them in, but only in regular files inside the tree.
     for (const p of task.templates?.paths ?? []) await editFileInTree(to, p, (text) => fillTemplate(text, task.templates!.vars));
     await ctx.run(["sync", "-f", to]);
+    return unpacked;
   });
 }

@@ -29,11 +29,11 @@ interface Filling {
  * can unpack, of its sha256 (the spec is validated: never both). A layered store's `from` is its lower
  * layer, not something to copy.
  */
-async function precheck(spec: RootfsSpec, opts: OperationOptions, fetch: boolean): Promise<Filling> {
+async function precheck(spec: RootfsSpec, opts: OperationOptions, fetch: boolean, hashLater = false): Promise<Filling> {
   const ctx = readOnlyContext(spec, opts);
   const driver = DRIVERS[spec.backingStore];
   await driver.precheck?.(ctx, spec, spec.lxcPath);
-  if (spec.source !== undefined) return { image: await resolveImage(ctx, spec.source, fetch) };
+  if (spec.source !== undefined) return { image: await resolveImage(ctx, spec.source, fetch, { hashLater }) };
   const source = spec.from !== undefined ? await observeSource(ctx, spec.from) : undefined;
   return driver.caps.needsLower ? {} : { source };
 }
@@ -95,7 +95,8 @@ export async function planCreateInPlace(spec: RootfsSpec, opts: OperationOptions
 
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
   const containerDir = containerDirOf(spec);
-  const filling = await precheck(spec, opts, true);
+  // Its plan line is shown to no one: a local image with no sha256 to check is hashed as it is unpacked.
+  const filling = await precheck(spec, opts, true, true);
   const dirExisted = await fs.lstat(containerDir).then(
     () => true,
     () => false,
@@ -115,8 +116,7 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
             filled = await buildStore(ctx, driver, built, fill, filling);
           },
         });
-        const sourceDigest = filling.image?.digest;
-        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, ...(sourceDigest ? { sourceDigest } : {}) };
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled };
       },
       { createDir: true },
     );

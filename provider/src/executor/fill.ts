@@ -27,9 +27,10 @@ async function fileCopy(ctx: OpContext, driver: Driver, built: Location, target:
   return copyFiles(ctx, { ...source, fstype: source.usage.fstype }, to, neededBytes, "mounted");
 }
 
-/** How a store was filled, and the config lines an OCI image asks for. */
+/** How a store was filled; for an image, what was unpacked and the config lines it asks for. */
 export interface Filled {
   method: CopyMethod;
+  sourceDigest?: string;
   sourceConfig?: string[];
 }
 
@@ -49,8 +50,8 @@ export async function buildStore(
     if (!image || !("format" in image)) throw new RootfsError("internal: an unpack without its image on the host");
     await driver.create(ctx, built, { size: plan.target.size, fstype: plan.target.fstype, format: true });
     await holdpoint("fill:formatted");
-    const sourceConfig = await unpackImage(ctx, { driver, loc: built, fstype: plan.target.fstype ?? null }, image, plan.bytesToMove);
-    return { method: "unpack", ...(sourceConfig ? { sourceConfig } : {}) };
+    const unpacked = await unpackImage(ctx, { driver, loc: built, fstype: plan.target.fstype ?? null }, image, plan.bytesToMove);
+    return { method: "unpack", ...unpacked };
   }
   return { method: await fillStore(ctx, driver, built, plan, filling.source) };
 }

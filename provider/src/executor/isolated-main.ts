@@ -18,9 +18,11 @@ async function main(task: IsolatedTask): Promise<void> {
       process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ method })}\n`);
       return;
     }
-    case "unpack":
-      await unpackMounted(ctx, task);
+    case "unpack": {
+      const digest = await unpackMounted(ctx, task);
+      process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ digest })}\n`);
       return;
+    }
     case "unpack-oci": {
       const ids = await unpackOciMounted(ctx, task);
       process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ ids })}\n`);

@@ -25,7 +25,8 @@ export type IsolatedTask =
       kind: "unpack";
       containerDir: string;
       dst: { store: Store; loc: Location; fstype: Fstype | null };
-      image: { file: string; digest: string; compression: CompressionName };
+      /** digest null: taken as it is unpacked, and reported back. */
+      image: { file: string; digest: string | null; compression: CompressionName };
       /** An LXC image's template files, and the variables filled in there. */
       templates?: { paths: string[]; vars: LxcTemplateVars };
       neededBytes: number;
@@ -55,6 +56,8 @@ export interface IsolatedResult {
   method?: TreeCopyMethod;
   /** The ids an OCI image's user resolved to in the unpacked rootfs. */
   ids?: { uid: number; gid: number };
+  /** The sha256 of the tarball as it was unpacked. */
+  digest?: string;
 }
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {

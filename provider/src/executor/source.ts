@@ -59,8 +59,19 @@ function fileOf(url: string): string {
   throw new InvalidInput("source.url", shownUrl(url), URL_ALLOWED);
 }
 
-/** A local file: found, and checked as a tarball of the sha256 given. `shown`: how messages name it. */
-async function resolveFile(ctx: OpContext, file: string, source: ImageSource, shown: string, name: string): Promise<TarballImage> {
+/**
+ * A local file: found, and checked as a tarball of the sha256 given. `shown`: how messages name it.
+ * `hashNow` false (a create, of a file with no sha256 to check): its digest is taken as it is unpacked,
+ * and the file is read once less.
+ */
+async function resolveFile(
+  ctx: OpContext,
+  file: string,
+  source: ImageSource,
+  shown: string,
+  name: string,
+  hashNow = true,
+): Promise<TarballImage> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(file, "r");
@@ -71,7 +82,7 @@ async function resolveFile(ctx: OpContext, file: string, source: ImageSource, sh
     const st = await handle.stat();
     if (!st.isFile()) throw new InvalidInput("source.url", shown, `${URL_ALLOWED}; this is not a regular file`);
     // The digest first: a cached image that lost it is fetched again, whatever its first bytes now say.
-    const digest = await digestOf(handle);
+    const digest = hashNow || source.sha256 !== undefined ? await digestOf(handle) : null;
     if (source.sha256 !== undefined && digest !== `sha256:${source.sha256}`)
       throw new InvalidInput("source.sha256", source.sha256, `the tarball's sha256, and ${shown} has ${digest}`);
     const compression = await compressionOf(handle, "source.url", shown);
@@ -198,15 +209,21 @@ async function resolveOci(ctx: OpContext, source: ImageSource, ref: OciRef, fetc
 
 /**
  * Finds and checks the image `source` names: a regular file, a tarball in a compression this host can read,
- * of the sha256 given (computed either way: the create records it). An http(s) URL is fetched into the
- * host's image cache when `fetch` (a create); a preview fetches nothing. Nothing else is written.
+ * of the sha256 given (computed either way: the create records it; with `hashLater`, a local file's is
+ * computed as it is unpacked), or an OCI image. An http(s) URL or an OCI image is fetched into the host's
+ * image cache when `fetch` (a create); a preview fetches nothing. Nothing else is written.
  */
-export async function resolveImage(ctx: OpContext, given: ImageSource, fetch: boolean): Promise<ResolvedImage | ImageShape> {
+export async function resolveImage(
+  ctx: OpContext,
+  given: ImageSource,
+  fetch: boolean,
+  { hashLater = false } = {},
+): Promise<ResolvedImage | ImageShape> {
   const source = imageSourceOf(given);
   const oci = ociRefOf(source.url);
   if (oci) return resolveOci(ctx, source, oci, fetch);
   if (imageAliasOf(source.url)) return resolveServerImage(ctx, source, fetch);
   if (isRemoteUrl(source.url)) return resolveRemote(ctx, source, fetch);
   const file = fileOf(source.url);
-  return resolveFile(ctx, file, source, shownUrl(source.url), path.basename(file));
+  return resolveFile(ctx, file, source, shownUrl(source.url), path.basename(file), !hashLater);
 }

@@ -58,8 +58,8 @@ export interface FileCopyPlan {
 export interface ImageShape {
   /** The file's name, never its path or URL, which may hold a secret. */
   name: string;
-  /** `sha256:<hex>` of the tarball. */
-  digest: string;
+  /** `sha256:<hex>` of the tarball; null when the create takes it as it unpacks (a local file with no sha256 to check: read once). */
+  digest: string | null;
   /** The tar stream's bytes; null for an image not fetched yet (a preview): the create counts them once it is. */
   streamBytes: number | null;
   /** For an image to fetch: the bytes the server says it will send, when it says. */

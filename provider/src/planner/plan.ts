@@ -156,7 +156,7 @@ export function describeCreate(target: Target, at: string, fill: FillPlan, sourc
         streamBytes !== null
           ? `a tar stream of ${mib(streamBytes)}`
           : `fetched at up${fetchBytes ? `: ${mib(fetchBytes)}` : ""}, then counted`;
-      return `${made}, unpacked from the image ${name} (${digest}, ${size})`;
+      return `${made}, unpacked from the image ${name} (${digest ?? "its sha256 taken as it is unpacked"}, ${size})`;
     }
   }
 }
