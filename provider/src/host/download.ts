@@ -43,9 +43,12 @@ export async function dropCached(hex: string): Promise<void> {
   await fs.rm(cachedPath(hex), { force: true });
 }
 
-/** curl's message, with anything of the URL that may be secret taken out (curl rarely repeats it; never trust that). */
-function curlFailure(url: string, e: unknown): RootfsError {
-  if (!(e instanceof ToolFailed)) throw e;
+/**
+ * curl's failure as the error to throw, with anything of the URL that may be secret taken out of its
+ * message (curl rarely repeats it; never trust that); any other error as it is.
+ */
+function curlFailure(url: string, e: unknown): unknown {
+  if (!(e instanceof ToolFailed)) return e;
   let message = e.stderr.trim().split("\n").pop() ?? "";
   const u = new URL(url);
   for (const secret of [url, u.href, u.username, u.password, u.search, u.hash]) {

@@ -36,9 +36,9 @@ export async function requireOciTools(run: Runner): Promise<void> {
   }
 }
 
-/** skopeo's message, its last line, for an error that names the reference. */
-function skopeoFailure(ref: OciRef, e: unknown): RootfsError {
-  if (!(e instanceof ToolFailed)) throw e;
+/** skopeo's failure as an error naming the reference, with skopeo's last line; any other error as it is. */
+function skopeoFailure(ref: OciRef, e: unknown): unknown {
+  if (!(e instanceof ToolFailed)) return e;
   const last = e.stderr.trim().split("\n").pop() ?? "";
   return new InvalidInput(
     "source.url",

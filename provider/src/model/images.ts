@@ -11,9 +11,12 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
  * options into tools that read it as config), and a sha256 of 64 hex digits, lowercased. Whether the url
  * names a tarball is the host's to say (executor/source.ts).
  */
+/** Whether `text` holds a control character (a C0 one, or DEL). */
+const hasControl = (text: string) => [...text].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+
 export function imageSourceOf(value: unknown): ImageSource {
   const { url, sha256, server } = (value ?? {}) as { url?: unknown; sha256?: unknown; server?: unknown };
-  if (typeof url !== "string" || url === "" || [...url].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+  if (typeof url !== "string" || url === "" || hasControl(url))
     throw new InvalidInput("source.url", typeof url === "string" ? shownUrl(url) : url, "a path or URL without control characters");
   if (isRemoteUrl(url) && !URL.canParse(url))
     throw new InvalidInput("source.url", redactedUrl(url), "an http(s) URL that parses (WHATWG URL), with no spaces in its host");
@@ -22,7 +25,7 @@ export function imageSourceOf(value: unknown): ImageSource {
   if (server !== undefined && server !== null) {
     if (!/^images:/i.test(url))
       throw new InvalidInput("source.server", typeof server === "string" ? shownUrl(server) : server, "only with an images: url");
-    if (typeof server !== "string" || !isRemoteUrl(server) || [...server].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+    if (typeof server !== "string" || !isRemoteUrl(server) || hasControl(server))
       throw new InvalidInput(
         "source.server",
         typeof server === "string" ? redactedUrl(server) : server,
