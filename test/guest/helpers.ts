@@ -4,7 +4,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { makeSampleTree, must, sh, tempDir, treeDigest } from "../helpers/env";
+import { makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
 import { expectNoLeaks } from "../helpers/leaks";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
@@ -132,19 +132,8 @@ export async function holdAt(
   const file = path.join(await fs.mkdtemp(path.join(scratchParent, ".hold-")), "held");
   return {
     env: { LXC_ROOTFS_HOLDPOINT: step, LXC_ROOTFS_HOLD_FILE: file },
-    async reached() {
-      for (let i = 0; i < 3000; i++) {
-        if (
-          await fs.lstat(file).then(
-            () => true,
-            () => false,
-          )
-        )
-          return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`the operation did not reach ${step} within 5 minutes`);
-    },
+    // TCG is slow: the operation may take minutes to reach the step.
+    reached: () => waitForFile(file, 5 * 60_000),
     release: () => fs.rm(path.dirname(file), { recursive: true }),
   };
 }

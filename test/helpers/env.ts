@@ -217,6 +217,21 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Started {
   return { child, done };
 }
 
+/**
+ * Sets environment variables of this process (what the core, run in it, and the tools and engines it
+ * starts read), and returns what puts them back as they were.
+ */
+export function setEnv(vars: Record<string, string>): () => void {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
 /** Waits for a file to appear: what a stand-in tool touches once it runs. */
 export async function waitForFile(file: string, timeoutMs = 60000): Promise<void> {
   const end = Date.now() + timeoutMs;

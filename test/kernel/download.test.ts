@@ -9,7 +9,7 @@ import http from "http";
 import { AddressInfo } from "net";
 import path from "path";
 import { createRootfs, destroyRootfs, planRootfsCreate } from "../../provider/src/api";
-import { must, tempDir } from "../helpers/env";
+import { must, setEnv, tempDir } from "../helpers/env";
 import { expectNoLeaks } from "../helpers/leaks";
 import { imageFixtures, treeManifest } from "../helpers/images";
 
@@ -20,7 +20,7 @@ let base: string;
 let sha256: string;
 let manifest: string;
 const requests: string[] = [];
-const saved = { cache: process.env.LXC_ROOTFS_IMAGE_CACHE, noProxy: process.env.NO_PROXY };
+let restoreEnv: () => void;
 
 /** A URL to the server that carries what must never be shown: a user, a password and a token. */
 const url = (p: string, port?: number) => `http://user:pw-SECRET@127.0.0.1:${port ?? new URL(base).port}${p}?token=tok-SECRET`;
@@ -29,8 +29,7 @@ beforeAll(async () => {
   lxcPath = await tempDir("download");
   cache = await tempDir("download-cache");
   // The core runs in this process: its cache and curl's proxy settings come from this environment.
-  process.env.LXC_ROOTFS_IMAGE_CACHE = cache;
-  process.env.NO_PROXY = "127.0.0.1";
+  restoreEnv = setEnv({ LXC_ROOTFS_IMAGE_CACHE: cache, NO_PROXY: "127.0.0.1" });
   const fixtures = imageFixtures();
   const image = await fs.readFile(fixtures.busybox.tarball);
   manifest = await fs.readFile(fixtures.busybox.manifest, "utf8");
@@ -59,10 +58,7 @@ afterEach(() => expectNoLeaks(lxcPath));
 afterAll(async () => {
   await destroyRootfs({ container: "web", lxcPath }).catch(() => undefined);
   server?.close();
-  process.env.LXC_ROOTFS_IMAGE_CACHE = saved.cache;
-  if (saved.cache === undefined) delete process.env.LXC_ROOTFS_IMAGE_CACHE;
-  process.env.NO_PROXY = saved.noProxy;
-  if (saved.noProxy === undefined) delete process.env.NO_PROXY;
+  restoreEnv?.();
   await fs.rm(lxcPath, { recursive: true, force: true });
   await fs.rm(cache, { recursive: true, force: true });
 });

@@ -11,7 +11,7 @@ import { AddressInfo } from "net";
 import path from "path";
 import { createRootfs, destroyRootfs, planRootfsCreate } from "../../provider/src/api";
 import { serverArch } from "../../provider/src/model/streams";
-import { must, tempDir, withImageMounted } from "../helpers/env";
+import { must, setEnv, tempDir, withImageMounted } from "../helpers/env";
 import { expectNoLeaks } from "../helpers/leaks";
 import { imageFixtures } from "../helpers/images";
 
@@ -22,13 +22,12 @@ let base: string;
 let sha256: string;
 const requests: string[] = [];
 const ARCH = serverArch(process.arch);
-const saved = { cache: process.env.LXC_ROOTFS_IMAGE_CACHE, noProxy: process.env.NO_PROXY };
+let restoreEnv: () => void;
 
 beforeAll(async () => {
   lxcPath = await tempDir("image-server");
   cache = await tempDir("image-server-cache");
-  process.env.LXC_ROOTFS_IMAGE_CACHE = cache;
-  process.env.NO_PROXY = "127.0.0.1";
+  restoreEnv = setEnv({ LXC_ROOTFS_IMAGE_CACHE: cache, NO_PROXY: "127.0.0.1" });
   const { server: tree, debian } = imageFixtures();
   sha256 = (await must(["sha256sum", debian.xz])).split(" ")[0];
   // A static server of the tree, as an image server is: files by path, 404 otherwise.
@@ -49,13 +48,7 @@ afterEach(() => expectNoLeaks(lxcPath));
 
 afterAll(async () => {
   server?.close();
-  for (const [key, value] of [
-    ["LXC_ROOTFS_IMAGE_CACHE", saved.cache],
-    ["NO_PROXY", saved.noProxy],
-  ] as const) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv?.();
   await fs.rm(lxcPath, { recursive: true, force: true });
   await fs.rm(cache, { recursive: true, force: true });
 });

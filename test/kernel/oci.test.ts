@@ -11,7 +11,7 @@ import { editFileInTree, readSmallFileInTree } from "../../provider/src/host/pat
 import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
 import { expectNoLeaks } from "../helpers/leaks";
 import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex, treeManifest } from "../helpers/images";
-import { mountScratchBtrfs, must, sh, tempDir, withImageMounted } from "../helpers/env";
+import { mountScratchBtrfs, must, setEnv, sh, tempDir, withImageMounted } from "../helpers/env";
 
 const f = imageFixtures();
 let lxcPath: string;
@@ -20,7 +20,7 @@ let btrfs: { dir: string; release(): Promise<void> };
 let cache: string;
 let work: string;
 let manifestHex: string;
-const savedCache = process.env.LXC_ROOTFS_IMAGE_CACHE;
+let restoreEnv: () => void;
 
 /** The tree as oci.expect and busybox.manifest see it: every line but layer 2's paths, holes not told (umoci writes a sparse file's zeros). */
 const outsideLayer2 = (m: string) =>
@@ -44,7 +44,7 @@ beforeAll(async () => {
   work = await tempDir("oci-work");
   cache = await tempDir("oci-cache");
   // The core runs in this process: its image cache comes from this environment.
-  process.env.LXC_ROOTFS_IMAGE_CACHE = cache;
+  restoreEnv = setEnv({ LXC_ROOTFS_IMAGE_CACHE: cache });
   btrfs = await mountScratchBtrfs("oci-btrfs", "1G");
   bpath = path.join(btrfs.dir, "lxc");
   await fs.mkdir(bpath);
@@ -57,8 +57,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  if (savedCache === undefined) delete process.env.LXC_ROOTFS_IMAGE_CACHE;
-  else process.env.LXC_ROOTFS_IMAGE_CACHE = savedCache;
+  restoreEnv?.();
   await btrfs?.release();
   for (const d of [lxcPath, work, cache]) await fs.rm(d, { recursive: true, force: true });
 });

@@ -199,13 +199,7 @@ describe("what is unpacked is what was checked", () => {
         () => null,
         (e: Error) => e,
       );
-      while (
-        !(await fs.lstat(hold).then(
-          () => true,
-          () => false,
-        ))
-      )
-        await new Promise((r) => setTimeout(r, 50));
+      await waitForFile(hold);
       // Written in place, as another process could: the path and the inode stay, the bytes change.
       const other = await fs.open(copy, "r+");
       await other.write(Buffer.from("tampered"), 0, 8, 1000);

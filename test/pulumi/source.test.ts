@@ -6,7 +6,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { must, REPO, tempDir, withImageMounted } from "../helpers/env";
+import { must, REPO, setEnv, tempDir, withImageMounted } from "../helpers/env";
 import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex } from "../helpers/images";
 import { CliProject, cliProject, destroyStackUnder, makeStack, TestStack } from "../helpers/pulumi";
 
@@ -22,7 +22,7 @@ let images: string;
 let one: Image;
 let two: Image;
 let oci: Image;
-const savedCache = process.env.LXC_ROOTFS_IMAGE_CACHE;
+let restoreEnv: () => void;
 
 /** A small rootfs tarball whose /etc/marker says `name`. */
 async function image(name: string): Promise<Image> {
@@ -46,12 +46,11 @@ beforeAll(async () => {
   const f = imageFixtures();
   oci = { url: `oci:${f.oci.image}`, sha256: ociManifestHex(f.oci.layout) };
   // The providers run on this machine, as children of the engine: this environment reaches them.
-  process.env.LXC_ROOTFS_IMAGE_CACHE = path.join(images, "cache");
+  restoreEnv = setEnv({ LXC_ROOTFS_IMAGE_CACHE: path.join(images, "cache") });
 });
 
 afterAll(async () => {
-  if (savedCache === undefined) delete process.env.LXC_ROOTFS_IMAGE_CACHE;
-  else process.env.LXC_ROOTFS_IMAGE_CACHE = savedCache;
+  restoreEnv?.();
   await fs.rm(images, { recursive: true, force: true });
 });
 

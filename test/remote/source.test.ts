@@ -11,7 +11,7 @@ import http from "http";
 import { AddressInfo } from "net";
 import path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { must, REPO, tempDir } from "../helpers/env";
+import { must, REPO, setEnv, tempDir } from "../helpers/env";
 import { imageFixtures } from "../helpers/images";
 import { expectNoLeaksAndRemove } from "../helpers/leaks";
 import { failedPreview, makeStack, TestStack, TOOLS } from "../helpers/pulumi";
@@ -37,7 +37,7 @@ let curlAgent: string;
 /** Every request the server took: method, path, user agent, and which process asked, on which side. */
 const requests: string[] = [];
 const desired = new Map<string, Record<string, unknown>>();
-const saved = { cache: process.env.LXC_ROOTFS_IMAGE_CACHE, noProxy: process.env.NO_PROXY };
+let restoreEnv: () => void;
 
 // Plain `secret` and `abc` occur in any state of their own (secrets_providers, ciphertexts, hex digests):
 // the credentials searched for are words no state holds otherwise.
@@ -79,8 +79,7 @@ beforeAll(async () => {
   localCache = path.join(scratch, "cache");
   await fs.mkdir(localLxcPath);
   // The local rootfs's core runs in the engine's provider process, which has this environment.
-  process.env.LXC_ROOTFS_IMAGE_CACHE = localCache;
-  process.env.NO_PROXY = "127.0.0.1";
+  restoreEnv = setEnv({ LXC_ROOTFS_IMAGE_CACHE: localCache, NO_PROXY: "127.0.0.1" });
 
   const marker = `remote-source ${process.pid} ${Date.now()}\n`;
   const tar = path.join(scratch, "image.tar");
@@ -133,13 +132,7 @@ afterAll(async () => {
   await t?.destroy().catch(() => undefined);
   await a?.stop();
   server?.close();
-  for (const [key, value] of [
-    ["LXC_ROOTFS_IMAGE_CACHE", saved.cache],
-    ["NO_PROXY", saved.noProxy],
-  ] as const) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv?.();
   if (localLxcPath) await expectNoLeaksAndRemove(localLxcPath);
   if (scratch) await fs.rm(scratch, { recursive: true, force: true });
 });
