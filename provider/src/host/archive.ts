@@ -11,6 +11,7 @@ import { Runner } from "./run";
 /** A compression, told from its magic bytes: the tar flag that reads it, and the tool and package behind it. */
 interface Compression {
   magic: Buffer;
+  /** The flag that has GNU tar read it, by a tool it runs with -d. */
   tarFlag: string;
   tool: string;
   /** Debian's package of the tool, for the message when it is missing. */
@@ -25,7 +26,10 @@ export const COMPRESSIONS = {
   bzip2: { magic: Buffer.from("BZh"), tarFlag: "--bzip2", tool: "bzip2", pkg: "bzip2" },
   xz: {
     magic: Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
-    tarFlag: "--xz",
+    // xz decompresses the blocks of a multi-block file (what `xz -T0` makes, as image servers do) on every
+    // core when told -T0 and reading a pipe, as tar gives it: 1.4 s rather than 2.2 s for the Debian image
+    // on 2 cores. tar adds -d.
+    tarFlag: "--use-compress-program=xz -T0",
     tool: "xz",
     pkg: "xz-utils",
     // The index at the end of every xz file holds the uncompressed size: `xz --robot --list`'s totals line.
