@@ -158,6 +158,24 @@ describe("refused with nothing kept, and no credential shown", () => {
     await nothingMade("bad");
   });
 
+  it("a rootfs already there, before anything is fetched", async () => {
+    const other = "4".repeat(64); // not cached: a create that went on would fetch it
+    const n = requests.length;
+    expect(await failure(createRootfs(spec("web", { url: url("/busybox.tar.gz"), sha256: other })))).toMatch(/already exists/);
+    expect(asked(n)).toEqual([]);
+  });
+
+  it("an image larger than the cache's bound, which could not stay in it", async () => {
+    const restore = setEnv({ LXC_ROOTFS_IMAGE_CACHE_BYTES: "1024" });
+    try {
+      const message = await failure(createRootfs(spec("bad", { url: url("/busybox.tar.gz"), sha256: "5".repeat(64) })));
+      expect(message).toMatch(new RegExp(`fetching the image at ${base}/busybox\\.tar\\.gz failed: .*(maximum|size)`, "i"));
+    } finally {
+      restore();
+    }
+    await nothingMade("bad");
+  });
+
   it("a body cut off before its end", async () => {
     const message = await failure(createRootfs(spec("bad", { url: url("/cut.tar.gz"), sha256: "3".repeat(64) })));
     expect(message).toMatch(new RegExp(`fetching the image at ${base}/cut\\.tar\\.gz failed`));

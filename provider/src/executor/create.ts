@@ -95,6 +95,10 @@ export async function planCreateInPlace(spec: RootfsSpec, opts: OperationOptions
 
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
   const containerDir = containerDirOf(spec);
+  // An image may be a long fetch: a rootfs already there is refused before it, not after. (The create
+  // checks again under its lock.)
+  const existing = spec.source !== undefined ? await locateCurrent(readOnlyContext(spec, opts), spec) : null;
+  if (existing) throw new AlreadyExists(existing.loc.rootfsPath);
   // Its plan line is shown to no one: a local image with no sha256 to check is hashed as it is unpacked.
   const filling = await precheck(spec, opts, true, true);
   const dirExisted = await fs.lstat(containerDir).then(

@@ -156,7 +156,23 @@ export async function fetchImage(run: Runner, url: string, hex: string): Promise
   const part = path.join(dir, `.part-${randomBytes(8).toString("hex")}`);
   try {
     await run(
-      [...CURL, "--fail", "--connect-timeout", "30", "--speed-time", "60", "--speed-limit", "1024", "--output", part, "--config", "-"],
+      // No image larger than the cache's bound is taken: it could not stay in it.
+      [
+        ...CURL,
+        "--fail",
+        "--connect-timeout",
+        "30",
+        "--speed-time",
+        "60",
+        "--speed-limit",
+        "1024",
+        "--max-filesize",
+        String(cacheBound()),
+        "--output",
+        part,
+        "--config",
+        "-",
+      ],
       {
         stdin: { text: curlUrlConfig(url) },
       },
