@@ -63,6 +63,8 @@ export interface OpContext {
   /** A fresh empty directory under the container directory, for a temporary mount point. */
   scratchDir(label: string): Promise<string>;
   log(message: string): void;
+  /** How far long work is (`copying blocks: 1.2 GiB of 2.0 GiB, 310 MiB/s`), every few seconds while it runs. */
+  progress(line: string): void;
 }
 
 /**

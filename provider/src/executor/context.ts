@@ -22,6 +22,8 @@ export interface OperationOptions {
   /** Replaces the command runner (tests of the exact LVM and ZFS commands). */
   run?: Runner;
   log?: (message: string) => void;
+  /** Lines saying how far long work is (executor/progress.ts), every few seconds while it runs. */
+  progress?: (line: string) => void;
 }
 
 /** One container, as the request spelled it and as it is on the host. */
@@ -150,6 +152,7 @@ export function makeContext(containerDir: string, opts: OperationOptions): OpCon
     run: guardedRunner(opts.run ?? realRun),
     containerDir,
     log: opts.log ?? (() => undefined),
+    progress: opts.progress ?? (() => undefined),
     async scratchDir(label) {
       await ensureWorkDir(workDir);
       const dir = path.join(workDir, `${label}-${randomBytes(4).toString("hex")}`);
@@ -165,6 +168,7 @@ export function readOnlyContext(spec: ContainerRef, opts: OperationOptions): OpC
     run: guardedRunner(opts.run ?? realRun),
     containerDir: containerDirOf(spec),
     log: opts.log ?? (() => undefined),
+    progress: opts.progress ?? (() => undefined),
     scratchDir: () => Promise.reject(new Error("internal: a read-only operation asked for a mount point")),
   };
 }

@@ -5,6 +5,7 @@
  * parameter.
  */
 import { promises as fs } from "fs";
+import path from "path";
 import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
@@ -20,6 +21,7 @@ import { copyTree } from "../host/treecopy";
 import { IsolatedTask, runIsolated } from "./isolated";
 import type { ResolvedImage } from "./source";
 import { withMountedStore } from "./mount";
+import { withProgress } from "./progress";
 import { growFilesystem } from "./resize";
 
 /** Whether the host filesystem under `dir` can share extents between files (reflinks). */
@@ -63,12 +65,12 @@ export async function copyBlocks(
     throw new NoSpace(room.what, from.allocatedBytes, available);
   }
   await to.driver.create(ctx, to.loc, { size: to.size, fstype: to.fstype, format: false });
-  const result = await copyAllocatedBlocks(from.driver.blockPath(from.loc), to.driver.blockPath(to.loc), from.copySize).catch(
-    async (e: NodeJS.ErrnoException) => {
-      if (e.code !== "ENOSPC") throw e;
-      throw new NoSpace(room.what, from.allocatedBytes, available ?? (await freeBytes(ctx.containerDir)));
-    },
-  );
+  const result = await withProgress(ctx, "copying blocks", {}, (progress) =>
+    copyAllocatedBlocks(from.driver.blockPath(from.loc), to.driver.blockPath(to.loc), from.copySize, progress),
+  ).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== "ENOSPC") throw e;
+    throw new NoSpace(room.what, from.allocatedBytes, available ?? (await freeBytes(ctx.containerDir)));
+  });
   if (to.size > from.copySize) {
     if (!to.fstype)
       throw new RootfsError(`internal: a block copy to grow from ${from.copySize} to ${to.size} bytes without its filesystem`);
@@ -104,7 +106,9 @@ export async function copyFiles(
   if (view === "storage") {
     const available = await freeBytes(ctx.containerDir);
     await fs.mkdir(to.loc.path, { mode: 0o755 });
-    return copyTree(ctx.run, from.loc.path, to.loc.path, { needed: neededBytes, available }, true);
+    return withProgress(ctx, "copying files", { total: neededBytes, approx: true }, (progress) =>
+      copyTree(ctx.run, from.loc.path, to.loc.path, { needed: neededBytes, available }, true, progress),
+    );
   }
   const { method } = await runIsolated(ctx, {
     kind: "copy",
@@ -122,12 +126,10 @@ export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTas
   const dst = DRIVERS[task.dst.store];
   return withMountedStore(ctx, src, task.src.loc, task.src.fstype, true, (from) =>
     withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
-      const method = await copyTree(
-        ctx.run,
-        from,
-        to,
-        { needed: task.neededBytes, available: await freeBytes(to) },
-        copySharesExtents(src.store, dst.store),
+      const available = await freeBytes(to);
+      // The plan's count is the source's used bytes, metadata included: an estimate of what cp reads.
+      const method = await withProgress(ctx, "copying files", { total: task.neededBytes, approx: true }, (progress) =>
+        copyTree(ctx.run, from, to, { needed: task.neededBytes, available }, copySharesExtents(src.store, dst.store), progress),
       );
       // On disk before the swap may point the config at it and destroy the old store: syncfs flushes the
       // new filesystem, and for a loop-mounted one the loop driver turns the flush into an fsync of the image.
@@ -154,7 +156,7 @@ export async function unpackImage(
       kind: "unpack-oci",
       containerDir: ctx.containerDir,
       dst,
-      image: { layout: image.layout, ...(image.user ? { user: image.user } : {}) },
+      image: { layout: image.layout, layerBytes: image.layerBytes, name: image.name, ...(image.user ? { user: image.user } : {}) },
       neededBytes,
     });
     if (!ids || !image.digest) throw new RootfsError("internal: the OCI unpack gave no ids");
@@ -166,7 +168,7 @@ export async function unpackImage(
     kind: "unpack",
     containerDir: ctx.containerDir,
     dst,
-    image: { file: image.file, digest: image.digest, compression: image.compression },
+    image: { file: image.file, digest: image.digest, compression: image.compression, name: image.name },
     ...(image.meta?.templates.length ? { templates: { paths: image.meta.templates, vars } } : {}),
     neededBytes,
   });
@@ -186,13 +188,27 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
   const dst = DRIVERS[task.dst.store];
   return withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
     const { hash, digest } = imageHash();
+    // The file's bytes as tar is fed them, of its size: the compressed stream, which is what is known.
+    const total = await fs.stat(task.image.file).then(
+      (st) => st.size,
+      () => null,
+    );
+    const what = `unpacking ${task.image.name ?? path.basename(task.image.file)}`;
     // The whole file is hashed even when tar fails: bytes that changed are the cause to report then.
-    const failure = await ctx
-      .run(unpackArgv(to, task.image.compression), { stdin: { file: task.image.file, onRead: (chunk) => hash.update(chunk) } })
-      .then(
-        () => null,
-        (e: unknown) => e,
-      );
+    const failure = await withProgress(ctx, what, { total }, (progress) =>
+      ctx.run(unpackArgv(to, task.image.compression), {
+        stdin: {
+          file: task.image.file,
+          onRead: (chunk) => {
+            hash.update(chunk);
+            progress.add(chunk.length);
+          },
+        },
+      }),
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    );
     const unpacked = digest();
     if (task.image.digest !== null && unpacked !== task.image.digest) {
       throw new RootfsError(

@@ -1,17 +1,18 @@
 /**
  * The helper process behind runIsolated: already in its own mount namespace, it runs one task and
- * reports a failure as one marked JSON line on stderr.
+ * reports a failure as one marked JSON line on stderr, its progress as marked lines there too.
  */
 import { errorToJSON } from "../model/errors";
 import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { makeContext } from "./context";
 import { copyMountedFiles, unpackMounted } from "./copy";
 import { unpackOciMounted } from "./unpack-oci";
-import { ERROR_MARKER, IsolatedTask, RESULT_MARKER } from "./isolated";
+import { ERROR_MARKER, IsolatedTask, PROGRESS_MARKER, RESULT_MARKER } from "./isolated";
 import { withMountedDevice } from "./mount";
 
 async function main(task: IsolatedTask): Promise<void> {
-  const ctx = makeContext(task.containerDir, {});
+  // Progress goes back to the parent as it comes (runIsolated passes it on), one marked line each.
+  const ctx = makeContext(task.containerDir, { progress: (line) => process.stderr.write(`${PROGRESS_MARKER}${line}\n`) });
   switch (task.kind) {
     case "copy": {
       const method = await copyMountedFiles(ctx, task);

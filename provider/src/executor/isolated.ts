@@ -6,6 +6,7 @@
  */
 import { existsSync } from "fs";
 import path from "path";
+import { StringDecoder } from "string_decoder";
 import { ErrorJSON, errorFromJSON, RootfsError, ToolFailed } from "../model/errors";
 import { Fstype, Store } from "../model/requests";
 import { TreeCopyMethod } from "../model/results";
@@ -25,8 +26,8 @@ export type IsolatedTask =
       kind: "unpack";
       containerDir: string;
       dst: { store: Store; loc: Location; fstype: Fstype | null };
-      /** digest null: taken as it is unpacked, and reported back. */
-      image: { file: string; digest: string | null; compression: CompressionName };
+      /** digest null: taken as it is unpacked, and reported back. `name`: what progress lines call it (the image's name, never its URL). */
+      image: { file: string; digest: string | null; compression: CompressionName; name?: string };
       /** An LXC image's template files, and the variables filled in there. */
       templates?: { paths: string[]; vars: LxcTemplateVars };
       neededBytes: number;
@@ -35,7 +36,8 @@ export type IsolatedTask =
       kind: "unpack-oci";
       containerDir: string;
       dst: { store: Store; loc: Location; fstype: Fstype | null };
-      image: { layout: string; user?: string };
+      /** `layerBytes`: what umoci reads, the total of its progress. */
+      image: { layout: string; layerBytes: number; user?: string; name?: string };
       neededBytes: number;
     }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }
@@ -52,6 +54,30 @@ const HELPER = __filename.endsWith(".ts")
 /** A marker line on the helper's stdout carrying its result back (how a copy was made). */
 export const RESULT_MARKER = "LXC_ROOTFS_RESULT ";
 
+/** A marker line on the helper's stderr carrying a progress line, passed on to the caller as it comes. */
+export const PROGRESS_MARKER = "LXC_ROOTFS_PROGRESS ";
+
+/** Calls `onLine` with each whole line of a stream, as its chunks come. */
+function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  const decoder = new StringDecoder("utf8");
+  let buffered = "";
+  return (chunk) => {
+    buffered += decoder.write(chunk);
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      onLine(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  };
+}
+
+/** The helper's stderr without its progress lines: what an error shows. */
+const withoutProgress = (stderr: string) =>
+  stderr
+    .split("\n")
+    .filter((l) => !l.startsWith(PROGRESS_MARKER))
+    .join("\n");
+
 export interface IsolatedResult {
   method?: TreeCopyMethod;
   /** The ids an OCI image's user resolved to in the unpacked rootfs. */
@@ -62,21 +88,28 @@ export interface IsolatedResult {
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {
   if (!existsSync(HELPER)) throw new RootfsError(`internal: ${HELPER} is missing; run npm run build`);
+  const onStderr = lineSplitter((line) => {
+    if (!line.startsWith(PROGRESS_MARKER)) return;
+    try {
+      ctx.progress(line.slice(PROGRESS_MARKER.length));
+    } catch {
+      // A sink that fails must not fail the copy it describes (this runs in a stream's event handler).
+    }
+  });
   try {
-    const { stdout } = await ctx.run([
-      "unshare",
-      "--mount",
-      "--propagation",
-      "private",
-      "--",
-      process.execPath,
-      HELPER,
-      JSON.stringify(task),
-    ]);
+    const { stdout } = await ctx.run(
+      ["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER, JSON.stringify(task)],
+      {
+        onStderr,
+      },
+    );
     const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARKER));
     return line ? (JSON.parse(line.slice(RESULT_MARKER.length)) as IsolatedResult) : {};
-  } catch (e) {
-    if (!(e instanceof ToolFailed)) throw e;
+  } catch (caught) {
+    if (!(caught instanceof ToolFailed)) throw caught;
+    const e = caught.stderr.includes(PROGRESS_MARKER)
+      ? new ToolFailed(caught.argv, caught.exitCode, withoutProgress(caught.stderr))
+      : caught;
     const line = e.stderr.split("\n").find((l) => l.startsWith(ERROR_MARKER));
     if (!line) throw e;
     let err: ErrorJSON;

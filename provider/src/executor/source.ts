@@ -15,6 +15,7 @@ import { imageSourceOf } from "../model/images";
 import { LxcImageMeta, lxcImageMetaOf } from "../model/lxc-meta";
 import { OciRef, ociConfigLines, ociRefOf } from "../model/oci";
 import { cachedOci, fetchOci, inspectOci, requireOciTools } from "../host/oci";
+import { withProgress } from "./progress";
 import { imageNameOf, isRemoteUrl, redactedUrl, shownUrl } from "../model/urls";
 import { cachedImage, dropCached, fetchImage, fetchJson, fetchSmall, headImage } from "../host/download";
 import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
@@ -32,6 +33,8 @@ export interface TarballImage extends ImageShape {
 export interface OciImage extends ImageShape {
   format: "oci";
   layout: string;
+  /** The layers' blobs' bytes, which umoci reads as it unpacks. */
+  layerBytes: number;
   config: string[];
   /** The config's `User`, resolved to ids in the unpacked rootfs. */
   user?: string;
@@ -82,12 +85,15 @@ async function resolveFile(
     const st = await handle.stat();
     if (!st.isFile()) throw new InvalidInput("source.url", shown, `${URL_ALLOWED}; this is not a regular file`);
     // The digest first: a cached image that lost it is fetched again, whatever its first bytes now say.
-    const digest = hashNow || source.sha256 !== undefined ? await digestOf(handle) : null;
+    const digest =
+      hashNow || source.sha256 !== undefined
+        ? await withProgress(ctx, `checking ${name}`, { total: st.size }, (p) => digestOf(handle, p))
+        : null;
     if (source.sha256 !== undefined && digest !== `sha256:${source.sha256}`)
       throw new InvalidInput("source.sha256", source.sha256, `the tarball's sha256, and ${shown} has ${digest}`);
     const compression = await compressionOf(handle, "source.url", shown);
     await requireDecompressor(ctx.run, compression);
-    const streamBytes = await tarStreamBytes(ctx.run, file, compression, st.size);
+    const streamBytes = await withProgress(ctx, `counting ${name}`, {}, (p) => tarStreamBytes(ctx.run, file, compression, st.size, p));
     return { format: "tarball", file, compression, digest, streamBytes, name };
   } finally {
     await handle.close();
@@ -115,7 +121,8 @@ async function resolveRemote(ctx: OpContext, source: ImageSource, fetch: boolean
     }
   }
   if (!fetch) return { name, digest: `sha256:${hex}`, streamBytes: null, fetchBytes: (await headImage(ctx.run, source.url)).bytes };
-  return resolveFile(ctx, await fetchImage(ctx.run, source.url, hex), source, shown, name);
+  const fetched = await withProgress(ctx, `fetching ${name}`, {}, (p) => fetchImage(ctx.run, source.url, hex, p));
+  return resolveFile(ctx, fetched, source, shown, name);
 }
 
 /**
@@ -192,7 +199,7 @@ async function resolveOci(ctx: OpContext, source: ImageSource, ref: OciRef, fetc
     }
     cached = await cachedOci(head.digest.slice(7));
     if (!cached && !fetch) return { name: ref.name, digest: head.digest, streamBytes: null, fetchBytes: head.fetchBytes };
-    cached ??= await fetchOci(ctx.run, ref, pinned);
+    cached ??= await withProgress(ctx, `fetching ${ref.name}`, { total: head.fetchBytes }, (p) => fetchOci(ctx.run, ref, pinned, p));
   }
   let streamBytes = 0;
   for (const layer of cached.layers) streamBytes += await layerStreamBytes(ctx, layer, ref.ref);
@@ -202,6 +209,7 @@ async function resolveOci(ctx: OpContext, source: ImageSource, ref: OciRef, fetc
     digest: cached.digest,
     streamBytes,
     layout: cached.layout,
+    layerBytes: cached.layers.reduce((sum, l) => sum + l.size, 0),
     config: ociConfigLines(cached.config),
     ...(cached.config.User ? { user: cached.config.User } : {}),
   };

@@ -13,6 +13,8 @@ import { DRIVERS } from "../drivers";
 import { OpContext } from "../drivers/types";
 import { CACHED_TAG } from "../host/oci";
 import { readSmallFileInTree } from "../host/paths";
+import { processReadBytes } from "../host/run";
+import { withProgress } from "./progress";
 import { freeBytes } from "./copy";
 import { IsolatedTask } from "./isolated";
 import { withMountedStore } from "./mount";
@@ -38,7 +40,13 @@ export async function unpackOciMounted(
   const dst = DRIVERS[task.dst.store];
   return withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
     const staging = path.join(to, STAGING);
-    const failure = await ctx.run(["umoci", "--log=error", "raw", "unpack", "--image", `${task.image.layout}:${CACHED_TAG}`, staging]).then(
+    // Its progress: the layers' bytes umoci has read.
+    const what = `unpacking ${task.image.name ?? "the OCI image"}`;
+    const failure = await withProgress(ctx, what, { total: task.image.layerBytes }, (progress) =>
+      ctx.run(["umoci", "--log=error", "raw", "unpack", "--image", `${task.image.layout}:${CACHED_TAG}`, staging], {
+        onSpawn: (pid) => progress.measure(() => processReadBytes(pid)),
+      }),
+    ).then(
       () => null,
       (e: unknown) => e,
     );

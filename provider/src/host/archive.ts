@@ -6,7 +6,8 @@
  */
 import { promises as fs } from "fs";
 import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
-import { Runner } from "./run";
+import type { ByteProgress } from "../model/progress";
+import { processReadBytes, Runner } from "./run";
 
 /** A compression, told from its magic bytes: the tar flag that reads it, and the tool and package behind it. */
 interface Compression {
@@ -118,7 +119,13 @@ export function unpackArgv(dir: string, compression: CompressionName): string[] 
  * zstd's frame headers say it without decompressing; otherwise (gzip, whose ISIZE is the size modulo
  * 4 GiB, and bzip2) the stream is decompressed and counted.
  */
-export async function tarStreamBytes(run: Runner, file: string, compression: CompressionName, archiveBytes: number): Promise<number> {
+export async function tarStreamBytes(
+  run: Runner,
+  file: string,
+  compression: CompressionName,
+  archiveBytes: number,
+  progress?: ByteProgress,
+): Promise<number> {
   if (compression === "none") return archiveBytes;
   const c: Compression = COMPRESSIONS[compression];
   if (c.sizeArgv && c.parseSize) {
@@ -126,7 +133,12 @@ export async function tarStreamBytes(run: Runner, file: string, compression: Com
     if (told !== null) return told;
   }
   let bytes = 0;
-  await run([c.tool, "-dc", "--", file], { onStdout: (chunk) => (bytes += chunk.length) });
+  // Its progress: how much of the file the decompressor has read.
+  progress?.total(archiveBytes);
+  await run([c.tool, "-dc", "--", file], {
+    onStdout: (chunk) => (bytes += chunk.length),
+    onSpawn: (pid) => progress?.measure(() => processReadBytes(pid)),
+  });
   return bytes;
 }
 

@@ -8,12 +8,15 @@ import { copyFileRange, ioctlBuffer, lseek } from "../native/libc";
 import { CutShort, SyscallError } from "../model/errors";
 import { blockDeviceSize, reflink } from "../native/loop";
 import { BlockCopyMethod } from "../model/results";
+import { ByteProgress } from "../model/progress";
 
 const SEEK_SET = 0;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const BLKZEROOUT = 0x127f;
 const CHUNK = 8 * 1024 * 1024;
+/** One copy_file_range call at most: small enough that progress moves every few seconds on a slow disk. */
+const RANGE_CHUNK = 16 * 1024 * 1024;
 
 export interface BlockCopyResult {
   method: BlockCopyMethod;
@@ -45,9 +48,10 @@ export async function dataExtents(fd: number, size: number): Promise<Array<[numb
  * or made at its final length as a hole), or a block device of at least `size` bytes (its ranges the
  * source leaves as holes are zeroed with BLKZEROOUT). A file ends at least `size` bytes long, and a file
  * made longer keeps its length: a block copy makes its target at the final size. A source shorter than
- * `size` is refused before anything is written, never copied cut short.
+ * `size` is refused before anything is written, never copied cut short. `progress` counts the allocated
+ * bytes as they are copied (a reflink counts none: it is done at once).
  */
-export async function copyAllocatedBlocks(src: string, dst: string, size: number): Promise<BlockCopyResult> {
+export async function copyAllocatedBlocks(src: string, dst: string, size: number, progress?: ByteProgress): Promise<BlockCopyResult> {
   const from = await fs.open(src, fsc.O_RDONLY);
   try {
     const to = await fs.open(dst, fsc.O_RDWR);
@@ -69,11 +73,12 @@ export async function copyAllocatedBlocks(src: string, dst: string, size: number
       }
       if (dstStat.isFile() && dstStat.size < size) await to.truncate(size);
       const extents = await dataExtents(from.fd, size);
+      progress?.total(extents.reduce((sum, [start, end]) => sum + end - start, 0));
       let copied = 0;
       let previousEnd = 0;
       for (const [start, end] of extents) {
         if (dstStat.isBlockDevice()) await zeroRange(to.fd, previousEnd, start);
-        copied += await copyRange(from, to, start, end);
+        copied += await copyRange(from, to, start, end, progress);
         previousEnd = end;
       }
       if (dstStat.isBlockDevice()) await zeroRange(to.fd, previousEnd, size);
@@ -96,15 +101,16 @@ async function zeroRange(fd: number, start: number, end: number): Promise<void> 
 }
 
 /** In-kernel copy where possible, a read/write loop otherwise (block devices, cross-filesystem). */
-async function copyRange(from: fs.FileHandle, to: fs.FileHandle, start: number, end: number): Promise<number> {
+async function copyRange(from: fs.FileHandle, to: fs.FileHandle, start: number, end: number, progress?: ByteProgress): Promise<number> {
   let pos = start;
   try {
     await lseek(from.fd, start, SEEK_SET);
     await lseek(to.fd, start, SEEK_SET);
     while (pos < end) {
-      const n = await copyFileRange(from.fd, to.fd, Math.min(end - pos, 1 << 30));
+      const n = await copyFileRange(from.fd, to.fd, Math.min(end - pos, RANGE_CHUNK));
       if (n === 0) break;
       pos += n;
+      progress?.add(n);
     }
     if (pos >= end) return end - start;
   } catch (e) {
@@ -116,6 +122,7 @@ async function copyRange(from: fs.FileHandle, to: fs.FileHandle, start: number, 
     if (bytesRead === 0) break;
     await writeAll(to, buf.subarray(0, bytesRead), pos);
     pos += bytesRead;
+    progress?.add(bytesRead);
   }
   return pos - start;
 }

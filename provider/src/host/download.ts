@@ -8,6 +8,7 @@ import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
+import { ByteProgress } from "../model/progress";
 import { curlUrlConfig, redactedUrl } from "../model/urls";
 import { digestOf } from "./digest";
 import { Runner } from "./run";
@@ -147,14 +148,35 @@ export async function fetchSmall(run: Runner, url: string, maxBytes: number): Pr
 }
 
 /**
+ * The length the server gives for the body, from headers as curl dumps them (every response of a redirect
+ * chain, each from its status line): the last response's, or null when it gives none (chunked).
+ */
+export function bodyLength(headers: string): number | null {
+  const last = headers.split(/^(?=HTTP\/)/m).pop() ?? "";
+  const m = /^content-length:\s*(\d+)\s*$/im.exec(last);
+  return m ? Number(m[1]) : null;
+}
+
+/**
  * Fetches the image into the cache and returns its file there. What the server sent is hashed before it is
  * kept: another sha256 fails naming both, and nothing is kept. Then the cache is brought back under its bound.
+ * `progress` is measured by the size of the file curl writes, against the length the server announces.
  */
-export async function fetchImage(run: Runner, url: string, hex: string): Promise<string> {
+export async function fetchImage(run: Runner, url: string, hex: string, progress?: ByteProgress): Promise<string> {
   const dir = imageCacheDir();
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const part = path.join(dir, `.part-${randomBytes(8).toString("hex")}`);
   try {
+    // Headers go to stdout as they arrive, before the body: the total is known while the body comes.
+    let headers = "";
+    const watch = progress && {
+      argv: ["--dump-header", "-"],
+      onStdout: (chunk: Buffer) => {
+        headers = (headers + chunk.toString("latin1")).slice(-65536);
+        progress.total(bodyLength(headers));
+      },
+    };
+    progress?.measure(() => fs.stat(part).then((st) => st.size));
     await run(
       // No image larger than the cache's bound is taken: it could not stay in it.
       [
@@ -168,6 +190,7 @@ export async function fetchImage(run: Runner, url: string, hex: string): Promise
         "1024",
         "--max-filesize",
         String(cacheBound()),
+        ...(watch?.argv ?? []),
         "--output",
         part,
         "--config",
@@ -175,6 +198,7 @@ export async function fetchImage(run: Runner, url: string, hex: string): Promise
       ],
       {
         stdin: { text: curlUrlConfig(url) },
+        onStdout: watch?.onStdout,
       },
     ).catch((e: unknown) => {
       throw curlFailure(url, e);

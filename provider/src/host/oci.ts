@@ -13,7 +13,8 @@ import { OciRef, OciRunConfig } from "../model/oci";
 import { evictImages, imageCacheDir } from "./download";
 import { imageHash, sha256Hex } from "./digest";
 import { readSmallFile } from "./paths";
-import { Runner } from "./run";
+import type { ByteProgress } from "../model/progress";
+import { processReadBytes, Runner } from "./run";
 
 /** The tag this tool gives the one image of each cached layout. */
 export const CACHED_TAG = "rootfs";
@@ -144,12 +145,15 @@ async function readLayout(layout: string): Promise<OciLayout> {
  * Copies the image into the cache with skopeo, keeping its digests, and returns the cached layout. The copy
  * is refused, and nothing kept, when its manifest is not `expect` (when the caller pins one).
  */
-export async function fetchOci(run: Runner, ref: OciRef, expect: string | null): Promise<OciLayout> {
+export async function fetchOci(run: Runner, ref: OciRef, expect: string | null, progress?: ByteProgress): Promise<OciLayout> {
   const dir = imageCacheDir();
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const part = path.join(dir, `.part-oci-${randomBytes(8).toString("hex")}`);
   try {
-    await run(["skopeo", "copy", "--quiet", "--preserve-digests", ref.ref, `oci:${part}:${CACHED_TAG}`]).catch((e: unknown) => {
+    // Its progress: what skopeo has read, from the registry's connection or the source's files.
+    await run(["skopeo", "copy", "--quiet", "--preserve-digests", ref.ref, `oci:${part}:${CACHED_TAG}`], {
+      onSpawn: (pid) => progress?.measure(() => processReadBytes(pid)),
+    }).catch((e: unknown) => {
       throw skopeoFailure(ref, e);
     });
     const copied = await readLayout(part);

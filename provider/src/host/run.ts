@@ -17,6 +17,10 @@ export interface RunOptions {
   stdin?: { file: string; onRead: (chunk: Buffer) => void } | { text: string };
   /** Where stdout goes, chunk by chunk, instead of being collected: for output too large to hold. */
   onStdout?: (chunk: Buffer) => void;
+  /** Sees stderr chunk by chunk as it comes (a helper's progress lines), besides its collection. */
+  onStderr?: (chunk: Buffer) => void;
+  /** The tool's process id, once it is started: what a caller measures it by (its reads, for progress). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -106,7 +110,9 @@ export const run: Runner = (argv, opts = {}) =>
       if (opts.onStdout) opts.onStdout(d);
       else if (stdout.length < max) stdout += d.toString();
     });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     child.stderr!.on("data", (d: Buffer) => {
+      opts.onStderr?.(d);
       // The end matters most (the final error, our helper's marker line): keep the last 64 KiB.
       stderr += d.toString();
       if (stderr.length > 65536) stderr = stderr.slice(-65536);
@@ -128,3 +134,13 @@ export const run: Runner = (argv, opts = {}) =>
       }
     });
   });
+
+/**
+ * The bytes a running process has read (`rchar` of /proc/<pid>/io: read(2), and copy_file_range(2) too),
+ * which for a copying tool is how far its copy is; null once it has exited.
+ */
+export async function processReadBytes(pid: number): Promise<number | null> {
+  const io = await fs.readFile(`/proc/${pid}/io`, "utf8").catch(() => null);
+  const m = io && /^rchar:\s*(\d+)$/m.exec(io);
+  return m ? Number(m[1]) : null;
+}

@@ -7,7 +7,8 @@
  */
 import { promises as fs } from "fs";
 import { NoSpace, ToolFailed } from "../model/errors";
-import { Runner } from "./run";
+import { ByteProgress } from "../model/progress";
+import { processReadBytes, Runner } from "./run";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { TreeCopyMethod } from "../model/results";
 
@@ -35,7 +36,8 @@ async function reflinkCandidates(src: string, dst: string): Promise<boolean> {
 /**
  * Copies the tree `src` into the empty tree `dst`. Two trees of the host's own btrfs or xfs (`sameHost`:
  * neither is a block store mounted for the copy) are reflinked; should that fail (two filesystems of one
- * type, say), the plain copy then rewrites every file the attempt may have left half-made.
+ * type, say), the plain copy then rewrites every file the attempt may have left half-made. `progress` is
+ * measured by what cp has read, which is what it has copied (the source's files, their holes skipped).
  */
 export async function copyTree(
   run: Runner,
@@ -43,10 +45,12 @@ export async function copyTree(
   dst: string,
   space: { needed: number; available: number },
   sameHost = false,
+  progress?: ByteProgress,
 ): Promise<TreeCopyMethod> {
+  const measured = (pid: number) => progress?.measure(() => processReadBytes(pid));
   if (sameHost && (await reflinkCandidates(src, dst))) {
     try {
-      await run(reflinkCopyArgv(src, dst));
+      await run(reflinkCopyArgv(src, dst), { onSpawn: measured });
       return "reflink";
     } catch (e) {
       if (!(e instanceof ToolFailed)) throw e;
@@ -54,7 +58,7 @@ export async function copyTree(
   }
   if (space.needed > space.available) throw new NoSpace("the new rootfs", space.needed, space.available);
   try {
-    await run(copyArgv(src, dst));
+    await run(copyArgv(src, dst), { onSpawn: measured });
     return "cp";
   } catch (e) {
     if (e instanceof ToolFailed && /No space left on device|ENOSPC/.test(e.stderr)) {

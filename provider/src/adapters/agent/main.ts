@@ -45,7 +45,7 @@ function parse(line: string): Request | { id: number | null; refused: InvalidInp
 
 async function serve(request: Request): Promise<void> {
   const { id, op, args } = request;
-  const opts = { log: (line: string) => send({ id, log: line }) };
+  const opts = { log: (line: string) => send({ id, log: line }), progress: (line: string) => send({ id, progress: line }) };
   try {
     const call = localCore[op] as (...a: unknown[]) => Promise<unknown>;
     const result = await call(...args.slice(0, OPERATIONS[op].requests), opts);

@@ -118,7 +118,22 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     if (inner === undefined) inputs[own] = v;
     else inputs[own] = { ...(inputs[own] as object | undefined), [inner]: v };
   }
-  const log = (m: string) => err.write(`lxc-rootfs: ${m}\n`);
+  // Progress only to a person at a terminal, on one line rewritten in place; a log or a script sees none.
+  let progressShown = false;
+  const clearProgress = () => {
+    if (progressShown) err.write("\r\x1b[K");
+    progressShown = false;
+  };
+  const log = (m: string) => {
+    clearProgress();
+    err.write(`lxc-rootfs: ${m}\n`);
+  };
+  const progress = (err as NodeJS.WriteStream).isTTY
+    ? (line: string) => {
+        err.write(`\r\x1b[K${line}`);
+        progressShown = true;
+      }
+    : undefined;
   try {
     if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
     if (inputs.lxcPath === undefined) throw new InvalidInput("lxcPath", undefined, "required");
@@ -143,11 +158,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         if (inputs.backingStore === undefined)
           throw new InvalidInput("backingStore", undefined, `required: ${STORES.slice(0, -1).join(", ")} or ${STORES.at(-1)}`);
         // The plan is what a preview shows: the create's own checks against the host, read-only.
-        result = command === "create" ? await localCore.create(inputs, { log }) : await localCore.planCreate(inputs, { log });
+        result = command === "create" ? await localCore.create(inputs, { log, progress }) : await localCore.planCreate(inputs, { log });
         break;
       case "update":
         // One call: what is not given is kept from the host, read inside the container's lock.
-        result = await localCore.update(ref, rest, { log });
+        result = await localCore.update(ref, rest, { log, progress });
         break;
       case "inspect":
         result = await localCore.inspect(ref, { log });
@@ -157,7 +172,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         result = await localCore.destroy(ref, { log });
         break;
       case "snapshot":
-        result = await localCore.createSnapshot(snapshot, { log });
+        result = await localCore.createSnapshot(snapshot, { log, progress });
         break;
       case "snapshot-plan":
         result = await localCore.planSnapshot(snapshot, { log });
@@ -170,9 +185,11 @@ export async function main(argv: string[], out = process.stdout, err = process.s
         result = await localCore.destroySnapshot(snapshot, { log });
         break;
     }
+    clearProgress();
     out.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (e) {
+    clearProgress();
     if (e instanceof InvalidInput) {
       err.write(`lxc-rootfs: ${optionOf(e.property)}: invalid value ${JSON.stringify(e.value) ?? "(missing)"}: ${e.allowed}\n`);
       return 2;

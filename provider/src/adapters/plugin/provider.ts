@@ -87,6 +87,11 @@ export class RootfsProvider implements provider.Provider {
     for (const n of notes) await this.log(urn, `${labelOf(h, plain, secret)}: ${n}`);
   }
 
+  /** Progress, as the engine's status of the resource: shown in its row (which names it) while it runs, then dropped. */
+  private progress(urn: string): (line: string) => void {
+    return (line) => void this.log(urn, line, true);
+  }
+
   async check(urn: string, olds: Props, news: Props): Promise<provider.CheckResult> {
     const h = handlersFor(urn);
     const n = unwrap(news);
@@ -110,7 +115,7 @@ export class RootfsProvider implements provider.Provider {
     const h = handlersFor(urn);
     return plainErrors(async () => {
       const n = unwrap(inputs);
-      const r = await h.create(n.plain, coreFor(n.plain), { log: (m) => void this.say(urn, h, n, [m]) });
+      const r = await h.create(n.plain, coreFor(n.plain), { log: (m) => void this.say(urn, h, n, [m]), progress: this.progress(urn) });
       await this.say(urn, h, n, r.notes);
       return { id: r.id, outs: wrapSecrets(r.outs, n.secret) };
     });
@@ -132,7 +137,7 @@ export class RootfsProvider implements provider.Provider {
     return plainErrors(async () => {
       const h = handlersFor(urn);
       const n = unwrap(news);
-      const r = await h.update(unwrap(olds).plain, n.plain, coreFor(n.plain));
+      const r = await h.update(unwrap(olds).plain, n.plain, coreFor(n.plain), { progress: this.progress(urn) });
       await this.say(urn, h, n, r.notes);
       return { outs: wrapSecrets(r.outs, n.secret) };
     });

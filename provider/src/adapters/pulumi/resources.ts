@@ -42,7 +42,7 @@ export interface ResourceHandlers {
   create(news: Props, core: RootfsCore, opts: OperationOptions): Promise<{ id: string; outs: Props; notes: string[] }>;
   /** What the host holds now; null when it is gone (refresh drops it). */
   read(props: Props, core: RootfsCore): Promise<{ id: string; outs: Props } | null>;
-  update(olds: Props, news: Props, core: RootfsCore): Promise<{ outs: Props; notes: string[] }>;
+  update(olds: Props, news: Props, core: RootfsCore, opts: OperationOptions): Promise<{ outs: Props; notes: string[] }>;
   delete(props: Props, core: RootfsCore): Promise<{ notes: string[] }>;
   /** `pulumi import`: the properties an id names, then the inputs that describe what the host holds. */
   propsFromId(id: string): Props;
@@ -70,8 +70,8 @@ const rootfs: ResourceHandlers = {
     return { id: r.id, outs: r.outs, notes: r.method !== "none" ? [from] : [] };
   },
   read: readResource,
-  async update(olds, news, core) {
-    const r = await updateResource(olds, news, core);
+  async update(olds, news, core, opts) {
+    const r = await updateResource(olds, news, core, opts);
     return { outs: r.outs, notes: [`updated by ${r.strategy}${r.method !== "none" ? ` (${r.method})` : ""}: ${r.summary}`] };
   },
   delete: async (props, core) => ({ notes: nothingDeleted(await deleteResource(props, core)) }),
@@ -89,7 +89,7 @@ const snapshot: ResourceHandlers = {
   diff: async (olds, news, core) => ({ ...(await diffSnapshot(olds, news, core)), deleteBeforeReplace: true }),
   create: async (news, core, opts) => ({ ...(await createSnapshot(news, core, opts)), notes: [] }),
   read: readSnapshot,
-  update: async (olds, news, core) => ({ ...(await updateSnapshot(olds, news, core)), notes: [] }),
+  update: async (olds, news, core, opts) => ({ ...(await updateSnapshot(olds, news, core, opts)), notes: [] }),
   delete: async (props, core) => ({ notes: nothingDeleted(await deleteSnapshot(props, core)) }),
   propsFromId: snapshotPropsFromId,
   inputsFromObserved: snapshotInputsFromObserved,

@@ -1,7 +1,7 @@
 /**
  * The core of another host: RootfsCore over an agent's byte stream (adapters/agent/protocol.ts). Requests
- * are told apart by id, so one agent serves every Rootfs of its host at once; log lines reach the
- * caller's `log` as local operations' do; errors come back as their own class.
+ * are told apart by id, so one agent serves every Rootfs of its host at once; log and progress lines reach
+ * the caller's `log` and `progress` as local operations' do; errors come back as their own class.
  */
 import type { Readable, Writable } from "stream";
 import { ErrorJSON, errorFromJSON, RootfsError } from "../../model/errors";
@@ -13,6 +13,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   log?: (line: string) => void;
+  progress?: (line: string) => void;
 }
 
 export interface AgentCore extends RootfsCore {
@@ -78,6 +79,7 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
     if ("error" in message && message.id === null) return fail(errorFromJSON(message.error as ErrorJSON));
     if (!p) return;
     if ("log" in message) return p.log?.(String(message.log));
+    if ("progress" in message) return p.progress?.(String(message.progress));
     pending.delete(message.id as number);
     if ("result" in message) p.resolve(message.result);
     else if ("error" in message && typeof message.error === "object" && message.error !== null)
@@ -95,7 +97,7 @@ export function agentCore(channel: { stdin: Writable; stdout: Readable; stderr?:
     if (failure) throw failure;
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, log: opts.log });
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject, log: opts.log, progress: opts.progress });
       channel.stdin.write(`${JSON.stringify({ id, op, args })}\n`);
     });
   }
