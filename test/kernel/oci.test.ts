@@ -145,6 +145,22 @@ describe("refused before anything is made, by the preview as by the create", () 
     );
   });
 
+  it("a host without skopeo, or without umoci, is told the package to install", async () => {
+    const bin = path.join(work, "bin");
+    await fs.mkdir(bin);
+    const restore = setEnv({ PATH: bin });
+    try {
+      expect(await refused("noskopeo", { url: `oci:${f.oci.image}` })).toBe(
+        "an OCI image is read with skopeo and unpacked with umoci, and skopeo is not installed on the host: install skopeo",
+      );
+      await fs.symlink(await fs.realpath("/usr/bin/skopeo"), path.join(bin, "skopeo"));
+      expect(await refused("noumoci", { url: `oci:${f.oci.image}` })).toMatch(/umoci is not installed on the host: install umoci$/);
+    } finally {
+      restore();
+      await fs.rm(bin, { recursive: true });
+    }
+  });
+
   it("a tag the layout lacks, and a relative path", async () => {
     expect(await refused("notag", { url: `oci:${f.oci.layout}:nope` })).toMatch(
       /^source\.url: invalid value "oci:.*:nope": an OCI image skopeo can read; it says: .*nope/,

@@ -92,7 +92,7 @@ async function resolveFile(
     if (source.sha256 !== undefined && digest !== `sha256:${source.sha256}`)
       throw new InvalidInput("source.sha256", source.sha256, `the tarball's sha256, and ${shown} has ${digest}`);
     const compression = await compressionOf(handle, "source.url", shown);
-    await requireDecompressor(ctx.run, compression);
+    await requireDecompressor(compression);
     const streamBytes = await withProgress(ctx, `counting ${name}`, {}, (p) => tarStreamBytes(ctx.run, file, compression, st.size, p));
     return { format: "tarball", file, compression, digest, streamBytes, name };
   } finally {
@@ -174,7 +174,7 @@ async function fetchLxcMeta(ctx: OpContext, url: string): Promise<LxcImageMeta |
 async function layerStreamBytes(ctx: OpContext, layer: { file: string; size: number }, shown: string): Promise<number> {
   const handle = await fs.open(layer.file, "r");
   const compression = await compressionOf(handle, "source.url", shown).finally(() => handle.close());
-  await requireDecompressor(ctx.run, compression);
+  await requireDecompressor(compression);
   return tarStreamBytes(ctx.run, layer.file, compression, layer.size);
 }
 
@@ -184,7 +184,7 @@ async function layerStreamBytes(ctx: OpContext, layer: { file: string; size: num
  * platform, for a multi-platform image). A preview copies nothing, but counts the tree of a cached image.
  */
 async function resolveOci(ctx: OpContext, source: ImageSource, ref: OciRef, fetch: boolean): Promise<OciImage | ImageShape> {
-  await requireOciTools(ctx.run);
+  await requireOciTools();
   const pinned = source.sha256 === undefined ? null : `sha256:${source.sha256}`;
   let cached = source.sha256 === undefined ? null : await cachedOci(source.sha256);
   if (!cached) {

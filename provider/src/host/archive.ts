@@ -5,9 +5,9 @@
  * node-tar can make neither device nodes nor xattrs.
  */
 import { promises as fs } from "fs";
-import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
+import { InvalidInput, RootfsError } from "../model/errors";
 import type { ByteProgress } from "../model/progress";
-import { processReadBytes, Runner } from "./run";
+import { onPath, processReadBytes, Runner } from "./run";
 
 /** A compression, told from its magic bytes: the tar flag that reads it, and the tool and package behind it. */
 interface Compression {
@@ -80,14 +80,11 @@ export async function compressionOf(handle: fs.FileHandle, property: string, sho
 }
 
 /** Refuses, before anything is made, a compression whose tool this host lacks, naming its Debian package. */
-export async function requireDecompressor(run: Runner, compression: CompressionName): Promise<void> {
+export async function requireDecompressor(compression: CompressionName): Promise<void> {
   if (compression === "none") return;
   const { tool, pkg } = COMPRESSIONS[compression];
-  await run([tool, "--version"]).catch((e: unknown) => {
-    if (e instanceof ToolFailed && /command not found/.test(e.stderr))
-      throw new RootfsError(`this image is ${compression}-compressed and ${tool} is not installed on the host: install ${pkg}`);
-    throw e;
-  });
+  if (!(await onPath(tool)))
+    throw new RootfsError(`this image is ${compression}-compressed and ${tool} is not installed on the host: install ${pkg}`);
 }
 
 /**

@@ -14,7 +14,7 @@ import { evictImages, imageCacheDir } from "./download";
 import { imageHash, sha256Hex } from "./digest";
 import { readSmallFile } from "./paths";
 import type { ByteProgress } from "../model/progress";
-import { processReadBytes, Runner } from "./run";
+import { onPath, processReadBytes, Runner } from "./run";
 
 /** The tag this tool gives the one image of each cached layout. */
 export const CACHED_TAG = "rootfs";
@@ -25,15 +25,12 @@ const TOOLS = [
 ];
 
 /** Refuses, before anything is made, a host without skopeo or umoci, naming the Debian package. */
-export async function requireOciTools(run: Runner): Promise<void> {
+export async function requireOciTools(): Promise<void> {
   for (const { tool, pkg } of TOOLS) {
-    await run([tool, "--version"]).catch((e: unknown) => {
-      if (e instanceof ToolFailed && /command not found/.test(e.stderr))
-        throw new RootfsError(
-          `an OCI image is read with skopeo and unpacked with umoci, and ${tool} is not installed on the host: install ${pkg}`,
-        );
-      throw e;
-    });
+    if (!(await onPath(tool)))
+      throw new RootfsError(
+        `an OCI image is read with skopeo and unpacked with umoci, and ${tool} is not installed on the host: install ${pkg}`,
+      );
   }
 }
 
