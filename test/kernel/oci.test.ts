@@ -11,7 +11,7 @@ import { editFileInTree, readSmallFileInTree } from "../../provider/src/host/pat
 import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
 import { expectNoLeaks } from "../helpers/leaks";
 import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex, treeManifest } from "../helpers/images";
-import { mountScratchBtrfs, must, setEnv, sh, tempDir, withImageMounted } from "../helpers/env";
+import { cliOk, mountScratchBtrfs, must, setEnv, sh, startCli, tempDir, waitForFile, withImageMounted } from "../helpers/env";
 
 const f = imageFixtures();
 let lxcPath: string;
@@ -119,6 +119,26 @@ describe("the image cache", () => {
     );
     expect(made.sourceDigest).toBe(`sha256:${manifestHex}`);
     await destroy({ container: "archived", lxcPath }, {});
+  });
+});
+
+describe("a killed create", () => {
+  it("SIGKILL of the CLI held before umoci leaves no rootfs and no staging directory, and the re-run converges", async () => {
+    const hold = path.join(work, "held-oci");
+    const b = ["--lxcpath", lxcPath, "--name", "killed"];
+    const args = ["create", ...b, "--backing-store", "loop", "--size", "64M", "--source", `oci:${f.oci.image}`];
+    const run = startCli(args, { LXC_ROOTFS_HOLDPOINT: "fill:formatted", LXC_ROOTFS_HOLD_FILE: hold });
+    await waitForFile(hold);
+    run.child.kill("SIGKILL");
+    expect((await run.done).signal).toBe("SIGKILL");
+    await fs.rm(hold);
+    await expectNoLeaks(lxcPath, { settle: true });
+    expect(await fs.readFile(path.join(lxcPath, "killed", "config"), "utf8").catch(() => "")).not.toMatch(/lxc\.rootfs\.path/);
+    const out = await cliOk(args);
+    expect(out).toMatchObject({ sourceDigest: `sha256:${manifestHex}`, sourceConfig: OCI_FIXTURE_CONFIG });
+    expect((await fs.readdir(path.join(lxcPath, "killed"))).sort()).toEqual(["config", "rootdev", "rootfs"]);
+    await withImageMounted(path.join(lxcPath, "killed", "rootdev"), lxcPath, expectImageTree);
+    await cliOk(["destroy", ...b]);
   });
 });
 
