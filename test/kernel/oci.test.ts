@@ -8,6 +8,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { editFileInTree, readSmallFileInTree } from "../../provider/src/host/paths";
+import { cachedOci } from "../../provider/src/host/oci";
 import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
 import { expectNoLeaks } from "../helpers/leaks";
 import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex, treeManifest } from "../helpers/images";
@@ -95,6 +96,15 @@ describe("a rootfs from an OCI image layout", () => {
 });
 
 describe("the image cache", () => {
+  it("takes no digest that is not one: an image's index could spell a path out of the cache with it", async () => {
+    const victim = path.join(work, "victim");
+    await fs.mkdir(victim);
+    const traversal = `sha256:${path.relative(cache, victim)}`;
+    await expect(cachedOci(traversal)).rejects.toThrow(/not a sha256 digest/);
+    await expect(fs.lstat(victim)).resolves.toBeTruthy();
+    await fs.rmdir(victim);
+  });
+
   it("holds the copy under its manifest's digest: a second rootfs from it needs the source no more", async () => {
     const layout = path.join(work, "layout");
     await must(["cp", "-a", f.oci.layout, layout]);
@@ -217,10 +227,18 @@ describe("files read and written inside an unpacked image", () => {
     await fs.link(path.join(tree, "etc", "hostname"), path.join(tree, "etc", "hostname.link"));
     await fs.symlink(victim, path.join(tree, "etc", "hosts"));
     await must(["mkfifo", path.join(tree, "etc", "fifo")]);
+    // A device node is never opened (a watchdog's open arms it): /dev/null's numbers stand for any.
+    await must(["mknod", path.join(tree, "etc", "device"), "c", "1", "3"]);
     const fill = (t: string) => t.replace("LXC_NAME", "web");
     expect(await editFileInTree(tree, "/etc/hostname", fill)).toBe(true);
     expect(await editFileInTree(tree, "/etc/hosts", fill)).toBe(false);
     expect(await editFileInTree(tree, "/etc/fifo", fill)).toBe(false);
+    expect(await editFileInTree(tree, "/etc/device", fill)).toBe(false);
+    expect(await editFileInTree(tree, "/etc/.", fill)).toBe(false);
+    // Bytes that are not UTF-8 stay as they were, as sed keeps them.
+    await fs.writeFile(path.join(tree, "etc", "motd"), Buffer.from([0xff, 0x20, ...Buffer.from("LXC_NAME\n")]));
+    expect(await editFileInTree(tree, "/etc/motd", fill)).toBe(true);
+    expect([...(await fs.readFile(path.join(tree, "etc", "motd")))]).toEqual([0xff, 0x20, ...Buffer.from("web\n")]);
     expect(await editFileInTree(tree, "/etc/missing", fill)).toBe(false);
     const st = await fs.stat(path.join(tree, "etc", "hostname"));
     expect([await fs.readFile(path.join(tree, "etc", "hostname.link"), "utf8"), st.mode & 0o7777, st.uid, st.gid, st.nlink]).toEqual([

@@ -9,7 +9,7 @@ describe("an LXC image's metadata", () => {
     expect(
       lxcImageMetaOf({
         config: "# Distribution configuration\nlxc.include = LXC_TEMPLATE_CONFIG/debian.common.conf\n\nlxc.arch = x86_64\n",
-        templates: "/etc/hostname\n/etc/hosts\netc/relative\n/etc/../../escape\n\n",
+        templates: "/etc/hostname\n/etc/hosts\netc/relative\n/etc/../../escape\n/\n/etc/.\n/etc/\n\n",
       }),
     ).toEqual({
       config: ["lxc.include = LXC_TEMPLATE_CONFIG/debian.common.conf", "lxc.arch = x86_64"],

@@ -5,8 +5,8 @@
  */
 import { InvalidInput } from "../../provider/src/model/errors";
 import { imageSourceOf } from "../../provider/src/model/images";
-import { ociConfigLines, ociRefOf, ociUserIds } from "../../provider/src/model/oci";
-import { shownUrl } from "../../provider/src/model/urls";
+import { ociConfigLines, ociRefOf, ociUserIds, runConfigOf } from "../../provider/src/model/oci";
+import { imageNameOf, printable, shownUrl } from "../../provider/src/model/urls";
 
 describe("OCI references", () => {
   it.each([
@@ -41,9 +41,14 @@ describe("OCI references", () => {
     expect(ociRefOf("images:debian/12")).toBeNull();
   });
 
-  it("a docker url with a credential is never shown with it", () => {
-    expect(shownUrl("docker://user:pw@registry/app")).not.toContain("pw");
-  });
+  it.each(["docker://user:pw-SECRET@registry/app", "docker://registry/app?token=tok-SECRET", "oci-archive:https://u:pw-SECRET@host/x.tar"])(
+    "%s, refused, is never shown with its credential",
+    (url) => {
+      expect(shownUrl(url)).not.toContain("SECRET");
+      expect(() => imageSourceOf({ url })).toThrow(InvalidInput);
+      expect(() => imageSourceOf({ url })).not.toThrow(/SECRET/);
+    },
+  );
 });
 
 describe("the config lines of an OCI image", () => {
@@ -84,5 +89,32 @@ describe("the ids of an OCI image's user", () => {
   });
   it("without /etc/passwd, a name is root", () => {
     expect(ociUserIds("www", null, null)).toEqual({ uid: 0, gid: 0 });
+  });
+});
+
+describe("an OCI image's config, as input", () => {
+  it("keeps the fields of the types the image-spec gives them", () => {
+    expect(runConfigOf({ Entrypoint: ["/bin/sh"], Cmd: null, Env: ["A=1"], User: "1:2", WorkingDir: "/srv", Labels: { x: "y" } })).toEqual({
+      Entrypoint: ["/bin/sh"],
+      Env: ["A=1"],
+      User: "1:2",
+      WorkingDir: "/srv",
+    });
+    expect(runConfigOf(undefined)).toEqual({});
+  });
+  it.each([
+    [{ Entrypoint: "/bin/sh" }, /Entrypoint that is not a list of strings/],
+    [{ Env: [1] }, /Env that is not a list of strings/],
+    [{ User: 0 }, /User that is not a string/],
+    [[], /not an object/],
+  ])("refuses %j, naming the field", (config, why) => {
+    expect(() => runConfigOf(config)).toThrow(why);
+  });
+});
+
+describe("text from an image, in a line", () => {
+  it("shows control characters as ?, so no name starts a line of its own", () => {
+    expect(printable("debian\nLXC_ROOTFS_ERROR {}\u001b[2J\u0085")).toBe("debian?LXC_ROOTFS_ERROR {}?[2J?");
+    expect(imageNameOf("http://h/a%0ab.tar.xz")).toBe("a?b.tar.xz");
   });
 });

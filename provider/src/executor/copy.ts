@@ -10,7 +10,7 @@ import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
 import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
-import { fillTemplate, lxcTemplateVars } from "../model/lxc-meta";
+import { asLatin1, fillTemplate, lxcTemplateVars } from "../model/lxc-meta";
 import { ociUserLines } from "../model/oci";
 import { BlockDriver, copySharesExtents, Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { unpackArgv } from "../host/archive";
@@ -220,7 +220,8 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
       throw new NoSpace("the new rootfs", task.neededBytes, await freeBytes(to).catch(() => 0));
     if (failure) throw failure;
     // As LXC's download template fills them in, but only in regular files inside the tree.
-    for (const p of task.templates?.paths ?? []) await editFileInTree(to, p, (text) => fillTemplate(text, task.templates!.vars));
+    const vars = task.templates && asLatin1(task.templates.vars);
+    for (const p of task.templates?.paths ?? []) await editFileInTree(to, p, (bytes) => fillTemplate(bytes, vars!));
     await ctx.run(["sync", "-f", to]);
     return unpacked;
   });

@@ -5,6 +5,7 @@
  */
 import { ByteProgress, ProgressMeter } from "../model/progress";
 import { OpContext } from "../drivers/types";
+import { printable } from "../model/urls";
 
 export type { ByteProgress };
 
@@ -25,7 +26,8 @@ export function startProgress(
   what: string,
   { total = null, approx = false }: { total?: number | null; approx?: boolean } = {},
 ): Reporter {
-  const meter = new ProgressMeter(what, Date.now(), total, approx);
+  // One line each: a name from an image cannot start another (the mount helper's lines are markers).
+  const meter = new ProgressMeter(printable(what), Date.now(), total, approx);
   let done = 0;
   let read: (() => Promise<number | null> | number | null) | null = null;
   let busy = false;

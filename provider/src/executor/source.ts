@@ -14,9 +14,9 @@ import { digestOf } from "../host/digest";
 import { imageSourceOf } from "../model/images";
 import { LxcImageMeta, lxcImageMetaOf } from "../model/lxc-meta";
 import { OciRef, ociConfigLines, ociRefOf } from "../model/oci";
-import { cachedOci, fetchOci, inspectOci, requireOciTools } from "../host/oci";
+import { cachedOci, fetchOci, inspectOci, OciLayout, requireOciTools, withSkopeoTmp } from "../host/oci";
 import { withProgress } from "./progress";
-import { imageNameOf, isRemoteUrl, redactedUrl, shownUrl } from "../model/urls";
+import { imageNameOf, isRemoteUrl, printable, redactedUrl, shownUrl } from "../model/urls";
 import { cachedImage, dropCached, fetchImage, fetchJson, fetchSmall, headImage } from "../host/download";
 import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
 
@@ -148,7 +148,7 @@ async function resolveServerImage(ctx: OpContext, source: ImageSource, fetch: bo
       source.sha256,
       `the image's sha256, and the server's newest ${source.url} (${found.version}) is sha256:${found.sha256}`,
     );
-  const name = `images:${alias.dist}/${alias.release}/${alias.variant} (${found.version})`;
+  const name = `images:${alias.dist}/${alias.release}/${alias.variant} (${printable(found.version)})`;
   const image = await resolveRemote(ctx, { url: `${server}/${found.path}`, sha256: found.sha256 }, fetch);
   if (!("format" in image)) return { ...image, name, fetchBytes: image.fetchBytes ?? found.size };
   const meta = await fetchLxcMeta(ctx, `${server}/${path.posix.dirname(found.path)}/meta.tar.xz`);
@@ -186,20 +186,23 @@ async function layerStreamBytes(ctx: OpContext, layer: { file: string; size: num
 async function resolveOci(ctx: OpContext, source: ImageSource, ref: OciRef, fetch: boolean): Promise<OciImage | ImageShape> {
   await requireOciTools();
   const pinned = source.sha256 === undefined ? null : `sha256:${source.sha256}`;
-  let cached = source.sha256 === undefined ? null : await cachedOci(source.sha256);
+  let cached: OciLayout | ImageShape | null = pinned === null ? null : await cachedOci(pinned);
   if (!cached) {
-    const head = await inspectOci(ctx.run, ref);
-    if (pinned && pinned !== head.digest) {
-      const index = head.indexDigest ? ` (its index's is ${head.indexDigest}: give the manifest's)` : "";
-      throw new InvalidInput(
-        "source.sha256",
-        source.sha256,
-        `the sha256 of the manifest ${ref.ref} names, which is ${head.digest}${index}`,
-      );
-    }
-    cached = await cachedOci(head.digest.slice(7));
-    if (!cached && !fetch) return { name: ref.name, digest: head.digest, streamBytes: null, fetchBytes: head.fetchBytes };
-    cached ??= await withProgress(ctx, `fetching ${ref.name}`, { total: head.fetchBytes }, (p) => fetchOci(ctx.run, ref, pinned, p));
+    cached = await withSkopeoTmp(async (tmpdir): Promise<OciLayout | ImageShape> => {
+      const head = await inspectOci(ctx.run, ref, tmpdir);
+      if (pinned && pinned !== head.digest) {
+        const index = head.indexDigest ? ` (its index's is ${head.indexDigest}: give the manifest's)` : "";
+        throw new InvalidInput(
+          "source.sha256",
+          source.sha256,
+          `the sha256 of the manifest ${ref.ref} names, which is ${head.digest}${index}`,
+        );
+      }
+      const found = await cachedOci(head.digest);
+      if (found || !fetch) return found ?? { name: ref.name, digest: head.digest, streamBytes: null, fetchBytes: head.fetchBytes };
+      return withProgress(ctx, `fetching ${ref.name}`, { total: head.fetchBytes }, (p) => fetchOci(ctx.run, ref, pinned, tmpdir, p));
+    });
+    if (!("layout" in cached)) return cached;
   }
   let streamBytes = 0;
   for (const layer of cached.layers) streamBytes += await layerStreamBytes(ctx, layer, ref.ref);

@@ -105,7 +105,7 @@ export async function fetchJson(run: Runner, url: string): Promise<unknown> {
 
 /**
  * A small file the server may lack (an LXC image's meta.tar.xz, which its simplestreams index gives no
- * sha256 for: it is trusted as the index is, by the server's TLS), fetched into a private temporary file
+ * sha256 for: it is trusted as the index is, which is the server's word), fetched into a private temporary file
  * in the cache, at most `maxBytes`; null when the server answers 404. The caller removes the file.
  */
 export async function fetchSmall(run: Runner, url: string, maxBytes: number): Promise<string | null> {
@@ -177,8 +177,26 @@ export async function fetchImage(run: Runner, url: string, hex: string, progress
       },
     };
     progress?.measure(() => fs.stat(part).then((st) => st.size));
+    // No image larger than the cache's bound is taken: it could not stay in it. curl's --max-filesize
+    // stops one whose length is announced; Debian 12's curl (7.88) lets a chunked body run on, so its file
+    // is watched too, and curl stopped once it passes the bound.
+    const bound = cacheBound();
+    let tooLarge = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const guard = (pid: number) => {
+      watchdog = setInterval(() => {
+        fs.stat(part).then(
+          (st) => {
+            if (st.size <= bound || tooLarge) return;
+            tooLarge = true;
+            process.kill(pid, "SIGKILL");
+          },
+          () => undefined,
+        );
+      }, 1000);
+      watchdog.unref();
+    };
     await run(
-      // No image larger than the cache's bound is taken: it could not stay in it.
       [
         ...CURL,
         "--fail",
@@ -189,7 +207,7 @@ export async function fetchImage(run: Runner, url: string, hex: string, progress
         "--speed-limit",
         "1024",
         "--max-filesize",
-        String(cacheBound()),
+        String(bound),
         ...(watch?.argv ?? []),
         "--output",
         part,
@@ -199,10 +217,17 @@ export async function fetchImage(run: Runner, url: string, hex: string, progress
       {
         stdin: { text: curlUrlConfig(url) },
         onStdout: watch?.onStdout,
+        onSpawn: guard,
       },
-    ).catch((e: unknown) => {
-      throw curlFailure(url, e);
-    });
+    )
+      .catch((e: unknown) => {
+        if (tooLarge)
+          throw new RootfsError(
+            `fetching the image at ${redactedUrl(url)} failed: it is larger than the image cache's bound, ${bound} bytes (LXC_ROOTFS_IMAGE_CACHE_BYTES). Nothing was changed.`,
+          );
+        throw curlFailure(url, e);
+      })
+      .finally(() => clearInterval(watchdog));
     const handle = await fs.open(part, "r");
     const digest = await digestOf(handle).finally(() => handle.close());
     if (digest !== `sha256:${hex}`)

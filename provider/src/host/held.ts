@@ -27,8 +27,10 @@ const holds = new Map<string, Held>();
 
 const DIR_FLAGS = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW;
 
-/** The path of an open descriptor, usable by this process and the tools it spawns. */
-/** The path that reaches `rest` through the open directory `fd`: what it resolves from is that directory, whatever its name now. */
+/**
+ * The path of an open descriptor, usable by this process and the tools it spawns; with `rest`, the path
+ * that reaches it through the open directory `fd`, which it resolves from whatever that directory's name now.
+ */
 export const viaFd = (fd: number, rest = ""): string => `/proc/${process.pid}/fd/${fd}${rest ? `/${rest}` : ""}`;
 
 /** Opens `dir` (never through a symlink as its last step) and registers it until `release`. */

@@ -9,7 +9,7 @@ import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
-import { OciRef, OciRunConfig } from "../model/oci";
+import { OciRef, OciRunConfig, runConfigOf } from "../model/oci";
 import { evictImages, imageCacheDir } from "./download";
 import { imageHash, sha256Hex } from "./digest";
 import { readSmallFile } from "./paths";
@@ -18,6 +18,21 @@ import { onPath, processReadBytes, Runner } from "./run";
 
 /** The tag this tool gives the one image of each cached layout. */
 export const CACHED_TAG = "rootfs";
+
+/** A digest as this tool takes one from an image (a manifest, an index, a layer): sha256, 64 lowercase hex digits. */
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The digest, checked for its form: it names a directory of the cache and files in it, and it comes from
+ * the image (a registry's index, a layout's manifest), which could spell a path out of the cache with it.
+ */
+function checkedDigest(digest: unknown, what: string): string {
+  if (typeof digest !== "string" || !DIGEST.test(digest))
+    throw new RootfsError(
+      `the OCI image names its ${what} by ${JSON.stringify(digest)?.slice(0, 100)}, not a sha256 digest. Nothing was changed.`,
+    );
+  return digest;
+}
 
 const TOOLS = [
   { tool: "skopeo", pkg: "skopeo" },
@@ -69,14 +84,28 @@ export interface OciHead {
  * Asks skopeo for the manifest the reference names (`inspect --raw`), without copying anything: a preview.
  * An index (a multi-platform image) gives the manifest of this host's platform, as a copy takes it.
  */
-export async function inspectOci(run: Runner, ref: OciRef): Promise<OciHead> {
-  const raw = await run(["skopeo", "inspect", "--raw", ref.ref], { maxOutput: 4 * 2 ** 20 })
-    .then((r) => r.stdout)
-    .catch((e: unknown) => {
-      throw skopeoFailure(ref, e);
-    });
+export async function inspectOci(run: Runner, ref: OciRef, tmpdir: string): Promise<OciHead> {
+  // The manifest's bytes as skopeo prints them, hashed as they are (never decoded and encoded again).
+  const chunks: Buffer[] = [];
+  let size = 0;
+  await run(["skopeo", "--tmpdir", tmpdir, "inspect", "--raw", ref.ref], {
+    onStdout: (chunk) => {
+      size += chunk.length;
+      if (size <= MAX_MANIFEST) chunks.push(chunk);
+    },
+  }).catch((e: unknown) => {
+    throw skopeoFailure(ref, e);
+  });
+  if (size > MAX_MANIFEST)
+    throw new RootfsError(`the manifest ${ref.ref} names is ${size} bytes, more than an image's manifest. Nothing was changed.`);
+  const raw = Buffer.concat(chunks);
   const digest = `sha256:${imageHash().hash.update(raw).digest("hex")}`;
-  const doc = JSON.parse(raw) as { manifests?: Descriptor[]; layers?: Descriptor[]; config?: Descriptor };
+  let doc: { manifests?: Descriptor[]; layers?: Descriptor[]; config?: Descriptor };
+  try {
+    doc = JSON.parse(raw.toString("utf8"));
+  } catch {
+    throw new RootfsError(`what skopeo prints as the manifest ${ref.ref} names is not JSON. Nothing was changed.`);
+  }
   if (!Array.isArray(doc.manifests)) {
     const sizes = [doc.config, ...(doc.layers ?? [])].map((d) => d?.size);
     return { digest, fetchBytes: sizes.every((s) => typeof s === "number") ? sizes.reduce((a, b) => a! + b!, 0)! : null };
@@ -84,11 +113,14 @@ export async function inspectOci(run: Runner, ref: OciRef): Promise<OciHead> {
   const arch = OCI_ARCH[process.arch] ?? process.arch;
   const mine = doc.manifests.find((m) => m.platform?.os === "linux" && m.platform.architecture === arch);
   if (!mine) throw new InvalidInput("source.url", ref.ref, `an OCI image for linux/${arch}, and its index lists none`);
-  return { digest: mine.digest, indexDigest: digest, fetchBytes: null };
+  return { digest: checkedDigest(mine.digest, "manifest for this platform"), indexDigest: digest, fetchBytes: null };
 }
 
-const layoutOf = (hex: string) => path.join(imageCacheDir(), `oci-${hex}`);
-const blobOf = (layout: string, digest: string) => path.join(layout, "blobs", ...digest.split(":"));
+/** An image's manifest is small: OCI's registries take at most 4 MiB. */
+const MAX_MANIFEST = 4 * 2 ** 20;
+
+const layoutOf = (digest: string) => path.join(imageCacheDir(), `oci-${checkedDigest(digest, "manifest").slice(7)}`);
+const blobOf = (layout: string, digest: unknown, what: string) => path.join(layout, "blobs", ...checkedDigest(digest, what).split(":"));
 
 /** A cached image, as read from its layout: the manifest's blobs and the config. */
 export interface OciLayout {
@@ -104,12 +136,12 @@ export interface OciLayout {
  * it, and so does the config's. (umoci checks each layer's blob as it unpacks it.) Its use is recorded for
  * eviction. Null when there is none, or it does not check (it is dropped).
  */
-export async function cachedOci(hex: string): Promise<OciLayout | null> {
-  const layout = layoutOf(hex);
+export async function cachedOci(digest: string): Promise<OciLayout | null> {
+  const layout = layoutOf(digest);
   const st = await fs.lstat(layout).catch(() => null);
   if (!st?.isDirectory()) return null;
   const found = await readLayout(layout).catch(() => null);
-  if (found?.digest !== `sha256:${hex}`) {
+  if (found?.digest !== digest) {
     await fs.rm(layout, { recursive: true, force: true });
     return null;
   }
@@ -119,10 +151,9 @@ export async function cachedOci(hex: string): Promise<OciLayout | null> {
 }
 
 /** A blob's JSON, after its bytes are checked against its digest. */
-async function readBlob<T>(layout: string, digest: string): Promise<T> {
-  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new RootfsError(`the OCI image names a blob by ${digest}, not a sha256`);
-  const file = blobOf(layout, digest);
-  if ((await sha256Hex(file)) !== digest.slice(7)) throw new RootfsError(`${file} does not hash to ${digest}`);
+async function readBlob<T>(layout: string, digest: unknown, what: string): Promise<T> {
+  const file = blobOf(layout, digest, what);
+  if ((await sha256Hex(file)) !== checkedDigest(digest, what).slice(7)) throw new RootfsError(`${file} does not hash to ${String(digest)}`);
   return JSON.parse((await fs.readFile(file)).toString("utf8")) as T;
 }
 
@@ -130,25 +161,36 @@ async function readLayout(layout: string): Promise<OciLayout> {
   const index = JSON.parse((await readSmallFile(path.join(layout, "index.json"))) ?? "{}") as { manifests?: Descriptor[] };
   const entry = index.manifests?.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === CACHED_TAG);
   if (!entry) throw new RootfsError(`${layout} has no image tagged ${CACHED_TAG}`);
-  const manifest = await readBlob<{ config: Descriptor; layers: Descriptor[] }>(layout, entry.digest);
-  const config = await readBlob<{ config?: OciRunConfig }>(layout, manifest.config.digest);
+  const manifest = await readBlob<{ config: Descriptor; layers: Descriptor[] }>(layout, entry.digest, "manifest");
+  const config = await readBlob<{ config?: unknown }>(layout, manifest.config?.digest, "config");
   const layers = await Promise.all(
-    manifest.layers.map(async (l) => ({ file: blobOf(layout, l.digest), size: (await fs.stat(blobOf(layout, l.digest))).size })),
+    (manifest.layers ?? []).map(async (l) => {
+      const file = blobOf(layout, l.digest, "layer");
+      const st = await fs.lstat(file);
+      if (!st.isFile()) throw new RootfsError(`${file} is not a regular file`);
+      return { file, size: st.size };
+    }),
   );
-  return { layout, digest: entry.digest, layers, config: config.config ?? {} };
+  return { layout, digest: entry.digest, layers, config: runConfigOf(config.config) };
 }
 
 /**
  * Copies the image into the cache with skopeo, keeping its digests, and returns the cached layout. The copy
  * is refused, and nothing kept, when its manifest is not `expect` (when the caller pins one).
  */
-export async function fetchOci(run: Runner, ref: OciRef, expect: string | null, progress?: ByteProgress): Promise<OciLayout> {
+export async function fetchOci(
+  run: Runner,
+  ref: OciRef,
+  expect: string | null,
+  tmpdir: string,
+  progress?: ByteProgress,
+): Promise<OciLayout> {
   const dir = imageCacheDir();
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   const part = path.join(dir, `.part-oci-${randomBytes(8).toString("hex")}`);
   try {
     // Its progress: what skopeo has read, from the registry's connection or the source's files.
-    await run(["skopeo", "copy", "--quiet", "--preserve-digests", ref.ref, `oci:${part}:${CACHED_TAG}`], {
+    await run(["skopeo", "--tmpdir", tmpdir, "copy", "--quiet", "--preserve-digests", ref.ref, `oci:${part}:${CACHED_TAG}`], {
       onSpawn: (pid) => progress?.measure(() => processReadBytes(pid)),
     }).catch((e: unknown) => {
       throw skopeoFailure(ref, e);
@@ -160,7 +202,7 @@ export async function fetchOci(run: Runner, ref: OciRef, expect: string | null, 
         expect.slice(7),
         `the sha256 of the manifest ${ref.ref} names, which is now ${copied.digest}`,
       );
-    const layout = layoutOf(copied.digest.slice(7));
+    const layout = layoutOf(copied.digest);
     // Another create may have cached the same image meanwhile: its layout is as good as this one.
     await fs.rename(part, layout).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
@@ -169,5 +211,21 @@ export async function fetchOci(run: Runner, ref: OciRef, expect: string | null, 
     return { ...copied, layout, layers: copied.layers.map((l) => ({ ...l, file: path.join(layout, path.relative(part, l.file)) })) };
   } finally {
     await fs.rm(part, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `fn` with a private directory in the image cache for skopeo's temporary files (an oci-archive is
+ * unpacked whole into one, by an inspect as by a copy), removed after; a killed run's is swept with the
+ * cache's other `.part-` leftovers, rather than left in /var/tmp for good.
+ */
+export async function withSkopeoTmp<T>(fn: (tmpdir: string) => Promise<T>): Promise<T> {
+  const dir = imageCacheDir();
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  const tmpdir = await fs.mkdtemp(path.join(dir, ".part-tmp-"));
+  try {
+    return await fn(tmpdir);
+  } finally {
+    await fs.rm(tmpdir, { recursive: true, force: true });
   }
 }

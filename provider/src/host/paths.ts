@@ -123,12 +123,15 @@ export async function readSmallFile(file: string): Promise<string | null> {
 
 /**
  * Opens the regular file `rel` inside a tree a stranger made (an unpacked image) with `flags`, every
- * directory on the way opened O_NOFOLLOW from the one before, and the file itself O_NOFOLLOW and
+ * directory on the way opened O_NOFOLLOW from the one before, and the file itself only once lstat says
+ * it is a regular file (a device node's open alone can act: a watchdog's arms it), then O_NOFOLLOW and
  * O_NONBLOCK: a symlink anywhere on the path (an image's /etc pointing at the host's) is never followed,
  * nor a FIFO waited on. Null when there is no regular file there by that path, of at most SMALL_FILE_LIMIT.
+ * The tree is the operation's own, mounted for it alone: nothing swaps the file between the two steps.
  */
 async function openInTree(root: string, rel: string, flags: number): Promise<fs.FileHandle | null> {
-  const parts = rel.split("/").filter(Boolean);
+  const parts = rel.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.length === 0 || parts.includes("..")) return null;
   const opened: fs.FileHandle[] = [];
   const dirFlags = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
   try {
@@ -138,13 +141,19 @@ async function openInTree(root: string, rel: string, flags: number): Promise<fs.
       dir = await fs.open(viaFd(dir.fd, part), dirFlags);
       opened.push(dir);
     }
-    const fh = await fs.open(viaFd(dir.fd, parts[parts.length - 1]), flags | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-    const st = await fh.stat();
+    const file = viaFd(dir.fd, parts[parts.length - 1]);
+    const found = await fs.lstat(file);
+    if (!found.isFile() || found.size > SMALL_FILE_LIMIT) return null;
+    const fh = await fs.open(file, flags | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+    const st = await fh.stat().catch(async (e: unknown) => {
+      await fh.close();
+      throw e;
+    });
     if (st.isFile() && st.size <= SMALL_FILE_LIMIT) return fh;
     await fh.close();
     return null;
   } catch (e) {
-    if (["ENOENT", "ELOOP", "ENOTDIR"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
+    if (["ENOENT", "ELOOP", "ENOTDIR", "EISDIR"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
     throw e;
   } finally {
     for (const h of opened.reverse()) await h.close();
@@ -164,17 +173,21 @@ export async function readSmallFileInTree(root: string, rel: string): Promise<st
 
 /**
  * Rewrites a small file inside a tree a stranger made with `edit`, in place (its inode, owner, mode,
- * xattrs and hard links stay), never through a symlink (openInTree). False when there is no such file.
+ * xattrs and hard links stay), never through a symlink (openInTree). The text is the file's bytes one
+ * character each (latin1), as sed sees them: bytes that are not UTF-8 come back as they were; `edit`
+ * gives its own non-ASCII text the same way (Buffer.from(text).toString("latin1")). False when there is
+ * no such file.
  */
-export async function editFileInTree(root: string, rel: string, edit: (text: string) => string): Promise<boolean> {
+export async function editFileInTree(root: string, rel: string, edit: (bytes: string) => string): Promise<boolean> {
   const fh = await openInTree(root, rel, fsConstants.O_RDWR);
   if (!fh) return false;
   try {
-    const text = (await fh.readFile()).toString("utf8");
+    const text = (await fh.readFile()).toString("latin1");
     const edited = edit(text);
     if (edited !== text) {
+      const bytes = Buffer.from(edited, "latin1");
       await fh.truncate(0);
-      await fh.write(edited, 0, "utf8");
+      await fh.write(bytes, 0, bytes.length, 0);
     }
     return true;
   } finally {

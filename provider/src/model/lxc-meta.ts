@@ -39,6 +39,13 @@ export function fillTemplate(text: string, vars: LxcTemplateVars): string {
   return text.replace(/LXC_(TEMPLATE_CONFIG|HOOK_DIR|ROOTFS|NAME|PATH)/g, (name) => vars[name as keyof LxcTemplateVars]);
 }
 
+/** The values as bytes one character each (latin1), to fill into a file read that way (host/paths.ts editFileInTree). */
+export function asLatin1(vars: LxcTemplateVars): LxcTemplateVars {
+  const out = { ...vars };
+  for (const k of Object.keys(out) as (keyof LxcTemplateVars)[]) out[k] = Buffer.from(out[k], "utf8").toString("latin1");
+  return out;
+}
+
 /** The metadata's `config` and `templates` files as read; what is not a path inside the rootfs is left out. */
 export function lxcImageMetaOf(files: { config?: string; templates?: string }): LxcImageMeta {
   const lines = (text?: string) =>
@@ -46,6 +53,7 @@ export function lxcImageMetaOf(files: { config?: string; templates?: string }): 
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => l !== "");
-  const inside = (p: string) => path.posix.isAbsolute(p) && !p.split("/").includes("..") && !p.includes("\0");
+  // A file inside the rootfs: absolute, no `..`, and naming a file, not the root or a directory's `.`.
+  const inside = (p: string) => path.posix.isAbsolute(p) && !p.split("/").includes("..") && !p.includes("\0") && !/(^|\/)\.?$/.test(p);
   return { config: lines(files.config).filter((l) => !l.startsWith("#")), templates: lines(files.templates).filter(inside) };
 }

@@ -23,6 +23,14 @@ const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const DOCKER =
   /^docker:\/\/(?:[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 
+/**
+ * A reference that is not one, as a message may show it: without what may be a credential (a `user:pass@`,
+ * a query, a fragment), since a string that fails the grammar is not known to hold none.
+ */
+export function redactedRef(url: string): string {
+  return url.replace(/(\/\/)[^/]*@/, "$1").replace(/[?#][^]*$/, "");
+}
+
 /** The OCI reference `url` names; null when it names none (a tarball, an `images:` alias). */
 export function ociRefOf(url: string): OciRef | null {
   const m = /^(oci|oci-archive):(.*)$/.exec(url);
@@ -30,14 +38,14 @@ export function ociRefOf(url: string): OciRef | null {
     // skopeo splits at the first colon: the path holds none, the tag is what follows.
     const [where, tag, ...more] = m[2].split(":");
     if (!path.isAbsolute(where) || path.normalize(where) !== where.replace(/(.)\/+$/, "$1") || more.length > 0)
-      throw new InvalidInput("source.url", url, `${ALLOWED}; the path must be absolute, normalized and hold no colon`);
+      throw new InvalidInput("source.url", redactedRef(url), `${ALLOWED}; the path must be absolute, normalized and hold no colon`);
     if (tag !== undefined && !TAG.test(tag))
-      throw new InvalidInput("source.url", url, `${ALLOWED}; a tag is letters, digits, '.', '_' and '-'`);
+      throw new InvalidInput("source.url", redactedRef(url), `${ALLOWED}; a tag is letters, digits, '.', '_' and '-'`);
     const transport = m[1] as OciTransport;
     return { transport, ref: url, name: `${transport}:${path.basename(where)}${tag === undefined ? "" : `:${tag}`}` };
   }
   if (/^docker:/i.test(url)) {
-    if (!DOCKER.test(url)) throw new InvalidInput("source.url", url, ALLOWED);
+    if (!DOCKER.test(url)) throw new InvalidInput("source.url", redactedRef(url), ALLOWED);
     return { transport: "docker", ref: url, name: url };
   }
   return null;
@@ -50,6 +58,33 @@ export interface OciRunConfig {
   Env?: string[] | null;
   User?: string;
   WorkingDir?: string;
+}
+
+/**
+ * The image config's `config` object, its fields checked for the types the image-spec gives them: an
+ * image is input, and a field of another type is refused naming it, before anything is made.
+ */
+export function runConfigOf(config: unknown): OciRunConfig {
+  if (config === undefined || config === null) return {};
+  if (typeof config !== "object" || Array.isArray(config))
+    throw new RootfsError("the OCI image's config has a `config` that is not an object");
+  const c = config as Record<string, unknown>;
+  const shown = (v: unknown) => JSON.stringify(v).slice(0, 100);
+  const out: OciRunConfig = {};
+  for (const k of ["Entrypoint", "Cmd", "Env"] as const) {
+    const v = c[k];
+    if (v === undefined || v === null) continue;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+      throw new RootfsError(`the OCI image's config has a ${k} that is not a list of strings: ${shown(v)}`);
+    out[k] = v as string[];
+  }
+  for (const k of ["User", "WorkingDir"] as const) {
+    const v = c[k];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== "string") throw new RootfsError(`the OCI image's config has a ${k} that is not a string: ${shown(v)}`);
+    out[k] = v;
+  }
+  return out;
 }
 
 /**

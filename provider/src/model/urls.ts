@@ -1,4 +1,5 @@
 /** Image URLs as they may be shown and given to curl: a URL may carry a credential, which is never shown. */
+import { ociRefOf, redactedRef } from "./oci";
 
 /** Whether `url` is fetched over the network (http or https), rather than read from the host's files. */
 export function isRemoteUrl(url: string): boolean {
@@ -20,22 +21,34 @@ export function redactedUrl(url: string): string {
 }
 
 /**
- * A `source` url as any message may show it: a path, an `images:` alias or an OCI reference as given
- * (none can hold a credential: a registry's comes from the host's auth file), anything else with a
- * scheme as redactedUrl shows it (a file: URL too: it may be written with a user).
+ * A `source` url as any message may show it: a path, an `images:` alias or an OCI reference that passes
+ * its grammar as given (none can hold a credential: a registry's comes from the host's auth file), an
+ * OCI-shaped string that fails it without a user or a query, anything else with a scheme as redactedUrl
+ * shows it (a file: URL too: it may be written with a user).
  */
 export function shownUrl(url: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(url) &&
-    !/^(images|oci|oci-archive):/i.test(url) &&
-    !/^docker:\/\/[^@]*(@sha256:[0-9a-f]{64})?$/.test(url)
-    ? redactedUrl(url)
-    : url;
+  if (/^(oci|oci-archive|docker):/i.test(url)) {
+    try {
+      return ociRefOf(url) ? url : redactedRef(url);
+    } catch {
+      return redactedRef(url);
+    }
+  }
+  return /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^images:/i.test(url) ? redactedUrl(url) : url;
+}
+
+/**
+ * Text from an image or its server (a file name, a version), as a line may carry it: control characters
+ * (a line break that would forge a marker line of the mount helper, a terminal's escape) shown as `?`.
+ */
+export function printable(text: string): string {
+  return [...text].map((c) => (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f) ? "?" : c)).join("");
 }
 
 /** The file name the URL's path ends in, for a plan line; `image` when its path names none. */
 export function imageNameOf(url: string): string {
   try {
-    const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+    const name = printable(decodeURIComponent(new URL(url).pathname.split("/").pop() ?? ""));
     return name || "image";
   } catch {
     return "image";
