@@ -60,6 +60,9 @@ function skopeoFailure(ref: OciRef, e: unknown): unknown {
   );
 }
 
+/** An image's manifest is small: OCI's registries take at most 4 MiB. */
+const MAX_MANIFEST = 4 * 2 ** 20;
+
 /** An OCI architecture's name for Node's. */
 const OCI_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64" };
 
@@ -116,9 +119,6 @@ export async function inspectOci(run: Runner, ref: OciRef, tmpdir: string): Prom
   return { digest: checkedDigest(mine.digest, "manifest for this platform"), indexDigest: digest, fetchBytes: null };
 }
 
-/** An image's manifest is small: OCI's registries take at most 4 MiB. */
-const MAX_MANIFEST = 4 * 2 ** 20;
-
 const layoutOf = (digest: string) => path.join(imageCacheDir(), `oci-${checkedDigest(digest, "manifest").slice(7)}`);
 const blobOf = (layout: string, digest: unknown, what: string) => path.join(layout, "blobs", ...checkedDigest(digest, what).split(":"));
 
@@ -132,8 +132,8 @@ export interface OciLayout {
 }
 
 /**
- * The cached layout of manifest `hex`, checked: its tag names that manifest, the manifest's bytes hash to
- * it, and so does the config's. (umoci checks each layer's blob as it unpacks it.) Its use is recorded for
+ * The cached layout of the manifest `digest` names, checked: its tag names that manifest, the manifest's
+ * bytes hash to it, and the config's to the config's digest. (umoci checks each layer's blob as it unpacks it.) Its use is recorded for
  * eviction. Null when there is none, or it does not check (it is dropped).
  */
 export async function cachedOci(digest: string): Promise<OciLayout | null> {
