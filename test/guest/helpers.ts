@@ -5,6 +5,7 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { ociLayoutOfTree } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
@@ -153,23 +154,9 @@ export async function noContainerDir(lxcPath: string, name: string): Promise<boo
 export async function seedOciLayout(lxcPath: string): Promise<{ layout: string; url: string }> {
   const layer = path.join(lxcPath, "seed-layer.tar");
   const layout = path.join(lxcPath, "seed-oci");
-  await must([
-    "tar",
-    "--create",
-    "--file",
-    layer,
-    "--numeric-owner",
-    "--acls",
-    "--xattrs",
-    "-C",
-    path.join(lxcPath, "seed", "rootfs"),
-    ".",
-  ]);
-  await must(["umoci", "init", "--layout", layout]);
-  await must(["umoci", "new", "--image", `${layout}:latest`]);
-  await must(["umoci", "raw", "add-layer", "--image", `${layout}:latest`, layer]);
+  const url = await ociLayoutOfTree(path.join(lxcPath, "seed", "rootfs"), layer, layout);
   await fs.rm(layer);
-  return { layout, url: `oci:${layout}:latest` };
+  return { layout, url };
 }
 
 /** The seed as an OS image (`source`): a rootfs tarball in the lxcPath, with its sha256. */

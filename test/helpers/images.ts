@@ -86,3 +86,15 @@ export function treeManifest(root: string): Promise<string> {
 export async function unpackExact(archive: string, dir: string, members: string[] = []): Promise<void> {
   await must(["tar", ...EXACT_TAR, "-C", dir, "-xf", archive, ...members]);
 }
+
+/**
+ * A one-layer OCI layout at `layout`, tagged `latest`, built by umoci from an exact tar of `tree` written to
+ * `layer` (left for the caller, who may want its size); returns the layout's `source.url`.
+ */
+export async function ociLayoutOfTree(tree: string, layer: string, layout: string): Promise<string> {
+  await must(["tar", "--create", "--file", layer, "--numeric-owner", "--acls", "--xattrs", "-C", tree, "."]);
+  await must(["umoci", "init", "--layout", layout]);
+  await must(["umoci", "new", "--image", `${layout}:latest`]);
+  await must(["umoci", "raw", "add-layer", "--image", `${layout}:latest`, layer]);
+  return `oci:${layout}:latest`;
+}

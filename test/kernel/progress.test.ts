@@ -19,6 +19,7 @@ import { startProgress } from "../../provider/src/executor/progress";
 import { CLI, must, REPO, setEnv, sh, tempDir, waitForFile } from "../helpers/env";
 import { expectNoLeaksAndRemove } from "../helpers/leaks";
 import { dropFromCache, withReadsThrottled } from "../helpers/throttle";
+import { ociLayoutOfTree } from "../helpers/images";
 
 const MiB = 2 ** 20;
 /** The slow disk: 40 MiB/s of reads. 320 MiB of data then take 8 s to read: two or three lines. */
@@ -182,19 +183,13 @@ it("an OCI image says how far its copy into the cache is, then its unpack, of th
   const hold = path.join(lxcPath, "oci-hold");
   await fs.mkdir(tree);
   await must(["sh", "-c", `head -c 80M /dev/urandom > "$0"`, path.join(tree, "random.bin")]);
-  await must(["tar", "--create", "--file", layer, "--numeric-owner", "-C", tree, "."]);
-  await must(["umoci", "init", "--layout", layout]);
-  await must(["umoci", "new", "--image", `${layout}:latest`]);
-  await must(["umoci", "raw", "add-layer", "--image", `${layout}:latest`, layer]);
+  const url = await ociLayoutOfTree(tree, layer, layout);
   const restore = setEnv({ LXC_ROOTFS_IMAGE_CACHE: cache, LXC_ROOTFS_HOLDPOINT: "fill:formatted", LXC_ROOTFS_HOLD_FILE: hold });
   try {
     await dropFromCache(layout);
     const { lines, sink } = timedSink();
     const made = await withReadsThrottled(lxcPath, rate, async () => {
-      const creating = createRootfs(
-        { container: "oci", lxcPath, backingStore: "dir", source: { url: `oci:${layout}:latest` } },
-        { progress: sink },
-      );
+      const creating = createRootfs({ container: "oci", lxcPath, backingStore: "dir", source: { url } }, { progress: sink });
       // Held once the copy is cached and counted (which reads it): out of the page cache again, the unpack reads it slowly.
       await waitForFile(hold, 120_000);
       await dropFromCache(cache);

@@ -25,6 +25,16 @@ function cacheBound(): number {
 }
 const IN_USE_MS = 60 * 60 * 1000;
 
+/**
+ * A new temporary path in the cache, the cache made private (0700) first when absent: where a fetch writes
+ * before its rename. Not made: the caller makes it. A killed run's leftover is swept by evictImages.
+ */
+export async function newPartPath(kind = ""): Promise<string> {
+  const dir = imageCacheDir();
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  return path.join(dir, `.part-${kind}${randomBytes(8).toString("hex")}`);
+}
+
 const cachedPath = (hex: string) => path.join(imageCacheDir(), `sha256-${hex}`);
 
 /**
@@ -109,9 +119,7 @@ export async function fetchJson(run: Runner, url: string): Promise<unknown> {
  * in the cache, at most `maxBytes`; null when the server answers 404. The caller removes the file.
  */
 export async function fetchSmall(run: Runner, url: string, maxBytes: number): Promise<string | null> {
-  const dir = imageCacheDir();
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const part = path.join(dir, `.part-${randomBytes(8).toString("hex")}`);
+  const part = await newPartPath();
   try {
     const { stdout } = await run(
       [
@@ -163,9 +171,7 @@ export function bodyLength(headers: string): number | null {
  * `progress` is measured by the size of the file curl writes, against the length the server announces.
  */
 export async function fetchImage(run: Runner, url: string, hex: string, progress?: ByteProgress): Promise<string> {
-  const dir = imageCacheDir();
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const part = path.join(dir, `.part-${randomBytes(8).toString("hex")}`);
+  const part = await newPartPath();
   try {
     // Headers go to stdout as they arrive, before the body: the total is known while the body comes.
     let headers = "";

@@ -5,12 +5,11 @@
  * A copy lands in a private temporary layout, is checked, and only then renamed into the cache: a layout
  * under a digest's name holds that manifest.
  */
-import { randomBytes } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { InvalidInput, RootfsError, ToolFailed } from "../model/errors";
-import { OciRef, OciRunConfig, runConfigOf } from "../model/oci";
-import { evictImages, imageCacheDir } from "./download";
+import { OciPlatform, OciRef, OciRunConfig, platformManifest, runConfigOf } from "../model/oci";
+import { evictImages, imageCacheDir, newPartPath } from "./download";
 import { imageHash, sha256Hex } from "./digest";
 import { readSmallFile } from "./paths";
 import type { ByteProgress } from "../model/progress";
@@ -70,7 +69,7 @@ interface Descriptor {
   mediaType?: string;
   digest: string;
   size?: number;
-  platform?: { os?: string; architecture?: string };
+  platform?: OciPlatform;
   annotations?: Record<string, string>;
 }
 
@@ -114,7 +113,7 @@ export async function inspectOci(run: Runner, ref: OciRef, tmpdir: string): Prom
     return { digest, fetchBytes: sizes.every((s) => typeof s === "number") ? sizes.reduce((a, b) => a! + b!, 0)! : null };
   }
   const arch = OCI_ARCH[process.arch] ?? process.arch;
-  const mine = doc.manifests.find((m) => m.platform?.os === "linux" && m.platform.architecture === arch);
+  const mine = platformManifest(doc.manifests, arch);
   if (!mine) throw new InvalidInput("source.url", ref.ref, `an OCI image for linux/${arch}, and its index lists none`);
   return { digest: checkedDigest(mine.digest, "manifest for this platform"), indexDigest: digest, fetchBytes: null };
 }
@@ -185,9 +184,7 @@ export async function fetchOci(
   tmpdir: string,
   progress?: ByteProgress,
 ): Promise<OciLayout> {
-  const dir = imageCacheDir();
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const part = path.join(dir, `.part-oci-${randomBytes(8).toString("hex")}`);
+  const part = await newPartPath("oci-");
   try {
     // Its progress: what skopeo has read, from the registry's connection or the source's files.
     await run(["skopeo", "--tmpdir", tmpdir, "copy", "--quiet", "--preserve-digests", ref.ref, `oci:${part}:${CACHED_TAG}`], {
@@ -220,9 +217,8 @@ export async function fetchOci(
  * cache's other `.part-` leftovers, rather than left in /var/tmp for good.
  */
 export async function withSkopeoTmp<T>(fn: (tmpdir: string) => Promise<T>): Promise<T> {
-  const dir = imageCacheDir();
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  const tmpdir = await fs.mkdtemp(path.join(dir, ".part-tmp-"));
+  const tmpdir = await newPartPath("tmp-");
+  await fs.mkdir(tmpdir, { mode: 0o700 });
   try {
     return await fn(tmpdir);
   } finally {
