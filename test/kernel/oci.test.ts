@@ -11,7 +11,7 @@ import { editFileInTree, readSmallFileInTree } from "../../provider/src/host/pat
 import { cachedOci } from "../../provider/src/host/oci";
 import { createRootfs as create, destroyRootfs as destroy, planRootfsCreate as planCreate } from "../../provider/src/api";
 import { expectNoLeaks } from "../helpers/leaks";
-import { imageFixtures, OCI_FIXTURE_CONFIG, ociManifestHex, treeManifest } from "../helpers/images";
+import { imageFixtures, OCI_FIXTURE_CONFIG, ociLayoutOfTree, ociManifestHex, treeManifest } from "../helpers/images";
 import { cliOk, mountScratchBtrfs, must, setEnv, sh, startCli, tempDir, waitForFile, withImageMounted } from "../helpers/env";
 
 const f = imageFixtures();
@@ -196,6 +196,24 @@ describe("refused before anything is made, by the preview as by the create", () 
       /^source\.url: invalid value "oci:.*:nope": an OCI image skopeo can read; it says: .*nope/,
     );
     expect(await refused("relative", { url: "oci:layout:latest" })).toMatch(/^source\.url: invalid value "oci:layout:latest": .*absolute/);
+  });
+});
+
+describe("an image's user", () => {
+  it("that its /etc/passwd does not list is refused at create, with nothing left: LXC's template would run the image as root", async () => {
+    const tree = path.join(work, "ghost-tree");
+    const layer = path.join(work, "ghost.tar");
+    const layout = path.join(work, "ghost-oci");
+    await fs.mkdir(path.join(tree, "etc"), { recursive: true });
+    await fs.writeFile(path.join(tree, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");
+    const url = await ociLayoutOfTree(tree, layer, layout);
+    await must(["umoci", "config", "--image", `${layout}:latest`, "--config.user", "ghost"]);
+    const s = { container: "ghost", lxcPath, backingStore: "dir" as const, source: { url } };
+    await expect(create(s, {})).rejects.toThrow(
+      /the image's config runs its command as the user "ghost", which the image's \/etc\/passwd does not list/,
+    );
+    await expect(fs.lstat(path.join(lxcPath, "ghost"))).rejects.toMatchObject({ code: "ENOENT" });
+    for (const d of [tree, layer, layout]) await fs.rm(d, { recursive: true, force: true });
   });
 });
 

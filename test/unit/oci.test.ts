@@ -5,8 +5,9 @@
  */
 import { InvalidInput } from "../../provider/src/model/errors";
 import { imageSourceOf } from "../../provider/src/model/images";
-import { ociConfigLines, ociRefOf, ociUserIds, runConfigOf } from "../../provider/src/model/oci";
-import { imageNameOf, printable, shownUrl } from "../../provider/src/model/urls";
+import { ociConfigLines, ociRefOf, ociUserIds, platformManifest, runConfigOf } from "../../provider/src/model/oci";
+import { imageNameOf, shownUrl } from "../../provider/src/model/urls";
+import { printable } from "../../provider/src/model/text";
 
 describe("OCI references", () => {
   it.each([
@@ -82,13 +83,45 @@ describe("the ids of an OCI image's user", () => {
     ["www", 33, 34],
     ["www:staff", 33, 50],
     ["33:staff", 33, 50],
-    ["nobody-here", 0, 0],
-    ["www:no-group", 33, 0],
+    ["4294967294", 4294967294, 0],
   ])("User %p is %i:%i", (user, uid, gid) => {
     expect(ociUserIds(user, passwd, group)).toEqual({ uid, gid });
   });
-  it("without /etc/passwd, a name is root", () => {
-    expect(ociUserIds("www", null, null)).toEqual({ uid: 0, gid: 0 });
+  it.each([
+    ["nobody-here", passwd, /the user "nobody-here", which the image's \/etc\/passwd does not list/],
+    ["www:no-group", passwd, /the group "no-group", which the image's \/etc\/group does not list/],
+    ["www", null, /the user "www", which the image's \/etc\/passwd does not list/],
+    ["4294967295", passwd, /the user "4294967295", which is no id from 0 to 4294967294/],
+    ["bad\u001b[2J", passwd, /the user "bad\?\[2J"/],
+  ])("User %p is refused, as Docker refuses it: LXC's template would run it as root", (user, pw, why) => {
+    expect(() => ociUserIds(user, pw, group)).toThrow(why);
+  });
+});
+
+describe("the manifest of a multi-platform image that a copy takes", () => {
+  const m = (digest: string, os: string, architecture: string, variant?: string) => ({
+    digest,
+    platform: { os, architecture, ...(variant ? { variant } : {}) },
+  });
+  const index = [
+    m("win", "windows", "amd64"),
+    m("v7", "linux", "arm", "v7"),
+    m("arm64", "linux", "arm64"),
+    m("v8", "linux", "arm64", "v8"),
+    m("amd", "linux", "amd64"),
+    m("amd3", "linux", "amd64", "v3"),
+  ];
+  it.each([
+    ["amd64", "amd"],
+    ["arm64", "v8"],
+    ["s390x", undefined],
+  ])("on %s is %p", (arch, digest) => {
+    expect(platformManifest(index, arch)?.digest).toBe(digest);
+  });
+  it("on arm64 without a v8 entry, the first arm64 of any variant", () => {
+    expect(platformManifest([m("v7", "linux", "arm", "v7"), m("a", "linux", "arm64"), m("b", "linux", "arm64")], "arm64")?.digest).toBe(
+      "a",
+    );
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { ByteProgress, ProgressMeter } from "../model/progress";
 import { OpContext } from "../drivers/types";
-import { printable } from "../model/urls";
+import { printable } from "../model/text";
 
 export type { ByteProgress };
 

@@ -16,7 +16,8 @@ import { LxcImageMeta, lxcImageMetaOf } from "../model/lxc-meta";
 import { OciRef, ociConfigLines, ociRefOf } from "../model/oci";
 import { cachedOci, fetchOci, inspectOci, OciLayout, requireOciTools, withSkopeoTmp } from "../host/oci";
 import { withProgress } from "./progress";
-import { imageNameOf, isRemoteUrl, printable, redactedUrl, shownUrl } from "../model/urls";
+import { imageNameOf, isRemoteUrl, redactedUrl, shownUrl } from "../model/urls";
+import { printable } from "../model/text";
 import { cachedImage, dropCached, fetchImage, fetchJson, fetchSmall, headImage } from "../host/download";
 import { DEFAULT_IMAGE_SERVER, findStreamImage, imageAliasOf, productsPath, serverArch } from "../model/streams";
 

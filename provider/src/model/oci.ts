@@ -4,6 +4,7 @@
  */
 import path from "path";
 import { InvalidInput, RootfsError } from "./errors";
+import { printable } from "./text";
 
 export type OciTransport = "oci" | "oci-archive" | "docker";
 
@@ -122,6 +123,23 @@ export function ociConfigLines(config: OciRunConfig): string[] {
   ];
 }
 
+/** Where an index's manifest runs, as the index says. */
+export interface OciPlatform {
+  os?: string;
+  architecture?: string;
+  variant?: string;
+}
+
+/**
+ * The manifest of an index that a copy to this host takes, chosen as skopeo's library (containers/image)
+ * chooses it, so the preview names the digest the create records: the first for linux and `arch` in the
+ * index's order, any variant, except that on arm64 one of variant v8 comes before the rest.
+ */
+export function platformManifest<D extends { platform?: OciPlatform }>(manifests: D[], arch: string): D | undefined {
+  const ours = manifests.filter((m) => m.platform?.os === "linux" && m.platform.architecture === arch);
+  return (arch === "arm64" ? ours.find((m) => m.platform?.variant === "v8") : undefined) ?? ours[0];
+}
+
 /** The lines of the ids the image's user resolved to. */
 export function ociUserLines(ids: { uid: number; gid: number }): string[] {
   return [`lxc.init.uid = ${ids.uid}`, `lxc.init.gid = ${ids.gid}`];
@@ -129,18 +147,30 @@ export function ociUserLines(ids: { uid: number; gid: number }): string[] {
 
 const DECIMAL = /^[0-9]+$/;
 
+/** The largest id a user namespace maps: 2^32-1 is the kernel's "no id". */
+const MAX_ID = 2 ** 32 - 2;
+
 /**
- * The ids `User` names (`uid`, `name`, `uid:gid`, `name:group`), resolved as LXC's oci template resolves
- * them: names through the rootfs's /etc/passwd and /etc/group (given as text, null when missing), a user
- * without a group takes its passwd entry's group, and anything not found is 0.
+ * The ids `User` names (`uid`, `name`, `uid:gid`, `name:group`): names through the rootfs's /etc/passwd and
+ * /etc/group (given as text, null when missing), and a user without a group takes its passwd entry's group,
+ * or 0 when a numeric user has none, as LXC's oci template and Docker resolve them. A name the image does not
+ * list is refused, as Docker refuses it: LXC's template makes it root, which would run as root what the
+ * image meant to run as someone else.
  */
 export function ociUserIds(user: string | undefined, passwd: string | null, group: string | null): { uid: number; gid: number } {
   const [u = "", g = ""] = (user ?? "").split(":");
   const entries = (text: string | null) => (text ?? "").split("\n").map((l) => l.split(":"));
+  const idOf = (name: string, what: "user" | "group", file: string | null, fileName: string): number => {
+    const id = DECIMAL.test(name) ? name : entries(file).find((f) => f[0] === name)?.[2];
+    if (id !== undefined && DECIMAL.test(id) && Number(id) <= MAX_ID) return Number(id);
+    throw new RootfsError(
+      `the image's config runs its command as the ${what} "${printable(name)}", which ${id === undefined ? `the image's /etc/${fileName} does not list` : `is no id from 0 to ${MAX_ID}`}: no container could start as it (Docker refuses it too). Nothing was changed.`,
+    );
+  };
   const pw = entries(passwd);
-  const uid = DECIMAL.test(u) ? Number(u) : Number(pw.find((f) => f[0] === u)?.[2] ?? 0);
-  let gid: number;
-  if (g === "") gid = Number(pw.find((f) => f[2] === String(uid))?.[3] ?? 0);
-  else gid = DECIMAL.test(g) ? Number(g) : Number(entries(group).find((f) => f[0] === g)?.[2] ?? 0);
-  return { uid: Number.isSafeInteger(uid) ? uid : 0, gid: Number.isSafeInteger(gid) ? gid : 0 };
+  const uid = u === "" ? 0 : idOf(u, "user", passwd, "passwd");
+  const own = pw.find((f) => f[2] === String(uid))?.[3];
+  const gid =
+    g !== "" ? idOf(g, "group", group, "group") : own !== undefined && DECIMAL.test(own) && Number(own) <= MAX_ID ? Number(own) : 0;
+  return { uid, gid };
 }

@@ -1,5 +1,6 @@
 /** Image URLs as they may be shown and given to curl: a URL may carry a credential, which is never shown. */
 import { ociRefOf, redactedRef } from "./oci";
+import { printable } from "./text";
 
 /** Whether `url` is fetched over the network (http or https), rather than read from the host's files. */
 export function isRemoteUrl(url: string): boolean {
@@ -35,14 +36,6 @@ export function shownUrl(url: string): string {
     }
   }
   return /^[a-z][a-z0-9+.-]*:/i.test(url) && !/^images:/i.test(url) ? redactedUrl(url) : url;
-}
-
-/**
- * Text from an image or its server (a file name, a version), as a line may carry it: control characters
- * (a line break that would forge a marker line of the mount helper, a terminal's escape) shown as `?`.
- */
-export function printable(text: string): string {
-  return [...text].map((c) => (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f) ? "?" : c)).join("");
 }
 
 /** The file name the URL's path ends in, for a plan line; `image` when its path names none. */
