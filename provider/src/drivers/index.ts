@@ -72,6 +72,11 @@ export function canClone(store: Store): boolean {
   return driver.kind === "tree" && driver.cloneFrom !== undefined;
 }
 
+/** Whether a store's files are reached without mounting anything: the host's own files, at its path. */
+export function filesWithoutMount(store: Store): boolean {
+  return DRIVERS[store].caps.sharesHostFiles;
+}
+
 /**
  * Whether a file copy between two stores can share extents: both are trees of the host's own files (whether
  * the host's filesystem shares them is the copy's to find out).

@@ -71,8 +71,8 @@ export interface OpContext {
  * Capabilities are data: callers test these, never a store's name.
  * - sized: the store enforces `size` (block device size, btrfs qgroup, zfs quota).
  * - needsLower: the store is a layer over a lower rootfs given by `from` (overlay).
- * - sharesHostFiles: its files are the host filesystem's own, so a copy between two such trees can share
- *   extents (reflinks) where that filesystem allows.
+ * - sharesHostFiles: its files are the host filesystem's own, at its path: reached without a mount, and a
+ *   copy between two such trees can share extents (reflinks) where that filesystem allows.
  * - kernelVerified: the test suite drives this store on a real kernel (the README's support matrix).
  */
 export interface Capabilities {

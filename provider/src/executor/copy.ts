@@ -7,34 +7,23 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { NoSpace, RootfsError, ToolFailed } from "../model/errors";
-import { SUPER_MAGIC } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
 import { asLatin1, fillTemplate, lxcTemplateVars } from "../model/lxc-meta";
 import { ociUserLines } from "../model/oci";
-import { BlockDriver, copySharesExtents, Driver, DRIVERS, Location, OpContext } from "../drivers";
+import { BlockDriver, copySharesExtents, Driver, DRIVERS, filesWithoutMount, Location, OpContext } from "../drivers";
 import { unpackArgv } from "../host/archive";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { imageHash } from "../host/digest";
 import { editFileInTree } from "../host/paths";
 import { copyTree } from "../host/treecopy";
-import { IsolatedTask, runIsolated } from "./isolated";
+import { freeBytes, hostSharesExtents } from "../host/usage";
+import { IsolatedResult, IsolatedTask, runIsolated } from "./isolated";
+import { unpackOciMounted } from "./unpack-oci";
 import type { ResolvedImage } from "./source";
 import { withMountedStore } from "./mount";
 import { withProgress } from "./progress";
 import { growFilesystem } from "./resize";
-
-/** Whether the host filesystem under `dir` can share extents between files (reflinks). */
-export async function hostSharesExtents(dir: string): Promise<boolean> {
-  const { type } = await fs.statfs(dir);
-  return type === SUPER_MAGIC.btrfs || type === SUPER_MAGIC.xfs;
-}
-
-/** The bytes free to this process on the filesystem under `dir`. */
-export async function freeBytes(dir: string): Promise<number> {
-  const { bavail, bsize } = await fs.statfs(dir);
-  return bavail * bsize;
-}
 
 /**
  * How a copy answers for the host's room in the container directory. `what`: the place a NoSpace names.
@@ -87,10 +76,24 @@ export interface FilesEnd {
 }
 
 /**
+ * Runs a step on stores' files where no mount can outlive it: in the isolated helper when it mounts one
+ * (a block store, an overlay, a dataset), here when every store it touches is the host's own files at its
+ * path, where nothing is mounted and the helper's start (a Node.js process) would be the only cost.
+ */
+function runStep(
+  ctx: OpContext,
+  task: Extract<IsolatedTask, { kind: "copy" | "unpack" | "unpack-oci" }>,
+  here: () => Promise<IsolatedResult>,
+): Promise<IsolatedResult> {
+  const stores = task.kind === "copy" ? [task.src.store, task.dst.store] : [task.dst.store];
+  return stores.every(filesWithoutMount) ? here() : runIsolated(ctx, task);
+}
+
+/**
  * Copies the files of one store into another, already made. `view` says which files:
  * - "mounted": the rootfs as LXC mounts it (a block store's filesystem, an overlay's merged tree), for a
  *   store that takes another's place. Mounting is done in the isolated helper's private mount namespace
- *   (runIsolated), so no mount outlives the operation, and the copy is flushed before the swap relies on it.
+ *   (runStep), so no mount outlives the operation, and the copy is flushed before the swap relies on it.
  * - "storage": the store's own directory as it lies on the host (an overlay's upper layer only, its lower
  *   layer shared by name), for a snapshot of a tree store beside it. Nothing is mounted, so it runs here,
  *   into a fresh directory at `to`; both ends are the host's files, so a reflink is always tried. The room
@@ -110,17 +113,18 @@ export async function copyFiles(
       copyTree(ctx.run, from.loc.path, to.loc.path, { needed: neededBytes, available }, true, progress),
     );
   }
-  const { method } = await runIsolated(ctx, {
-    kind: "copy",
+  const task = {
+    kind: "copy" as const,
     containerDir: ctx.containerDir,
     src: { store: from.driver.store, loc: from.loc, fstype: from.fstype },
     dst: { store: to.driver.store, loc: to.loc, fstype: to.fstype },
     neededBytes,
-  });
+  };
+  const { method } = await runStep(ctx, task, async () => ({ method: await copyMountedFiles(ctx, task) }));
   return method ?? "cp";
 }
 
-/** The "mounted" copy, inside the isolated helper: both stores mounted, the files copied, the new filesystem flushed. */
+/** The "mounted" copy (runStep): both stores mounted, the files copied, the new filesystem flushed. */
 export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTask, { kind: "copy" }>): Promise<TreeCopyMethod> {
   const src = DRIVERS[task.src.store];
   const dst = DRIVERS[task.dst.store];
@@ -141,7 +145,7 @@ export async function copyMountedFiles(ctx: OpContext, task: Extract<IsolatedTas
 
 /**
  * Unpacks an OS image into the new store `to`, already made and formatted. Like a "mounted" file copy,
- * it runs in the isolated helper, where the store is mounted for the call only. An OCI image's config
+ * it runs in the isolated helper when the store is mounted, for the call only (runStep). An OCI image's config
  * lines come back, with its user's ids as the unpacked rootfs resolves them.
  */
 export async function unpackImage(
@@ -152,26 +156,28 @@ export async function unpackImage(
 ): Promise<{ sourceDigest: string; sourceConfig?: string[] }> {
   const dst = { store: to.driver.store, loc: to.loc, fstype: to.fstype };
   if (image.format === "oci") {
-    const { ids } = await runIsolated(ctx, {
-      kind: "unpack-oci",
+    const task = {
+      kind: "unpack-oci" as const,
       containerDir: ctx.containerDir,
       dst,
       image: { layout: image.layout, layerBytes: image.layerBytes, name: image.name, ...(image.user ? { user: image.user } : {}) },
       neededBytes,
-    });
+    };
+    const { ids } = await runStep(ctx, task, async () => ({ ids: await unpackOciMounted(ctx, task) }));
     if (!ids || !image.digest) throw new RootfsError("internal: the OCI unpack gave no ids");
     return { sourceDigest: image.digest, sourceConfig: [...image.config, ...ociUserLines(ids)] };
   }
   // An LXC image's variables are the container's: its name in /etc/hostname, its paths in the config lines.
   const vars = lxcTemplateVars(ctx.containerDir);
-  const { digest } = await runIsolated(ctx, {
-    kind: "unpack",
+  const task = {
+    kind: "unpack" as const,
     containerDir: ctx.containerDir,
     dst,
     image: { file: image.file, digest: image.digest, compression: image.compression, name: image.name },
     ...(image.meta?.templates.length ? { templates: { paths: image.meta.templates, vars } } : {}),
     neededBytes,
-  });
+  };
+  const { digest } = await runStep(ctx, task, async () => ({ digest: await unpackMounted(ctx, task) }));
   if (!digest) throw new RootfsError("internal: the unpack gave no digest");
   return {
     sourceDigest: digest,
@@ -180,7 +186,7 @@ export async function unpackImage(
 }
 
 /**
- * The unpack, inside the isolated helper. tar reads the tarball through this process, which hashes every
+ * The unpack (runStep). tar reads the tarball through this process, which hashes every
  * byte it is given: what is unpacked is what was checked, even if the file changed since (the unpack then
  * fails, and the caller removes the new store). Its digest, as unpacked, is what the create records.
  */

@@ -20,9 +20,9 @@ import { mountsUnder } from "../host/mounts";
 import { lstatOrNull, readSmallFile } from "../host/paths";
 import { planSnapshot } from "../planner/snapshot";
 import { OperationOptions, withOperation } from "./context";
-import { hostSharesExtents } from "./copy";
 import { locateCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
+import { hostSharesExtents } from "../host/usage";
 import {
   isHalfMade,
   makeSnapshot,

@@ -1,6 +1,6 @@
 /**
- * The unpack of an OCI image from the host's cache, inside the isolated helper with the new store mounted
- * for the call only: umoci applies the layers in order (whiteouts and opaque directories honoured, each
+ * The unpack of an OCI image from the host's cache, with the new store mounted for the call only (in the
+ * isolated helper when it mounts: copy.ts's runStep): umoci applies the layers in order (whiteouts and opaque directories honoured, each
  * blob checked against its digest as it is read), as root, so owners, modes, device nodes, ACLs and
  * xattrs are the image's. umoci unpacks only into a directory it makes, so it makes one in the new store,
  * and its entries are then renamed up to the store's root: the same filesystem, nothing copied twice.
@@ -14,8 +14,8 @@ import { OpContext } from "../drivers/types";
 import { CACHED_TAG } from "../host/oci";
 import { readSmallFileInTree } from "../host/paths";
 import { processReadBytes } from "../host/run";
+import { freeBytes } from "../host/usage";
 import { withProgress } from "./progress";
-import { freeBytes } from "./copy";
 import { IsolatedTask } from "./isolated";
 import { withMountedStore } from "./mount";
 
