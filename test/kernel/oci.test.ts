@@ -5,6 +5,7 @@
  * what layer 2 removes and adds, the config lines recorded, what LXC runs with them, and that a wrong
  * digest or tag leaves nothing.
  */
+import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { editFileInTree, readSmallFileInTree } from "../../provider/src/host/paths";
@@ -38,6 +39,22 @@ async function expectImageTree(root: string): Promise<void> {
     else await expect(fs.lstat(path.join(root, p))).rejects.toMatchObject({ code: "ENOENT" });
   }
   await expect(fs.lstat(path.join(root, ".lxc-rootfs-oci-unpack"))).rejects.toMatchObject({ code: "ENOENT" });
+}
+
+/** The message a source is refused with, by the preview and the create alike, and that nothing was made. */
+async function refused(name: string, source: Record<string, string>): Promise<string> {
+  const s = { container: name, lxcPath, backingStore: "dir" as const, source };
+  const previewed = await planCreate(s, {}).then(
+    () => "",
+    (e: Error) => e.message,
+  );
+  const created = await create(s, {}).then(
+    () => "",
+    (e: Error) => e.message,
+  );
+  expect(created).toBe(previewed);
+  await expect(fs.lstat(path.join(lxcPath, name))).rejects.toMatchObject({ code: "ENOENT" });
+  return created;
 }
 
 beforeAll(async () => {
@@ -120,6 +137,47 @@ describe("the image cache", () => {
     for (const c of ["first", "second"]) await destroy({ container: c, lxcPath }, {});
   });
 
+  it("of a multi-platform image is the manifest of this host's platform, at preview and at create", async () => {
+    // The fixture's manifest for this host's architecture, listed after another image's for another one.
+    const layout = path.join(work, "multi");
+    await must(["cp", "-a", f.oci.layout, layout]);
+    await must(["umoci", "new", "--image", `${layout}:other`]);
+    const blob = (digest: string) => path.join(layout, "blobs", "sha256", digest.slice("sha256:".length));
+    const index = JSON.parse(await fs.readFile(path.join(layout, "index.json"), "utf8")) as {
+      manifests: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }[];
+    };
+    const tagged = (tag: string) => index.manifests.find((m) => m.annotations["org.opencontainers.image.ref.name"] === tag)!;
+    const [mine, other] = process.arch === "arm64" ? ["arm64", "amd64"] : ["amd64", "arm64"];
+    const platformIndex = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          { ...tagged("other"), annotations: undefined, platform: { os: "linux", architecture: other } },
+          { ...tagged("latest"), annotations: undefined, platform: { os: "linux", architecture: mine } },
+        ],
+      }),
+    );
+    const indexHex = createHash("sha256").update(platformIndex).digest("hex");
+    await fs.writeFile(blob(`sha256:${indexHex}`), platformIndex);
+    index.manifests.push({
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      digest: `sha256:${indexHex}`,
+      size: platformIndex.length,
+      annotations: { "org.opencontainers.image.ref.name": "multi" },
+    });
+    await fs.writeFile(path.join(layout, "index.json"), JSON.stringify(index));
+    const s = { container: "multi", lxcPath, backingStore: "dir" as const, source: { url: `oci:${layout}:multi` } };
+    expect((await planCreate(s, {}))!.summary).toContain(`(sha256:${manifestHex}, `);
+    expect((await create(s, {})).sourceDigest).toBe(`sha256:${manifestHex}`);
+    await destroy({ container: "multi", lxcPath }, {});
+    // The index's own digest pins nothing: the refusal names the manifest's, and the index's.
+    expect(await refused("multipin", { url: `oci:${layout}:multi`, sha256: indexHex })).toBe(
+      `source.sha256: invalid value "${indexHex}": the sha256 of the manifest oci:${layout}:multi names, which is sha256:${manifestHex} (its index's is sha256:${indexHex}: give the manifest's)`,
+    );
+    await fs.rm(layout, { recursive: true });
+  });
+
   it("an oci-archive of the same image is the same digest", async () => {
     const archive = path.join(work, "image.tar");
     await must(["skopeo", "copy", "--quiet", `oci:${f.oci.layout}:latest`, `oci-archive:${archive}:latest`]);
@@ -153,21 +211,6 @@ describe("a killed create", () => {
 });
 
 describe("refused before anything is made, by the preview as by the create", () => {
-  async function refused(name: string, source: Record<string, string>): Promise<string> {
-    const s = { container: name, lxcPath, backingStore: "dir" as const, source };
-    const previewed = await planCreate(s, {}).then(
-      () => "",
-      (e: Error) => e.message,
-    );
-    const created = await create(s, {}).then(
-      () => "",
-      (e: Error) => e.message,
-    );
-    expect(created).toBe(previewed);
-    await expect(fs.lstat(path.join(lxcPath, name))).rejects.toMatchObject({ code: "ENOENT" });
-    return created;
-  }
-
   it("a sha256 that is not the manifest's names the manifest's", async () => {
     const wrong = "0".repeat(64);
     expect(await refused("wrong", { url: `oci:${f.oci.image}`, sha256: wrong })).toBe(
