@@ -4,6 +4,7 @@
  */
 import path from "path";
 import { InvalidInput, RootfsError } from "./errors";
+import { MAX_ID } from "./idmap";
 import { printable } from "./text";
 
 export type OciTransport = "oci" | "oci-archive" | "docker";
@@ -146,9 +147,6 @@ export function ociUserLines(ids: { uid: number; gid: number }): string[] {
 }
 
 const DECIMAL = /^[0-9]+$/;
-
-/** The largest id a user namespace maps: 2^32-1 is the kernel's "no id". */
-const MAX_ID = 2 ** 32 - 2;
 
 /**
  * The ids `User` names (`uid`, `name`, `uid:gid`, `name:group`): names through the rootfs's /etc/passwd and
