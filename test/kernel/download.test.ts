@@ -125,6 +125,33 @@ it("a cached image that lost its digest is fetched again", async () => {
   await destroyRootfs({ container: "again", lxcPath });
 });
 
+it("the cache keeps to its bound: the least recently used go, none used within the hour, and a running fetch counts", async () => {
+  const MiB = 2 ** 20;
+  const entry = async (name: string, bytes: number, hoursAgo: number) => {
+    await fs.writeFile(path.join(cache, name), Buffer.alloc(bytes));
+    const t = new Date(Date.now() - hoursAgo * 3600_000);
+    await fs.utimes(path.join(cache, name), t, t);
+  };
+  const [oldest, older, recent] = ["7", "8", "9"].map((c) => `sha256-${c.repeat(64)}`);
+  await fs.rm(path.join(cache, `sha256-${sha256}`), { force: true });
+  await entry(oldest, 2 * MiB, 3);
+  await entry(older, 2 * MiB, 2);
+  await entry(recent, 2 * MiB, 0.5);
+  // A fetch another create runs, its file still growing.
+  await entry(".part-running", 2 * MiB, 0);
+  const restore = setEnv({ LXC_ROOTFS_IMAGE_CACHE_BYTES: String(7 * MiB) });
+  try {
+    // The busybox image (2 MiB) makes 10 MiB: the two older ones go, not the one used within the hour.
+    await createRootfs(spec("evict", { url: url("/busybox.tar.gz"), sha256 }));
+    expect(await cached()).toEqual([".part-running", `sha256-${sha256}`, recent].sort());
+  } finally {
+    restore();
+    await fs.rm(path.join(cache, ".part-running"));
+    await fs.rm(path.join(cache, recent));
+  }
+  await destroyRootfs({ container: "evict", lxcPath });
+});
+
 describe("refused with nothing kept, and no credential shown", () => {
   it("a sha256 other than what the server sends", async () => {
     const wrong = "0".repeat(64);

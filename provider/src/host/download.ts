@@ -260,8 +260,9 @@ async function entryBytes(entry: string): Promise<number> {
 }
 
 /**
- * The least recently used images (tarballs, and OCI layouts, host/oci.ts) go until the cache is under its
- * bound; `keep` and those used within the hour stay. Temporary files and layouts a killed fetch left go too.
+ * The least recently used images (tarballs, and OCI layouts, host/oci.ts) go until the cache, fetches still
+ * running included, is under its bound; `keep` and those used within the hour stay. Temporary files and
+ * layouts a killed fetch left go too.
  */
 export async function evictImages(keep: string): Promise<void> {
   const dir = imageCacheDir();
@@ -280,7 +281,11 @@ export async function evictImages(keep: string): Promise<void> {
       }),
   );
   const kept = entries.filter((e) => e.st?.isFile() || e.st?.isDirectory()).sort((a, b) => a.st!.mtimeMs - b.st!.mtimeMs);
-  let total = kept.reduce((sum, e) => sum + e.bytes, 0);
+  // Fetches still running take room too: counted, never removed here.
+  const running = await Promise.all(
+    (await fs.readdir(dir)).filter((n) => n.startsWith(".part-")).map((n) => entryBytes(path.join(dir, n)).catch(() => 0)),
+  );
+  let total = [...kept.map((e) => e.bytes), ...running].reduce((sum, b) => sum + b, 0);
   const recent = Date.now() - IN_USE_MS;
   for (const { file, st, bytes } of kept) {
     if (total <= cacheBound()) break;
