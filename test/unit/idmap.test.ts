@@ -32,6 +32,7 @@ import {
   shiftAcl,
   shiftCapability,
 } from "../../provider/src/model/xattr-ids";
+import { ownerRewrite } from "../../provider/src/model/owner-rewrite";
 
 const both = (containerId: number, hostId: number, size: number): IdmapEntry => ({ kind: "both", containerId, hostId, size });
 const uid = (containerId: number, hostId: number, size: number): IdmapEntry => ({ kind: "uid", containerId, hostId, size });
@@ -399,5 +400,22 @@ describe("POSIX ACL xattrs", () => {
     expect(() => shiftAcl(bytes, idShift(null, PROXMOX), "system.posix_acl_access")).toThrow(
       `system.posix_acl_access is malformed: ${why}`,
     );
+  });
+});
+
+describe("the rewrite of each inode a shift makes", () => {
+  it("moves owners, ACL ids and the capability's root by the maps, and counts what is lost", () => {
+    const r = ownerRewrite(null, PROXMOX);
+    expect([r.uid(0), r.gid(33), r.uid(70000)]).toEqual([100000, 100033, toHost(PROXMOX, "uid", 65534)]);
+    expect(r.acl(ACL_ONE).toString("hex")).toBe(ACL_ONE_SHIFTED.toString("hex"));
+    expect(r.capability(CAP_V2)!.toString("hex")).toBe(CAP_V3.toString("hex"));
+    expect(r.lost()).toBe(1);
+    // Back again: the same bytes as before the shift.
+    const back = ownerRewrite(PROXMOX, null);
+    expect([back.uid(100000), back.gid(100033)]).toEqual([0, 33]);
+    expect(back.acl(ACL_ONE_SHIFTED).toString("hex")).toBe(ACL_ONE.toString("hex"));
+    expect(back.capability(CAP_V3)!.toString("hex")).toBe(CAP_V2.toString("hex"));
+    expect(back.capability(Buffer.from(CAP_V3.toString("hex").replace(/a0860100$/, "00350c00"), "hex"))).toBeNull();
+    expect(back.lost()).toBe(1);
   });
 });
