@@ -35,12 +35,26 @@ export function shortBytes(n: number): string {
 
 /**
  * `unpacking x.tar.xz: 412 MiB of 780 MiB, 95 MiB/s`. `approx`: the total is an estimate (~); one the work
- * has already passed is left out rather than shown wrong.
+ * has already passed is left out rather than shown wrong. `figure`: how an amount is said (bytes, or
+ * countOf's things).
  */
-export function progressLine(what: string, done: number, total: number | null, approx: boolean, bytesPerSecond: number): string {
-  const of = total === null || (approx && done > total) ? "" : ` of ${approx ? "~" : ""}${shortBytes(total)}`;
-  return `${what}: ${shortBytes(done)}${of}, ${shortBytes(bytesPerSecond)}/s`;
+export function progressLine(
+  what: string,
+  done: number,
+  total: number | null,
+  approx: boolean,
+  perSecond: number,
+  figure: (n: number) => string = shortBytes,
+): string {
+  const of = total === null || (approx && done > total) ? "" : ` of ${approx ? "~" : ""}${figure(total)}`;
+  return `${what}: ${figure(done)}${of}, ${figure(perSecond)}/s`;
 }
+
+/** A count of things as a line says it, for work counted in them rather than bytes: "12,345 inodes". */
+export const countOf =
+  (things: string) =>
+  (n: number): string =>
+    `${Math.round(n).toLocaleString("en-US")} ${things}`;
 
 /**
  * When to say what: nothing before `firstMs` has passed since the start, then one line at most each
@@ -58,6 +72,7 @@ export class ProgressMeter {
     readonly approx = false,
     private readonly firstMs = PROGRESS_FIRST_MS,
     private readonly everyMs = PROGRESS_EVERY_MS,
+    private readonly figure: (n: number) => string = shortBytes,
   ) {
     this.lastAt = startedAt;
   }
@@ -74,7 +89,7 @@ export class ProgressMeter {
     this.lastAt = now;
     this.lastDone = done;
     this.said = true;
-    return progressLine(this.what, done, this.total, this.approx, rate);
+    return progressLine(this.what, done, this.total, this.approx, rate, this.figure);
   }
 }
 
