@@ -23,6 +23,12 @@ interface Libc {
   copyFileRange: AsyncFn;
   flock: AsyncFn;
   mknod: AsyncFn;
+  getxattr: AsyncFn;
+  lgetxattr: AsyncFn;
+  setxattr: AsyncFn;
+  lsetxattr: AsyncFn;
+  listxattr: AsyncFn;
+  llistxattr: AsyncFn;
 }
 
 let cached: Libc | undefined;
@@ -42,6 +48,12 @@ function libc(): Libc {
     copyFileRange: lib.func("intptr_t copy_file_range(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)"),
     flock: lib.func("int flock(int fd, int operation)"),
     mknod: lib.func("int mknod(const char *path, unsigned int mode, uint64_t dev)"),
+    getxattr: lib.func("intptr_t getxattr(const char *path, const char *name, void *value, size_t size)"),
+    lgetxattr: lib.func("intptr_t lgetxattr(const char *path, const char *name, void *value, size_t size)"),
+    setxattr: lib.func("int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)"),
+    lsetxattr: lib.func("int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)"),
+    listxattr: lib.func("intptr_t listxattr(const char *path, void *list, size_t size)"),
+    llistxattr: lib.func("intptr_t llistxattr(const char *path, void *list, size_t size)"),
   };
   return cached;
 }
@@ -122,4 +134,71 @@ export function mknodBlock(path: string, major: number, minor: number): Promise<
   // glibc's makedev encoding for small numbers
   const dev = BigInt((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12));
   return call("mknod", libc().mknod, path, path, S_IFBLK | 0o660, dev);
+}
+
+/**
+ * How an xattr call reaches its inode. "nofollow" (the l* calls) acts on the path's last component itself,
+ * a symlink included: for a name inside an open directory (`/proc/<pid>/fd/<dirfd>/<name>`). "fd" (the
+ * following calls) is for the magic link of a descriptor the caller holds (`/proc/<pid>/fd/<fd>`), which
+ * the kernel resolves to that descriptor's inode, never by name: an l* call there would act on the magic
+ * link. Descriptors opened O_PATH serve too (f*xattr refuse them before recent kernels); the caller
+ * reaches no symlink's descriptor this way.
+ */
+export type XattrReach = "nofollow" | "fd";
+
+/**
+ * A path as a C string: a file name is bytes, not always UTF-8 (an image's), so a walk carries names as
+ * Buffers; those get the NUL that koffi adds to a JS string itself.
+ */
+const cPath = (p: string | Buffer): string | Buffer => (typeof p === "string" ? p : Buffer.concat([p, Buffer.alloc(1)]));
+
+/** Most ACLs, capabilities and name lists fit; a larger value is asked for its size and read again. */
+const XATTR_FIRST_READ = 1024;
+
+/** Calls a size-probing xattr read (getxattr, listxattr) until the buffer holds the whole value. */
+async function readSized(name: string, fn: AsyncFn, detail: string, args: unknown[]): Promise<Buffer> {
+  // Unzeroed: only the n bytes the kernel wrote are read.
+  let buf = Buffer.allocUnsafe(XATTR_FIRST_READ);
+  for (;;) {
+    try {
+      const n = await call(name, fn, detail, ...args, buf, buf.length);
+      return buf.subarray(0, n);
+    } catch (e) {
+      // ERANGE: it grew past the buffer (or was larger from the start): ask its size, then read again.
+      if (!(e instanceof SyscallError && e.code === "ERANGE")) throw e;
+      buf = Buffer.allocUnsafe(Math.max(buf.length * 2, await call(name, fn, detail, ...args, null, 0)));
+    }
+  }
+}
+
+/** The names of an inode's extended attributes; none where the filesystem has no xattrs (ENOTSUP). */
+export async function listXattrs(path: string | Buffer, reach: XattrReach): Promise<string[]> {
+  const fn = reach === "fd" ? libc().listxattr : libc().llistxattr;
+  try {
+    const list = await readSized(reach === "fd" ? "listxattr" : "llistxattr", fn, String(path), [cPath(path)]);
+    return list
+      .toString("latin1")
+      .split("\0")
+      .filter((n) => n !== "");
+  } catch (e) {
+    if (e instanceof SyscallError && (e.code === "ENOTSUP" || e.code === "EOPNOTSUPP")) return [];
+    throw e;
+  }
+}
+
+/** An extended attribute's value; null when the inode has none of that name (ENODATA). */
+export async function getXattr(path: string | Buffer, name: string, reach: XattrReach): Promise<Buffer | null> {
+  const fn = reach === "fd" ? libc().getxattr : libc().lgetxattr;
+  try {
+    return await readSized(reach === "fd" ? "getxattr" : "lgetxattr", fn, `${path}, ${name}`, [cPath(path), name]);
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === "ENODATA") return null;
+    throw e;
+  }
+}
+
+/** Sets an extended attribute, created or replaced (flags 0). */
+export async function setXattr(path: string | Buffer, name: string, value: Buffer, reach: XattrReach): Promise<void> {
+  const fn = reach === "fd" ? libc().setxattr : libc().lsetxattr;
+  await call(reach === "fd" ? "setxattr" : "lsetxattr", fn, `${path}, ${name}`, cPath(path), name, value, value.length, 0);
 }
