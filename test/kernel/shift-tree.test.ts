@@ -1,13 +1,15 @@
 /**
  * The idmap walker against the real kernel: every owner moves by the transform, once an inode, and what a
- * chown destroys (setuid bits, the capability) comes back; ACLs are rewritten; nothing is followed out of
- * the tree, nothing is opened that must not be, no other filesystem is entered, and a directory swapped for
- * a symlink mid-walk leads nowhere outside.
+ * chown destroys (setuid bits, the capability) comes back; ACLs are rewritten, on device nodes and FIFOs
+ * too; kinds the caller keeps stay as they are; nothing is followed out of the tree, nothing is opened that
+ * must not be, no other mount is entered, and a directory swapped for a symlink mid-walk leads nowhere
+ * outside. The statx layout the walk reads is checked against stat(1).
  */
 import { promises as fs, renameSync, symlinkSync } from "fs";
 import path from "path";
 import { Unsafe } from "../../provider/src/model/errors";
-import { InodeShift, shiftTree } from "../../provider/src/host/shift-tree";
+import { InodeShift, shiftTreeSync, PROGRESS_EVERY_MS } from "../../provider/src/host/shift-tree";
+import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, Statx, statxAt } from "../../provider/src/native/at";
 import { must, sh, tempDir } from "../helpers/env";
 import { expectNoLeaksAndRemove } from "../helpers/leaks";
 
@@ -101,6 +103,8 @@ describe("a tree with every kind of inode", () => {
     await fs.chown(at("data/a"), 2000, 2000);
     await must(["mknod", at("dev/null"), "c", "1", "3"]);
     await must(["mkfifo", at("run/fifo")]);
+    // Not symlinks, but device nodes and FIFOs carry access ACLs (ext4 stores them): the walk reads them too.
+    await must(["setfacl", "-m", "u:1234:rw", at("dev/null"), at("run/fifo")]);
     mnt = at("mnt");
     await must(["mount", "-t", "tmpfs", "-o", "size=1M", "shift-tree-test", mnt]);
     await fs.writeFile(path.join(mnt, "inside"), "another filesystem\n");
@@ -117,9 +121,9 @@ describe("a tree with every kind of inode", () => {
     const inodes = new Set((await must(["find", root, "-xdev", "!", "-path", mnt, "-printf", "%i\\n"])).trim().split("\n")).size;
     const fds = await openFds();
 
-    const counts = await shiftTree(root, plus);
+    const counts = shiftTreeSync(root, plus);
 
-    expect(counts).toMatchObject({ inodes, changed: inodes, hardLinks: 1, modesRestored: 2, acls: 3, capabilities: 1 });
+    expect(counts).toMatchObject({ inodes, changed: inodes, kept: 0, hardLinks: 1, modesRestored: 2, acls: 5, capabilities: 1 });
     expect(counts.otherFilesystems).toEqual(["mnt"]);
     expect(counts.xattrBytes).toBeGreaterThan(24);
     expect(await openFds()).toBe(fds);
@@ -154,13 +158,15 @@ describe("a tree with every kind of inode", () => {
     // The device node and the FIFO: shifted, never opened (an open of the FIFO would hang the walk).
     expect((await must(["stat", "-c", "%u:%g %F %t,%T", at("dev/null")])).trim()).toBe("100000:100000 character special file 1,3");
     expect((await must(["stat", "-c", "%u:%g %F", at("run/fifo")])).trim()).toBe("100000:100000 fifo");
+    expect(await must(["getfacl", "-n", "-c", at("dev/null")])).toMatch(/^user:101234:rw-$/m);
+    expect(await must(["getfacl", "-n", "-c", at("run/fifo")])).toMatch(/^user:101234:rw-$/m);
     expect([await owner(mnt), await owner(path.join(mnt, "inside"))]).toEqual(mountBefore);
   });
 
   it("refuses a root that is a symlink", async () => {
     const link = path.join(base, "root-link");
     await fs.symlink(root, link);
-    await expect(shiftTree(link, plus)).rejects.toThrow(Unsafe);
+    expect(() => shiftTreeSync(link, plus)).toThrow(Unsafe);
   });
 });
 
@@ -197,7 +203,7 @@ describe("a directory swapped for a symlink to outside while the walk runs", () 
     };
     const before = [await owner(outside.file), await owner(outside.dir)];
     const fds = await openFds();
-    await expect(shiftTree(root, t)).rejects.toThrow(/victim was replaced by something that is not a directory/);
+    expect(() => shiftTreeSync(root, t)).toThrow(/victim was replaced by something that is not a directory/);
     expect(swapped).toBe(true);
     expect(await openFds()).toBe(fds);
     expect([await owner(outside.file), await owner(outside.dir)]).toEqual(before);
@@ -220,7 +226,7 @@ describe("a directory swapped for a symlink to outside while the walk runs", () 
       },
     };
     const before = [await owner(outside.file), await owner(outside.dir)];
-    const counts = await shiftTree(root, t, undefined, { concurrency: 1 });
+    const counts = shiftTreeSync(root, t);
     expect(swapped).toBe(true);
     expect([await owner(outside.file), await owner(outside.dir)]).toEqual(before);
     // Everything of the real directory moved, under its new name: root, victim, 21 files.
@@ -230,12 +236,81 @@ describe("a directory swapped for a symlink to outside while the walk runs", () 
   });
 });
 
-it("counts inodes on a progress reporter", async () => {
+it("tells its progress while it runs, and once at the end", async () => {
   const root = path.join(base, "progress");
   await fs.mkdir(path.join(root, "d"), { recursive: true });
-  for (let i = 0; i < 10; i++) await fs.writeFile(path.join(root, "d", `f${i}`), "");
-  let done = 0;
-  const counts = await shiftTree(root, plus, { total: () => undefined, add: (n) => void (done += n), measure: () => undefined });
-  expect(done).toBe(12);
-  expect(counts.inodes).toBe(12);
+  const files = 200;
+  for (let i = 0; i < files; i++) await fs.writeFile(path.join(root, "d", `f${i}`), "");
+  // A transform that takes 10 ms an inode: a walk of 2 s, in which the clock says when to report.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const slow: InodeShift = { ...plus, uid: (id) => (Atomics.wait(pause, 0, 0, 10), plus.uid(id)) };
+  const told: Array<[number, number]> = [];
+  const start = Date.now();
+  const counts = shiftTreeSync(root, slow, (n) => told.push([n, Date.now() - start]));
+  expect(counts.inodes).toBe(files + 2);
+  const [last, ...during] = [...told].reverse();
+  expect(last[0]).toBe(files + 2);
+  expect(during.length).toBeGreaterThanOrEqual(2);
+  for (const [n] of during) expect(n).toBeLessThan(files + 2);
+  // Not more often than the period (a few inodes late at most, the clock is read every 64).
+  const times = told.map(([, ms]) => ms);
+  for (let i = 1; i < times.length - 1; i++) expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(PROGRESS_EVERY_MS);
+});
+
+describe("kinds the caller keeps", () => {
+  it("leaves device nodes as they are with keep: char and block, owner and ACL, and shifts the rest", async () => {
+    const root = path.join(base, "keep-devices");
+    await fs.mkdir(path.join(root, "dev"), { recursive: true });
+    await must(["mknod", path.join(root, "dev/null"), "c", "1", "3"]);
+    await must(["mknod", path.join(root, "dev/loop9"), "b", "7", "9"]);
+    await must(["setfacl", "-m", "u:1234:rw", path.join(root, "dev/null")]);
+    await must(["mkfifo", path.join(root, "dev/fifo")]);
+    await fs.writeFile(path.join(root, "dev/file"), "");
+
+    const counts = shiftTreeSync(root, { ...plus, keep: ["char", "block"] });
+
+    expect(counts).toMatchObject({ inodes: 6, kept: 2, changed: 4, acls: 0 });
+    const st = (rel: string) => must(["stat", "-c", "%u:%g %F", path.join(root, rel)]).then((o) => o.trim());
+    expect(await st("dev/null")).toBe("0:0 character special file");
+    expect(await st("dev/loop9")).toBe("0:0 block special file");
+    expect(await must(["getfacl", "-n", "-c", path.join(root, "dev/null")])).toMatch(/^user:1234:rw-$/m);
+    expect(await st("dev/fifo")).toBe("100000:100000 fifo");
+    expect(await st("dev/file")).toBe("100000:100000 regular empty file");
+    expect(await st("dev")).toBe("100000:100000 directory");
+  });
+});
+
+it("enters no bind mount of the same filesystem, which the device number alone would not tell", async () => {
+  const outside = await makeOutside("bind-outside");
+  const root = path.join(base, "bind");
+  const mnt = path.join(root, "mnt");
+  await fs.mkdir(mnt, { recursive: true });
+  await must(["mount", "--bind", outside.dir, mnt]);
+  try {
+    const before = [await owner(outside.file), await owner(outside.dir)];
+    const counts = shiftTreeSync(root, plus);
+    expect(counts.otherFilesystems).toEqual(["mnt"]);
+    expect(counts.inodes).toBe(1);
+    expect([await owner(outside.file), await owner(outside.dir)]).toEqual(before);
+  } finally {
+    await sh(["umount", mnt]);
+  }
+});
+
+it("reads struct statx as stat(1) does", async () => {
+  const dir = path.join(base, "statx");
+  await fs.mkdir(dir);
+  await fs.writeFile(path.join(dir, "file"), "");
+  await fs.chown(path.join(dir, "file"), 123456, 654321);
+  await fs.chmod(path.join(dir, "file"), 0o4751);
+  await fs.link(path.join(dir, "file"), path.join(dir, "link"));
+  await fs.symlink("file", path.join(dir, "symlink"));
+  await must(["mknod", path.join(dir, "null"), "c", "1", "3"]);
+  const st = new Statx();
+  for (const name of ["file", "symlink", "null", "."]) {
+    const p = path.join(dir, name);
+    statxAt(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, st);
+    const mine = [st.uid, st.gid, st.mode.toString(16), st.nlink, String(st.ino), st.devMajor, st.devMinor].join(" ");
+    expect(mine).toBe((await must(["stat", "-c", "%u %g %f %h %i %Hd %Ld", p])).trim());
+  }
 });
