@@ -4,7 +4,8 @@
  * koffi is required lazily, on first use: the Pulumi dynamic provider serializes its closure into the
  * state, and a module-level koffi handle would either fail to serialize or pin a platform path there.
  * Every call that can wait on the kernel runs through koffi's `.async`, on libuv's thread pool, so the
- * provider's event loop never blocks. koffi cannot run variadic functions asynchronously, hence one fixed
+ * provider's event loop never blocks (native/at.ts, a tree walk's calls, is synchronous: it serves only a
+ * helper process that does nothing else). koffi cannot run variadic functions asynchronously, hence one fixed
  * prototype per ioctl shape.
  */
 import { SyscallError } from "../model/errors";
@@ -15,6 +16,7 @@ type AsyncFn = ((...args: unknown[]) => number) & {
 
 interface Libc {
   koffi: { errno(): number };
+  lib: { func(prototype: string): AsyncFn };
   ioctlLong: AsyncFn;
   ioctlPtr: AsyncFn;
   mount: AsyncFn;
@@ -27,13 +29,15 @@ interface Libc {
 
 let cached: Libc | undefined;
 
-function libc(): Libc {
+/** The loaded library, shared with native/at.ts, which declares its synchronous calls on it. */
+export function libc(): Libc {
   if (cached) return cached;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const koffi = require("koffi");
   const lib = koffi.load("libc.so.6");
   cached = {
     koffi,
+    lib,
     ioctlLong: lib.func("int ioctl(int fd, unsigned long request, long arg)"),
     ioctlPtr: lib.func("int ioctl(int fd, unsigned long request, void *arg)"),
     mount: lib.func("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"),
@@ -49,7 +53,7 @@ function libc(): Libc {
 /** Linux errnos that Node's os.constants.errno leaves out. */
 const EXTRA_ERRNOS: Record<number, string> = { 15: "ENOTBLK" };
 
-function errnoName(errno: number): string {
+export function errnoName(errno: number): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const table: Record<string, number> = require("os").constants.errno;
   return Object.keys(table).find((name) => table[name] === errno) ?? EXTRA_ERRNOS[errno] ?? `errno ${errno}`;
