@@ -39,6 +39,7 @@ import {
   O_PATH,
   openAt,
   readDirents,
+  removeXattr,
   setXattr,
   Statx,
   statxAt,
@@ -64,8 +65,11 @@ export interface InodeShift {
   gid(hostId: number): number;
   /** A rewrite of `system.posix_acl_access` / `system.posix_acl_default`; without it ACLs stay as they are. */
   acl?(value: Buffer): Buffer;
-  /** A rewrite of `security.capability`; without it the capability is written back as it was after the chown. */
-  capability?(value: Buffer): Buffer;
+  /**
+   * A rewrite of `security.capability`; without it the capability is written back as it was after the
+   * chown. null: the capability goes (the chown dropped it; without one, it is removed).
+   */
+  capability?(value: Buffer): Buffer | null;
   /**
    * Kinds of inode left wholly as they are, owner and ACLs: a container that binds the host's /dev (as
    * LXC's unprivileged ones do) keeps its rootfs's device nodes with `["char", "block"]`. None by default.
@@ -401,8 +405,11 @@ class Walk {
     }
     if (capability) {
       const shifted = this.t.capability ? this.t.capability(capability) : capability;
-      // The chown dropped it: it is written even when the rewrite left it as it was.
-      if (changed || !shifted.equals(capability)) {
+      if (shifted === null) {
+        if (!moved) removeXattr(self, CAPABILITY);
+        changed = true;
+      } else if (changed || !shifted.equals(capability)) {
+        // The chown dropped it: it is written even when the rewrite left it as it was.
         setXattr(self, CAPABILITY, shifted);
         this.counts.capabilities++;
         this.counts.xattrBytes += shifted.length;

@@ -22,6 +22,7 @@ interface At {
   getdents64: SyncFn;
   getxattr: SyncFn;
   setxattr: SyncFn;
+  removexattr: SyncFn;
   listxattr: SyncFn;
   llistxattr: SyncFn;
 }
@@ -42,6 +43,7 @@ function at(): At {
     getdents64: lib.func("intptr_t getdents64(int fd, void *buf, size_t count)"),
     getxattr: lib.func("intptr_t getxattr(const char *path, const char *name, void *value, size_t size)"),
     setxattr: lib.func("int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)"),
+    removexattr: lib.func("int removexattr(const char *path, const char *name)"),
     listxattr: lib.func("intptr_t listxattr(const char *path, void *list, size_t size)"),
     llistxattr: lib.func("intptr_t llistxattr(const char *path, void *list, size_t size)"),
   };
@@ -237,4 +239,9 @@ export function getXattr(path: string, name: string): Buffer | null {
 /** Sets an extended attribute through a descriptor's magic link, created or replaced (flags 0). */
 export function setXattr(path: string, name: string, value: Buffer): void {
   if (at().setxattr(path, name, value, value.length, 0) < 0) throw failed("setxattr", () => `${path}, ${name}`);
+}
+
+/** Removes an extended attribute through a descriptor's magic link. */
+export function removeXattr(path: string, name: string): void {
+  if (at().removexattr(path, name) < 0) throw failed("removexattr", () => `${path}, ${name}`);
 }
