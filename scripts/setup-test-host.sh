@@ -7,7 +7,9 @@
 # - Debian 12's own Node.js 18 with the packages its externalized builtins live in, unpacked (not installed)
 #   under ~/.cache/pulumi-lxc/debian-nodejs-<version>: a test host has it as its node, and the agent must
 #   never run it (test/remote/faults.test.ts);
-# - the OS-image fixtures (scripts/setup-images.sh), built from Debian's packages once per machine.
+# - the OS-image fixtures (scripts/setup-images.sh), built from Debian's packages once per machine;
+# - root's subordinate ids, 100000-165535 in /etc/subuid and /etc/subgid: the unprivileged containers of
+#   the tests map container root there (as Proxmox does), and LXC's newuidmap lets root map only those.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/retry.sh
@@ -39,3 +41,6 @@ debian_node() {
 # retry (an archive that is down is waited out, as every fetch here is).
 debian_node || { retry apt-get update -qq && retry debian_node; }
 bash scripts/setup-images.sh >/dev/null
+for f in /etc/subuid /etc/subgid; do
+  grep -qx 'root:100000:65536' "$f" 2>/dev/null || echo 'root:100000:65536' >>"$f"
+done

@@ -17,6 +17,11 @@ export default async function globalSetup(): Promise<void> {
     if (!new RegExp(`\\s${fs}\\n`).test(filesystems)) problems.push(`the kernel lacks the ${fs} filesystem`);
   }
   if (!existsSync("/dev/loop-control")) problems.push("no /dev/loop-control: the kernel lacks loop devices");
+  // The unprivileged containers map container root to host 100000 through newuidmap, which allows root only these.
+  for (const f of ["/etc/subuid", "/etc/subgid"]) {
+    if (!(existsSync(f) && readFileSync(f, "utf8").split("\n").includes("root:100000:65536")))
+      problems.push(`${f} gives root no 100000-165535 (scripts/setup-test-host.sh adds root:100000:65536)`);
+  }
   if (problems.length) {
     throw new Error(`test prerequisites missing (install them with .ci/run's apt line; nothing is skipped):\n- ${problems.join("\n- ")}`);
   }

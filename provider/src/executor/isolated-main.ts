@@ -7,6 +7,7 @@ import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { makeContext } from "./context";
 import { copyMountedFiles, unpackMounted } from "./copy";
 import { unpackOciMounted } from "./unpack-oci";
+import { shiftMounted } from "./shift";
 import { ERROR_MARKER, IsolatedTask, PROGRESS_MARKER, RESULT_MARKER } from "./isolated";
 import { withMountedDevice } from "./mount";
 
@@ -27,6 +28,11 @@ async function main(task: IsolatedTask): Promise<void> {
     case "unpack-oci": {
       const ids = await unpackOciMounted(ctx, task);
       process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ ids })}\n`);
+      return;
+    }
+    case "shift": {
+      const shifted = await shiftMounted(ctx, task);
+      process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ shifted })}\n`);
       return;
     }
     case "grow-fs":

@@ -13,6 +13,7 @@ import { TreeCopyMethod } from "../model/results";
 import { Location, OpContext } from "../drivers/types";
 import type { CompressionName } from "../host/archive";
 import type { LxcTemplateVars } from "../model/lxc-meta";
+import type { Idmap } from "../model/idmap";
 
 export type IsolatedTask =
   | {
@@ -39,6 +40,14 @@ export type IsolatedTask =
       /** `layerBytes`: what umoci reads, the total of its progress. */
       image: { layout: string; layerBytes: number; user?: string; name?: string };
       neededBytes: number;
+    }
+  | {
+      kind: "shift";
+      containerDir: string;
+      dst: { store: Store; loc: Location; fstype: Fstype | null };
+      /** The id maps the tree is in, and goes to; null: the identity (a privileged container's). */
+      from: Idmap | null;
+      to: Idmap | null;
     }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }
   | { kind: "shrink-btrfs"; containerDir: string; device: string; size: number };
@@ -84,6 +93,8 @@ export interface IsolatedResult {
   ids?: { uid: number; gid: number };
   /** The sha256 of the tarball as it was unpacked. */
   digest?: string;
+  /** What a shift of owners did. */
+  shifted?: { inodes: number; changed: number; lost: number };
 }
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {

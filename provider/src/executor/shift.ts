@@ -1,0 +1,67 @@
+/**
+ * A shift of a store's owners from one id map to another, for an unprivileged container: every inode's
+ * owner and group, its ACLs' named ids and its capability's root moved by the maps (model/owner-rewrite.ts),
+ * its device nodes kept as they are (an unprivileged container binds the host's /dev over its own). Always in
+ * the isolated helper: the walk is synchronous, to come near `chown -R`'s own speed, so it blocks the
+ * process it runs in; and a block store is mounted for it there.
+ */
+import { DRIVERS, OpContext } from "../drivers";
+import { shiftTreeSync } from "../host/shift-tree";
+import { Idmap, idmapLabel } from "../model/idmap";
+import { RootfsError, Unsafe } from "../model/errors";
+import { ownerRewrite } from "../model/owner-rewrite";
+import { countOf, ProgressMeter } from "../model/progress";
+import { FilesEnd } from "./copy";
+import { IsolatedTask, runIsolated } from "./isolated";
+import { withMountedStore } from "./mount";
+
+export interface ShiftResult {
+  /** Inodes visited, each once. */
+  inodes: number;
+  /** Inodes whose owner, ACL or capability was written. */
+  changed: number;
+  /** Ids a map leaves out, now the overflow id (owners, groups, ACL entries, capabilities). */
+  lost: number;
+}
+
+/** Shifts the files of `end` (made, and not in use) from map `from` to map `to`; null is the identity. */
+export async function shiftStore(ctx: OpContext, end: FilesEnd, from: Idmap | null, to: Idmap | null): Promise<ShiftResult> {
+  const { shifted } = await runIsolated(ctx, {
+    kind: "shift",
+    containerDir: ctx.containerDir,
+    dst: { store: end.driver.store, loc: end.loc, fstype: end.fstype },
+    from,
+    to,
+  });
+  if (!shifted) throw new RootfsError("internal: the shift gave no counts");
+  return shifted;
+}
+
+/** The shift, inside the isolated helper: the store mounted for the call, the walk, the new owners flushed. */
+export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "shift" }>): Promise<ShiftResult> {
+  const driver = DRIVERS[task.dst.store];
+  return withMountedStore(ctx, driver, task.dst.loc, task.dst.fstype, false, async (root) => {
+    const rewrite = ownerRewrite(task.from, task.to);
+    // The walk blocks this process's timers: it calls back as it goes, and the meter says when a line is due.
+    const meter = new ProgressMeter(
+      `shifting owners to ${idmapLabel(task.to)}`,
+      Date.now(),
+      null,
+      false,
+      undefined,
+      undefined,
+      countOf("inodes"),
+    );
+    const counts = shiftTreeSync(root, { ...rewrite, keep: ["char", "block"] }, (inodes) => {
+      const line = meter.sample(Date.now(), inodes);
+      if (line) ctx.progress(line);
+    });
+    // A filesystem mounted inside the store (a nested btrfs subvolume) is not the store's to shift.
+    if (counts.otherFilesystems.length)
+      throw new Unsafe(
+        `${task.dst.loc.rootfsPath} holds other filesystems (${counts.otherFilesystems.slice(0, 5).join(", ")}), which a shift of its owners does not enter`,
+      );
+    await ctx.run(["sync", "-f", root]);
+    return { inodes: counts.inodes, changed: counts.changed, lost: rewrite.lost() };
+  });
+}
