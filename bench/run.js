@@ -100,6 +100,8 @@ function peerDestroy(lxc, name) {
 }
 
 function setup() {
+  // A run that died left its filesystems mounted: unmounted first, never removed through.
+  unmountScratch();
   fs.rmSync(WORK, { recursive: true, force: true });
   // The CLI keeps OCI copies in its image cache: the bench's own, gone with the rest of its work.
   process.env.LXC_ROOTFS_IMAGE_CACHE = path.join(WORK, "image-cache");
@@ -113,9 +115,16 @@ function setup() {
   sh(["mkfs.ext4", "-q", "-F", path.join(WORK, "images-ext4.img")]);
   sh(["mount", "-o", "loop", path.join(WORK, "images-ext4.img"), IMAGES]);
 }
+/** Unmounts the bench's own filesystems, if mounted; throws when one stays mounted (a store left attached in it). */
+function unmountScratch() {
+  for (const mp of [BTRFS, IMAGES]) {
+    if (spawnSync("mountpoint", ["-q", mp]).status !== 0) continue;
+    const r = spawnSync("umount", [mp]);
+    if (r.status !== 0) throw new Error(`umount ${mp} failed, so ${WORK} is left as it is: ${r.stderr}`);
+  }
+}
 function teardown() {
-  spawnSync("umount", [BTRFS]);
-  spawnSync("umount", [IMAGES]);
+  unmountScratch();
   fs.rmSync(WORK, { recursive: true, force: true });
 }
 

@@ -20,7 +20,7 @@ import { makeContext } from "../../provider/src/executor/context";
 import { shiftStore } from "../../provider/src/executor/shift";
 import { Idmap, idmapOf } from "../../provider/src/model/idmap";
 import { Fstype, Store } from "../../provider/src/model/requests";
-import { mountScratchBtrfs, must, sh, tempDir, withImageMounted } from "../helpers/env";
+import { mountScratchBtrfs, must, sh, tempDir, TEST_PREFIX, withImageMounted } from "../helpers/env";
 import { imageFixtures, treeManifest } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
 
@@ -32,8 +32,13 @@ let btrfs: { dir: string; release(): Promise<void> };
 
 beforeAll(async () => {
   lxcPath = await tempDir("shift");
-  // Container root (host 100000) must reach the rootfs: every directory above it searchable by anyone.
-  for (let d = lxcPath; d !== path.dirname(d); d = path.dirname(d)) await fs.chmod(d, (await fs.stat(d)).mode | 0o111);
+  // Container root (host 100000) must reach the rootfs: every directory above it searchable by anyone. The
+  // test's own are made so; one above them that is not is the machine's to fix, said here.
+  for (let d = lxcPath; d !== path.dirname(d); d = path.dirname(d)) {
+    const mode = (await fs.stat(d)).mode;
+    if (d === TEST_PREFIX || d.startsWith(`${TEST_PREFIX}/`)) await fs.chmod(d, mode | 0o111);
+    else if ((mode & 0o001) === 0) throw new Error(`${d} is not searchable by others: an unprivileged container cannot reach ${lxcPath}`);
+  }
   btrfs = await mountScratchBtrfs("shift-btrfs", "1G");
   bpath = path.join(btrfs.dir, "lxc");
   await fs.mkdir(bpath);
@@ -105,6 +110,29 @@ describe("a rootfs shifted into an unprivileged map and back", () => {
     expect(back).toMatchObject({ lost: 0, inodes });
     expect(await manifestOf()).toBe(image);
     await destroy({ container: name, lxcPath: where }, {});
+  });
+});
+
+describe("ids a map leaves out", () => {
+  it("go to the overflow id, their setuid and setgid bits off, and a capability whose root is lost goes", async () => {
+    const name = "lost";
+    await create({ container: name, lxcPath, backingStore: "dir", source: { url: f.busybox.tarball } }, {});
+    const root = path.join(lxcPath, name, "rootfs");
+    const setuid = path.join(root, "srv", "setuid-unmapped");
+    const capped = path.join(root, "srv", "cap-unmapped");
+    await fs.writeFile(setuid, "#!/bin/sh\n");
+    await fs.chown(setuid, 70000, 70000);
+    await fs.chmod(setuid, 0o6755);
+    await fs.writeFile(capped, "#!/bin/sh\n");
+    await must(["setcap", "-n", "800000", "cap_net_raw+ep", capped]);
+    const shifted = await shiftStore(makeContext(path.join(lxcPath, name), {}), endOf(lxcPath, name, "dir", null), null, PROXMOX);
+    // Container 70000 is outside the map: the file shows as nobody inside (host 165534), no longer setuid.
+    expect(await must(["stat", "-c", "%u:%g %a", setuid])).toBe("165534:165534 755\n");
+    // A capability for a namespace whose root host 800000 is, which neither map has: gone.
+    expect(await sh(["getfattr", "-n", "security.capability", "--absolute-names", capped])).toMatchObject({ code: 1 });
+    expect(await must(["stat", "-c", "%u:%g", capped])).toBe("100000:100000\n");
+    expect(shifted.lost).toBe(3);
+    await destroy({ container: name, lxcPath }, {});
   });
 });
 

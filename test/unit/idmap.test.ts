@@ -419,3 +419,15 @@ describe("the rewrite of each inode a shift makes", () => {
     expect(back.lost()).toBe(1);
   });
 });
+
+describe("a map with nowhere for a lost id", () => {
+  it("is refused when the shift is made: every host id mapped, container 65534 on host root", () => {
+    const all = (kind: "uid" | "gid") => [
+      { kind, containerId: 65534, hostId: 0, size: 1 },
+      { kind, containerId: 0, hostId: 1, size: 65534 },
+      { kind, containerId: 65535, hostId: 65535, size: 2 ** 32 - 1 - 65535 },
+    ];
+    const full = map(...all("uid"), ...all("gid"));
+    expect(() => idShift(null, full)).toThrow(/ids it does not map need somewhere to go/);
+  });
+});

@@ -105,23 +105,24 @@ describe("the manifest of a multi-platform image that a copy takes", () => {
   });
   const index = [
     m("win", "windows", "amd64"),
+    m("amd3", "linux", "amd64", "v3"),
     m("v7", "linux", "arm", "v7"),
     m("arm64", "linux", "arm64"),
     m("v8", "linux", "arm64", "v8"),
     m("amd", "linux", "amd64"),
-    m("amd3", "linux", "amd64", "v3"),
   ];
   it.each([
     ["amd64", "amd"],
     ["arm64", "v8"],
     ["s390x", undefined],
-  ])("on %s is %p", (arch, digest) => {
+  ])("on %s is %p: the variant wanted, exactly, before any listed first", (arch, digest) => {
     expect(platformManifest(index, arch)?.digest).toBe(digest);
   });
-  it("on arm64 without a v8 entry, the first arm64 of any variant", () => {
-    expect(platformManifest([m("v7", "linux", "arm", "v7"), m("a", "linux", "arm64"), m("b", "linux", "arm64")], "arm64")?.digest).toBe(
+  it("on arm64 without a v8 entry, the first without a variant, then the first of any", () => {
+    expect(platformManifest([m("v9", "linux", "arm64", "v9"), m("a", "linux", "arm64"), m("b", "linux", "arm64")], "arm64")?.digest).toBe(
       "a",
     );
+    expect(platformManifest([m("v9", "linux", "arm64", "v9"), m("v7", "linux", "arm", "v7")], "arm64")?.digest).toBe("v9");
   });
 });
 

@@ -4,6 +4,11 @@
  * its device nodes kept as they are (an unprivileged container binds the host's /dev over its own). Always in
  * the isolated helper: the walk is synchronous, to come near `chown -R`'s own speed, so it blocks the
  * process it runs in; and a block store is mounted for it there.
+ *
+ * A shift stopped midway (killed, out of space for an xattr) leaves a tree partly in each map, and the same
+ * shift run again would move the shifted part twice (its ids are outside `from`: lost). So a shift runs on
+ * a store nothing else has yet (a create's new store, removed if it fails), or under a journal that says
+ * which map each part is in.
  */
 import { DRIVERS, OpContext } from "../drivers";
 import { shiftTreeSync } from "../host/shift-tree";
@@ -14,6 +19,7 @@ import { countOf, ProgressMeter } from "../model/progress";
 import { FilesEnd } from "./copy";
 import { IsolatedTask, runIsolated } from "./isolated";
 import { withMountedStore } from "./mount";
+import { mountsUnder } from "../host/mounts";
 
 export interface ShiftResult {
   /** Inodes visited, each once. */
@@ -41,6 +47,11 @@ export async function shiftStore(ctx: OpContext, end: FilesEnd, from: Idmap | nu
 export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "shift" }>): Promise<ShiftResult> {
   const driver = DRIVERS[task.dst.store];
   return withMountedStore(ctx, driver, task.dst.loc, task.dst.fstype, false, async (root) => {
+    // A mount inside the store is not the store's to shift, and a walk that stopped there would leave a
+    // tree half in each map: refused before anything is written.
+    const inside = (await mountsUnder(root)).filter((mp) => mp !== root);
+    if (inside.length)
+      throw new Unsafe(`${task.dst.loc.rootfsPath} has mounts inside (${inside.slice(0, 5).join(", ")}): its owners are not shifted`);
     const rewrite = ownerRewrite(task.from, task.to);
     // The walk blocks this process's timers: it calls back as it goes, and the meter says when a line is due.
     const meter = new ProgressMeter(
@@ -56,7 +67,7 @@ export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, {
       const line = meter.sample(Date.now(), inodes);
       if (line) ctx.progress(line);
     });
-    // A filesystem mounted inside the store (a nested btrfs subvolume) is not the store's to shift.
+    // One mounted since the check above: the walk did not enter it.
     if (counts.otherFilesystems.length)
       throw new Unsafe(
         `${task.dst.loc.rootfsPath} holds other filesystems (${counts.otherFilesystems.slice(0, 5).join(", ")}), which a shift of its owners does not enter`,

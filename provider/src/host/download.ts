@@ -250,10 +250,10 @@ export async function fetchImage(run: Runner, url: string, hex: string, progress
 /** A download's temporary file older than this was left by a process killed mid-download: it goes. */
 const PART_LEFT_MS = 24 * 60 * 60 * 1000;
 
-/** The bytes a cache entry holds: a tarball's size, or the sum of an OCI layout's blobs. */
+/** The bytes a cache entry holds: a tarball's size, or the sum of an OCI layout's blobs; nothing through a symlink. */
 async function entryBytes(entry: string): Promise<number> {
   const st = await fs.lstat(entry);
-  if (st.isFile()) return st.size;
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
   const blobs = path.join(entry, "blobs", "sha256");
   const sizes = await Promise.all((await fs.readdir(blobs).catch(() => [])).map(async (b) => (await fs.lstat(path.join(blobs, b))).size));
   return sizes.reduce((a, b) => a + b, 0);

@@ -203,6 +203,7 @@ export async function fetchOci(
     // Another create may have cached the same image meanwhile: its layout is as good as this one.
     await fs.rename(part, layout).catch(async (e: NodeJS.ErrnoException) => {
       if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
+      await fs.rm(part, { recursive: true, force: true });
     });
     await evictImages(layout);
     return { ...copied, layout, layers: copied.layers.map((l) => ({ ...l, file: path.join(layout, path.relative(part, l.file)) })) };

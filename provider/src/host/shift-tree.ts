@@ -24,6 +24,7 @@
  */
 import { chmodSync, closeSync, constants as fsc } from "fs";
 import { SyscallError, Unsafe } from "../model/errors";
+import { ACL_XATTRS, CAPABILITY_XATTR } from "../model/xattr-ids";
 import {
   AT_FDCWD,
   AT_NO_AUTOMOUNT,
@@ -63,6 +64,8 @@ export interface InodeShift {
   /** The new on-disk owner for an old one. */
   uid(hostId: number): number;
   gid(hostId: number): number;
+  /** Whether an old id goes to the overflow id (a map leaves it out): its setuid or setgid bit then stays off. */
+  isLost?(kind: "uid" | "gid", hostId: number): boolean;
   /** A rewrite of `system.posix_acl_access` / `system.posix_acl_default`; without it ACLs stay as they are. */
   acl?(value: Buffer): Buffer;
   /**
@@ -107,9 +110,8 @@ export const PROGRESS_EVERY_MS = 500;
 /** How many inodes between two looks at the clock: a cold inode costs a disk read, a warm one a microsecond. */
 const CLOCK_EVERY = 64;
 
-const ACL_ACCESS = "system.posix_acl_access";
-const ACL_DEFAULT = "system.posix_acl_default";
-const CAPABILITY = "security.capability";
+const [ACL_ACCESS, ACL_DEFAULT] = ACL_XATTRS;
+const CAPABILITY = CAPABILITY_XATTR;
 
 const DIR_FLAGS = fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW | O_CLOEXEC;
 const PIN_FLAGS = O_PATH | fsc.O_NOFOLLOW | O_CLOEXEC;
@@ -155,7 +157,7 @@ class Walk {
   private readonly st = new Statx();
   private readonly pin = new Statx();
   private readonly top = new Statx();
-  private readonly seen = new Set<bigint>();
+  private readonly seen = new Set<string>();
   private readonly keep: Set<number>;
   private readonly buffers: Array<{ buf: Buffer; u16: Uint16Array }> = [];
   /** The entry's name with its NUL (a name is at most 255 bytes), as every call takes it. */
@@ -178,7 +180,7 @@ class Walk {
 
   private changedUnder(rel: string, what: string): Unsafe {
     return new Unsafe(
-      `${this.root}/${rel} ${what} while the owners of ${this.root} were shifted: stopped; nothing outside it was touched. Run the shift again.`,
+      `${this.root}/${rel} ${what} while the owners of ${this.root} were shifted: stopped; nothing outside it was touched.`,
     );
   }
 
@@ -282,12 +284,13 @@ class Walk {
       return { fd, rel };
     }
     if (st.nlink > 1) {
-      const ino = st.ino;
-      if (this.seen.has(ino)) {
+      // By device and inode: a nested subvolume of the same mount is another device with its own numbers.
+      const key = `${st.devMajor}:${st.devMinor}:${st.ino}`;
+      if (this.seen.has(key)) {
         this.counts.hardLinks++;
         return null;
       }
-      this.seen.add(ino);
+      this.seen.add(key);
     }
     this.count();
     if (this.keep.has(type)) {
@@ -387,11 +390,13 @@ class Walk {
       chownAt(fd, null, ids.uid, ids.gid, 0);
       changed = true;
       // Not on directories, and setgid only with group execute: chmod only when the chown did clear a bit.
+      // A bit whose id went to the overflow id stays off: it would run as, or share, an id nobody chose.
       if ((mode & CLEARED_BY_CHOWN) !== 0) {
+        const wanted = mode & ~(this.t.isLost?.("uid", st.uid) ? 0o4000 : 0) & ~(this.t.isLost?.("gid", st.gid) ? 0o2000 : 0);
         statxAt(fd, null, 0, this.pin);
-        if ((this.pin.mode & 0o7777) !== mode) {
-          chmodSync(self, mode);
-          this.counts.modesRestored++;
+        if ((this.pin.mode & 0o7777) !== wanted) {
+          chmodSync(self, wanted);
+          if (wanted === mode) this.counts.modesRestored++;
         }
       }
     }

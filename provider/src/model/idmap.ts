@@ -227,6 +227,14 @@ function overflowHostId(to: Idmap | null, kind: IdKind): number {
   let candidate = MAX_ID;
   for (const r of [...(to?.[kind] ?? [])].sort((a, b) => b.hostId - a.hostId))
     if (candidate >= r.hostId && candidate < r.hostId + r.size) candidate = r.hostId - 1;
+  // A map of every host id, container 65534 on host root: no id is left where a lost one could go (-1 would
+  // be chown's "unchanged").
+  if (candidate < 0)
+    throw new InvalidInput(
+      "idmap",
+      idmapLines(to),
+      `a map that leaves some host ${kind} unmapped, or maps container ${OVERFLOW_ID} elsewhere than host root: ids it does not map need somewhere to go`,
+    );
   return candidate;
 }
 

@@ -133,12 +133,18 @@ export interface OciPlatform {
 
 /**
  * The manifest of an index that a copy to this host takes, chosen as skopeo's library (containers/image)
- * chooses it, so the preview names the digest the create records: the first for linux and `arch` in the
- * index's order, any variant, except that on arm64 one of variant v8 comes before the rest.
+ * chooses it, so the preview names the digest the create records: for linux and `arch`, in the index's
+ * order, the first of each variant it wants in turn (arm64: v8, then none; others: none), as its recent
+ * versions match them exactly; then, as older ones (Debian 12's) match any variant, the first of any. The
+ * create records what the copy took, and a pinned sha256 refuses anything else.
  */
 export function platformManifest<D extends { platform?: OciPlatform }>(manifests: D[], arch: string): D | undefined {
   const ours = manifests.filter((m) => m.platform?.os === "linux" && m.platform.architecture === arch);
-  return (arch === "arm64" ? ours.find((m) => m.platform?.variant === "v8") : undefined) ?? ours[0];
+  for (const variant of arch === "arm64" ? ["v8", ""] : [""]) {
+    const exact = ours.find((m) => (m.platform?.variant ?? "") === variant);
+    if (exact) return exact;
+  }
+  return ours[0];
 }
 
 /** The lines of the ids the image's user resolved to. */

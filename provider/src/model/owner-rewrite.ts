@@ -4,7 +4,7 @@
  * maps (model/idmap.ts, model/xattr-ids.ts), and the ids lost to the overflow id counted as they go, for the
  * preview and the result to say how many.
  */
-import { Idmap, idShift } from "./idmap";
+import { IdKind, Idmap, idShift } from "./idmap";
 import { shiftAcl, shiftCapability } from "./xattr-ids";
 
 export interface OwnerRewrite {
@@ -13,6 +13,8 @@ export interface OwnerRewrite {
   acl(value: Buffer): Buffer;
   /** null: the capability is lost, and the walker removes it. */
   capability(value: Buffer): Buffer | null;
+  /** Whether an old id goes to the overflow id, uncounted: the walker keeps its setuid or setgid bit off. */
+  isLost(kind: IdKind, hostId: number): boolean;
   /** Ids lost so far: owners, groups, ACL entries and capabilities whose id a map leaves out. */
   lost(): number;
 }
@@ -29,6 +31,7 @@ export function ownerRewrite(from: Idmap | null, to: Idmap | null): OwnerRewrite
     gid: (id) => counted(shift.gid(id)).id,
     acl: (value) => counted(shiftAcl(value, shift)).value,
     capability: (value) => counted(shiftCapability(value, from, to)).value,
+    isLost: (kind, id) => shift[kind](id).lost,
     lost: () => lost,
   };
 }

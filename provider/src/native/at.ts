@@ -130,14 +130,15 @@ export class Statx {
     return a[STX_INO] === b[STX_INO] && a[STX_INO + 1] === b[STX_INO + 1] && this.sameDevice(o) && ((this.mode ^ o.mode) & 0o170000) === 0;
   }
   /**
-   * Reached through the same mount of the same filesystem as `o`. The mount id (Linux 5.8+, compared where
-   * the kernel gave both) tells a bind mount of the same filesystem, which the device number cannot.
+   * Reached through the same mount as `o`. The mount id (Linux 5.8+, compared where the kernel gave both)
+   * tells a bind mount of the same filesystem, which the device number cannot, and keeps a nested btrfs
+   * subvolume (its own device number, the same mount) inside; without it, the device number decides.
    */
   sameMount(o: Statx): boolean {
     const a = this.u32;
     const b = o.u32;
-    if (!this.sameDevice(o)) return false;
-    return (a[STX_MASK] & b[STX_MASK] & STATX_MNT_ID) === 0 || (a[STX_MNT_ID] === b[STX_MNT_ID] && a[STX_MNT_ID + 1] === b[STX_MNT_ID + 1]);
+    if ((a[STX_MASK] & b[STX_MASK] & STATX_MNT_ID) === 0) return this.sameDevice(o);
+    return a[STX_MNT_ID] === b[STX_MNT_ID] && a[STX_MNT_ID + 1] === b[STX_MNT_ID + 1];
   }
   private sameDevice(o: Statx): boolean {
     return this.u32[STX_DEV] === o.u32[STX_DEV] && this.u32[STX_DEV + 1] === o.u32[STX_DEV + 1];
