@@ -1,13 +1,15 @@
 /**
  * The container config read as LXC reads it (issue 23, items 4, 8 and 10), through the real CLI and
  * against the real LXC: `lxc.rootfs.managed` in every spelling means to us what `lxc-info` says it means
- * to LXC; destroy leaves no config LXC would start on the host's `/`; a `--rootfs-path` hint never names a
+ * to LXC, and so does `lxc.idmap`; destroy leaves no config LXC would start on the host's `/`; a `--rootfs-path` hint never names a
  * snapshot's storage or a volume that is not the container's own.
  */
 import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, sh, tempDir, treeDigest } from "../helpers/env";
 import { expectNoLeaks } from "../helpers/leaks";
+import { configuredIdmap, readContainerConfig } from "../../provider/src/host/lxc-config";
+import { idmapLines } from "../../provider/src/model/idmap";
 
 let lxcPath: string;
 let seed: string;
@@ -239,5 +241,65 @@ describe("a --rootfs-path hint names only this container's own store", () => {
     }
     expect(await fs.readFile(calls, "utf8")).toBe("zfs list -H -o name rpool/lxc/empty\nlvs --noheadings -o lv_name vg0/empty\n");
     await fs.rm(bin, { recursive: true });
+  });
+});
+
+describe("lxc.idmap means to the rootfs what it means to LXC", () => {
+  // Each case: the config's idmap lines, files to include (name → text); LXC's own reading is the answer.
+  const cases: Array<[string, string, Record<string, string>]> = [
+    ["none: privileged", "", {}],
+    ["Proxmox's", "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n", {}],
+    ["hex, octal, +, tabs and quotes", 'lxc.idmap = u 0 0x186a0 0200000\nlxc.idmap\t=\t"g  0 100000 +65536"\n', {}],
+    [
+      "passthrough of 1000",
+      "lxc.idmap = u 0 100000 1000\nlxc.idmap = u 1000 1000 1\nlxc.idmap = u 1001 101001 64535\nlxc.idmap = g 0 100000 65536\n",
+      {},
+    ],
+    [
+      "an empty one in an include clears those before it",
+      "lxc.idmap = u 0 100000 65536\nlxc.include = INC/map.conf\nlxc.idmap = g 0 200000 1000\n",
+      { "map.conf": "lxc.idmap =\nlxc.idmap = u 0 200000 1000\n" },
+    ],
+    ["b, which LXC has not", "lxc.idmap = b 0 100000 65536\n", {}],
+    ["a missing size", "lxc.idmap = u 0 100000\n", {}],
+    ["a negative id", "lxc.idmap = u -1 100000 65536\n", {}],
+  ];
+  it.each(cases)("%s", async (label, lines, include) => {
+    const name = `idmap-${cases.findIndex((c) => c[0] === label)}`;
+    const inc = path.join(lxcPath, `${name}-inc`);
+    await fs.mkdir(inc, { recursive: true });
+    for (const [file, text] of Object.entries(include)) await fs.writeFile(path.join(inc, file), text);
+    await fs.mkdir(containerDir(name), { recursive: true });
+    await fs.writeFile(path.join(containerDir(name), "config"), `lxc.uts.name = ${name}\n${lines.replaceAll("INC", inc)}`);
+    const r = await sh(["lxc-info", "-P", lxcPath, "-n", name, "-c", "lxc.idmap"]);
+    const lxc =
+      r.code !== 0
+        ? "refused"
+        : r.stdout
+            .replace(/^lxc\.idmap =\s?/, "")
+            .split("\n")
+            .filter(Boolean)
+            .sort();
+    const ours = await readContainerConfig(containerDir(name))
+      .then((config) => idmapLines(configuredIdmap(config)).sort())
+      .catch((e: Error) => (/^refusing to use .*config: lxc\.idmap: invalid value/.test(e.message) ? "refused" : e.message));
+    expect(ours).toEqual(lxc);
+    await fs.rm(containerDir(name), { recursive: true });
+    await fs.rm(inc, { recursive: true });
+  });
+
+  it("a map LXC loads but the kernel will not take (ranges that overlap) is refused, naming the file", async () => {
+    await fs.mkdir(containerDir("overlap"), { recursive: true });
+    await fs.writeFile(
+      path.join(containerDir("overlap"), "config"),
+      "lxc.idmap = u 0 100000 65536\nlxc.idmap = u 1000 1000 1\nlxc.idmap = g 0 100000 65536\n",
+    );
+    expect((await sh(["lxc-info", "-P", lxcPath, "-n", "overlap", "-c", "lxc.idmap"])).code).toBe(0);
+    await expect(readContainerConfig(containerDir("overlap")).then(configuredIdmap)).rejects.toThrow(
+      new RegExp(
+        `^refusing to use ${containerDir("overlap")}/config: lxc\\.idmap: invalid value "u 1000 1000 1": .*shares container ids 1000 to 1000 with "u 0 100000 65536"`,
+      ),
+    );
+    await fs.rm(containerDir("overlap"), { recursive: true });
   });
 });

@@ -4,7 +4,8 @@
  * LXC reads it (lxc-confile.ts), includes and all.
  */
 import path from "path";
-import { Unsafe } from "../model/errors";
+import { InvalidInput, Unsafe } from "../model/errors";
+import { Idmap, idmapFromLxcConfig } from "../model/idmap";
 import { configLines, entriesOf, lastEntry, LxcConfig, lxcBool, parseConfigLine, readLxcConfig, textEntries } from "./lxc-confile";
 import { readSmallFile, removeFile, writeFileAtomically } from "./paths";
 
@@ -68,6 +69,20 @@ export function isManaged(config: LxcConfig | null): boolean {
     managed = value;
   }
   return managed;
+}
+
+/**
+ * The id map the config gives the container: its `lxc.idmap` lines as liblxc reads them (includes too, an
+ * empty one clearing those before it); null when there are none, a privileged container. A line LXC would
+ * not load makes LXC refuse the whole config: refused here too, naming the file.
+ */
+export function configuredIdmap(config: LxcConfig | null): Idmap | null {
+  try {
+    return idmapFromLxcConfig(entriesOf(config, "lxc.idmap").map((e) => e.value));
+  } catch (e) {
+    if (!(e instanceof InvalidInput)) throw e;
+    throw new Unsafe(`refusing to use ${config!.file}: ${e.message}; nothing was changed`);
+  }
 }
 
 /** Whether a line of the config file is one this tool writes: our comments, or an `lxc.rootfs.path` line. */
