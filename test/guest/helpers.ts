@@ -7,6 +7,11 @@ import path from "path";
 import { makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
 import { ociLayoutOfTree } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
+import { DRIVERS } from "../../provider/src/drivers";
+import { makeContext } from "../../provider/src/executor/context";
+import { shiftStore } from "../../provider/src/executor/shift";
+import { Idmap, idmapOf } from "../../provider/src/model/idmap";
+import { Fstype, RootfsSpec } from "../../provider/src/model/requests";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
 export const DISKS = {
@@ -165,4 +170,35 @@ export async function seedTarball(lxcPath: string): Promise<{ tarball: string; s
   const seed = path.join(lxcPath, "seed", "rootfs");
   await must(["tar", "--create", "--gzip", "--file", tarball, "--numeric-owner", "--acls", "--xattrs", "--sparse", "-C", seed, "."]);
   return { tarball, sha256: (await must(["sha256sum", tarball])).split(" ")[0] };
+}
+
+/** Proxmox's `unprivileged: 1` map: container 0 on host 100000. */
+export const PROXMOX = idmapOf([{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }]);
+
+/** Shifts the owners of a container's store as an `idmap` change will: the executor's shift, in its mount helper. */
+export async function shiftRootfs(
+  lxcPath: string,
+  name: string,
+  spec: Pick<RootfsSpec, "backingStore" | "vgName" | "zfsRoot">,
+  fstype: Fstype | null,
+  from: Idmap | null,
+  to: Idmap | null,
+): Promise<void> {
+  const driver = DRIVERS[spec.backingStore];
+  const dir = path.join(lxcPath, name);
+  await shiftStore(makeContext(dir, {}), { driver, loc: driver.locate({ container: name, lxcPath, ...spec }, dir), fstype }, from, to);
+}
+
+/** Each path's owner, group and mode below `root` (lost+found left out): what a shift moves and a move keeps. */
+export function ownersOf(root: string): Promise<string> {
+  return must(["sh", "-c", `find "$0" -xdev -path "$0/lost+found" -prune -o -printf '%P %U:%G %m\\n' | sort`, root]);
+}
+
+/** `ownersOf`'s lines with every owner and group moved by 100000, as PROXMOX's shift moves them. */
+export const ownersShifted = (owners: string) =>
+  owners.replace(/ (\d+):(\d+) /g, (_, u: string, g: string) => ` ${Number(u) + 100000}:${Number(g) + 100000} `);
+
+/** A dataset's files as `fn` reads them, mounted as LXC mounts it (zfsutil). */
+export function withDatasetMounted<T>(dataset: string, scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
+  return withMounted(["-t", "zfs", "-o", "zfsutil", dataset], scratchParent, fn);
 }

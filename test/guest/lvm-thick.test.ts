@@ -7,7 +7,20 @@ import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { DISKS, lvsOf, noContainerDir, seedOciLayout, seedTarball, volumeGroup, volumeSuite, withDeviceMounted } from "./helpers";
+import {
+  DISKS,
+  lvsOf,
+  noContainerDir,
+  ownersOf,
+  ownersShifted,
+  PROXMOX,
+  seedOciLayout,
+  seedTarball,
+  shiftRootfs,
+  volumeGroup,
+  volumeSuite,
+  withDeviceMounted,
+} from "./helpers";
 
 const M = 2 ** 20;
 const VG = "thick";
@@ -112,6 +125,19 @@ describe("thick LVM", () => {
     expect(await digestOf(`/dev/${VG}/oci`)).toBe(seedDigest);
     await cliOk(["destroy", ...base("oci")]);
     await fs.rm(layout, { recursive: true });
+  });
+
+  it("an unprivileged rootfs: shifted by 100000 on an LV, its owners kept through a move to dir and back", async () => {
+    await cliOk(["create", ...base("shifted"), ...lvm(), "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
+    await shiftRootfs(lxcPath, "shifted", { backingStore: "lvm", vgName: VG }, "ext4", null, PROXMOX);
+    const expected = ownersShifted(await ownersOf(path.join(lxcPath, "seed", "rootfs")));
+    expect(expected).toContain(" 101234:105678 ");
+    expect(await withDeviceMounted(`/dev/${VG}/shifted`, lxcPath, ownersOf)).toBe(expected);
+    await cliOk(["update", ...base("shifted"), "--backing-store", "dir"]);
+    expect(await ownersOf(path.join(lxcPath, "shifted", "rootfs"))).toBe(expected);
+    await cliOk(["update", ...base("shifted"), ...lvm(), "--size", "128M"]);
+    expect(await withDeviceMounted(`/dev/${VG}/shifted`, lxcPath, ownersOf)).toBe(expected);
+    await cliOk(["destroy", ...base("shifted")]);
   });
 
   it("reports the LV as lvs does", async () => {

@@ -7,7 +7,21 @@ import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { datasetsUnder, DISKS, noContainerDir, seedOciLayout, seedTarball, volumeSuite, zfsDigest, zfsPool } from "./helpers";
+import {
+  datasetsUnder,
+  DISKS,
+  noContainerDir,
+  ownersOf,
+  ownersShifted,
+  PROXMOX,
+  seedOciLayout,
+  seedTarball,
+  shiftRootfs,
+  volumeSuite,
+  withDatasetMounted,
+  zfsDigest,
+  zfsPool,
+} from "./helpers";
 
 const M = 2 ** 20;
 const POOL = "tank";
@@ -34,6 +48,19 @@ const suite = volumeSuite(
 beforeAll(() => ({ lxcPath, seedDigest } = suite));
 
 describe("zfs", () => {
+  it("an unprivileged rootfs: shifted by 100000 in a dataset, its owners kept through a move to dir and back", async () => {
+    await cliOk(["create", ...base("shifted"), ...zfs, "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
+    await shiftRootfs(lxcPath, "shifted", { backingStore: "zfs", zfsRoot: ROOT }, null, null, PROXMOX);
+    const expected = ownersShifted(await ownersOf(path.join(lxcPath, "seed", "rootfs")));
+    expect(expected).toContain(" 101234:105678 ");
+    expect(await withDatasetMounted(`${ROOT}/shifted`, lxcPath, ownersOf)).toBe(expected);
+    await cliOk(["update", ...base("shifted"), "--backing-store", "dir"]);
+    expect(await ownersOf(path.join(lxcPath, "shifted", "rootfs"))).toBe(expected);
+    await cliOk(["update", ...base("shifted"), ...zfs, "--size", "128M"]);
+    expect(await withDatasetMounted(`${ROOT}/shifted`, lxcPath, ownersOf)).toBe(expected);
+    await cliOk(["destroy", ...base("shifted")]);
+  });
+
   it("creates a dataset under zfsRoot whose refquota is the size, filled from a dir rootfs", async () => {
     const out = await cliOk(["create", ...base("web"), ...zfs, "--size", "256M", "--from", `dir:${lxcPath}/seed/rootfs`]);
     expect(out).toMatchObject({ backingStore: "zfs", rootfsPath: `zfs:${ROOT}/web`, sizeBytes: 256 * M });
