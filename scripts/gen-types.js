@@ -57,6 +57,8 @@ function tsType(spec, used) {
     return t.name;
   }
   if (spec.oneOf) return spec.oneOf.map((s) => tsType(s, used)).join(" | ");
+  // As the Node.js SDK spells an array input: each element an input too.
+  if (spec.type === "array") return `pulumi.Input<${tsType(spec.items, used)}>[]`;
   const plain = { string: "string", integer: "number", number: "number", boolean: "boolean" }[spec.type];
   if (!plain) throw new Error(`gen-types: no TypeScript for ${JSON.stringify(spec)}`);
   return plain;

@@ -72,6 +72,10 @@ export class Rootfs extends pulumi.CustomResource {
      */
     declare public readonly fstype: pulumi.Output<enums.Fstype | undefined>;
     /**
+     * The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+     */
+    declare public readonly idmap: pulumi.Output<outputs.IdmapEntry[] | undefined>;
+    /**
      * The lvName input.
      */
     declare public readonly lvName: pulumi.Output<string | undefined>;
@@ -143,6 +147,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["container"] = args?.container;
             resourceInputs["from"] = args?.from;
             resourceInputs["fstype"] = args?.fstype;
+            resourceInputs["idmap"] = args?.idmap;
             resourceInputs["lvName"] = args?.lvName;
             resourceInputs["lxcPath"] = (args?.lxcPath) ?? "/var/lib/lxc";
             resourceInputs["size"] = args?.size;
@@ -164,6 +169,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["container"] = undefined /*out*/;
             resourceInputs["from"] = undefined /*out*/;
             resourceInputs["fstype"] = undefined /*out*/;
+            resourceInputs["idmap"] = undefined /*out*/;
             resourceInputs["lvName"] = undefined /*out*/;
             resourceInputs["lxcPath"] = undefined /*out*/;
             resourceInputs["managed"] = undefined /*out*/;
@@ -209,6 +215,10 @@ export interface RootfsArgs {
      * The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
      */
     fstype?: pulumi.Input<enums.Fstype | undefined>;
+    /**
+     * The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+     */
+    idmap?: pulumi.Input<pulumi.Input<inputs.IdmapEntryArgs>[] | undefined>;
     /**
      * LVM only: the logical volume's name. Default: the container's name.
      */

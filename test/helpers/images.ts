@@ -98,3 +98,26 @@ export async function ociLayoutOfTree(tree: string, layer: string, layout: strin
   await must(["umoci", "raw", "add-layer", "--image", `${layout}:latest`, layer]);
   return `oci:${layout}:latest`;
 }
+
+/**
+ * The manifest of the image shifted by 100000, written out here rather than by the code under test: each
+ * owner, group and named ACL id plus 100000, device nodes as they were, and ping's v2 capability as the v3
+ * one whose root is host 100000 (`setcap -n 100000 cap_net_raw+ep` writes those bytes).
+ */
+export function shiftedManifest(manifest: string): string {
+  const plus = (n: string) => String(Number(n) + 100000);
+  return manifest
+    .split("\n")
+    .map((line) => {
+      const [p, type] = line.split(" ");
+      if (!p || type === "c" || type === "b") return line;
+      return line
+        .replace(/ (\d+):(\d+) /, (_, u: string, g: string) => ` ${plus(u)}:${plus(g)} `)
+        .replace(/\b(user|group):(\d+):/g, (_, tag: string, id: string) => `${tag}:${plus(id)}:`)
+        .replace(
+          "security.capability=0x0100000200200000000000000000000000000000",
+          "security.capability=0x0100000300200000000000000000000000000000a0860100",
+        );
+    })
+    .join("\n");
+}

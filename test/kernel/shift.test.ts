@@ -3,8 +3,9 @@
  * executor's shiftStore (what `idmap` drives). The busybox image on dir, loop and btrfs: shifted by 100000,
  * its tree is the image's manifest with every id moved (owners, ACL entries, the capability's root; device
  * nodes kept, setuid kept); shifted back, the image's manifest exactly; moved dir→loop→btrfs→dir, grown
- * and snapshotted, every id kept. The Debian image on loop, shifted,
- * boots unprivileged with lxc-start to systemd, root inside, su setuid and ping's capability working.
+ * and snapshotted, every id kept. The Debian image on loop, made by a create that takes the config's
+ * lxc.idmap lines, boots unprivileged with lxc-start to systemd, root inside, su setuid and ping's
+ * capability working.
  */
 import { promises as fs } from "fs";
 import path from "path";
@@ -21,7 +22,7 @@ import { shiftStore } from "../../provider/src/executor/shift";
 import { Idmap, idmapOf } from "../../provider/src/model/idmap";
 import { Fstype, Store } from "../../provider/src/model/requests";
 import { mountScratchBtrfs, must, sh, tempDir, TEST_PREFIX, withImageMounted } from "../helpers/env";
-import { imageFixtures, treeManifest } from "../helpers/images";
+import { imageFixtures, shiftedManifest, treeManifest } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
 
 const f = imageFixtures();
@@ -59,29 +60,6 @@ afterAll(async () => {
 function endOf(where: string, name: string, store: Store, fstype: Fstype | null) {
   const driver = DRIVERS[store];
   return { driver, loc: driver.locate({ container: name, lxcPath: where, backingStore: store }, path.join(where, name)), fstype };
-}
-
-/**
- * The manifest of the image shifted by 100000, written out here rather than by the code under test: each
- * owner, group and named ACL id plus 100000, device nodes as they were, and ping's v2 capability as the v3
- * one whose root is host 100000 (`setcap -n 100000 cap_net_raw+ep` writes those bytes).
- */
-function shiftedManifest(manifest: string): string {
-  const plus = (n: string) => String(Number(n) + 100000);
-  return manifest
-    .split("\n")
-    .map((line) => {
-      const [p, type] = line.split(" ");
-      if (!p || type === "c" || type === "b") return line;
-      return line
-        .replace(/ (\d+):(\d+) /, (_, u: string, g: string) => ` ${plus(u)}:${plus(g)} `)
-        .replace(/\b(user|group):(\d+):/g, (_, tag: string, id: string) => `${tag}:${plus(id)}:`)
-        .replace(
-          "security.capability=0x0100000200200000000000000000000000000000",
-          "security.capability=0x0100000300200000000000000000000000000000a0860100",
-        );
-    })
-    .join("\n");
 }
 
 describe("a rootfs shifted into an unprivileged map and back", () => {
@@ -168,7 +146,7 @@ describe("a shifted rootfs", () => {
 });
 
 describe("an unprivileged container", () => {
-  it("boots the shifted Debian image on loop with lxc-start: root inside, su setuid, ping's capability, systemd up", async () => {
+  it("boots the Debian image on loop, made for it by a create that took the config's lxc.idmap: root inside, su setuid, ping's capability, systemd up", async () => {
     await fs.mkdir(path.join(lxcPath, "deb"));
     await fs.writeFile(
       path.join(lxcPath, "deb", "config"),
@@ -184,13 +162,15 @@ describe("an unprivileged container", () => {
         "",
       ].join("\n"),
     );
-    await create(
+    // The create takes the config's lxc.idmap lines: the image's owners shifted by 100000 before the swap.
+    const made = await create(
       { container: "deb", lxcPath, backingStore: "loop", size: 512 * 2 ** 20, fstype: "ext4", source: { url: f.debian.xz } },
       {},
     );
-    const shifted = await shiftStore(makeContext(path.join(lxcPath, "deb"), {}), endOf(lxcPath, "deb", "loop", "ext4"), null, PROXMOX);
-    expect(shifted).toMatchObject({ lost: 0 });
-    expect(shifted.inodes).toBeGreaterThan(5000);
+    expect(made.idmap).toEqual([
+      { kind: "uid", containerId: 0, hostId: 100000, size: 65536 },
+      { kind: "gid", containerId: 0, hostId: 100000, size: 65536 },
+    ]);
     const inside = (...argv: string[]) => must(["timeout", "120", "lxc-attach", "-P", lxcPath, "-n", "deb", "--", ...argv]);
     const log = path.join(lxcPath, "deb-start.log");
     const started = await sh(["lxc-start", "-P", lxcPath, "-n", "deb", "-d", "--logfile", log, "--logpriority", "INFO"]);

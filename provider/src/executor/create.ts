@@ -1,13 +1,16 @@
 /** Create: a new store, empty or filled from `from`, swapped in as the container's rootfs. */
 import { promises as fs } from "fs";
-import { AlreadyExists } from "../model/errors";
+import { AlreadyExists, RootfsError } from "../model/errors";
+import { Idmap, idmapEntriesOf, idmapLabel, idmapOf } from "../model/idmap";
 import { RootfsSpec, containerDirOf } from "../model/requests";
 import { CreatePlan, FillPlan, ImageShape } from "../model/plans";
 import { CreateResult } from "../model/results";
 import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
 import { bytesWritten, describeCreate, inWholeSectors, planFill, planUnpack } from "../planner/plan";
-import { resolveTarget } from "../planner/target";
+import { NO_SHIFT_LAYERED, resolveTarget } from "../planner/target";
+import { configuredIdmap, readContainerConfig } from "../host/lxc-config";
+import { shiftStore } from "./shift";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Filled, Source } from "./fill";
 import { assertSpace } from "./guards";
@@ -43,6 +46,22 @@ interface Prepared {
   newFinal: Location;
   fill: FillPlan;
   plan: CreatePlan;
+  /** The map the new store's owners are shifted into; null: none (a privileged container). */
+  idmap: Idmap | null;
+}
+
+/**
+ * The map a create shifts into: the idmap input, else the container config's lxc.idmap lines. A layered
+ * store takes none (the input is refused at validation; the config's is refused here, with the reason).
+ */
+async function idmapFor(ctx: OpContext, spec: RootfsSpec, driver: Driver): Promise<Idmap | null> {
+  if (spec.idmap !== undefined) return idmapOf(spec.idmap);
+  const configured = configuredIdmap(await readContainerConfig(ctx.containerDir));
+  if (configured && driver.caps.needsLower)
+    throw new RootfsError(
+      `the container's config maps its ids (lxc.idmap), and ${spec.backingStore} takes no shift: ${NO_SHIFT_LAYERED}. Nothing was changed.`,
+    );
+  return configured;
 }
 
 /**
@@ -65,9 +84,11 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }
   const fill = image ? planUnpack(image, target) : planFill(sourceShape, target);
   await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes: bytesWritten(fill) });
   const layered = driver.lowerOf !== undefined;
-  const summary = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
+  const idmap = await idmapFor(ctx, spec, driver);
+  const made = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
+  const summary = idmap ? `${made}; its owners then shifted into ${idmapLabel(idmap)}` : made;
   const bytesToMove = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
-  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove, summary } };
+  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove, summary }, idmap };
 }
 
 /**
@@ -111,16 +132,19 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       opts,
       async (ctx) => {
         await recoverInterrupted(ctx, requestedNames(ctx, spec, spec));
-        const { driver, newFinal, fill } = await prepareCreate(ctx, spec, filling);
+        const { driver, newFinal, fill, idmap } = await prepareCreate(ctx, spec, filling);
         let filled: Filled = { method: "none" };
         await buildAndSwap(ctx, {
           newDriver: driver,
           newFinal,
           build: async (built) => {
             filled = await buildStore(ctx, driver, built, fill, filling);
+            // On the new store, before the swap: a shift stopped midway goes with it.
+            if (idmap) await shiftStore(ctx, { driver, loc: built, fstype: fill.target.fstype ?? null }, "owner", idmap);
           },
         });
-        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled };
+        const shifted = idmap ? { idmap: spec.idmap ?? idmapEntriesOf(idmap) } : {};
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, ...shifted };
       },
       { createDir: true },
     );

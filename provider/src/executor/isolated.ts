@@ -45,8 +45,8 @@ export type IsolatedTask =
       kind: "shift";
       containerDir: string;
       dst: { store: Store; loc: Location; fstype: Fstype | null };
-      /** The id maps the tree is in, and goes to; null: the identity (a privileged container's). */
-      from: Idmap | null;
+      /** The id maps the tree is in ("owner": as its root's owner says), and goes to; null: the identity. */
+      from: Idmap | null | "owner";
       to: Idmap | null;
     }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }

@@ -10,9 +10,10 @@
  * a store nothing else has yet (a create's new store, removed if it fails), or under a journal that says
  * which map each part is in.
  */
+import { promises as fs } from "fs";
 import { DRIVERS, OpContext } from "../drivers";
 import { shiftTreeSync } from "../host/shift-tree";
-import { Idmap, idmapLabel } from "../model/idmap";
+import { Idmap, idmapLabel, toHost } from "../model/idmap";
 import { RootfsError, Unsafe } from "../model/errors";
 import { ownerRewrite } from "../model/owner-rewrite";
 import { countOf, ProgressMeter } from "../model/progress";
@@ -30,8 +31,12 @@ export interface ShiftResult {
   lost: number;
 }
 
-/** Shifts the files of `end` (made, and not in use) from map `from` to map `to`; null is the identity. */
-export async function shiftStore(ctx: OpContext, end: FilesEnd, from: Idmap | null, to: Idmap | null): Promise<ShiftResult> {
+/**
+ * Shifts the files of `end` (made, and not in use) from map `from` to map `to`; null is the identity.
+ * `from` "owner": the map its root directory's owner says: host root's (a privileged tree, an image), or
+ * `to` already (a copy of a rootfs in that map: nothing to do); another owner is refused, its map unknown.
+ */
+export async function shiftStore(ctx: OpContext, end: FilesEnd, from: Idmap | null | "owner", to: Idmap | null): Promise<ShiftResult> {
   const { shifted } = await runIsolated(ctx, {
     kind: "shift",
     containerDir: ctx.containerDir,
@@ -43,6 +48,16 @@ export async function shiftStore(ctx: OpContext, end: FilesEnd, from: Idmap | nu
   return shifted;
 }
 
+/** The map a tree is in, by its root directory's owner: host root's (null), `to`'s ("there"), or refused. */
+async function mapByOwner(root: string, shown: string, to: Idmap | null): Promise<Idmap | null | "there"> {
+  const { uid, gid } = await fs.lstat(root);
+  if (uid === 0 && gid === 0) return null;
+  if (uid === toHost(to, "uid", 0) && gid === toHost(to, "gid", 0)) return "there";
+  throw new RootfsError(
+    `${shown} is owned by ${uid}:${gid}, root neither on the host nor in idmap (${idmapLabel(to)}): the map its files are in is not known, so they are not shifted. Nothing was changed.`,
+  );
+}
+
 /** The shift, inside the isolated helper: the store mounted for the call, the walk, the new owners flushed. */
 export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "shift" }>): Promise<ShiftResult> {
   const driver = DRIVERS[task.dst.store];
@@ -52,7 +67,9 @@ export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, {
     const inside = (await mountsUnder(root)).filter((mp) => mp !== root);
     if (inside.length)
       throw new Unsafe(`${task.dst.loc.rootfsPath} has mounts inside (${inside.slice(0, 5).join(", ")}): its owners are not shifted`);
-    const rewrite = ownerRewrite(task.from, task.to);
+    const from = task.from === "owner" ? await mapByOwner(root, task.dst.loc.rootfsPath, task.to) : task.from;
+    if (from === "there") return { inodes: 0, changed: 0, lost: 0 };
+    const rewrite = ownerRewrite(from, task.to);
     // The walk blocks this process's timers: it calls back as it goes, and the meter says when a line is due.
     const meter = new ProgressMeter(
       `shifting owners to ${idmapLabel(task.to)}`,

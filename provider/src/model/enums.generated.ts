@@ -1,5 +1,12 @@
 // Generated from schema.json by scripts/gen-types.js; do not edit: run npm run gen-types.
 
+/** IdmapKind's values, in schema.json's order. */
+export const IDMAP_KIND_VALUES = ["uid", "gid", "both"] as const;
+/**
+ * Which ids an idmap range maps.
+ */
+export type IdmapKind = (typeof IDMAP_KIND_VALUES)[number];
+
 /** BackingStore's values, in schema.json's order. */
 export const BACKING_STORE_VALUES = ["dir", "loop", "btrfs", "overlay", "lvm", "zfs"] as const;
 /**

@@ -162,6 +162,12 @@ export function idmapFromLxcConfig(values: readonly string[]): Idmap | null {
   );
 }
 
+/** A map as `idmap` entries: one per range of each kind (a u line and a g line each). */
+export function idmapEntriesOf(map: Idmap | null): IdmapEntry[] {
+  if (map === null) return [];
+  return KINDS.flatMap((kind) => map[kind].map((r) => ({ kind, containerId: r.containerId, hostId: r.hostId, size: r.size })));
+}
+
 /** The host id of a container id; null when the map does not map it. */
 export function toHost(map: Idmap | null, kind: IdKind, containerId: number): number | null {
   if (!isId(containerId)) return null;

@@ -4,6 +4,7 @@
  */
 import path from "path";
 import type { BackingStore, Fstype } from "./enums.generated";
+import type { IdmapEntry } from "./idmap";
 
 export type Store = BackingStore;
 export type { Fstype };
@@ -47,6 +48,8 @@ export interface RootfsSpec extends ContainerRef, StoreOptions {
   from?: string;
   /** An OS image unpacked in at create, instead of `from`. */
   source?: ImageSource;
+  /** The id map the rootfs's owners are shifted into at create (an unprivileged container's); as given, validated. */
+  idmap?: IdmapEntry[];
 }
 
 /** An OS image: a rootfs tarball on the LXC host (an absolute path, or a file:// URL), and its sha256 if known. */

@@ -2,6 +2,7 @@
 import type { Store } from "./requests";
 import type { UpdateStrategy } from "./plans";
 import type { StoreUsage } from "./usage";
+import type { IdmapEntry } from "./idmap";
 
 /** What is really on the host, read without mounting. These are the resource's outputs. */
 export interface Observed extends StoreUsage {
@@ -30,6 +31,8 @@ export interface CreateResult extends Observed {
   sourceDigest?: string;
   /** The LXC config lines the image asks for (an OCI image's entrypoint, environment, user, directory). */
   sourceConfig?: string[];
+  /** The id map the rootfs's owners were shifted into (the idmap input as given, or the config's lines). */
+  idmap?: IdmapEntry[];
 }
 
 export interface UpdateResult extends Observed {

@@ -6,6 +6,7 @@
 import { InvalidInput } from "../model/errors";
 import { MIN_FS_SIZE } from "../model/filesystems";
 import { imageSourceOf } from "../model/images";
+import { IdmapEntry, idmapOf } from "../model/idmap";
 import { shownUrl } from "../model/urls";
 import {
   ContainerRef,
@@ -34,14 +35,18 @@ export function checkSizeFloor(size: number, fstype: Fstype, given: unknown = si
   if (size < min) throw new InvalidInput("size", given, `at least ${min} bytes (${min / 2 ** 20}M) for ${fstype}`);
 }
 
+/** Why a layered store's owners are never shifted. */
+export const NO_SHIFT_LAYERED = "a shift of its owners would rewrite the lower layer it shares, or copy all of it up";
+
 /** What a request says beyond the container and the store: values as given (strings or numbers). */
-export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" | StoreOption, unknown>>;
+export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" | "idmap" | StoreOption, unknown>>;
 
 /**
  * Judges the properties that depend on the store, on the values as given, in one order: fstype (block
  * stores only), size (sized stores only, above the filesystem's floor), from (a rootfs string; a layered
- * store needs one; create only), source (not with from, not for a layered store; create only), then each
- * store option (its own store only, in its syntax).
+ * store needs one; create only), source (not with from, not for a layered store; create only), idmap (a
+ * valid map, not for a layered store; create only), then each store option (its own store only, in its
+ * syntax).
  * `keptFstype`: the filesystem an update keeps when it names none.
  */
 export function judgeStoreRules(
@@ -81,6 +86,12 @@ export function judgeStoreRules(
       if (out.from !== undefined) throw new InvalidInput("source", shown, "either source or from, not both");
       // A layered store's content is its lower layer, which `from` names.
       if (driver.caps.needsLower) throw new InvalidInput("source", shown, `none for ${store}, whose from names its lower layer`);
+    }
+    if (inputs.idmap !== undefined) {
+      // A bad map is refused naming its entry; an overlay's files are its lower layer's, shared.
+      idmapOf(inputs.idmap);
+      if (driver.caps.needsLower) throw new InvalidInput("idmap", inputs.idmap, `none for ${store}: ${NO_SHIFT_LAYERED}`);
+      out.idmap = inputs.idmap as IdmapEntry[];
     }
     driver.checkLower?.(out.from);
   }

@@ -362,13 +362,185 @@ func (in *fstypePtr) ToFstypePtrOutputWithContext(ctx context.Context) FstypePtr
 	return pulumi.ToOutputWithContext(ctx, in).(FstypePtrOutput)
 }
 
+// Which ids an idmap range maps.
+type IdmapKind string
+
+const (
+	IdmapKindUid  = IdmapKind("uid")
+	IdmapKindGid  = IdmapKind("gid")
+	IdmapKindBoth = IdmapKind("both")
+)
+
+func (IdmapKind) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdmapKind)(nil)).Elem()
+}
+
+func (e IdmapKind) ToIdmapKindOutput() IdmapKindOutput {
+	return pulumi.ToOutput(e).(IdmapKindOutput)
+}
+
+func (e IdmapKind) ToIdmapKindOutputWithContext(ctx context.Context) IdmapKindOutput {
+	return pulumi.ToOutputWithContext(ctx, e).(IdmapKindOutput)
+}
+
+func (e IdmapKind) ToIdmapKindPtrOutput() IdmapKindPtrOutput {
+	return e.ToIdmapKindPtrOutputWithContext(context.Background())
+}
+
+func (e IdmapKind) ToIdmapKindPtrOutputWithContext(ctx context.Context) IdmapKindPtrOutput {
+	return IdmapKind(e).ToIdmapKindOutputWithContext(ctx).ToIdmapKindPtrOutputWithContext(ctx)
+}
+
+func (e IdmapKind) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e IdmapKind) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e IdmapKind) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e IdmapKind) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type IdmapKindOutput struct{ *pulumi.OutputState }
+
+func (IdmapKindOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdmapKind)(nil)).Elem()
+}
+
+func (o IdmapKindOutput) ToIdmapKindOutput() IdmapKindOutput {
+	return o
+}
+
+func (o IdmapKindOutput) ToIdmapKindOutputWithContext(ctx context.Context) IdmapKindOutput {
+	return o
+}
+
+func (o IdmapKindOutput) ToIdmapKindPtrOutput() IdmapKindPtrOutput {
+	return o.ToIdmapKindPtrOutputWithContext(context.Background())
+}
+
+func (o IdmapKindOutput) ToIdmapKindPtrOutputWithContext(ctx context.Context) IdmapKindPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v IdmapKind) *IdmapKind {
+		return &v
+	}).(IdmapKindPtrOutput)
+}
+
+func (o IdmapKindOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o IdmapKindOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e IdmapKind) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o IdmapKindOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o IdmapKindOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e IdmapKind) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type IdmapKindPtrOutput struct{ *pulumi.OutputState }
+
+func (IdmapKindPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**IdmapKind)(nil)).Elem()
+}
+
+func (o IdmapKindPtrOutput) ToIdmapKindPtrOutput() IdmapKindPtrOutput {
+	return o
+}
+
+func (o IdmapKindPtrOutput) ToIdmapKindPtrOutputWithContext(ctx context.Context) IdmapKindPtrOutput {
+	return o
+}
+
+func (o IdmapKindPtrOutput) Elem() IdmapKindOutput {
+	return o.ApplyT(func(v *IdmapKind) IdmapKind {
+		if v != nil {
+			return *v
+		}
+		var ret IdmapKind
+		return ret
+	}).(IdmapKindOutput)
+}
+
+func (o IdmapKindPtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o IdmapKindPtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *IdmapKind) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// IdmapKindInput is an input type that accepts values of the IdmapKind enum
+// A concrete instance of `IdmapKindInput` can be one of the following:
+//
+//	IdmapKindUid
+//	IdmapKindGid
+//	IdmapKindBoth
+type IdmapKindInput interface {
+	pulumi.Input
+
+	ToIdmapKindOutput() IdmapKindOutput
+	ToIdmapKindOutputWithContext(context.Context) IdmapKindOutput
+}
+
+var idmapKindPtrType = reflect.TypeOf((**IdmapKind)(nil)).Elem()
+
+type IdmapKindPtrInput interface {
+	pulumi.Input
+
+	ToIdmapKindPtrOutput() IdmapKindPtrOutput
+	ToIdmapKindPtrOutputWithContext(context.Context) IdmapKindPtrOutput
+}
+
+type idmapKindPtr string
+
+func IdmapKindPtr(v string) IdmapKindPtrInput {
+	return (*idmapKindPtr)(&v)
+}
+
+func (*idmapKindPtr) ElementType() reflect.Type {
+	return idmapKindPtrType
+}
+
+func (in *idmapKindPtr) ToIdmapKindPtrOutput() IdmapKindPtrOutput {
+	return pulumi.ToOutput(in).(IdmapKindPtrOutput)
+}
+
+func (in *idmapKindPtr) ToIdmapKindPtrOutputWithContext(ctx context.Context) IdmapKindPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(IdmapKindPtrOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*BackingStoreInput)(nil)).Elem(), BackingStore("dir"))
 	pulumi.RegisterInputType(reflect.TypeOf((*BackingStorePtrInput)(nil)).Elem(), BackingStore("dir"))
 	pulumi.RegisterInputType(reflect.TypeOf((*FstypeInput)(nil)).Elem(), Fstype("ext2"))
 	pulumi.RegisterInputType(reflect.TypeOf((*FstypePtrInput)(nil)).Elem(), Fstype("ext2"))
+	pulumi.RegisterInputType(reflect.TypeOf((*IdmapKindInput)(nil)).Elem(), IdmapKind("uid"))
+	pulumi.RegisterInputType(reflect.TypeOf((*IdmapKindPtrInput)(nil)).Elem(), IdmapKind("uid"))
 	pulumi.RegisterOutputType(BackingStoreOutput{})
 	pulumi.RegisterOutputType(BackingStorePtrOutput{})
 	pulumi.RegisterOutputType(FstypeOutput{})
 	pulumi.RegisterOutputType(FstypePtrOutput{})
+	pulumi.RegisterOutputType(IdmapKindOutput{})
+	pulumi.RegisterOutputType(IdmapKindPtrOutput{})
 }

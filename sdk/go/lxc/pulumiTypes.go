@@ -391,6 +391,133 @@ func (o ConnectionPtrOutput) User() pulumi.StringPtrOutput {
 	}).(pulumi.StringPtrOutput)
 }
 
+// One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+type IdmapEntry struct {
+	// The first id of the range inside the container.
+	ContainerId int `pulumi:"containerId"`
+	// The host id the first one is.
+	HostId int `pulumi:"hostId"`
+	// Which ids the range maps: uid, gid, or both (a u line and a g line).
+	Kind IdmapKind `pulumi:"kind"`
+	// How many ids the range maps, at least 1.
+	Size int `pulumi:"size"`
+}
+
+// IdmapEntryInput is an input type that accepts IdmapEntryArgs and IdmapEntryOutput values.
+// You can construct a concrete instance of `IdmapEntryInput` via:
+//
+//	IdmapEntryArgs{...}
+type IdmapEntryInput interface {
+	pulumi.Input
+
+	ToIdmapEntryOutput() IdmapEntryOutput
+	ToIdmapEntryOutputWithContext(context.Context) IdmapEntryOutput
+}
+
+// One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+type IdmapEntryArgs struct {
+	// The first id of the range inside the container.
+	ContainerId pulumi.IntInput `pulumi:"containerId"`
+	// The host id the first one is.
+	HostId pulumi.IntInput `pulumi:"hostId"`
+	// Which ids the range maps: uid, gid, or both (a u line and a g line).
+	Kind IdmapKindInput `pulumi:"kind"`
+	// How many ids the range maps, at least 1.
+	Size pulumi.IntInput `pulumi:"size"`
+}
+
+func (IdmapEntryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdmapEntry)(nil)).Elem()
+}
+
+func (i IdmapEntryArgs) ToIdmapEntryOutput() IdmapEntryOutput {
+	return i.ToIdmapEntryOutputWithContext(context.Background())
+}
+
+func (i IdmapEntryArgs) ToIdmapEntryOutputWithContext(ctx context.Context) IdmapEntryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(IdmapEntryOutput)
+}
+
+// IdmapEntryArrayInput is an input type that accepts IdmapEntryArray and IdmapEntryArrayOutput values.
+// You can construct a concrete instance of `IdmapEntryArrayInput` via:
+//
+//	IdmapEntryArray{ IdmapEntryArgs{...} }
+type IdmapEntryArrayInput interface {
+	pulumi.Input
+
+	ToIdmapEntryArrayOutput() IdmapEntryArrayOutput
+	ToIdmapEntryArrayOutputWithContext(context.Context) IdmapEntryArrayOutput
+}
+
+type IdmapEntryArray []IdmapEntryInput
+
+func (IdmapEntryArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]IdmapEntry)(nil)).Elem()
+}
+
+func (i IdmapEntryArray) ToIdmapEntryArrayOutput() IdmapEntryArrayOutput {
+	return i.ToIdmapEntryArrayOutputWithContext(context.Background())
+}
+
+func (i IdmapEntryArray) ToIdmapEntryArrayOutputWithContext(ctx context.Context) IdmapEntryArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(IdmapEntryArrayOutput)
+}
+
+// One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+type IdmapEntryOutput struct{ *pulumi.OutputState }
+
+func (IdmapEntryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdmapEntry)(nil)).Elem()
+}
+
+func (o IdmapEntryOutput) ToIdmapEntryOutput() IdmapEntryOutput {
+	return o
+}
+
+func (o IdmapEntryOutput) ToIdmapEntryOutputWithContext(ctx context.Context) IdmapEntryOutput {
+	return o
+}
+
+// The first id of the range inside the container.
+func (o IdmapEntryOutput) ContainerId() pulumi.IntOutput {
+	return o.ApplyT(func(v IdmapEntry) int { return v.ContainerId }).(pulumi.IntOutput)
+}
+
+// The host id the first one is.
+func (o IdmapEntryOutput) HostId() pulumi.IntOutput {
+	return o.ApplyT(func(v IdmapEntry) int { return v.HostId }).(pulumi.IntOutput)
+}
+
+// Which ids the range maps: uid, gid, or both (a u line and a g line).
+func (o IdmapEntryOutput) Kind() IdmapKindOutput {
+	return o.ApplyT(func(v IdmapEntry) IdmapKind { return v.Kind }).(IdmapKindOutput)
+}
+
+// How many ids the range maps, at least 1.
+func (o IdmapEntryOutput) Size() pulumi.IntOutput {
+	return o.ApplyT(func(v IdmapEntry) int { return v.Size }).(pulumi.IntOutput)
+}
+
+type IdmapEntryArrayOutput struct{ *pulumi.OutputState }
+
+func (IdmapEntryArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]IdmapEntry)(nil)).Elem()
+}
+
+func (o IdmapEntryArrayOutput) ToIdmapEntryArrayOutput() IdmapEntryArrayOutput {
+	return o
+}
+
+func (o IdmapEntryArrayOutput) ToIdmapEntryArrayOutputWithContext(ctx context.Context) IdmapEntryArrayOutput {
+	return o
+}
+
+func (o IdmapEntryArrayOutput) Index(i pulumi.IntInput) IdmapEntryOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) IdmapEntry {
+		return vs[0].([]IdmapEntry)[vs[1].(int)]
+	}).(IdmapEntryOutput)
+}
+
 // A bastion host: a connection without a proxy of its own.
 type ProxyConnection struct {
 	// The ssh-agent socket to log in with. Default: $SSH_AUTH_SOCK.
@@ -928,12 +1055,16 @@ func (o RootfsSourcePtrOutput) Url() pulumi.StringPtrOutput {
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionInput)(nil)).Elem(), ConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ConnectionPtrInput)(nil)).Elem(), ConnectionArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*IdmapEntryInput)(nil)).Elem(), IdmapEntryArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*IdmapEntryArrayInput)(nil)).Elem(), IdmapEntryArray{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*ProxyConnectionPtrInput)(nil)).Elem(), ProxyConnectionArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RootfsSourceInput)(nil)).Elem(), RootfsSourceArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*RootfsSourcePtrInput)(nil)).Elem(), RootfsSourceArgs{})
 	pulumi.RegisterOutputType(ConnectionOutput{})
 	pulumi.RegisterOutputType(ConnectionPtrOutput{})
+	pulumi.RegisterOutputType(IdmapEntryOutput{})
+	pulumi.RegisterOutputType(IdmapEntryArrayOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionOutput{})
 	pulumi.RegisterOutputType(ProxyConnectionPtrOutput{})
 	pulumi.RegisterOutputType(RootfsSourceOutput{})

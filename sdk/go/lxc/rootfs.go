@@ -28,6 +28,8 @@ type Rootfs struct {
 	From pulumi.StringPtrOutput `pulumi:"from"`
 	// The filesystem found on the host, read from the superblock. Absent for dir and overlay.
 	Fstype FstypePtrOutput `pulumi:"fstype"`
+	// The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+	Idmap IdmapEntryArrayOutput `pulumi:"idmap"`
 	// The lvName input.
 	LvName pulumi.StringPtrOutput `pulumi:"lvName"`
 	// The LXC path.
@@ -135,6 +137,8 @@ type rootfsArgs struct {
 	From *string `pulumi:"from"`
 	// The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
 	Fstype *Fstype `pulumi:"fstype"`
+	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+	Idmap []IdmapEntry `pulumi:"idmap"`
 	// LVM only: the logical volume's name. Default: the container's name.
 	LvName *string `pulumi:"lvName"`
 	// The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
@@ -163,6 +167,8 @@ type RootfsArgs struct {
 	From pulumi.StringPtrInput
 	// The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
 	Fstype FstypePtrInput
+	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+	Idmap IdmapEntryArrayInput
 	// LVM only: the logical volume's name. Default: the container's name.
 	LvName pulumi.StringPtrInput
 	// The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
@@ -244,6 +250,11 @@ func (o RootfsOutput) From() pulumi.StringPtrOutput {
 // The filesystem found on the host, read from the superblock. Absent for dir and overlay.
 func (o RootfsOutput) Fstype() FstypePtrOutput {
 	return o.ApplyT(func(v *Rootfs) FstypePtrOutput { return v.Fstype }).(FstypePtrOutput)
+}
+
+// The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+func (o RootfsOutput) Idmap() IdmapEntryArrayOutput {
+	return o.ApplyT(func(v *Rootfs) IdmapEntryArrayOutput { return v.Idmap }).(IdmapEntryArrayOutput)
 }
 
 // The lvName input.

@@ -72,6 +72,28 @@ export function connectionArgsProvideDefaults(val: ConnectionArgs): ConnectionAr
 }
 
 /**
+ * One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+ */
+export interface IdmapEntryArgs {
+    /**
+     * The first id of the range inside the container.
+     */
+    containerId: pulumi.Input<number>;
+    /**
+     * The host id the first one is.
+     */
+    hostId: pulumi.Input<number>;
+    /**
+     * Which ids the range maps: uid, gid, or both (a u line and a g line).
+     */
+    kind: pulumi.Input<enums.IdmapKind>;
+    /**
+     * How many ids the range maps, at least 1.
+     */
+    size: pulumi.Input<number>;
+}
+
+/**
  * A bastion host: a connection without a proxy of its own.
  */
 export interface ProxyConnectionArgs {

@@ -9,6 +9,7 @@ from enum import Enum
 __all__ = [
     'BackingStore',
     'Fstype',
+    'IdmapKind',
 ]
 
 
@@ -53,3 +54,13 @@ class Fstype(_builtins.str, Enum):
     EXT4 = "ext4"
     XFS = "xfs"
     BTRFS = "btrfs"
+
+
+@pulumi.type_token("lxc:index:IdmapKind")
+class IdmapKind(_builtins.str, Enum):
+    """
+    Which ids an idmap range maps.
+    """
+    UID = "uid"
+    GID = "gid"
+    BOTH = "both"

@@ -18,6 +18,8 @@ from ._enums import *
 __all__ = [
     'ConnectionArgs',
     'ConnectionArgsDict',
+    'IdmapEntryArgs',
+    'IdmapEntryArgsDict',
     'ProxyConnectionArgs',
     'ProxyConnectionArgsDict',
     'RootfsSourceArgs',
@@ -263,6 +265,96 @@ class ConnectionArgs:
     @user.setter
     def user(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "user", value)
+
+
+class IdmapEntryArgsDict(TypedDict):
+    """
+    One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+    """
+    container_id: pulumi.Input[_builtins.int]
+    """
+    The first id of the range inside the container.
+    """
+    host_id: pulumi.Input[_builtins.int]
+    """
+    The host id the first one is.
+    """
+    kind: pulumi.Input['IdmapKind']
+    """
+    Which ids the range maps: uid, gid, or both (a u line and a g line).
+    """
+    size: pulumi.Input[_builtins.int]
+    """
+    How many ids the range maps, at least 1.
+    """
+
+@pulumi.input_type
+class IdmapEntryArgs:
+    def __init__(__self__, *,
+                 container_id: pulumi.Input[_builtins.int],
+                 host_id: pulumi.Input[_builtins.int],
+                 kind: pulumi.Input['IdmapKind'],
+                 size: pulumi.Input[_builtins.int]):
+        """
+        One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+
+        :param pulumi.Input[_builtins.int] container_id: The first id of the range inside the container.
+        :param pulumi.Input[_builtins.int] host_id: The host id the first one is.
+        :param pulumi.Input['IdmapKind'] kind: Which ids the range maps: uid, gid, or both (a u line and a g line).
+        :param pulumi.Input[_builtins.int] size: How many ids the range maps, at least 1.
+        """
+        pulumi.set(__self__, "container_id", container_id)
+        pulumi.set(__self__, "host_id", host_id)
+        pulumi.set(__self__, "kind", kind)
+        pulumi.set(__self__, "size", size)
+
+    @_builtins.property
+    @pulumi.getter(name="containerId")
+    def container_id(self) -> pulumi.Input[_builtins.int]:
+        """
+        The first id of the range inside the container.
+        """
+        return pulumi.get(self, "container_id")
+
+    @container_id.setter
+    def container_id(self, value: pulumi.Input[_builtins.int]):
+        pulumi.set(self, "container_id", value)
+
+    @_builtins.property
+    @pulumi.getter(name="hostId")
+    def host_id(self) -> pulumi.Input[_builtins.int]:
+        """
+        The host id the first one is.
+        """
+        return pulumi.get(self, "host_id")
+
+    @host_id.setter
+    def host_id(self, value: pulumi.Input[_builtins.int]):
+        pulumi.set(self, "host_id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def kind(self) -> pulumi.Input['IdmapKind']:
+        """
+        Which ids the range maps: uid, gid, or both (a u line and a g line).
+        """
+        return pulumi.get(self, "kind")
+
+    @kind.setter
+    def kind(self, value: pulumi.Input['IdmapKind']):
+        pulumi.set(self, "kind", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def size(self) -> pulumi.Input[_builtins.int]:
+        """
+        How many ids the range maps, at least 1.
+        """
+        return pulumi.get(self, "size")
+
+    @size.setter
+    def size(self, value: pulumi.Input[_builtins.int]):
+        pulumi.set(self, "size", value)
 
 
 class ProxyConnectionArgsDict(TypedDict):

@@ -18,6 +18,7 @@ from ._enums import *
 
 __all__ = [
     'Connection',
+    'IdmapEntry',
     'ProxyConnection',
     'RootfsSource',
 ]
@@ -198,6 +199,81 @@ class Connection(dict):
         The user to log in as. A user other than root needs passwordless sudo (`sudo -n`): the agent runs as root.
         """
         return pulumi.get(self, "user")
+
+
+@pulumi.output_type
+class IdmapEntry(dict):
+    """
+    One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "containerId":
+            suggest = "container_id"
+        elif key == "hostId":
+            suggest = "host_id"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in IdmapEntry. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        IdmapEntry.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        IdmapEntry.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 container_id: _builtins.int,
+                 host_id: _builtins.int,
+                 kind: 'IdmapKind',
+                 size: _builtins.int):
+        """
+        One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+
+        :param _builtins.int container_id: The first id of the range inside the container.
+        :param _builtins.int host_id: The host id the first one is.
+        :param 'IdmapKind' kind: Which ids the range maps: uid, gid, or both (a u line and a g line).
+        :param _builtins.int size: How many ids the range maps, at least 1.
+        """
+        pulumi.set(__self__, "container_id", container_id)
+        pulumi.set(__self__, "host_id", host_id)
+        pulumi.set(__self__, "kind", kind)
+        pulumi.set(__self__, "size", size)
+
+    @_builtins.property
+    @pulumi.getter(name="containerId")
+    def container_id(self) -> _builtins.int:
+        """
+        The first id of the range inside the container.
+        """
+        return pulumi.get(self, "container_id")
+
+    @_builtins.property
+    @pulumi.getter(name="hostId")
+    def host_id(self) -> _builtins.int:
+        """
+        The host id the first one is.
+        """
+        return pulumi.get(self, "host_id")
+
+    @_builtins.property
+    @pulumi.getter
+    def kind(self) -> 'IdmapKind':
+        """
+        Which ids the range maps: uid, gid, or both (a u line and a g line).
+        """
+        return pulumi.get(self, "kind")
+
+    @_builtins.property
+    @pulumi.getter
+    def size(self) -> _builtins.int:
+        """
+        How many ids the range maps, at least 1.
+        """
+        return pulumi.get(self, "size")
 
 
 @pulumi.output_type

@@ -27,6 +27,7 @@ class RootfsArgs:
                  connection: pulumi.Input[Optional['ConnectionArgs']] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
+                 idmap: pulumi.Input[Optional[Sequence[pulumi.Input['IdmapEntryArgs']]]] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
@@ -42,6 +43,7 @@ class RootfsArgs:
         :param pulumi.Input['ConnectionArgs'] connection: The LXC host to manage the rootfs on, over SSH; without it, the machine running Pulumi. Secret in the state. Changing host or port replaces the rootfs (another machine); credentials, proxy and timeouts never cause a diff.
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
+        :param pulumi.Input[Sequence[pulumi.Input['IdmapEntryArgs']]] idmap: The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
@@ -61,6 +63,8 @@ class RootfsArgs:
             pulumi.set(__self__, "from_", from_)
         if fstype is not None:
             pulumi.set(__self__, "fstype", fstype)
+        if idmap is not None:
+            pulumi.set(__self__, "idmap", idmap)
         if lv_name is not None:
             pulumi.set(__self__, "lv_name", lv_name)
         if lxc_path is None:
@@ -137,6 +141,18 @@ class RootfsArgs:
     @fstype.setter
     def fstype(self, value: pulumi.Input[Optional['Fstype']]):
         pulumi.set(self, "fstype", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def idmap(self) -> pulumi.Input[Optional[Sequence[pulumi.Input['IdmapEntryArgs']]]]:
+        """
+        The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+        """
+        return pulumi.get(self, "idmap")
+
+    @idmap.setter
+    def idmap(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['IdmapEntryArgs']]]]):
+        pulumi.set(self, "idmap", value)
 
     @_builtins.property
     @pulumi.getter(name="lvName")
@@ -234,6 +250,7 @@ class Rootfs(pulumi.CustomResource):
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
+                 idmap: pulumi.Input[Optional[Sequence[pulumi.Input[Union['IdmapEntryArgs', 'IdmapEntryArgsDict', 'outputs.IdmapEntry']]]]] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
@@ -252,6 +269,7 @@ class Rootfs(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] container: The container's name: letters, digits, '.', '_' and '-', not starting with '.' or '-', at most 64 characters. Changing it replaces the rootfs.
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
+        :param pulumi.Input[Sequence[pulumi.Input[Union['IdmapEntryArgs', 'IdmapEntryArgsDict', 'outputs.IdmapEntry']]]] idmap: The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
@@ -289,6 +307,7 @@ class Rootfs(pulumi.CustomResource):
                  container: pulumi.Input[Optional[_builtins.str]] = None,
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
+                 idmap: pulumi.Input[Optional[Sequence[pulumi.Input[Union['IdmapEntryArgs', 'IdmapEntryArgsDict', 'outputs.IdmapEntry']]]]] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
@@ -314,6 +333,7 @@ class Rootfs(pulumi.CustomResource):
             __props__.__dict__["container"] = container
             __props__.__dict__["from_"] = from_
             __props__.__dict__["fstype"] = fstype
+            __props__.__dict__["idmap"] = idmap
             __props__.__dict__["lv_name"] = lv_name
             if lxc_path is None:
                 lxc_path = '/var/lib/lxc'
@@ -360,6 +380,7 @@ class Rootfs(pulumi.CustomResource):
         __props__.__dict__["container"] = None
         __props__.__dict__["from_"] = None
         __props__.__dict__["fstype"] = None
+        __props__.__dict__["idmap"] = None
         __props__.__dict__["lv_name"] = None
         __props__.__dict__["lxc_path"] = None
         __props__.__dict__["managed"] = None
@@ -428,6 +449,14 @@ class Rootfs(pulumi.CustomResource):
         The filesystem found on the host, read from the superblock. Absent for dir and overlay.
         """
         return pulumi.get(self, "fstype")
+
+    @_builtins.property
+    @pulumi.getter
+    def idmap(self) -> pulumi.Output[Optional[Sequence['outputs.IdmapEntry']]]:
+        """
+        The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+        """
+        return pulumi.get(self, "idmap")
 
     @_builtins.property
     @pulumi.getter(name="lvName")

@@ -1,6 +1,6 @@
 // Generated from schema.json by scripts/gen-types.js; do not edit: run npm run gen-types.
 import type * as pulumi from "@pulumi/pulumi";
-import type { BackingStore, Fstype } from "../../model/enums.generated";
+import type { BackingStore, Fstype, IdmapKind } from "../../model/enums.generated";
 
 /**
  * The inputs of a Rootfs (lxc:index:Rootfs).
@@ -34,6 +34,10 @@ export interface RootfsArgs {
    * An OS image to unpack into the rootfs when it is created, instead of `from`; not for overlay. Used at create only: see sha256 for what a change does. Secret in the state: a URL may carry a credential.
    */
   source?: pulumi.Input<RootfsSourceArgs | undefined>;
+  /**
+   * The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+   */
+  idmap?: pulumi.Input<pulumi.Input<IdmapEntryArgs>[] | undefined>;
   /**
    * LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
    */
@@ -154,4 +158,26 @@ export interface RootfsSourceArgs {
    * The tarball's sha256, or an OCI image's manifest's (for a multi-platform image, the manifest of the host's platform), 64 hexadecimal digits: checked before anything is made, and again as it is unpacked. With it, a new image (another sha256) replaces the rootfs, and a new url with the same sha256 only records the url.
    */
   sha256?: pulumi.Input<string | undefined>;
+}
+
+/**
+ * One range of an unprivileged container's id map, as a config's `lxc.idmap = u|g <containerId> <hostId> <size>` line: container ids containerId to containerId+size-1 are host ids hostId to hostId+size-1.
+ */
+export interface IdmapEntryArgs {
+  /**
+   * Which ids the range maps: uid, gid, or both (a u line and a g line).
+   */
+  kind: pulumi.Input<IdmapKind>;
+  /**
+   * The first id of the range inside the container.
+   */
+  containerId: pulumi.Input<number>;
+  /**
+   * The host id the first one is.
+   */
+  hostId: pulumi.Input<number>;
+  /**
+   * How many ids the range maps, at least 1.
+   */
+  size: pulumi.Input<number>;
 }

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { rootfsProvider as provider } from "./providers";
 import type { RootfsArgs } from "./args.generated";
 import type { BackingStore, Fstype } from "../../model/enums.generated";
+import type { IdmapEntry } from "../../model/idmap";
 
 /** The inputs are schema.json's, typed as the Node.js SDK types them: see it for each property's rules and defaults. */
 export type { RootfsArgs };
@@ -26,6 +27,8 @@ export class Rootfs extends pulumi.dynamic.Resource {
   declare readonly sourceDigest: pulumi.Output<string | undefined>;
   /** The LXC config lines the image asks for (an OCI image's command, environment, user, directory). */
   declare readonly sourceConfig: pulumi.Output<string[] | undefined>;
+  /** The id map the rootfs's owners were shifted into at create (the idmap input, or the config's lines). */
+  declare readonly idmap: pulumi.Output<IdmapEntry[] | undefined>;
 
   constructor(name: string, args: RootfsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -40,6 +43,7 @@ export class Rootfs extends pulumi.dynamic.Resource {
         fstype: undefined,
         sourceDigest: undefined,
         sourceConfig: undefined,
+        idmap: undefined,
         ...args,
         // Credentials inside (a connection's, a URL's token): secret in the state, as the plugin's schema marks them.
         connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),

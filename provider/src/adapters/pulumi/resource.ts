@@ -8,7 +8,7 @@ import { unknownValue as UNKNOWN } from "@pulumi/pulumi/runtime";
 import { AlreadyExists, HasSnapshots, InvalidInput, RootfsError, SourceMissing } from "../../model/errors";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, Fstype, Store } from "../../model/requests";
 import { StoreShape } from "../../model/plans";
-import { Observed } from "../../model/results";
+import { CreateResult, Observed } from "../../model/results";
 import { CONNECTION, coreInputNames, inputNames, storeValues } from "../../model/schema";
 import { parseSize, SIZE_ALIGN } from "../../model/sizes";
 import { isBlockStore } from "../../drivers";
@@ -18,16 +18,17 @@ import { inputFailures, validateChange, validateSpec, withDefaults } from "../..
 import { connectionIn, machineFor, validateConnection } from "../remote/connection";
 import { extraKeys, hasUnknown, isUnknown, placementOf, Props } from "./props";
 import { knownUnreachable, previewUnreachable, unreachableNote } from "./unreachable";
+import { idmapLabel, idmapOf, sameIdmap } from "../../model/idmap";
 
 export type { Props };
 
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
 /** Used at create only: changing it later changes nothing on the host (but a new image: see imageChange). */
-const CREATE_ONLY = ["from", "source"];
+const CREATE_ONLY = ["from", "source", "idmap"];
 
 /** Recorded at create, and kept as it is: the host cannot say what image a rootfs came from. */
-const RECORDED = ["sourceDigest", "sourceConfig"] as const;
+const RECORDED = ["sourceDigest", "sourceConfig", "idmap"] as const;
 
 export const OUTPUT_NAMES = ["backingStore", "rootfsPath", "sizeBytes", "fstype", "allocatedBytes", "usedBytes", "managed"] as const;
 
@@ -194,6 +195,22 @@ function imageChange(olds: Props, newInputs: Props): string | undefined {
 }
 
 /**
+ * A new idmap on a rootfs that exists: it would mean a shift of its owners in place, which is not built
+ * yet, and never a replacement, which would lose the data. Refused, naming the map the rootfs is in. No
+ * idmap given asks for nothing: a later edit of the config never shifts.
+ */
+function refuseIdmapChange(olds: Props, newInputs: Props): void {
+  if (newInputs.idmap === undefined) return;
+  const recorded = olds.idmap === undefined || olds.idmap === null ? null : idmapOf(olds.idmap);
+  if (sameIdmap(idmapOf(newInputs.idmap), recorded)) return;
+  throw new InvalidInput(
+    "idmap",
+    newInputs.idmap,
+    `the map this rootfs was shifted into at create, ${idmapLabel(recorded)}: shifting a rootfs that exists into another is not built yet (replace it, or give back its map)`,
+  );
+}
+
+/**
  * Compares what is recorded (the old outputs: what the host held at the last create, update or refresh)
  * with what is wanted, without touching the host. "1G" and 1073741824 are one size; `from` only matters
  * at create.
@@ -218,6 +235,7 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
     return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
   const image = imageChange(olds, newInputs);
   if (image) return { changes: true, replaces: ["source"], deleteBeforeReplace: true, known: true, summary: `replace: ${image}` };
+  refuseIdmapChange(olds, newInputs);
   // A bad value stops the preview here, naming the property.
   validateSpec(newInputs);
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
@@ -375,7 +393,7 @@ export function resourceId(spec: ContainerRef, props: Props): string {
 }
 
 /** The outputs: the inputs, what the host holds, and what was recorded at create (`recorded`, the old state). */
-function outputs(inputs: Props, observed: Observed & { sourceDigest?: string; sourceConfig?: string[] }, recorded: Props = {}): Props {
+function outputs(inputs: Props, observed: Observed & Partial<Pick<CreateResult, (typeof RECORDED)[number]>>, recorded: Props = {}): Props {
   const out: Props = { ...inputs };
   for (const k of OUTPUT_NAMES) out[k] = observed[k];
   for (const k of RECORDED) {

@@ -46,3 +46,14 @@ export const Fstype = {
  * The filesystem made on a block store (loop, lvm).
  */
 export type Fstype = (typeof Fstype)[keyof typeof Fstype];
+
+export const IdmapKind = {
+    Uid: "uid",
+    Gid: "gid",
+    Both: "both",
+} as const;
+
+/**
+ * Which ids an idmap range maps.
+ */
+export type IdmapKind = (typeof IdmapKind)[keyof typeof IdmapKind];
