@@ -79,6 +79,24 @@ export interface InodeShift {
    * A kept directory's entries are still walked.
    */
   keep?: readonly InodeKind[];
+  /**
+   * Told of every inode but a directory that has a setuid or setgid bit or a capability, with its key
+   * (Statx.key) and both: what a chown destroys, for a survey to record before a shift in place writes.
+   */
+  remember?(key: string, mode: number, capability: Buffer | null): void;
+  /**
+   * The mode and capability the inode of this key has once shifted, which the walk sets after its chown;
+   * undefined for any other. A shift in place killed between a chown and what it restores after it
+   * (setuid bits, the capability the kernel drops) gets them back so on its next run, whose chown is then
+   * done already.
+   */
+  restore?(key: string): Special | undefined;
+}
+
+/** What a chown clears of an inode: its setuid and setgid bits, its capability. */
+export interface Special {
+  mode: number;
+  capability: Buffer | null;
 }
 
 export interface ShiftCounts {
@@ -307,14 +325,19 @@ class Walk {
       this.cwd = level.fd;
     }
     const xattrs = listXattrs(name, "nofollow");
-    const pin = xattrs.includes(ACL_ACCESS) || xattrs.includes(CAPABILITY) || (moves(st, ids) && (st.mode & CLEARED_BY_CHOWN) !== 0);
+    const restore = this.t.restore?.(st.key);
+    const pin =
+      xattrs.includes(ACL_ACCESS) ||
+      xattrs.includes(CAPABILITY) ||
+      restore !== undefined ||
+      ((moves(st, ids) || this.t.remember !== undefined) && (st.mode & CLEARED_BY_CHOWN) !== 0);
     if (!pin) return this.chownOnly(level.fd, name, st, ids);
     // O_PATH opens no device, waits on no FIFO, and with O_NOFOLLOW pins a symlink swapped in (then refused below).
     const pinned = openAt(level.fd, name, PIN_FLAGS);
     try {
       statxAt(pinned, null, 0, this.pin);
       if (!this.pin.sameInode(st)) throw this.changedUnder(relOf(level.rel, nameOf(name)), "was replaced");
-      this.shiftPinned(pinned, st, xattrs, ids, false);
+      this.shiftPinned(pinned, st, xattrs, ids, false, restore);
     } finally {
       closeSync(pinned);
     }
@@ -375,7 +398,7 @@ class Walk {
    * by name; so the following calls, chmod, getxattr, setxattr). What the chown destroys is read before it
    * and written after it.
    */
-  private shiftPinned(fd: number, st: Statx, names: readonly string[], ids: Ids, isDir: boolean): void {
+  private shiftPinned(fd: number, st: Statx, names: readonly string[], ids: Ids, isDir: boolean, restore?: Special): void {
     const self = viaFd(fd);
     const mode = st.mode & 0o7777;
     const moved = moves(st, ids);
@@ -385,6 +408,7 @@ class Walk {
       if (value) acls.push([name, value]);
     }
     const capability = !isDir && names.includes(CAPABILITY) ? getXattr(self, CAPABILITY) : null;
+    if (!isDir && ((mode & CLEARED_BY_CHOWN) !== 0 || capability)) this.t.remember?.(st.key, mode, capability);
     let changed = false;
     if (moved) {
       chownAt(fd, null, ids.uid, ids.gid, 0);
@@ -421,7 +445,28 @@ class Walk {
         changed = true;
       }
     }
+    if (restore && this.restored(fd, restore)) changed = true;
     if (changed) this.counts.changed++;
+  }
+
+  /** Gives the pinned inode `fd` the mode and capability it must have once shifted; whether it wrote. */
+  private restored(fd: number, { mode, capability }: Special): boolean {
+    const self = viaFd(fd);
+    let wrote = false;
+    statxAt(fd, null, 0, this.pin);
+    if ((this.pin.mode & 0o7777) !== mode) {
+      chmodSync(self, mode);
+      this.counts.modesRestored++;
+      wrote = true;
+    }
+    const now = capability ? getXattr(self, CAPABILITY) : null;
+    if (capability && !now?.equals(capability)) {
+      setXattr(self, CAPABILITY, capability);
+      this.counts.capabilities++;
+      this.counts.xattrBytes += capability.length;
+      wrote = true;
+    }
+    return wrote;
   }
 }
 

@@ -88,10 +88,13 @@ const STX_UID = 5;
 const STX_GID = 6;
 const STX_MODE16 = 14;
 const STX_INO = 8;
+const STX_SIZE = 10;
+const STX_MTIME = 28;
 const STX_DEV = 34;
 const STX_MNT_ID = 36;
 const STATX_SIZE = 256;
-const STATX_TYPE_MODE_NLINK_UID_GID_INO = 0x11f;
+/** STATX_TYPE, MODE, NLINK, UID, GID, INO, and SIZE and MTIME (an inode's key: inodeKey). */
+const STATX_FIELDS = 0x11f | 0x200 | 0x40;
 const STATX_MNT_ID = 0x1000;
 
 /**
@@ -116,6 +119,16 @@ export class Statx {
   }
   get ino(): bigint {
     return (BigInt(this.u32[STX_INO + 1]) << 32n) | BigInt(this.u32[STX_INO]);
+  }
+  /**
+   * The inode as a string that stays the same across mounts and chowns: its number, size and modification
+   * time (a chown, chmod or setxattr changes only its ctime), where the device number does not (a loop
+   * device is another each time, a btrfs subvolume's is given at mount).
+   */
+  get key(): string {
+    const u = this.u32;
+    const wide = (i: number) => u[i + 1] * 2 ** 32 + u[i];
+    return `${this.ino}:${wide(STX_SIZE)}:${wide(STX_MTIME)}.${u[STX_MTIME + 2]}`;
   }
   get devMajor(): number {
     return this.u32[STX_DEV];
@@ -147,13 +160,7 @@ export class Statx {
 
 /** statx of `name` in `dirFd` (flags AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH with an empty name, ...) into `out`. */
 export function statxAt(dirFd: number, name: Buffer | string | null, flags: number, out: Statx): void {
-  const r = at().statx(
-    dirFd,
-    name ?? EMPTY,
-    name === null ? flags | AT_EMPTY_PATH : flags,
-    STATX_TYPE_MODE_NLINK_UID_GID_INO | STATX_MNT_ID,
-    out.buf,
-  );
+  const r = at().statx(dirFd, name ?? EMPTY, name === null ? flags | AT_EMPTY_PATH : flags, STATX_FIELDS | STATX_MNT_ID, out.buf);
   if (r < 0) throw failed("statx", () => `${dirFd}, ${name === null ? '""' : nameOf(name)}`);
 }
 
