@@ -100,12 +100,15 @@ export async function ociLayoutOfTree(tree: string, layer: string, layout: strin
 }
 
 /**
- * The manifest of the image shifted by 100000, written out here rather than by the code under test: each
- * owner, group and named ACL id plus 100000, device nodes as they were, and ping's v2 capability as the v3
- * one whose root is host 100000 (`setcap -n 100000 cap_net_raw+ep` writes those bytes).
+ * The manifest of the image shifted by `by` (100000 unless given), written out here rather than by the code
+ * under test: each owner, group and named ACL id plus `by`, device nodes as they were, and ping's v2
+ * capability as the v3 one whose root is host `by` (`setcap -n 100000 cap_net_raw+ep` writes those bytes
+ * for 100000: its last four are the root id, little-endian).
  */
-export function shiftedManifest(manifest: string): string {
-  const plus = (n: string) => String(Number(n) + 100000);
+export function shiftedManifest(manifest: string, by = 100000): string {
+  const plus = (n: string) => String(Number(n) + by);
+  const rootid = Buffer.alloc(4);
+  rootid.writeUInt32LE(by);
   return manifest
     .split("\n")
     .map((line) => {
@@ -116,7 +119,7 @@ export function shiftedManifest(manifest: string): string {
         .replace(/\b(user|group):(\d+):/g, (_, tag: string, id: string) => `${tag}:${plus(id)}:`)
         .replace(
           "security.capability=0x0100000200200000000000000000000000000000",
-          "security.capability=0x0100000300200000000000000000000000000000a0860100",
+          `security.capability=0x0100000300200000000000000000000000000000${rootid.toString("hex")}`,
         );
     })
     .join("\n");

@@ -1,9 +1,10 @@
 /**
  * `idmap` through the real engine, with the dynamic provider: the preview says the owners are shifted into
  * the map, `up` makes the rootfs owned by the map's root and records the map as the output `idmap`, a
- * refresh keeps it, the same map changes nothing, and another map is refused at preview (a shift in place
- * is not built yet, and a replacement would lose the data), the rootfs left as it is.
+ * refresh keeps it, the same map changes nothing; another map is an update that shifts the owners in place,
+ * the preview naming the files, the data kept; `[]` makes it privileged again.
  */
+import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
 import { REPO, tempDir, withImageMounted } from "../helpers/env";
@@ -26,6 +27,15 @@ function owners(): Promise<string> {
   });
 }
 
+/** The sha256 of busybox itself: the data a shift keeps. */
+function data(): Promise<string> {
+  return withImageMounted(path.join(lxcPath, "web", "rootdev"), lxcPath, async (root) =>
+    createHash("sha256")
+      .update(await fs.readFile(path.join(root, "bin", "busybox")))
+      .digest("hex"),
+  );
+}
+
 beforeAll(async () => {
   lxcPath = await tempDir("idmap-engine");
   const source = { url: imageFixtures().busybox.tarball };
@@ -36,7 +46,7 @@ beforeAll(async () => {
 });
 afterAll(() => destroyStackUnder(t, lxcPath));
 
-it("shifts the rootfs at create, records the map, keeps it on refresh, and refuses another one", async () => {
+it("shifts the rootfs at create, records the map, keeps it on refresh, and shifts it in place to another and back", async () => {
   idmap = PROXMOX;
   const preview = await t.run((onOutput) => t.stack.preview({ onOutput }));
   expect(preview.text).toMatch(/; its owners then shifted into u\/g 0:100000:65536/);
@@ -47,14 +57,24 @@ it("shifts the rootfs at create, records the map, keeps it on refresh, and refus
   expect((await t.stack.outputs()).idmap.value).toEqual(PROXMOX);
   expect((await t.run((onOutput) => t.stack.preview({ onOutput }))).result.changeSummary).toEqual({ same: 2 });
 
+  const kept = await data();
+
   idmap = [{ kind: "both", containerId: 0, hostId: 200000, size: 65536 }];
-  const refused = await t.stack.preview().then(
-    () => "",
-    (e: Error) => e.message,
-  );
-  expect(refused).toMatch(
-    /idmap: invalid value .*200000.*: the map this rootfs was shifted into at create, u\/g 0:100000:65536: shifting a rootfs that exists into another is not built yet/,
-  );
+  const shift = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(shift.result.changeSummary).toEqual({ same: 1, update: 1 });
+  expect(shift.text).toMatch(/shift the owners of about \d+ files in place from u\/g 0:100000:65536 to u\/g 0:200000:65536/);
   expect(await owners()).toBe("100000:100000 100000:100000 4755");
-  idmap = PROXMOX;
+  const moved = await t.run((onOutput) => t.stack.up({ onOutput }));
+  expect(moved.result.outputs.idmap.value).toEqual(idmap);
+  expect(await owners()).toBe("200000:200000 200000:200000 4755");
+  expect(await data()).toBe(kept);
+
+  // Privileged again.
+  idmap = [];
+  const back = await t.run((onOutput) => t.stack.preview({ onOutput }));
+  expect(back.text).toMatch(/shift the owners of about \d+ files in place from u\/g 0:200000:65536 to none \(privileged\)/);
+  await t.run((onOutput) => t.stack.up({ onOutput }));
+  expect(await owners()).toBe("0:0 0:0 4755");
+  expect(await data()).toBe(kept);
+  expect((await t.run((onOutput) => t.stack.preview({ onOutput }))).result.changeSummary).toEqual({ same: 2 });
 });

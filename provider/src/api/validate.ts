@@ -8,6 +8,7 @@ import path from "path";
 import { InvalidInput } from "../model/errors";
 import { parseSize } from "../model/sizes";
 import { shownUrl } from "../model/urls";
+import { IdmapEntry, idmapOf } from "../model/idmap";
 import { CHANGE_KEYS, ContainerRef, containerDirOf, LXC_PATH_ALLOWED, RootfsChange, RootfsSpec, Store } from "../model/requests";
 import {
   inputDefaults,
@@ -153,18 +154,22 @@ function checkContainer(inputs: Raw): ContainerRef {
   return { container, lxcPath: path.normalize(lxcPath).replace(/(.)\/$/, "$1") };
 }
 
-const REF_KEYS = ["container", "lxcPath", "rootfsPath"] as const;
+const REF_KEYS = ["container", "lxcPath", "rootfsPath", "recordedIdmap"] as const;
 
 /** Which container: for inspect and destroy, and the target of an update. */
 export function validateRef(raw: Raw): ContainerRef {
   const inputs: Raw = { lxcPath: inputDefaults.lxcPath, ...given(raw) };
-  refuseOthers(inputs, REF_KEYS, "a container reference (container, lxcPath, rootfsPath)");
-  const { rootfsPath, ...shape } = inputs;
+  refuseOthers(inputs, REF_KEYS, "a container reference (container, lxcPath, rootfsPath, recordedIdmap)");
+  const { rootfsPath, recordedIdmap, ...shape } = inputs;
   checkShape(shape);
   const ref = checkContainer(shape);
   if (rootfsPath !== undefined) {
     parseRootfsString(rootfsPath, "rootfsPath", containerDirOf(ref));
     ref.rootfsPath = rootfsPath as string;
+  }
+  if (recordedIdmap !== undefined) {
+    idmapOf(recordedIdmap, "recordedIdmap");
+    ref.recordedIdmap = recordedIdmap as IdmapEntry[];
   }
   return ref;
 }
@@ -195,7 +200,7 @@ export function validateSpec(raw: Raw): RootfsSpec {
  */
 export function validateChange(raw: Raw): RootfsChange {
   const inputs = given(raw);
-  refuseOthers(inputs, CHANGE_KEYS, "an update (backingStore, size, fstype and the store options)");
+  refuseOthers(inputs, CHANGE_KEYS, "an update (backingStore, size, fstype, idmap and the store options)");
   // The shape of each property is the resource's: checked with a stand-in container.
   checkShape({ container: "change", ...inputs });
   if (inputs.backingStore !== undefined) {

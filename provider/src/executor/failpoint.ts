@@ -8,6 +8,22 @@ export function failpoint(name: string): void {
   if (process.env.LXC_ROOTFS_FAILPOINT === name) process.kill(process.pid, "SIGKILL");
 }
 
+/**
+ * A failpoint inside a step the isolated helper runs: the returned tick, called once per item the step
+ * does, kills the operation (the helper's parent) and then the helper at the n-th call
+ * (LXC_ROOTFS_FAILPOINT_AFTER, else `after`), so a walk is cut off midway, as a SIGKILL of the command
+ * would cut it. Unset, the tick does nothing.
+ */
+export function killedMidway(name: string, after: number): () => void {
+  if (process.env.LXC_ROOTFS_FAILPOINT !== name) return () => undefined;
+  let left = Number(process.env.LXC_ROOTFS_FAILPOINT_AFTER ?? after);
+  return () => {
+    if (--left > 0) return;
+    process.kill(process.ppid, "SIGKILL");
+    process.kill(process.pid, "SIGKILL");
+  };
+}
+
 const raceCounts = new Map<string, number>();
 
 /**

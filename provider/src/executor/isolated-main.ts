@@ -7,7 +7,7 @@ import { growMountedFilesystem, shrinkBtrfsOnline } from "../host/filesystem";
 import { makeContext } from "./context";
 import { copyMountedFiles, unpackMounted } from "./copy";
 import { unpackOciMounted } from "./unpack-oci";
-import { shiftMounted } from "./shift";
+import { shiftMounted, surveyMounted } from "./shift";
 import { ERROR_MARKER, IsolatedTask, PROGRESS_MARKER, RESULT_MARKER } from "./isolated";
 import { withMountedDevice } from "./mount";
 
@@ -33,6 +33,11 @@ async function main(task: IsolatedTask): Promise<void> {
     case "shift": {
       const shifted = await shiftMounted(ctx, task);
       process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ shifted })}\n`);
+      return;
+    }
+    case "survey": {
+      const survey = await surveyMounted(ctx, task);
+      process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ survey })}\n`);
       return;
     }
     case "grow-fs":

@@ -14,6 +14,7 @@ import { Location, OpContext } from "../drivers/types";
 import type { CompressionName } from "../host/archive";
 import type { LxcTemplateVars } from "../model/lxc-meta";
 import type { Idmap } from "../model/idmap";
+import type { Restore, TreeSurvey } from "./shift";
 
 export type IsolatedTask =
   | {
@@ -48,7 +49,11 @@ export type IsolatedTask =
       /** The id maps the tree is in ("owner": as its root's owner says), and goes to; null: the identity. */
       from: Idmap | null | "owner";
       to: Idmap | null;
+      /** A pass of a shift in place: ids already shifted are kept; its last pass sets back `restore`'s inodes. */
+      resume?: boolean;
+      restore?: Restore;
     }
+  | { kind: "survey"; containerDir: string; dst: { store: Store; loc: Location; fstype: Fstype | null } }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }
   | { kind: "shrink-btrfs"; containerDir: string; device: string; size: number };
 
@@ -95,6 +100,8 @@ export interface IsolatedResult {
   digest?: string;
   /** What a shift of owners did. */
   shifted?: { inodes: number; changed: number; lost: number };
+  /** What a survey of owners found. */
+  survey?: TreeSurvey;
 }
 
 export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<IsolatedResult> {

@@ -1,6 +1,7 @@
 /**
  * The journals that let the next operation finish or undo what a killed one left half-done: the swap's
- * (swap.ts) and a snapshot's (snapshot-store.ts), kept in the container's work directory.
+ * (swap.ts), a snapshot's (snapshot-store.ts) and a shift in place's (shift-in-place.ts), kept in the
+ * container's work directory.
  *
  * A journal is untrusted input. What is on disk may have been copied with its container directory from
  * another (`cp -a` of a directory an update was killed in), left by another version, damaged, or written
@@ -26,6 +27,7 @@ export const JOURNAL_VERSION = 2;
 
 export const SWAP_JOURNAL = "journal.json";
 export const SNAPSHOT_JOURNAL = "snapshot.json";
+export const SHIFT_JOURNAL = "shift.json";
 
 /** A directory as the journal records it: device and inode as decimal strings (exact beyond 2^53). */
 export interface DirIdentity {
@@ -47,7 +49,7 @@ export function journalPath(containerDir: string, name = SWAP_JOURNAL): string {
 }
 
 /**
- * Whether an operation on this container was interrupted: a journal (a swap's or a snapshot's) is still
+ * Whether an operation on this container was interrupted: a journal (a swap's, a snapshot's, a shift's) is still
  * there. Whatever reads the container then recovers first, and so refuses a journal it must not act on.
  */
 export function hasJournal(spec: ContainerRef): Promise<boolean> {
@@ -61,7 +63,7 @@ export async function journalsIn(containerDir: string): Promise<boolean> {
   if (!st) return false;
   // A symlinked work directory would make an outside file pass for our journal.
   if (!st.isDirectory()) throw new Unsafe(`refusing to use ${dir}: it is not a directory (a symbolic link?)`);
-  for (const name of [SWAP_JOURNAL, SNAPSHOT_JOURNAL]) if ((await lstatOrNull(path.join(dir, name))) !== null) return true;
+  for (const name of [SWAP_JOURNAL, SNAPSHOT_JOURNAL, SHIFT_JOURNAL]) if ((await lstatOrNull(path.join(dir, name))) !== null) return true;
   return false;
 }
 

@@ -1,12 +1,14 @@
 /**
- * What every changing operation does first: finish or undo what a killed one left (a swap, a snapshot).
- * Both journals are read and checked before either is acted on: a refusal of one leaves everything as it was.
+ * What every changing operation does first: finish or undo what a killed one left (a swap, a snapshot, a
+ * shift in place). Every journal is read and checked before any is acted on: a refusal of one leaves
+ * everything as it was.
  */
 import { DRIVERS, OpContext } from "../drivers";
 import { ContainerRef, RootfsSpec } from "../model/requests";
 import { journalsIn, ownerOf } from "./journal";
 import { finishSnapshot, readSnapshotJournal } from "./snapshot-store";
 import { finishSwap, readSwap } from "./swap";
+import { finishShift, readShiftJournal } from "./shift-in-place";
 
 /**
  * The rootfs strings a request names, which a journal's volumes may be besides those the config names or
@@ -36,6 +38,8 @@ export async function recoverInterrupted(ctx: OpContext, requested: readonly str
   const swap = await readSwap(ctx, owner);
   const live = swap ? [swap.swap.newFinal, ...(swap.swap.old ? [swap.swap.old.final] : [])] : [];
   const snapshot = await readSnapshotJournal(ctx, owner, live);
+  const shift = await readShiftJournal(ctx, owner);
   if (swap) await finishSwap(ctx, swap.swap, swap.file);
   if (snapshot) await finishSnapshot(ctx, snapshot);
+  if (shift) await finishShift(ctx, shift);
 }

@@ -12,15 +12,18 @@
  */
 import { promises as fs } from "fs";
 import { DRIVERS, OpContext } from "../drivers";
-import { shiftTreeSync } from "../host/shift-tree";
+import { InodeShift, ShiftCounts, shiftTreeSync, Special } from "../host/shift-tree";
+import { shiftCapability } from "../model/xattr-ids";
 import { Idmap, idmapLabel, toHost } from "../model/idmap";
 import { RootfsError, Unsafe } from "../model/errors";
-import { ownerRewrite } from "../model/owner-rewrite";
+import { ownerRewrite, ownerSurvey } from "../model/owner-rewrite";
+import { IdsSeen } from "../model/shift-passes";
 import { countOf, ProgressMeter } from "../model/progress";
 import { FilesEnd } from "./copy";
 import { IsolatedTask, runIsolated } from "./isolated";
 import { withMountedStore } from "./mount";
 import { mountsUnder } from "../host/mounts";
+import { killedMidway } from "./failpoint";
 
 export interface ShiftResult {
   /** Inodes visited, each once. */
@@ -32,21 +35,68 @@ export interface ShiftResult {
 }
 
 /**
+ * An inode a chown strips (a setuid or setgid bit, a capability), as a survey found it before a shift in
+ * place: by its key (Statx.key), its mode, its capability in hex. The last pass sets them back, shifted.
+ */
+export interface SpecialInode {
+  key: string;
+  mode: number;
+  capability: string | null;
+}
+
+/** What a survey of a store's files found, before a shift in place decides its passes or refuses. */
+export interface TreeSurvey {
+  /** Inodes visited, each once. */
+  inodes: number;
+  /** The distinct ids the tree holds (device nodes left out: a shift keeps them). */
+  seen: IdsSeen;
+  /** The owner of its root directory: container root's host ids in the map the tree is in. */
+  root: { uid: number; gid: number };
+  special: SpecialInode[];
+}
+
+/** What the last pass of a shift in place sets back: the survey's inodes, as a shift from `from` to `to` makes them. */
+export interface Restore {
+  inodes: SpecialInode[];
+  from: Idmap | null;
+  to: Idmap | null;
+}
+
+/**
  * Shifts the files of `end` (made, and not in use) from map `from` to map `to`; null is the identity.
  * `from` "owner": the map its root directory's owner says: host root's (a privileged tree, an image), or
  * `to` already (a copy of a rootfs in that map: nothing to do); another owner is refused, its map unknown.
+ * A pass of a shift in place (`inPlace`) keeps the ids already shifted (model/shift-passes.ts), and its last
+ * sets back what a chown strips.
  */
-export async function shiftStore(ctx: OpContext, end: FilesEnd, from: Idmap | null | "owner", to: Idmap | null): Promise<ShiftResult> {
+export async function shiftStore(
+  ctx: OpContext,
+  end: FilesEnd,
+  from: Idmap | null | "owner",
+  to: Idmap | null,
+  inPlace?: { restore?: Restore },
+): Promise<ShiftResult> {
   const { shifted } = await runIsolated(ctx, {
     kind: "shift",
     containerDir: ctx.containerDir,
-    dst: { store: end.driver.store, loc: end.loc, fstype: end.fstype },
+    dst: dstOf(end),
     from,
     to,
+    resume: inPlace !== undefined,
+    restore: inPlace?.restore,
   });
   if (!shifted) throw new RootfsError("internal: the shift gave no counts");
   return shifted;
 }
+
+/** Reads every inode of `end`'s files, changing nothing: the ids they hold, their root's owner, what a chown would strip. */
+export async function surveyStore(ctx: OpContext, end: FilesEnd): Promise<TreeSurvey> {
+  const { survey } = await runIsolated(ctx, { kind: "survey", containerDir: ctx.containerDir, dst: dstOf(end) });
+  if (!survey) throw new RootfsError("internal: the survey gave no counts");
+  return survey;
+}
+
+const dstOf = (end: FilesEnd) => ({ store: end.driver.store, loc: end.loc, fstype: end.fstype });
 
 /** The map a tree is in, by its root directory's owner: host root's (null), `to`'s ("there"), or refused. */
 async function mapByOwner(root: string, shown: string, to: Idmap | null): Promise<Idmap | null | "there"> {
@@ -58,38 +108,90 @@ async function mapByOwner(root: string, shown: string, to: Idmap | null): Promis
   );
 }
 
+type WalkTask = Extract<IsolatedTask, { kind: "shift" | "survey" }>;
+
+/**
+ * Mounts the store's files for the call (read-only for a survey) and gives `fn` its root and a walk of it.
+ * A mount inside is not the store's to shift, and a walk that stopped there would leave a tree half in each
+ * map: refused before anything is read or written, and after, when one was mounted meanwhile.
+ */
+async function withWalk<T>(
+  ctx: OpContext,
+  task: WalkTask,
+  what: string,
+  fn: (root: string, walk: (t: InodeShift) => ShiftCounts) => Promise<T>,
+): Promise<T> {
+  const shown = task.dst.loc.rootfsPath;
+  const readOnly = task.kind === "survey";
+  return withMountedStore(ctx, DRIVERS[task.dst.store], task.dst.loc, task.dst.fstype, readOnly, async (root) => {
+    const inside = (await mountsUnder(root)).filter((mp) => mp !== root);
+    if (inside.length) throw new Unsafe(`${shown} has mounts inside (${inside.slice(0, 5).join(", ")}): its owners are not ${what}`);
+    return fn(root, (t) => {
+      // The walk blocks this process's timers: it calls back as it goes, and the meter says when a line is due.
+      const meter = new ProgressMeter(`${what} owners`, Date.now(), null, false, undefined, undefined, countOf("inodes"));
+      const counts = shiftTreeSync(root, { ...(readOnly ? t : withFailpoints(t)), keep: ["char", "block"] }, (inodes) => {
+        const line = meter.sample(Date.now(), inodes);
+        if (line) ctx.progress(line);
+      });
+      if (counts.otherFilesystems.length)
+        throw new Unsafe(
+          `${shown} holds other filesystems (${counts.otherFilesystems.slice(0, 5).join(", ")}), which the walk did not enter`,
+        );
+      return counts;
+    });
+  });
+}
+
+/**
+ * The reliability tests' kills inside a walk: `shift-midway` at the n-th inode (LXC_ROOTFS_FAILPOINT_AFTER),
+ * `shift-chowned` right after the first chown of an inode whose setuid bit or capability it strips, before
+ * the walk sets it back.
+ */
+function withFailpoints(t: InodeShift): InodeShift {
+  // Not a call more an inode otherwise: the walk's speed is the shift's.
+  if (!["shift-midway", "shift-chowned"].includes(process.env.LXC_ROOTFS_FAILPOINT ?? "")) return t;
+  const midway = killedMidway("shift-midway", 50);
+  const chowned = killedMidway("shift-chowned", 1);
+  return {
+    ...t,
+    uid: (id) => (midway(), t.uid(id)),
+    isLost: (kind, id) => (chowned(), t.isLost?.(kind, id) ?? false),
+    ...(t.capability ? { capability: (v: Buffer) => (chowned(), t.capability!(v)) } : {}),
+  };
+}
+
 /** The shift, inside the isolated helper: the store mounted for the call, the walk, the new owners flushed. */
 export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "shift" }>): Promise<ShiftResult> {
-  const driver = DRIVERS[task.dst.store];
-  return withMountedStore(ctx, driver, task.dst.loc, task.dst.fstype, false, async (root) => {
-    // A mount inside the store is not the store's to shift, and a walk that stopped there would leave a
-    // tree half in each map: refused before anything is written.
-    const inside = (await mountsUnder(root)).filter((mp) => mp !== root);
-    if (inside.length)
-      throw new Unsafe(`${task.dst.loc.rootfsPath} has mounts inside (${inside.slice(0, 5).join(", ")}): its owners are not shifted`);
+  return withWalk(ctx, task, `shifting to ${idmapLabel(task.to)}:`, async (root, walk) => {
     const from = task.from === "owner" ? await mapByOwner(root, task.dst.loc.rootfsPath, task.to) : task.from;
     if (from === "there") return { inodes: 0, changed: 0, lost: 0 };
-    const rewrite = ownerRewrite(from, task.to);
-    // The walk blocks this process's timers: it calls back as it goes, and the meter says when a line is due.
-    const meter = new ProgressMeter(
-      `shifting owners to ${idmapLabel(task.to)}`,
-      Date.now(),
-      null,
-      false,
-      undefined,
-      undefined,
-      countOf("inodes"),
-    );
-    const counts = shiftTreeSync(root, { ...rewrite, keep: ["char", "block"] }, (inodes) => {
-      const line = meter.sample(Date.now(), inodes);
-      if (line) ctx.progress(line);
-    });
-    // One mounted since the check above: the walk did not enter it.
-    if (counts.otherFilesystems.length)
-      throw new Unsafe(
-        `${task.dst.loc.rootfsPath} holds other filesystems (${counts.otherFilesystems.slice(0, 5).join(", ")}), which a shift of its owners does not enter`,
-      );
+    const rewrite = ownerRewrite(from, task.to, { resume: task.resume });
+    const counts = walk({ ...rewrite, restore: task.restore && restorer(task.restore) });
     await ctx.run(["sync", "-f", root]);
     return { inodes: counts.inodes, changed: counts.changed, lost: rewrite.lost() };
   });
+}
+
+/** The survey, inside the isolated helper: the store mounted read-only, every inode read, nothing written. */
+export async function surveyMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "survey" }>): Promise<TreeSurvey> {
+  return withWalk(ctx, task, "surveying", async (root, walk) => {
+    const { uid, gid } = await fs.lstat(root);
+    const survey = ownerSurvey();
+    const special: SpecialInode[] = [];
+    const counts = walk({
+      ...survey,
+      remember: (key, mode, capability) => special.push({ key, mode, capability: capability && capability.toString("hex") }),
+    });
+    return { inodes: counts.inodes, seen: survey.seen(), root: { uid, gid }, special };
+  });
+}
+
+/** The inodes a last pass sets back, by key: their mode, and their capability shifted once, from the first map to the last. */
+function restorer({ inodes, from, to }: Restore): (key: string) => Special | undefined {
+  const byKey = new Map<string, Special>();
+  for (const { key, mode, capability } of inodes) {
+    const value = capability === null ? null : shiftCapability(Buffer.from(capability, "hex"), from, to).value;
+    byKey.set(key, { mode, capability: value });
+  }
+  return (key) => byKey.get(key);
 }

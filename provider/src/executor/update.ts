@@ -20,6 +20,7 @@ import { growBlockStore, shrinkBlockStore } from "./resize";
 import { buildAndSwap } from "./swap";
 import { recoverInterrupted, requestedNames } from "./recovery";
 import { snapshotNames } from "./snapshot-store";
+import { planShift, shiftFresh, shiftInPlace } from "./shift-in-place";
 
 interface Prepared {
   current: Current;
@@ -36,10 +37,21 @@ function asBlock(driver: Driver): BlockDriver {
 
 /**
  * Observes, plans and checks that the host can take the plan: the store can live here (its volume group,
- * pool or parent dataset exists), there is room, a volume to move to is free. Changes nothing. Whether
- * the rootfs is in use is left to the update itself: a stack may stop the container before it.
+ * pool or parent dataset exists), there is room, a volume to move to is free; a shift of its owners (a new
+ * `idmap`) is added to the plan, counted when `preview` (the update counts as it shifts). Changes
+ * nothing. Whether the rootfs is in use is left to the update itself: a stack may stop the container before it.
  */
-async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsChange): Promise<Prepared> {
+async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsChange, preview = false): Promise<Prepared> {
+  const prepared = await prepareStoreChange(ctx, ref, change);
+  if (change.idmap === undefined) return prepared;
+  const shift = await planShift(ctx, prepared.current, ref.recordedIdmap, change.idmap, preview);
+  if (!shift) return prepared;
+  const { plan } = prepared;
+  const summary = plan.strategy === "none" ? shift.summary : `${plan.summary}; then ${shift.summary}`;
+  return { ...prepared, plan: { ...plan, summary, shift: shift.plan } };
+}
+
+async function prepareStoreChange(ctx: OpContext, ref: ContainerRef, change: RootfsChange): Promise<Prepared> {
   const current = await observeOwned(ctx, ref);
   if (!current) throw new NotFound(`a rootfs for container ${ref.container} in ${ref.lxcPath}`);
   const shape = shapeOf(current);
@@ -83,13 +95,25 @@ async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsCh
  */
 export async function planStoreUpdate(ref: ContainerRef, change: RootfsChange, opts: OperationOptions): Promise<UpdatePlan | null> {
   if (await hasJournal(ref)) return null;
-  return withOperation(ref, opts, async (ctx) => (await prepareUpdate(ctx, ref, change)).plan, { readOnly: true });
+  return withOperation(ref, opts, async (ctx) => (await prepareUpdate(ctx, ref, change, true)).plan, { readOnly: true });
 }
 
-async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared): Promise<CopyMethod> {
+async function executeUpdate(ctx: OpContext, prepared: Prepared): Promise<CopyMethod> {
+  const { current, plan } = prepared;
+  // Offline resizes, moves and shifts need the rootfs to themselves: its container stopped, nothing mounted on it.
+  if (plan.shift || (plan.strategy !== "none" && plan.strategy !== "set-limit")) await assertNotInUse(ctx, current.driver, current.loc);
+  const method = await changeStore(ctx, prepared);
+  // A copy shifted its new store before the swap; the rest shift where the rootfs is, journaled.
+  if (plan.shift && plan.strategy !== "block-copy" && plan.strategy !== "file-copy") {
+    const { candidates, to } = plan.shift;
+    const done = await shiftInPlace(ctx, { driver: current.driver, loc: current.loc, fstype: current.observed.fstype }, candidates, to);
+    ctx.log(done === "there" ? "its owners were in the map already" : `shifted the owners of ${done} files`);
+  }
+  return method;
+}
+
+async function changeStore(ctx: OpContext, { current, plan, next }: Prepared): Promise<CopyMethod> {
   const { driver, loc, observed } = current;
-  // Offline resizes and moves need the rootfs to themselves: its container stopped, nothing mounted on it.
-  if (plan.strategy !== "none" && plan.strategy !== "set-limit") await assertNotInUse(ctx, driver, loc);
   switch (plan.strategy) {
     case "none":
       return "none";
@@ -114,6 +138,8 @@ async function executeUpdate(ctx: OpContext, { current, plan, next }: Prepared):
         old: { driver, loc },
         build: async (built) => {
           method = (await buildStore(ctx, next.driver, built, plan, { source: { driver, loc, usage: observed } })).method;
+          // On the new store, before the swap: a shift stopped midway goes with it.
+          if (plan.shift) await shiftFresh(ctx, { driver: next.driver, loc: built, fstype: plan.target.fstype ?? null }, plan.shift);
         },
       });
       return method;
@@ -129,6 +155,7 @@ export async function updateStore(ref: ContainerRef, change: RootfsChange, opts:
     const method = await executeUpdate(ctx, prepared);
     const after = await observeCurrent(ctx, ref);
     if (!after) throw new RootfsError(`internal: the rootfs of ${ref.container} is gone after its update`);
-    return { ...after.observed, strategy: prepared.plan.strategy, method, summary: prepared.plan.summary };
+    const shifted = change.idmap !== undefined ? { idmap: change.idmap } : {};
+    return { ...after.observed, strategy: prepared.plan.strategy, method, summary: prepared.plan.summary, ...shifted };
   });
 }

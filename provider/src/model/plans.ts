@@ -1,5 +1,6 @@
 /** The planner's vocabulary: what an update or a fill will do, and what it costs. */
 import type { Fstype, Store } from "./requests";
+import type { Idmap } from "./idmap";
 import type { StoreUsage } from "./usage";
 
 export type UpdateStrategy = UpdatePlan["strategy"];
@@ -84,8 +85,22 @@ export type FillPlan =
   | FileCopyPlan
   | UnpackPlan;
 
-/** How to change a rootfs in place, or into a new store. `summary`: one line for a reviewer, what will happen and what it costs. */
-export type UpdatePlan = { summary: string } & (
+/** A shift of the rootfs's owners from the map it is in to another (an update's `idmap`), after the rest of the plan. */
+export interface ShiftPlan {
+  /** The maps the rootfs may be in: the update shifts from the one whose container root owns its root. */
+  candidates: (Idmap | null)[];
+  to: Idmap | null;
+  /** The inodes it walks, as far as the host can tell without mounting; null where it cannot. */
+  files: number | null;
+  /** Whether the count is the filesystem's own tally of inodes in use, not a walk's. */
+  tallied: boolean;
+}
+
+/**
+ * How to change a rootfs in place, or into a new store, and whether its owners then move to another map.
+ * `summary`: one line for a reviewer, what will happen and what it costs.
+ */
+export type UpdatePlan = { summary: string; shift?: ShiftPlan } & (
   | { strategy: "none"; bytesToMove: 0 }
   /** `fromSize`: the device's size as found, which a failed filesystem step restores. */
   | { strategy: "grow-in-place"; fstype: Fstype; fromSize: number; toSize: number; bytesToMove: 0 }

@@ -26,6 +26,12 @@ export interface ContainerRef {
    * or overlay is found by it. Never followed outside the container directory or its named volume.
    */
   rootfsPath?: string;
+  /**
+   * The id map the caller's record says the rootfs is in (a Pulumi state's `idmap` output), for an update
+   * that shifts it: checked against the owner of its root before anything is written. Unset: the map is
+   * told by that owner (host root's, or the config's lxc.idmap).
+   */
+  recordedIdmap?: IdmapEntry[];
 }
 
 /** The options only some stores take: LVM's volume group, volume name and thin pool, ZFS's parent dataset. */
@@ -66,6 +72,8 @@ export interface RootfsChange extends StoreOptions {
   backingStore?: Store;
   size?: number;
   fstype?: Fstype;
+  /** The map to shift the rootfs's owners into, in place; [] for none (privileged). Unset: kept as they are. */
+  idmap?: IdmapEntry[];
 }
 
 /** What an lxcPath may be: the one sentence every refusal of one starts with. */
@@ -73,7 +81,7 @@ export const LXC_PATH_ALLOWED =
   "an absolute directory path (made if missing) outside /proc, /sys and /dev, without '..', ':' or newlines, each name at most 255 bytes";
 
 /** The properties an update takes; the rest name the container, or are read at create only (`from`). */
-export const CHANGE_KEYS: readonly (keyof RootfsChange)[] = ["backingStore", "size", "fstype", ...STORE_OPTIONS];
+export const CHANGE_KEYS: readonly (keyof RootfsChange)[] = ["backingStore", "size", "fstype", "idmap", ...STORE_OPTIONS];
 
 export function containerDirOf(ref: Pick<ContainerRef, "lxcPath" | "container">): string {
   return path.join(ref.lxcPath, ref.container);

@@ -39,6 +39,8 @@ export interface UpdateResult extends Observed {
   strategy: UpdateStrategy;
   method: CopyMethod;
   summary: string;
+  /** The id map the rootfs's owners are in now, when the update was given one (`idmap`). */
+  idmap?: IdmapEntry[];
 }
 
 export interface DestroyResult {

@@ -45,8 +45,7 @@ export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" |
  * Judges the properties that depend on the store, on the values as given, in one order: fstype (block
  * stores only), size (sized stores only, above the filesystem's floor), from (a rootfs string; a layered
  * store needs one; create only), source (not with from, not for a layered store; create only), idmap (a
- * valid map, not for a layered store; create only), then each store option (its own store only, in its
- * syntax).
+ * valid map, not for a layered store), then each store option (its own store only, in its syntax).
  * `keptFstype`: the filesystem an update keeps when it names none.
  */
 export function judgeStoreRules(
@@ -87,13 +86,13 @@ export function judgeStoreRules(
       // A layered store's content is its lower layer, which `from` names.
       if (driver.caps.needsLower) throw new InvalidInput("source", shown, `none for ${store}, whose from names its lower layer`);
     }
-    if (inputs.idmap !== undefined) {
-      // A bad map is refused naming its entry; an overlay's files are its lower layer's, shared.
-      idmapOf(inputs.idmap);
-      if (driver.caps.needsLower) throw new InvalidInput("idmap", inputs.idmap, `none for ${store}: ${NO_SHIFT_LAYERED}`);
-      out.idmap = inputs.idmap as IdmapEntry[];
-    }
     driver.checkLower?.(out.from);
+  }
+  if (inputs.idmap !== undefined) {
+    // A bad map is refused naming its entry; an overlay's files are its lower layer's, shared.
+    idmapOf(inputs.idmap);
+    if (driver.caps.needsLower) throw new InvalidInput("idmap", inputs.idmap, `none for ${store}: ${NO_SHIFT_LAYERED}`);
+    out.idmap = inputs.idmap as IdmapEntry[];
   }
   for (const name of STORE_OPTIONS) {
     const value = inputs[name];

@@ -26,18 +26,36 @@ const OPTIONS: Record<string, string> = {
   lvname: "lvName",
   thinpool: "thinPool",
   zfsroot: "zfsRoot",
+  idmap: "idmap",
   "rootfs-path": "rootfsPath",
   snapshot: "snapshotName",
   comment: "comment",
 };
 
+/** Flags given once per entry of a list input. */
+const LISTS = new Set(["idmap"]);
+
+/** An `--idmap` value: one entry as a config's lxc.idmap line, with `b` for both kinds; `none` for none. */
+const IDMAP_ENTRY = /^([ugb]) +(\d+) +(\d+) +(\d+)$/;
+const IDMAP_ALLOWED = '"u|g|b <containerId> <hostId> <size>" (b: both), once per range, or "none" for a privileged container';
+
+function idmapEntries(values: string[]): unknown[] {
+  if (values.length === 1 && values[0] === "none") return [];
+  return values.map((v) => {
+    const m = IDMAP_ENTRY.exec(v.trim());
+    if (!m) throw new InvalidInput("idmap", v, IDMAP_ALLOWED);
+    const kind = { u: "uid", g: "gid", b: "both" }[m[1]];
+    return { kind, containerId: Number(m[2]), hostId: Number(m[3]), size: Number(m[4]) };
+  });
+}
+
 /** Properties a request names otherwise than a flag's (a snapshot's own name is `name`, as in its resource). */
 const REQUEST_NAMES: Record<string, string> = { snapshotName: "name" };
 
 const USAGE = `usage:
-  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS | --source TARBALL [--sha256 HEX]]
+  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS | --source TARBALL [--sha256 HEX]] [--idmap MAP]...
   lxc-rootfs create-plan (the same as create)
-  lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS]
+  lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS] [--idmap MAP]...
   lxc-rootfs inspect --lxcpath DIR --name NAME
   lxc-rootfs destroy --lxcpath DIR --name NAME
   lxc-rootfs snapshot         --lxcpath DIR --name NAME --snapshot SNAP [--comment TEXT]
@@ -46,6 +64,8 @@ const USAGE = `usage:
   lxc-rootfs snapshot-destroy --lxcpath DIR --name NAME --snapshot SNAP
 store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET (zfs)
 inspect, destroy, update: --rootfs-path ROOTFS names the storage when the container's config does not
+MAP: "u|g|b <containerId> <hostId> <size>", once per range ("b 0 100000 65536"), or "none" (privileged); a
+  create without one takes the config's lxc.idmap lines, an update shifts the owners in place
 STORE: ${STORES.join(", ")}   FS: ${fstypeValues.join(", ")}   SIZE: bytes or 512M, 2G, 1GiB`;
 
 class UsageError extends Error {}
@@ -98,7 +118,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     parsed = parseArgs({
       args: joinValues(argv),
       allowPositionals: true,
-      options: Object.fromEntries([...Object.keys(OPTIONS), "help"].map((k) => [k, { type: k === "help" ? "boolean" : "string" }])),
+      options: Object.fromEntries(
+        [...Object.keys(OPTIONS), "help"].map((k) => [k, { type: k === "help" ? "boolean" : "string", multiple: LISTS.has(k) }]),
+      ),
     });
   } catch (e) {
     err.write(`lxc-rootfs: ${(e as Error).message}\n${USAGE}\n`);
@@ -113,6 +135,10 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   for (const [flag, prop] of Object.entries(OPTIONS)) {
     const v = parsed.values[flag];
     if (v === undefined) continue;
+    if (Array.isArray(v)) {
+      inputs[prop] = v;
+      continue;
+    }
     // A property of an object input (source.url) goes into that object.
     const [own, inner] = prop.split(".");
     if (inner === undefined) inputs[own] = v;
@@ -139,6 +165,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     if (inputs.lxcPath === undefined) throw new InvalidInput("lxcPath", undefined, "required");
     if (inputs.container === undefined) throw new InvalidInput("container", undefined, "required");
     if (!(command in TAKES)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (inputs.idmap !== undefined) inputs.idmap = idmapEntries(inputs.idmap as string[]);
     const { container, lxcPath, rootfsPath, ...rest } = inputs;
     for (const prop of Object.keys(inputs)) {
       if (prop === "container" || prop === "lxcPath" || TAKES[command].includes(prop)) continue;

@@ -25,7 +25,7 @@ export type { Props };
 /** Inputs whose change means a new rootfs somewhere else: replace, never move. */
 export const REPLACE_ON_CHANGE = ["container", "lxcPath"] as const;
 /** Used at create only: changing it later changes nothing on the host (but a new image: see imageChange). */
-const CREATE_ONLY = ["from", "source", "idmap"];
+const CREATE_ONLY = ["from", "source"];
 
 /** Recorded at create, and kept as it is: the host cannot say what image a rootfs came from. */
 const RECORDED = ["sourceDigest", "sourceConfig", "idmap"] as const;
@@ -162,6 +162,11 @@ function refOf(props: Props): ContainerRef {
   return ref;
 }
 
+/** The map a state's `idmap` output says the rootfs is in, for an update that shifts it: checked against the host. */
+function recordedOf(olds: Props): Pick<ContainerRef, "recordedIdmap"> {
+  return Array.isArray(olds.idmap) ? { recordedIdmap: olds.idmap as ContainerRef["recordedIdmap"] } : {};
+}
+
 /** The wanted state as an update: what an update takes of the inputs. */
 function changeOf(inputs: Props): Props {
   return Object.fromEntries(CHANGE_KEYS.filter((k) => inputs[k] !== undefined).map((k) => [k, inputs[k]]));
@@ -195,19 +200,15 @@ function imageChange(olds: Props, newInputs: Props): string | undefined {
 }
 
 /**
- * A new idmap on a rootfs that exists: it would mean a shift of its owners in place, which is not built
- * yet, and never a replacement, which would lose the data. Refused, naming the map the rootfs is in. No
- * idmap given asks for nothing: a later edit of the config never shifts.
+ * A new idmap on a rootfs that exists: its owners are shifted in place, an update that keeps the data (the
+ * host counts the files at preview). No idmap given asks for nothing: a later edit of the config never
+ * shifts; `[]` asks for none (privileged).
  */
-function refuseIdmapChange(olds: Props, newInputs: Props): void {
-  if (newInputs.idmap === undefined) return;
+function idmapChange(olds: Props, newInputs: Props): string | undefined {
+  if (newInputs.idmap === undefined) return undefined;
   const recorded = olds.idmap === undefined || olds.idmap === null ? null : idmapOf(olds.idmap);
-  if (sameIdmap(idmapOf(newInputs.idmap), recorded)) return;
-  throw new InvalidInput(
-    "idmap",
-    newInputs.idmap,
-    `the map this rootfs was shifted into at create, ${idmapLabel(recorded)}: shifting a rootfs that exists into another is not built yet (replace it, or give back its map)`,
-  );
+  const wanted = idmapOf(newInputs.idmap);
+  return sameIdmap(wanted, recorded) ? undefined : `shift the owners in place from ${idmapLabel(recorded)} to ${idmapLabel(wanted)}`;
 }
 
 /**
@@ -235,9 +236,9 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
     return { changes: true, replaces: [], known: false, summary: "update: values known only after apply" };
   const image = imageChange(olds, newInputs);
   if (image) return { changes: true, replaces: ["source"], deleteBeforeReplace: true, known: true, summary: `replace: ${image}` };
-  refuseIdmapChange(olds, newInputs);
   // A bad value stops the preview here, naming the property.
   validateSpec(newInputs);
+  const shift = idmapChange(olds, newInputs);
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
     // No recorded observation (an old state): fall back to comparing inputs.
     const keys = new Set([...Object.keys(oldInputs), ...Object.keys(newInputs)].filter((k) => !CREATE_ONLY.includes(k)));
@@ -260,7 +261,9 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
   };
   try {
     const { plan } = planChange(refOf(olds), recorded, validateChange(changeOf(newInputs)));
-    return { changes: plan.strategy !== "none", replaces: [], known: true, summary: plan.strategy === "none" ? undefined : plan.summary };
+    const moved = plan.strategy === "none" ? undefined : plan.summary;
+    const summary = moved && shift ? `${moved}; then ${shift}` : (moved ?? shift);
+    return { changes: summary !== undefined, replaces: [], known: true, summary };
   } catch (e) {
     // What the record cannot plan (room for the bytes it last counted, say) the host may: it is asked.
     if (e instanceof RootfsError) return { changes: true, replaces: [], known: true };
@@ -303,13 +306,13 @@ export async function diffResource(
   if (!recorded.changes || recorded.replaces.length || !known) return recorded;
   // A credential known only after apply: the host cannot be asked yet; the record speaks.
   if (hasUnknown(connectionIn(news))) return recorded;
-  const plan = await core.planUpdate(refOf(olds), changeOf(withDefaults(inputsOf(news))), opts);
+  const plan = await core.planUpdate({ ...refOf(olds), ...recordedOf(olds) }, changeOf(withDefaults(inputsOf(news))), opts);
   // Null: an interrupted operation awaits recovery, which the update does first; the record speaks.
   if (plan === null) return recorded;
   // The host already holds what is wanted while the record says otherwise (an operation that finished after
   // its run was cut off, a change made by hand): an update that only brings the record up to date, so the
   // next up converges without a refresh.
-  if (plan.strategy === "none") return { changes: true, replaces: [], summary: RECORD_ONLY };
+  if (plan.strategy === "none" && !plan.shift) return { changes: true, replaces: [], summary: RECORD_ONLY };
   return { changes: true, replaces: [], summary: plan.summary };
 }
 
@@ -434,7 +437,11 @@ export async function updateResource(
   const inputs = withDefaults(inputsOf(news));
   // Through the new spelling of the lxcPath (diffResource found it names the same directory): the old one
   // may be what the user is moving away from.
-  const ref: ContainerRef = { ...refOf(news), ...(typeof olds.rootfsPath === "string" ? { rootfsPath: olds.rootfsPath } : {}) };
+  const ref: ContainerRef = {
+    ...refOf(news),
+    ...(typeof olds.rootfsPath === "string" ? { rootfsPath: olds.rootfsPath } : {}),
+    ...recordedOf(olds),
+  };
   const updated = await core.update(ref, changeOf(inputs), opts);
   return {
     outs: outputs({ ...inputs, ...placementOf(news) }, updated, olds),
