@@ -216,7 +216,7 @@ export interface RootfsArgs {
      */
     fstype?: pulumi.Input<enums.Fstype | undefined>;
     /**
-     * The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+     * The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
      */
     idmap?: pulumi.Input<pulumi.Input<inputs.IdmapEntryArgs>[] | undefined>;
     /**

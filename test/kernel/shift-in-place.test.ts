@@ -173,3 +173,32 @@ describe("a shift in place refused", () => {
     await destroy(r.ref, {});
   });
 });
+
+describe("a crafted shift journal", () => {
+  it("naming another container's rootfs is refused before anything is touched, that rootfs left as it is", async () => {
+    const victim = await made("dir", "journal-victim");
+    const r = await made("dir", "journal-crafted");
+    const before = await victim.manifest();
+    const st = await fs.stat(path.join(lxcPath, "journal-crafted"), { bigint: true });
+    await fs.mkdir(path.dirname(r.journal), { recursive: true });
+    await fs.writeFile(
+      r.journal,
+      JSON.stringify({
+        version: 2,
+        container: { path: path.join(lxcPath, "journal-crafted"), dev: st.dev.toString(), ino: st.ino.toString() },
+        rootfs: `dir:${path.join(lxcPath, "journal-victim", "rootfs")}`,
+        fstype: null,
+        passes: [{ from: [], to: by(100000) }],
+        pass: 0,
+        special: [],
+      }),
+    );
+    await expect(update(r.ref, { idmap: by(100000) }, {})).rejects.toThrow(
+      /refusing to act on the journal .*shift\.json: .*journal-victim\/rootfs is outside .*journal-crafted.*Nothing was changed/,
+    );
+    expect(await victim.manifest()).toBe(before);
+    await fs.rm(r.journal);
+    await destroy(r.ref, {});
+    await destroy(victim.ref, {});
+  });
+});

@@ -137,7 +137,7 @@ type rootfsArgs struct {
 	From *string `pulumi:"from"`
 	// The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
 	Fstype *Fstype `pulumi:"fstype"`
-	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
 	Idmap []IdmapEntry `pulumi:"idmap"`
 	// LVM only: the logical volume's name. Default: the container's name.
 	LvName *string `pulumi:"lvName"`
@@ -167,7 +167,7 @@ type RootfsArgs struct {
 	From pulumi.StringPtrInput
 	// The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
 	Fstype FstypePtrInput
-	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Used at create only: a change on a rootfs that exists is refused for now.
+	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
 	Idmap IdmapEntryArrayInput
 	// LVM only: the logical volume's name. Default: the container's name.
 	LvName pulumi.StringPtrInput
