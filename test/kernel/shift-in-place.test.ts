@@ -12,6 +12,7 @@ import path from "path";
 import {
   createRootfs as create,
   destroyRootfs as destroy,
+  inspectRootfs as inspect,
   planRootfsUpdate as planUpdate,
   updateRootfs as update,
 } from "../../provider/src/api";
@@ -200,5 +201,42 @@ describe("a crafted shift journal", () => {
     await fs.rm(r.journal);
     await destroy(r.ref, {});
     await destroy(victim.ref, {});
+  });
+});
+
+describe("what an inspect sees of a rootfs's owners", () => {
+  it("on dir: drift from the recorded map to the one its root says, the config's when it fits; never on loop", async () => {
+    const r = await made("dir", "seen-dir");
+    const root = path.join(lxcPath, "seen-dir", "rootfs");
+    await update(r.ref, { idmap: by(100000) }, {});
+    expect((await inspect({ ...r.ref, recordedIdmap: by(100000) }, {}))?.idmap).toBeUndefined();
+    // Chowned back by hand: refresh shows none (privileged), and an update shifts back into the map.
+    await must(["chown", "-hR", "0:0", root]);
+    expect((await inspect({ ...r.ref, recordedIdmap: by(100000) }, {}))?.idmap).toEqual([]);
+    expect((await inspect(r.ref, {}))?.idmap).toBeUndefined();
+    // Chowned by hand into a map of two ranges the config names: that map, since it maps every id below the root.
+    const lines = ["u 0 200000 1000", "u 1000 300000 64536", "g 0 200000 1000", "g 1000 300000 64536"];
+    await fs.appendFile(path.join(lxcPath, "seen-dir", "config"), lines.map((l) => `lxc.idmap = ${l}\n`).join(""));
+    await must(["chown", "-h", "200000:200000", root]);
+    await must(["chown", "-h", "301000:301000", path.join(root, "srv")]);
+    expect((await inspect({ ...r.ref, recordedIdmap: by(100000) }, {}))?.idmap).toEqual([
+      { kind: "uid", containerId: 0, hostId: 200000, size: 1000 },
+      { kind: "uid", containerId: 1000, hostId: 300000, size: 64536 },
+      { kind: "gid", containerId: 0, hostId: 200000, size: 1000 },
+      { kind: "gid", containerId: 1000, hostId: 300000, size: 64536 },
+    ]);
+    // Neither: 65536 ids from the root's owner.
+    await must(["chown", "-h", "400000:400000", root]);
+    expect((await inspect({ ...r.ref, recordedIdmap: by(100000) }, {}))?.idmap).toEqual([
+      { kind: "uid", containerId: 0, hostId: 400000, size: 65536 },
+      { kind: "gid", containerId: 0, hostId: 400000, size: 65536 },
+    ]);
+    await must(["chown", "-hR", "0:0", root]);
+    await destroy(r.ref, {});
+
+    const l = await made("loop", "seen-loop");
+    await update(l.ref, { idmap: by(100000) }, {});
+    expect((await inspect(l.ref, {}))?.idmap).toBeUndefined();
+    await destroy(l.ref, {});
   });
 });

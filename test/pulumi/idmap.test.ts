@@ -2,12 +2,13 @@
  * `idmap` through the real engine, with the dynamic provider: the preview says the owners are shifted into
  * the map, `up` makes the rootfs owned by the map's root and records the map as the output `idmap`, a
  * refresh keeps it, the same map changes nothing; another map is an update that shifts the owners in place,
- * the preview naming the files, the data kept; `[]` makes it privileged again.
+ * the preview naming the files, the data kept; `[]` makes it privileged again. On dir, a refresh sees owners
+ * chowned out of the map by hand, and the next up shifts them back.
  */
 import { createHash } from "crypto";
 import { promises as fs } from "fs";
 import path from "path";
-import { REPO, tempDir, withImageMounted } from "../helpers/env";
+import { must, REPO, tempDir, withImageMounted } from "../helpers/env";
 import { imageFixtures } from "../helpers/images";
 import { destroyStackUnder, makeStack, TestStack } from "../helpers/pulumi";
 
@@ -18,6 +19,8 @@ const PROXMOX = [{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }];
 let lxcPath: string;
 let idmap: Record<string, unknown>[];
 let t: TestStack;
+let drift: TestStack;
+let dirPath: string;
 
 /** The owner of the loop image's root directory and of its setuid binary, and that binary's mode. */
 function owners(): Promise<string> {
@@ -44,7 +47,10 @@ beforeAll(async () => {
     return { idmap: r.idmap };
   });
 });
-afterAll(() => destroyStackUnder(t, lxcPath));
+afterAll(async () => {
+  await destroyStackUnder(t, lxcPath);
+  if (drift) await destroyStackUnder(drift, dirPath);
+});
 
 it("shifts the rootfs at create, records the map, keeps it on refresh, and shifts it in place to another and back", async () => {
   idmap = PROXMOX;
@@ -77,4 +83,31 @@ it("shifts the rootfs at create, records the map, keeps it on refresh, and shift
   expect(await owners()).toBe("0:0 0:0 4755");
   expect(await data()).toBe(kept);
   expect((await t.run((onOutput) => t.stack.preview({ onOutput }))).result.changeSummary).toEqual({ same: 2 });
+});
+
+it("on dir, a refresh shows owners chowned out of the map by hand, and the next up shifts them back", async () => {
+  dirPath = await tempDir("idmap-drift");
+  const source = { url: imageFixtures().busybox.tarball };
+  drift = await makeStack("idmap-drift", async () => {
+    const r = new Rootfs("tree", { container: "tree", lxcPath: dirPath, backingStore: "dir", source, idmap: PROXMOX });
+    return { idmap: r.idmap };
+  });
+  const root = path.join(dirPath, "tree", "rootfs");
+  await drift.run((onOutput) => drift.stack.up({ onOutput }));
+  expect((await fs.stat(root)).uid).toBe(100000);
+  // Made privileged by hand: chown does not touch ACL entries, which are cleared (a shift back would refuse their ids).
+  await must(["chown", "-hR", "0:0", root]);
+  await must(["setfacl", "-R", "-b", "-k", path.join(root, "srv", "acl")]);
+
+  await drift.run((onOutput) => drift.stack.refresh({ onOutput }));
+  // The stack's outputs are the program's, from the last up: the resource's own in the state are refreshed.
+  const state = await drift.stack.exportStack();
+  const tree = state.deployment.resources.find((r: { outputs?: { container?: string } }) => r.outputs?.container === "tree");
+  expect(tree.outputs.idmap).toEqual([]);
+  const back = await drift.run((onOutput) => drift.stack.preview({ onOutput }));
+  expect(back.text).toMatch(/shift the owners of \d+ files in place from none \(privileged\) to u\/g 0:100000:65536/);
+  await drift.run((onOutput) => drift.stack.up({ onOutput }));
+  expect(await must(["stat", "-c", "%u:%g", root, path.join(root, "usr", "bin", "setuid-root")])).toBe("100000:100000\n100000:100000\n");
+  expect((await drift.stack.outputs()).idmap.value).toEqual(PROXMOX);
+  expect((await drift.run((onOutput) => drift.stack.preview({ onOutput }))).result.changeSummary).toEqual({ same: 2 });
 });

@@ -2,7 +2,8 @@
  * The schema-based plugin `pulumi-resource-lxc` through the real engine and the `pulumi` CLI, with a
  * program on the generated Node.js SDK: a secret input stays secret, an input unknown at preview passes
  * check, the preview prints the plan under the resource, a store change keeps the data, and
- * `pulumi import` adopts a rootfs that `lxc-create` made, after which the preview shows no changes.
+ * `pulumi import` adopts a rootfs that `lxc-create` made, after which the preview shows no changes, and
+ * records the id map an unprivileged one's owners are in.
  */
 import { promises as fs } from "fs";
 import path from "path";
@@ -106,6 +107,22 @@ it("up with a secret and an unknown input, a store change with the plan in the p
   expect((await pulumi("config", "set", "declareImported", "true")).code).toBe(0);
   const after = await pulumi("preview", "--expect-no-changes");
   expect(after.code).toBe(0);
+
+  // An unprivileged dir rootfs: the import records the map its root's owner says (the config's lines).
+  await must(["lxc-create", "-P", lxcPath, "-n", "impu", "-t", "/bin/true", "-B", "dir"]);
+  await fs.appendFile(path.join(lxcPath, "impu", "config"), "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n");
+  await fs.chown(path.join(lxcPath, "impu", "rootfs"), 100000, 100000);
+  expect((await pulumiImport("lxc:index:Rootfs", "impu", path.join(lxcPath, "impu"))).code).toBe(0);
+  const impu = await inState("lxc:index:Rootfs", "impu");
+  const configured = [
+    { kind: "uid", containerId: 0, hostId: 100000, size: 65536 },
+    { kind: "gid", containerId: 0, hostId: 100000, size: 65536 },
+  ];
+  expect(impu.inputs).toEqual({ container: "impu", lxcPath, backingStore: "dir", idmap: configured });
+  expect(impu.outputs.idmap).toEqual(configured);
+  // The program does not declare it: out of the stack again, left on the host.
+  expect((await pulumi("state", "delete", impu.urn, "--yes")).code).toBe(0);
+  await must(["lxc-destroy", "-P", lxcPath, "-n", "impu"]);
 
   // An import id that is not a container directory is refused, naming the id.
   const bad = await pulumiImport("lxc:index:Rootfs", "bad", "../etc");

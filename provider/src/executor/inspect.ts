@@ -7,20 +7,28 @@ import { hasJournal } from "./journal";
 import { assertOwned } from "./guards";
 import { Current, locateCurrent, observeAt, observeCurrent } from "./observe";
 import { recoverInterrupted } from "./recovery";
+import { idmapSeen } from "./owners-seen";
 
 /**
  * Null when there is no rootfs. It writes only to finish or roll back an operation that was killed
  * half-way (see swap.ts): until then the rootfs may sit under a temporary name, and reporting it gone
- * would make `pulumi refresh` drop a rootfs that exists.
+ * would make `pulumi refresh` drop a rootfs that exists. `idmap` is told where the owners are seen in
+ * another map than `ref.recordedIdmap` (owners-seen.ts).
  */
 export async function inspect(ref: ContainerRef, opts: OperationOptions): Promise<Observed | null> {
+  const observe = async (ctx: OpContext) => {
+    const current = await observeCurrent(ctx, ref);
+    if (!current) return null;
+    const idmap = await idmapSeen(ctx, current, ref.recordedIdmap);
+    return idmap ? { ...current.observed, idmap } : current.observed;
+  };
   if (await hasJournal(ref)) {
     return withOperation(ref, opts, async (ctx) => {
       await recoverInterrupted(ctx);
-      return (await observeCurrent(ctx, ref))?.observed ?? null;
+      return observe(ctx);
     });
   }
-  return withOperation(ref, opts, async (ctx) => (await observeCurrent(ctx, ref))?.observed ?? null, { readOnly: true });
+  return withOperation(ref, opts, observe, { readOnly: true });
 }
 
 /** The current rootfs, refused before it is even read when it is not this container's own to change. */

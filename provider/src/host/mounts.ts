@@ -92,6 +92,8 @@ export interface MountEntry {
   root: string;
   mountPoint: string;
   fstype: string;
+  /** What is mounted, as the filesystem names it: a device, a dataset, `overlay`. */
+  source: string;
   superOptions: string;
 }
 
@@ -106,10 +108,17 @@ export function parseMountinfo(text: string): MountEntry[] {
       root: unescapeMountinfo(f[3]),
       mountPoint: unescapeMountinfo(f[4]),
       fstype: f[dash + 1],
+      source: unescapeMountinfo(f[dash + 2] ?? ""),
       superOptions: unescapeMountinfo(f[dash + 3] ?? ""),
     });
   }
   return entries;
+}
+
+/** Where `source` (a dataset's name, say) is mounted in this process's namespace, its first mount; null when it is not. */
+export async function mountedAt(source: string): Promise<string | null> {
+  const entry = parseMountinfo(await fs.readFile("/proc/self/mountinfo", "utf8")).find((m) => m.source === source && m.root === "/");
+  return entry?.mountPoint ?? null;
 }
 
 /** The mount tables of every mount namespace on the host, one per namespace (read through a process in it). */

@@ -13,6 +13,11 @@ export interface Observed extends StoreUsage {
   rootfsPath: string;
   /** Whether `lxc.rootfs.managed = 0`: LXC and this tool never delete such storage. */
   managed: boolean;
+  /**
+   * The id map the owners are in, where an inspect saw them in another than the one it was told they were
+   * recorded in (a refresh's drift, an import's find); unset otherwise.
+   */
+  idmap?: IdmapEntry[];
 }
 
 /** How a block copy went: extents shared (reflink) or allocated blocks copied with holes kept. */

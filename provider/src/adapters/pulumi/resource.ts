@@ -376,7 +376,8 @@ export function propsFromId(id: string): Props {
 
 /**
  * The inputs that describe what is on the host, for an imported rootfs: a program declaring these has
- * nothing to change. Size and fstype are stated only for block stores (dir and overlay take none).
+ * nothing to change. Size and fstype are stated only for block stores (dir and overlay take none), idmap
+ * only where the owners were seen in one.
  */
 export function inputsFromObserved(outs: Props): Props {
   const inputs: Props = { container: outs.container, lxcPath: outs.lxcPath, backingStore: outs.backingStore };
@@ -385,6 +386,8 @@ export function inputsFromObserved(outs: Props): Props {
   // Whole sectors, as planning compares them: an image lxc-create made is one byte over its size.
   if (block && typeof outs.sizeBytes === "number") inputs.size = outs.sizeBytes - (outs.sizeBytes % SIZE_ALIGN);
   if (block && typeof outs.fstype === "string") inputs.fstype = outs.fstype;
+  // The map its owners were found in (read on dir, btrfs and a mounted dataset): kept, never shifted.
+  if (Array.isArray(outs.idmap) && outs.idmap.length) inputs.idmap = outs.idmap;
   return inputs;
 }
 
@@ -422,7 +425,7 @@ export async function readResource(
   core: RootfsCore,
   opts: OperationOptions = {},
 ): Promise<{ id: string; outs: Props } | null> {
-  const observed = await core.inspect(refOf(props), opts);
+  const observed = await core.inspect({ ...refOf(props), ...recordedOf(props) }, opts);
   if (!observed) return null;
   return { id: resourceId(observed, props), outs: outputs({ ...withDefaults(inputsOf(props)), ...placementOf(props) }, observed, props) };
 }
