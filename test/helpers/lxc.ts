@@ -4,7 +4,7 @@
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { mountScratchBtrfs, must, sh, tempDir } from "./env";
+import { mountScratchBtrfs, must, sh, tempDir, TEST_PREFIX } from "./env";
 import { expectNoLeaksAndRemove } from "./leaks";
 
 export interface SeedFixture {
@@ -64,4 +64,17 @@ export async function execute(where: string, name: string, command: string): Pro
 /** What `lxc-execute` prints from inside the container: its hostname, and the marker the seed's rootfs holds. */
 export function boot(where: string, name: string): Promise<string> {
   return execute(where, name, "echo booted $(hostname); cat /etc/lxc-rootfs-marker");
+}
+
+/**
+ * Makes `dir` reachable by an unprivileged container's root (a host id like 100000, "others" to the
+ * host): every directory from it up to TEST_PREFIX searchable by anyone, as the test's own are made so. One
+ * above them that is not is the machine's to fix, said here.
+ */
+export async function reachableByContainerRoot(dir: string): Promise<void> {
+  for (let d = dir; d !== path.dirname(d); d = path.dirname(d)) {
+    const mode = (await fs.stat(d)).mode;
+    if (d === TEST_PREFIX || d.startsWith(`${TEST_PREFIX}/`)) await fs.chmod(d, mode | 0o111);
+    else if ((mode & 0o001) === 0) throw new Error(`${d} is not searchable by others: an unprivileged container cannot reach ${dir}`);
+  }
 }
