@@ -87,7 +87,21 @@ describe("a rootfs for an unprivileged container", () => {
 
   it("from a privileged rootfs: the copy is shifted, the source left as it is; from one already in the map: copied as it is", async () => {
     await create({ container: "plain", lxcPath, backingStore: "dir", source: { url: f.busybox.tarball } }, {});
-    await create({ container: "shifted", lxcPath, backingStore: "dir", from: `dir:${lxcPath}/plain/rootfs`, idmap: PROXMOX }, {});
+    const fromPlain = { container: "shifted", lxcPath, backingStore: "dir", from: `dir:${lxcPath}/plain/rootfs`, idmap: PROXMOX };
+    expect((await planCreate(fromPlain, {}))?.summary).toMatch(/; its owners then shifted into u\/g 0:100000:65536$/);
+    // A file of an id the map leaves out: the preview counts it.
+    const srv = path.join(lxcPath, "plain", "rootfs", "srv");
+    const stray = path.join(srv, "stray");
+    const { atime, mtime } = await fs.stat(srv);
+    await fs.writeFile(stray, "x");
+    await fs.chown(stray, 70000, 70000);
+    expect((await planCreate(fromPlain, {}))?.summary).toMatch(
+      /; its owners then shifted into u\/g 0:100000:65536, where 1 host id of `from` it leaves out become nobody's$/,
+    );
+    await fs.rm(stray);
+    // As the image made it: the manifest compared below holds the directory's mtime.
+    await fs.utimes(srv, atime, mtime);
+    await create(fromPlain, {});
     expect(await manifestOf(lxcPath, "plain")).toBe(holesUntold(image));
     expect(await manifestOf(lxcPath, "shifted")).toBe(holesUntold(shiftedManifest(image)));
     // Its root is the map's root: never shifted twice (an ACL's 101234 would become 201234).
@@ -99,6 +113,7 @@ describe("a rootfs for an unprivileged container", () => {
       from: `dir:${lxcPath}/shifted/rootfs`,
       idmap: PROXMOX,
     };
+    expect((await planCreate(again, {}))?.summary).toMatch(/; its owners are in u\/g 0:100000:65536 already: copied as they are$/);
     expect((await create(again, {})).idmap).toEqual(PROXMOX);
     expect(await manifestOf(lxcPath, "again")).toBe(holesUntold(shiftedManifest(image)));
     for (const c of ["plain", "shifted", "again"]) await destroy({ container: c, lxcPath }, {});
@@ -128,6 +143,10 @@ describe("refused before anything is made", () => {
       /^idmap\[1\]: .*shares container ids 1000 to 1000/,
     ],
     [[{ kind: "both", containerId: 0, hostId: 2 ** 32 - 2, size: 2 }], /^idmap\[0\]/],
+    [
+      [{ kind: "both", containerId: 1, hostId: 100001, size: 65535 }],
+      /^idmap: invalid value .*: a map that maps container root \(uid 0 and gid 0\)/,
+    ],
   ])("the bad map %j", async (idmap, why) => {
     const spec = { container: "bad", lxcPath, backingStore: "dir", source: { url: f.busybox.tarball }, idmap };
     await expect(planCreate(spec, {})).rejects.toThrow(InvalidInput);

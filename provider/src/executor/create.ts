@@ -1,7 +1,7 @@
 /** Create: a new store, empty or filled from `from`, swapped in as the container's rootfs. */
 import { promises as fs } from "fs";
 import { AlreadyExists, RootfsError } from "../model/errors";
-import { Idmap, idmapEntriesOf, idmapLabel, idmapOf } from "../model/idmap";
+import { Idmap, idmapEntriesOf, idmapLabel, idmapOf, mapsContainerRoot } from "../model/idmap";
 import { RootfsSpec, containerDirOf } from "../model/requests";
 import { CreatePlan, FillPlan, ImageShape } from "../model/plans";
 import { CreateResult } from "../model/results";
@@ -10,7 +10,8 @@ import { removeEmptyDir } from "../host/paths";
 import { bytesWritten, describeCreate, inWholeSectors, planFill, planUnpack } from "../planner/plan";
 import { NO_SHIFT_LAYERED, resolveTarget } from "../planner/target";
 import { configuredIdmap, readContainerConfig } from "../host/lxc-config";
-import { shiftStore } from "./shift";
+import { mapByOwner, shiftStore, surveyStore } from "./shift";
+import { lostIds } from "../model/shift-passes";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Filled, Source } from "./fill";
 import { assertSpace } from "./guards";
@@ -61,7 +62,27 @@ async function idmapFor(ctx: OpContext, spec: RootfsSpec, driver: Driver): Promi
     throw new RootfsError(
       `the container's config maps its ids (lxc.idmap), and ${spec.backingStore} takes no shift: ${NO_SHIFT_LAYERED}. Nothing was changed.`,
     );
+  if (!mapsContainerRoot(configured))
+    throw new RootfsError(
+      `the container's config maps its ids (lxc.idmap: ${idmapLabel(configured)}) without container root (uid 0 and gid 0): the rootfs's root-owned files would become nobody's, so they are not shifted into it. Nothing was changed.`,
+    );
   return configured;
+}
+
+/**
+ * What the shift of a create from `from` does, for a preview's line: where `from` is a tree read without a
+ * mount (dir, btrfs), it is surveyed: already in the map, it is copied as it is; else the ids the map
+ * leaves out are counted, which become nobody's. Elsewhere the line names the map only.
+ */
+async function shiftOfSource(ctx: OpContext, source: Source, to: Idmap): Promise<string> {
+  const shifted = `; its owners then shifted into ${idmapLabel(to)}`;
+  if (source.driver.kind !== "tree" || source.loc.localRoot === undefined || source.driver.caps.needsLower) return shifted;
+  // Refused here as the create refuses it: a root owned by neither host root nor the map's root.
+  const from = await mapByOwner(source.loc.path, source.loc.rootfsPath, to);
+  if (from === "there") return `; its owners are in ${idmapLabel(to)} already: copied as they are`;
+  const survey = await surveyStore(ctx, { driver: source.driver, loc: source.loc, fstype: null });
+  const lost = lostIds(from, to, survey.seen).length;
+  return lost ? `${shifted}, where ${lost} host id${lost === 1 ? "" : "s"} of \`from\` it leaves out become nobody's` : shifted;
 }
 
 /**
@@ -69,7 +90,12 @@ async function idmapFor(ctx: OpContext, spec: RootfsSpec, driver: Driver): Promi
  * store's name (unless `inPlace`: the create half of a replacement that deletes the rootfs there first),
  * and there is room for what the create writes. Changes nothing: the preview runs it too.
  */
-async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }: Filling, inPlace = false): Promise<Prepared> {
+async function prepareCreate(
+  ctx: OpContext,
+  spec: RootfsSpec,
+  { source, image }: Filling,
+  { inPlace = false, preview = false } = {},
+): Promise<Prepared> {
   const driver = DRIVERS[spec.backingStore];
   const newFinal = driver.locate(spec, ctx.containerDir);
   const existing = await locateCurrent(ctx, spec);
@@ -86,7 +112,9 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }
   const layered = driver.lowerOf !== undefined;
   const idmap = await idmapFor(ctx, spec, driver);
   const made = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
-  const summary = idmap ? `${made}; its owners then shifted into ${idmapLabel(idmap)}` : made;
+  const shift =
+    idmap && (preview && source ? await shiftOfSource(ctx, source, idmap) : `; its owners then shifted into ${idmapLabel(idmap)}`);
+  const summary = shift ? `${made}${shift}` : made;
   const bytesToMove = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
   return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove, summary }, idmap };
 }
@@ -99,7 +127,9 @@ async function prepareCreate(ctx: OpContext, spec: RootfsSpec, { source, image }
 export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
   const filling = await precheck(spec, opts, false);
   if (await hasJournal(spec)) return null;
-  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling)).plan, { readOnly: true });
+  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling, { preview: true })).plan, {
+    readOnly: true,
+  });
 }
 
 /**
@@ -111,7 +141,9 @@ export async function planCreate(spec: RootfsSpec, opts: OperationOptions): Prom
 export async function planCreateInPlace(spec: RootfsSpec, opts: OperationOptions): Promise<CreatePlan | null> {
   const filling = await precheck(spec, opts, true);
   if (await hasJournal(spec)) return null;
-  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling, true)).plan, { readOnly: true });
+  return withOperation(spec, opts, async (ctx) => (await prepareCreate(ctx, spec, filling, { inPlace: true, preview: true })).plan, {
+    readOnly: true,
+  });
 }
 
 export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<CreateResult> {
@@ -143,8 +175,8 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
             if (idmap) await shiftStore(ctx, { driver, loc: built, fstype: fill.target.fstype ?? null }, "owner", idmap);
           },
         });
-        const shifted = idmap ? { idmap: spec.idmap ?? idmapEntriesOf(idmap) } : {};
-        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, ...shifted };
+        // Recorded even when none ([]): a later change of idmap then knows the map it shifts from without a mount.
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, idmap: spec.idmap ?? idmapEntriesOf(idmap) };
       },
       { createDir: true },
     );

@@ -99,7 +99,7 @@ export async function surveyStore(ctx: OpContext, end: FilesEnd): Promise<TreeSu
 const dstOf = (end: FilesEnd) => ({ store: end.driver.store, loc: end.loc, fstype: end.fstype });
 
 /** The map a tree is in, by its root directory's owner: host root's (null), `to`'s ("there"), or refused. */
-async function mapByOwner(root: string, shown: string, to: Idmap | null): Promise<Idmap | null | "there"> {
+export async function mapByOwner(root: string, shown: string, to: Idmap | null): Promise<Idmap | null | "there"> {
   const { uid, gid } = await fs.lstat(root);
   if (uid === 0 && gid === 0) return null;
   if (uid === toHost(to, "uid", 0) && gid === toHost(to, "gid", 0)) return "there";

@@ -6,7 +6,7 @@
 import { InvalidInput } from "../model/errors";
 import { MIN_FS_SIZE } from "../model/filesystems";
 import { imageSourceOf } from "../model/images";
-import { IdmapEntry, idmapOf } from "../model/idmap";
+import { IdmapEntry, idmapOf, mapsContainerRoot } from "../model/idmap";
 import { shownUrl } from "../model/urls";
 import {
   ContainerRef,
@@ -37,6 +37,10 @@ export function checkSizeFloor(size: number, fstype: Fstype, given: unknown = si
 
 /** Why a layered store's owners are never shifted. */
 export const NO_SHIFT_LAYERED = "a shift of its owners would rewrite the lower layer it shares, or copy all of it up";
+
+/** Why a map must map container root: every rootfs has root's files, its root directory first. */
+const NO_ROOT =
+  "a map that maps container root (uid 0 and gid 0): a rootfs's root directory and most of its files are root's, which would become nobody's";
 
 /** What a request says beyond the container and the store: values as given (strings or numbers). */
 export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" | "idmap" | StoreOption, unknown>>;
@@ -90,7 +94,8 @@ export function judgeStoreRules(
   }
   if (inputs.idmap !== undefined) {
     // A bad map is refused naming its entry; an overlay's files are its lower layer's, shared.
-    idmapOf(inputs.idmap);
+    const map = idmapOf(inputs.idmap);
+    if (!mapsContainerRoot(map)) throw new InvalidInput("idmap", inputs.idmap, NO_ROOT);
     if (driver.caps.needsLower) throw new InvalidInput("idmap", inputs.idmap, `none for ${store}: ${NO_SHIFT_LAYERED}`);
     out.idmap = inputs.idmap as IdmapEntry[];
   }
