@@ -163,6 +163,36 @@ describe("a shift in place refused", () => {
     await destroy(r.ref, {});
   });
 
+  it("for a rootfs in use (a mount inside it), before anything is written", async () => {
+    const r = await made("dir", "refused-inuse");
+    const inner = path.join(lxcPath, "refused-inuse", "rootfs", "tmp");
+    await must(["mount", "-t", "tmpfs", "tmpfs", inner]);
+    try {
+      const before = await must([
+        "stat",
+        "-c",
+        "%u:%g",
+        path.join(lxcPath, "refused-inuse", "rootfs"),
+        path.join(lxcPath, "refused-inuse", "rootfs", "bin"),
+      ]);
+      await expect(update(r.ref, { idmap: by(100000) }, {})).rejects.toThrow(/is in use \(mounted at .*tmp\).*Nothing was changed/);
+      expect(
+        await must([
+          "stat",
+          "-c",
+          "%u:%g",
+          path.join(lxcPath, "refused-inuse", "rootfs"),
+          path.join(lxcPath, "refused-inuse", "rootfs", "bin"),
+        ]),
+      ).toBe(before);
+    } finally {
+      await must(["umount", inner]);
+    }
+    expect(await r.manifest()).toBe(image);
+    expect(await exists(r.journal)).toBe(false);
+    await destroy(r.ref, {});
+  });
+
   it("for a root owned by container root of no map it is said to be in", async () => {
     const r = await made("loop", "refused-root");
     const before = await r.manifest();
