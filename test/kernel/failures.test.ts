@@ -55,6 +55,10 @@ describe("bad input: refused before anything is touched, naming the option", () 
     [["--backing-store", "dir", "--size", "1G"], "--size", /dir has no size/],
     [["--backing-store", "loop", "--from", "dir:/nonexistent/rootfs"], "--from", /an existing rootfs; nothing is there/],
     [["--backing-store", "overlay"], "--from", /lower layer/],
+    [["--backing-store", "dir", "--idmap", "x 0 100000 65536"], "--idmap", /"u\|g\|b <containerId> <hostId> <size>" \(b: both\)/],
+    [["--backing-store", "dir", "--idmap", "b 1 100001 65535"], "--idmap", /a map that maps container root/],
+    [["--backing-store", "dir", "--idmap", "u 0 100000 65536"], "--idmap\\[0\\]", /a map with gid ranges too/],
+    [["--backing-store", "dir", "--idmap", "b 0 100000 0"], "--idmap\\[0\\]\\.size", /a whole number from 1/],
   ])("%j", async (args, option, allowed) => {
     const before = await listTree(lxcPath);
     const r = await cli(["create", "--lxcpath", lxcPath, "--name", "bad", ...args]);

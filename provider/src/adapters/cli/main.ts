@@ -84,6 +84,9 @@ const TAKES: Record<string, readonly string[]> = {
 };
 
 function optionOf(property: string): string {
+  // An entry of a list input (idmap[1].size) is named after its flag: --idmap[1].size.
+  const entry = /^(\w+)(\[\d+\].*)$/.exec(property);
+  if (entry && LISTS.has(entry[1])) return `--${entry[1]}${entry[2]}`;
   const own = Object.keys(REQUEST_NAMES).find((k) => REQUEST_NAMES[k] === property) ?? property;
   // An object input (source) is named by the flag of its first property (--source for source.url).
   const flag = Object.keys(OPTIONS).find((k) => OPTIONS[k] === own) ?? Object.keys(OPTIONS).find((k) => OPTIONS[k].startsWith(`${own}.`));
