@@ -270,3 +270,118 @@ describe("what an inspect sees of a rootfs's owners", () => {
     await destroy(l.ref, {});
   });
 });
+
+describe("found by review, and now held", () => {
+  it("on btrfs, a nested snapshot's inode (same number, size, mtime as its origin's) gets no setuid bit or capability back", async () => {
+    const r = await made("btrfs", "rv-subvol");
+    const root = path.join(bpath, "rv-subvol", "rootfs");
+    const [layer0, layer1] = [path.join(root, "layer0"), path.join(root, "layer1")];
+    await must(["btrfs", "subvolume", "create", layer0]);
+    await fs.writeFile(path.join(layer0, "tool"), "#!/bin/sh\n");
+    await fs.chmod(path.join(layer0, "tool"), 0o4755);
+    await fs.writeFile(path.join(layer0, "pinger"), "#!/bin/sh\n");
+    await must(["setcap", "cap_net_raw+ep", path.join(layer0, "pinger")]);
+    // A later layer as a snapshot: the same inodes, then hardened.
+    await must(["btrfs", "subvolume", "snapshot", layer0, layer1]);
+    await fs.chmod(path.join(layer1, "tool"), 0o700);
+    await must(["setcap", "-r", path.join(layer1, "pinger")]);
+    try {
+      await update(r.ref, { idmap: by(100000) }, {});
+      const modeOf = async (p: string) => ((await fs.lstat(p)).mode & 0o7777).toString(8);
+      expect([await modeOf(path.join(layer1, "tool")), await modeOf(path.join(layer0, "tool"))]).toEqual(["700", "4755"]);
+      expect((await must(["getcap", path.join(layer1, "pinger")])).trim()).toBe("");
+      expect(await must(["getcap", path.join(layer0, "pinger")])).toMatch(/cap_net_raw=ep/);
+    } finally {
+      await must(["btrfs", "subvolume", "delete", layer1]);
+      await must(["btrfs", "subvolume", "delete", layer0]);
+    }
+    await destroy(r.ref, {});
+  });
+
+  it("2000 setuid files (a task larger than one argument may be) and two passes: finished, not stopped in the middle range", async () => {
+    const r = await made("dir", "rv-many");
+    await update(r.ref, { idmap: by(100000) }, {});
+    const many = path.join(lxcPath, "rv-many", "rootfs", "srv", "many");
+    await fs.mkdir(many);
+    await fs.chown(many, 100000, 100000);
+    for (let i = 0; i < 2000; i++) {
+      const p = path.join(many, `f${i}`);
+      await fs.writeFile(p, "");
+      await fs.chown(p, 100000, 100000);
+      await fs.chmod(p, 0o4755);
+    }
+    await update({ ...r.ref, recordedIdmap: by(100000) }, { idmap: by(101000) }, {});
+    expect(await must(["stat", "-c", "%u:%g %a", path.join(lxcPath, "rv-many", "rootfs"), path.join(many, "f1999")])).toBe(
+      "101000:101000 755\n101000:101000 4755\n",
+    );
+    expect(await exists(r.journal)).toBe(false);
+    await destroy(r.ref, {});
+  });
+
+  it("a rootfs the config does not name is refused a journaled shift, before anything is written", async () => {
+    const r = await made("dir", "rv-noconf");
+    const config = path.join(lxcPath, "rv-noconf", "config");
+    const lines = (await fs.readFile(config, "utf8")).split("\n").filter((l) => !/^\s*lxc\.rootfs\.path\s*=/.test(l));
+    await fs.writeFile(config, lines.join("\n"));
+    await expect(update(r.ref, { idmap: by(100000) }, {})).rejects.toThrow(
+      /the container's config names no lxc\.rootfs\.path.*Nothing was changed/,
+    );
+    expect(await r.manifest()).toBe(image);
+    await fs.appendFile(config, `lxc.rootfs.path = dir:${path.join(lxcPath, "rv-noconf", "rootfs")}\n`);
+    await destroy(r.ref, {});
+  });
+
+  it("a killed shift whose journal was moved away is not taken for done: its root is shifted last, and the rest refused", async () => {
+    const r = await made("dir", "rv-moved");
+    const args = ["update", ...b(lxcPath, "rv-moved"), "--idmap", "b 0 100000 65536"];
+    const run = startCli(args, { LXC_ROOTFS_FAILPOINT: "shift-midway", LXC_ROOTFS_FAILPOINT_AFTER: "40" });
+    expect(await run.done).toMatchObject({ signal: "SIGKILL" });
+    expect((await fs.lstat(path.join(lxcPath, "rv-moved", "rootfs"))).uid).toBe(0);
+    await fs.rename(r.journal, path.join(path.dirname(lxcPath), "rv-moved.shift.json"));
+    const again = await cli(args);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/a map that maps every id of this rootfs/);
+    // Put back (the refused run left no work directory), the journal finishes it.
+    await fs.mkdir(path.dirname(r.journal), { recursive: true });
+    await fs.rename(path.join(path.dirname(lxcPath), "rv-moved.shift.json"), r.journal);
+    expect((await cli(args)).code).toBe(0);
+    expect(await r.manifest()).toBe(shiftedManifest(image));
+    await destroy(r.ref, {});
+  });
+
+  it("ids written between a kill and the finish are refused by the finish, not given to the overflow id", async () => {
+    const r = await made("dir", "rv-late");
+    await update(r.ref, { idmap: by(100000) }, {});
+    await fs.appendFile(path.join(lxcPath, "rv-late", "config"), "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n");
+    const args = ["update", ...b(lxcPath, "rv-late"), "--idmap", "b 0 101000 65536"];
+    expect(await startCli(args, { LXC_ROOTFS_FAILPOINT: "shift:pass-2" }).done).toMatchObject({ signal: "SIGKILL" });
+    const late = path.join(lxcPath, "rv-late", "rootfs", "srv", "late");
+    await fs.writeFile(late, "data");
+    await fs.chown(late, 100033, 100033);
+    const again = await cli(args);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/holds ids its interrupted shift neither moves nor made \(100033\).*The journal is kept/);
+    expect((await fs.lstat(late)).uid).toBe(100033);
+    await fs.rm(late);
+    expect((await cli(args)).code).toBe(0);
+    expect(await exists(r.journal)).toBe(false);
+    await destroy(r.ref, {});
+  });
+
+  it("on loop, a grow with an idmap whose shift is refused leaves the size as it was", async () => {
+    const r = await made("loop", "rv-grow");
+    const mp = await fs.mkdtemp(path.join(lxcPath, ".rw-"));
+    await must(["mount", "-o", "loop", path.join(lxcPath, "rv-grow", "rootdev"), mp]);
+    try {
+      await fs.writeFile(path.join(mp, "srv", "stray"), "x");
+      await fs.chown(path.join(mp, "srv", "stray"), 70000, 70000);
+    } finally {
+      await must(["umount", mp]);
+      await fs.rmdir(mp);
+    }
+    const before = (await inspect(r.ref, {}))!.sizeBytes;
+    await expect(update(r.ref, { size: 256 * 2 ** 20, idmap: by(100000) }, {})).rejects.toThrow(/Nothing was changed/);
+    expect((await inspect(r.ref, {}))!.sizeBytes).toBe(before);
+    await destroy(r.ref, {});
+  });
+});

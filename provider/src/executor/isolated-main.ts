@@ -49,11 +49,20 @@ async function main(task: IsolatedTask): Promise<void> {
   }
 }
 
-main(JSON.parse(process.argv[2]) as IsolatedTask).catch((e: unknown) => {
-  const json = errorToJSON(e);
-  // A tool's message can be long (cp lists every file it could not read): the marker carries its end.
-  if (json.message.length > 8192) json.message = `…${json.message.slice(-8192)}`;
-  if (typeof json.stderr === "string") json.stderr = json.stderr.slice(-8192);
-  process.stderr.write(`${ERROR_MARKER}${JSON.stringify(json)}\n`);
-  process.exit(1);
-});
+/** The task, as runIsolated writes it on stdin. */
+async function taskOnStdin(): Promise<IsolatedTask> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8")) as IsolatedTask;
+}
+
+taskOnStdin()
+  .then(main)
+  .catch((e: unknown) => {
+    const json = errorToJSON(e);
+    // A tool's message can be long (cp lists every file it could not read): the marker carries its end.
+    if (json.message.length > 8192) json.message = `…${json.message.slice(-8192)}`;
+    if (typeof json.stderr === "string") json.stderr = json.stderr.slice(-8192);
+    process.stderr.write(`${ERROR_MARKER}${JSON.stringify(json)}\n`);
+    process.exit(1);
+  });

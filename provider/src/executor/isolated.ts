@@ -116,10 +116,9 @@ export async function runIsolated(ctx: OpContext, task: IsolatedTask): Promise<I
   });
   try {
     const { stdout } = await ctx.run(
-      ["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER, JSON.stringify(task)],
-      {
-        onStderr,
-      },
+      ["unshare", "--mount", "--propagation", "private", "--", process.execPath, HELPER],
+      // On stdin: a task may be larger than one argument may be (128 KiB), a shift's restore set for one.
+      { onStderr, stdin: { text: JSON.stringify(task) } },
     );
     const line = stdout.split("\n").find((l) => l.startsWith(RESULT_MARKER));
     return line ? (JSON.parse(line.slice(RESULT_MARKER.length)) as IsolatedResult) : {};

@@ -17,9 +17,9 @@ import { ShiftPlan } from "../model/plans";
 import { Current } from "./observe";
 import { InvalidInput, RootfsError } from "../model/errors";
 import { FSTYPE_VALUES } from "../model/enums.generated";
-import { Idmap, IdmapEntry, idmapEntriesOf, idmapLabel, idmapOf, sameIdmap, toHost } from "../model/idmap";
+import { IdKind, Idmap, IdmapEntry, idmapEntriesOf, idmapLabel, idmapOf, idShift, sameIdmap, toHost } from "../model/idmap";
 import { Fstype } from "../model/requests";
-import { lostIds, ShiftPass, shiftPasses } from "../model/shift-passes";
+import { isShifted, lostIds, ShiftPass, shiftPasses } from "../model/shift-passes";
 import { FilesEnd } from "./copy";
 import { failpoint } from "./failpoint";
 import { assertNotInUse } from "./guards";
@@ -30,14 +30,17 @@ import {
   locationField,
   locationProblem,
   Owner,
+  ownerOf,
   readJournal,
   SHIFT_JOURNAL,
   writeJournal,
 } from "./journal";
 import { shiftStore, SpecialInode, surveyStore, TreeSurvey } from "./shift";
 
-/** The most setuid, setgid or capable inodes a journal carries (about 100 bytes each, in a journal of at most 1 MiB). */
-export const MAX_SPECIAL = 8000;
+const KINDS: readonly IdKind[] = ["uid", "gid"];
+
+/** The most setuid, setgid or capable inodes a journal carries (about 100 bytes each, in a journal read only up to 1 MiB). */
+export const MAX_SPECIAL = 5000;
 
 /** A shift in place as its journal holds it: the passes, the one that runs, what the last sets back. */
 interface ShiftJob {
@@ -82,23 +85,38 @@ function judgeSurvey(end: FilesEnd, survey: TreeSurvey, candidates: (Idmap | nul
   return from;
 }
 
+/** A shift in place surveyed and judged, ready to run: null when nothing is to do. */
+export interface ReadyShift {
+  job: ShiftJob | null;
+  /** The inodes surveyed; "there" when the owners were in `to` already. */
+  inodes: number | "there";
+}
+
 /**
- * Shifts the rootfs at `end` (not in use) to `to`, in place and journaled, from the one of `candidates`
- * (the maps it may be in) its root's owner says. Returns the inodes surveyed, or "there" when its owners
- * were in `to` already (nothing was written).
+ * Surveys and judges the rootfs at `end` (not in use) for a shift to `to`, in place, from the one of
+ * `candidates` (the maps it may be in) its root's owner says; writes nothing, so an update judges it before
+ * any other step (a resize) it makes. Only the rootfs the config names: the journal is checked against it.
  */
-export async function shiftInPlace(
+export async function readyShiftInPlace(
   ctx: OpContext,
   end: FilesEnd,
   candidates: (Idmap | null)[],
   to: Idmap | null,
-): Promise<number | "there"> {
+): Promise<ReadyShift> {
+  if ((await ownerOf(ctx)).configured !== end.loc.rootfsPath)
+    throw new RootfsError(
+      `the container's config names no lxc.rootfs.path, or another: a shift in place is journaled against the rootfs the config names, so set lxc.rootfs.path = ${end.loc.rootfsPath} in it first. Nothing was changed.`,
+    );
   const survey = await surveyStore(ctx, end);
   const from = judgeSurvey(end, survey, candidates, to);
-  if (from === "there") return "there";
+  if (from === "there") return { job: null, inodes: "there" };
   const passes = shiftPasses(from, to, survey.seen);
-  if (passes.length) await runPasses(ctx, { end, passes, pass: 0, special: survey.special });
-  return survey.inodes;
+  return { job: passes.length ? { end, passes, pass: 0, special: survey.special } : null, inodes: survey.inodes };
+}
+
+/** Runs a shift in place that readyShiftInPlace judged, journaled pass by pass. */
+export async function runShiftInPlace(ctx: OpContext, { job }: ReadyShift): Promise<void> {
+  if (job) await runPasses(ctx, job);
 }
 
 /**
@@ -134,7 +152,7 @@ async function mapsNow(
   if (found !== undefined) return [found];
   if (rootIn(root, to)) return "there";
   throw new RootfsError(
-    `${current.loc.rootfsPath} has its root owned by ${root.uid}:${root.gid}, container root in none of the maps it may be in (${labels(candidates)}): its owners are not shifted. Give the map it is in as recordedIdmap, or refresh a stack's state.`,
+    `${current.loc.rootfsPath} has its root owned by ${root.uid}:${root.gid}, container root in none of the maps it may be in (${labels(candidates)}): its owners are not shifted. Set the config's lxc.idmap to the map it is in (a stack: refresh, on dir and btrfs), or shift it back by hand.`,
   );
 }
 
@@ -199,7 +217,7 @@ function journalOf({ end, passes, pass, special }: ShiftJob): object {
   };
 }
 
-const KEY = /^\d+:\d+:\d+\.\d+$/;
+const KEY = /^[0-9a-f]{1,16}\/\d+:\d+:-?\d+\.\d+$/;
 const HEX = /^(?:[0-9a-f]{2})+$/;
 
 /**
@@ -257,6 +275,15 @@ function isSpecial(v: unknown): v is SpecialInode {
 export async function finishShift(ctx: OpContext, job: ShiftJob): Promise<void> {
   // Started since (lxc-start after the kill), the container has the rootfs mounted: it is stopped first.
   await assertNotInUse(ctx, job.end.driver, job.end.loc);
+  // And it may have written ids of its config's map meanwhile, which the pass would give the overflow id.
+  const { from, to } = job.passes[job.pass];
+  const shift = idShift(from, to);
+  const { seen } = await surveyStore(ctx, job.end);
+  const strays = [...new Set(KINDS.flatMap((k) => seen[k].filter((id) => shift[k](id).lost && !isShifted(from, to, k, id))))];
+  if (strays.length)
+    throw new RootfsError(
+      `${job.end.loc.rootfsPath} holds ids its interrupted shift neither moves nor made (${strays.slice(0, 5).join(", ")}${strays.length > 5 ? ", …" : ""}), written since it was interrupted: give those files owners in ${idmapLabel(from)} by hand, then re-run. The journal is kept; nothing was changed.`,
+    );
   ctx.log(
     `finishing the shift of ${job.end.loc.rootfsPath}'s owners to ${idmapLabel(job.passes[job.passes.length - 1].to)}, from pass ${job.pass + 1} of ${job.passes.length}`,
   );

@@ -118,17 +118,17 @@ type WalkTask = Extract<IsolatedTask, { kind: "shift" | "survey" }>;
 async function withWalk<T>(
   ctx: OpContext,
   task: WalkTask,
-  what: string,
+  what: { done: string; doing: string },
   fn: (root: string, walk: (t: InodeShift) => ShiftCounts) => Promise<T>,
 ): Promise<T> {
   const shown = task.dst.loc.rootfsPath;
   const readOnly = task.kind === "survey";
   return withMountedStore(ctx, DRIVERS[task.dst.store], task.dst.loc, task.dst.fstype, readOnly, async (root) => {
     const inside = (await mountsUnder(root)).filter((mp) => mp !== root);
-    if (inside.length) throw new Unsafe(`${shown} has mounts inside (${inside.slice(0, 5).join(", ")}): its owners are not ${what}`);
+    if (inside.length) throw new Unsafe(`${shown} has mounts inside (${inside.slice(0, 5).join(", ")}): its owners are not ${what.done}`);
     return fn(root, (t) => {
       // The walk blocks this process's timers: it calls back as it goes, and the meter says when a line is due.
-      const meter = new ProgressMeter(`${what} owners`, Date.now(), null, false, undefined, undefined, countOf("inodes"));
+      const meter = new ProgressMeter(what.doing, Date.now(), null, false, undefined, undefined, countOf("inodes"));
       const counts = shiftTreeSync(root, { ...(readOnly ? t : withFailpoints(t)), keep: ["char", "block"] }, (inodes) => {
         const line = meter.sample(Date.now(), inodes);
         if (line) ctx.progress(line);
@@ -162,7 +162,7 @@ function withFailpoints(t: InodeShift): InodeShift {
 
 /** The shift, inside the isolated helper: the store mounted for the call, the walk, the new owners flushed. */
 export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "shift" }>): Promise<ShiftResult> {
-  return withWalk(ctx, task, `shifting to ${idmapLabel(task.to)}:`, async (root, walk) => {
+  return withWalk(ctx, task, { done: "shifted", doing: `shifting owners to ${idmapLabel(task.to)}` }, async (root, walk) => {
     const from = task.from === "owner" ? await mapByOwner(root, task.dst.loc.rootfsPath, task.to) : task.from;
     if (from === "there") return { inodes: 0, changed: 0, lost: 0 };
     const rewrite = ownerRewrite(from, task.to, { resume: task.resume });
@@ -174,7 +174,7 @@ export async function shiftMounted(ctx: OpContext, task: Extract<IsolatedTask, {
 
 /** The survey, inside the isolated helper: the store mounted read-only, every inode read, nothing written. */
 export async function surveyMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "survey" }>): Promise<TreeSurvey> {
-  return withWalk(ctx, task, "surveying", async (root, walk) => {
+  return withWalk(ctx, task, { done: "surveyed", doing: "surveying owners" }, async (root, walk) => {
     const { uid, gid } = await fs.lstat(root);
     const survey = ownerSurvey();
     const special: SpecialInode[] = [];

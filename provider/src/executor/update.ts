@@ -20,7 +20,7 @@ import { growBlockStore, shrinkBlockStore } from "./resize";
 import { buildAndSwap } from "./swap";
 import { recoverInterrupted, requestedNames } from "./recovery";
 import { snapshotNames } from "./snapshot-store";
-import { planShift, shiftFresh, shiftInPlace } from "./shift-in-place";
+import { planShift, readyShiftInPlace, runShiftInPlace, shiftFresh } from "./shift-in-place";
 
 interface Prepared {
   current: Current;
@@ -102,12 +102,15 @@ async function executeUpdate(ctx: OpContext, prepared: Prepared): Promise<CopyMe
   const { current, plan } = prepared;
   // Offline resizes, moves and shifts need the rootfs to themselves: its container stopped, nothing mounted on it.
   if (plan.shift || (plan.strategy !== "none" && plan.strategy !== "set-limit")) await assertNotInUse(ctx, current.driver, current.loc);
+  // A copy shifts its new store before the swap; the rest shift where the rootfs is, journaled, judged
+  // before the other step (a resize), so that a refused shift leaves the rootfs as it was.
+  const inPlace = plan.shift && plan.strategy !== "block-copy" && plan.strategy !== "file-copy" ? plan.shift : undefined;
+  const end = { driver: current.driver, loc: current.loc, fstype: current.observed.fstype };
+  const ready = inPlace && (await readyShiftInPlace(ctx, end, inPlace.candidates, inPlace.to));
   const method = await changeStore(ctx, prepared);
-  // A copy shifted its new store before the swap; the rest shift where the rootfs is, journaled.
-  if (plan.shift && plan.strategy !== "block-copy" && plan.strategy !== "file-copy") {
-    const { candidates, to } = plan.shift;
-    const done = await shiftInPlace(ctx, { driver: current.driver, loc: current.loc, fstype: current.observed.fstype }, candidates, to);
-    ctx.log(done === "there" ? "its owners were in the map already" : `shifted the owners of ${done} files`);
+  if (ready) {
+    await runShiftInPlace(ctx, ready);
+    ctx.log(ready.inodes === "there" ? "its owners were in the map already" : `shifted the owners of ${ready.inodes} files`);
   }
   return method;
 }

@@ -22,6 +22,7 @@
  * The walk assumes nobody else writes the tree while it runs (the container is stopped and its lock
  * held): a swap can make it stop with Unsafe, never act outside the tree.
  */
+import { createHash } from "crypto";
 import { chmodSync, closeSync, constants as fsc } from "fs";
 import { SyscallError, Unsafe } from "../model/errors";
 import { ACL_XATTRS, CAPABILITY_XATTR } from "../model/xattr-ids";
@@ -81,7 +82,7 @@ export interface InodeShift {
   keep?: readonly InodeKind[];
   /**
    * Told of every inode but a directory that has a setuid or setgid bit or a capability, with its key
-   * (Statx.key) and both: what a chown destroys, for a survey to record before a shift in place writes.
+   * (its subvolume's, see Level.vol, and Statx.key) and both: what a chown destroys, for a survey to record before a shift in place writes.
    */
   remember?(key: string, mode: number, capability: Buffer | null): void;
   /**
@@ -146,6 +147,13 @@ type Ids = { uid: number; gid: number };
 interface Level {
   fd: number;
   rel: string;
+  /**
+   * Which subvolume (a btrfs one nested in the tree: another device number under the same mount) the
+   * directory is in, as part of an inode's key: a snapshot's inodes have its origin's numbers, sizes and
+   * mtimes. The hash of the subvolume's path from the root; "0" for the root's own.
+   */
+  vol: string;
+  dev: string;
   buf: Buffer;
   /** `buf` in 16-bit words, for d_reclen. */
   u16: Uint16Array;
@@ -154,6 +162,8 @@ interface Level {
 }
 
 const DOT = 0x2e;
+
+const devOf = (st: Statx) => `${st.devMajor}:${st.devMinor}`;
 
 const relOf = (parent: string, name: string) => (parent === "" ? name : `${parent}/${name}`);
 
@@ -208,10 +218,8 @@ class Walk {
    */
   run(rootFd: number): void {
     statxAt(rootFd, null, 0, this.top);
-    this.st.buf.set(this.top.buf);
     this.count();
-    this.directory(rootFd, this.dirIdsOf(this.st));
-    const stack: Level[] = [this.level(rootFd, "", 0)];
+    const stack: Level[] = [this.level(rootFd, "", 0, "0", devOf(this.top))];
     try {
       while (stack.length > 0) {
         const level = stack[stack.length - 1];
@@ -227,7 +235,7 @@ class Walk {
         if (!this.takeName(level)) continue;
         try {
           const sub = this.entry(level);
-          if (sub !== null) stack.push(this.level(sub.fd, sub.rel, stack.length));
+          if (sub !== null) stack.push(this.level(sub.fd, sub.rel, stack.length, sub.vol, sub.dev));
         } catch (e) {
           throw this.explain(e, relOf(level.rel, nameOf(this.name)));
         }
@@ -235,15 +243,18 @@ class Walk {
     } finally {
       for (const level of stack) this.close(level.fd, rootFd);
     }
+    // The root last: its owner then says a walk finished, which is what a shift's next run reads it for.
+    this.st.buf.set(this.top.buf);
+    this.directory(rootFd, this.dirIdsOf(this.st));
     this.onProgress?.(this.counts.inodes);
   }
 
-  private level(fd: number, rel: string, depth: number): Level {
+  private level(fd: number, rel: string, depth: number, vol: string, dev: string): Level {
     if (!this.buffers[depth]) {
       const buf = Buffer.alloc(DIRENTS_BYTES);
       this.buffers[depth] = { buf, u16: new Uint16Array(buf.buffer, buf.byteOffset, DIRENTS_BYTES / 2) };
     }
-    return { fd, rel, ...this.buffers[depth], pos: 0, end: 0 };
+    return { fd, rel, vol, dev, ...this.buffers[depth], pos: 0, end: 0 };
   }
 
   /**
@@ -278,7 +289,7 @@ class Walk {
   }
 
   /** Shifts the entry `this.name` of `level`; a directory is opened and returned, for the walk to enter. */
-  private entry(level: Level): { fd: number; rel: string } | null {
+  private entry(level: Level): { fd: number; rel: string; vol: string; dev: string } | null {
     const name = this.name;
     const st = this.st;
     statxAt(level.fd, name, ENTRY_STAT, st);
@@ -299,7 +310,9 @@ class Walk {
         closeSync(fd);
         throw e;
       }
-      return { fd, rel };
+      const dev = devOf(st);
+      const vol = dev === level.dev ? level.vol : createHash("sha256").update(rel).digest("hex").slice(0, 16);
+      return { fd, rel, vol, dev };
     }
     if (st.nlink > 1) {
       // By device and inode: a nested subvolume of the same mount is another device with its own numbers.
@@ -325,7 +338,8 @@ class Walk {
       this.cwd = level.fd;
     }
     const xattrs = listXattrs(name, "nofollow");
-    const restore = this.t.restore?.(st.key);
+    const key = this.t.restore || this.t.remember ? `${level.vol}/${st.key}` : "";
+    const restore = this.t.restore?.(key);
     const pin =
       xattrs.includes(ACL_ACCESS) ||
       xattrs.includes(CAPABILITY) ||
@@ -337,7 +351,7 @@ class Walk {
     try {
       statxAt(pinned, null, 0, this.pin);
       if (!this.pin.sameInode(st)) throw this.changedUnder(relOf(level.rel, nameOf(name)), "was replaced");
-      this.shiftPinned(pinned, st, xattrs, ids, false, restore);
+      this.shiftPinned(pinned, st, xattrs, ids, false, { key, restore });
     } finally {
       closeSync(pinned);
     }
@@ -398,7 +412,14 @@ class Walk {
    * by name; so the following calls, chmod, getxattr, setxattr). What the chown destroys is read before it
    * and written after it.
    */
-  private shiftPinned(fd: number, st: Statx, names: readonly string[], ids: Ids, isDir: boolean, restore?: Special): void {
+  private shiftPinned(
+    fd: number,
+    st: Statx,
+    names: readonly string[],
+    ids: Ids,
+    isDir: boolean,
+    { key, restore }: { key: string; restore?: Special } = { key: "" },
+  ): void {
     const self = viaFd(fd);
     const mode = st.mode & 0o7777;
     const moved = moves(st, ids);
@@ -408,7 +429,7 @@ class Walk {
       if (value) acls.push([name, value]);
     }
     const capability = !isDir && names.includes(CAPABILITY) ? getXattr(self, CAPABILITY) : null;
-    if (!isDir && ((mode & CLEARED_BY_CHOWN) !== 0 || capability)) this.t.remember?.(st.key, mode, capability);
+    if (!isDir && ((mode & CLEARED_BY_CHOWN) !== 0 || capability)) this.t.remember?.(key, mode, capability);
     let changed = false;
     if (moved) {
       chownAt(fd, null, ids.uid, ids.gid, 0);

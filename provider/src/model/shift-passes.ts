@@ -66,9 +66,14 @@ export function shiftPasses(from: Idmap | null, to: Idmap | null, seen: IdsSeen)
  * middle of a two-pass shift. Its second pass then lands only on `to`'s ids, none of which it moves.
  */
 function freeRange(from: Idmap | null, to: Idmap | null, seen: IdsSeen): Idmap {
-  const inside = KINDS.flatMap((k) => seen[k].map((id) => toContainer(from, k, id) ?? 0));
-  const span = Math.max(0, ...inside) + 1;
-  const highest = Math.max(0, ...KINDS.flatMap((k) => [...seen[k]]));
+  // Loops, not Math.max(...ids): a tree may hold more distinct ids than a call takes arguments.
+  let span = 1;
+  let highest = 0;
+  for (const k of KINDS)
+    for (const id of seen[k]) {
+      span = Math.max(span, (toContainer(from, k, id) ?? 0) + 1);
+      highest = Math.max(highest, id);
+    }
   // Above every id held, and (for `to` the identity, whose shifted ids are the container ids) above the span.
   let base = roundUp(Math.max(highest + 1, span));
   const taken = to === null ? [] : KINDS.flatMap((k) => to[k].map((r) => [r.hostId, r.hostId + r.size] as const));

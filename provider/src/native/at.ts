@@ -127,8 +127,10 @@ export class Statx {
    */
   get key(): string {
     const u = this.u32;
-    const wide = (i: number) => u[i + 1] * 2 ** 32 + u[i];
-    return `${this.ino}:${wide(STX_SIZE)}:${wide(STX_MTIME)}.${u[STX_MTIME + 2]}`;
+    // The size unsigned, the mtime's seconds signed (a time before 1970).
+    const size = u[STX_SIZE + 1] * 2 ** 32 + u[STX_SIZE];
+    const seconds = (u[STX_MTIME + 1] | 0) * 2 ** 32 + u[STX_MTIME];
+    return `${this.ino}:${size}:${seconds}.${u[STX_MTIME + 2]}`;
   }
   get devMajor(): number {
     return this.u32[STX_DEV];
