@@ -1,10 +1,11 @@
 /**
  * What the guest suites share: their disks, as scripts/test-guest.sh attaches them (each 4 GiB, sparse on
- * the host), the seed tree, and how a test reads an LV, a dataset and LXC's boot.
+ * the host), the seed tree, how a test reads an LV, a dataset and LXC's boot, and the check of owners
+ * shifted into an unprivileged map that the LVM and ZFS suites both make.
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { cliOk, makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
 import { ociLayoutOfTree } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
 import { DRIVERS } from "../../provider/src/drivers";
@@ -175,7 +176,7 @@ export async function seedTarball(lxcPath: string): Promise<{ tarball: string; s
 /** Proxmox's `unprivileged: 1` map: container 0 on host 100000. */
 export const PROXMOX = idmapOf([{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }]);
 
-/** Shifts the owners of a container's store as an `idmap` change will: the executor's shift, in its mount helper. */
+/** Shifts the owners of a container's store as a create into a map does: the executor's shift, in its mount helper. */
 export async function shiftRootfs(
   lxcPath: string,
   name: string,
@@ -201,4 +202,55 @@ export const ownersShifted = (owners: string) =>
 /** A dataset's files as `fn` reads them, mounted as LXC mounts it (zfsutil). */
 export function withDatasetMounted<T>(dataset: string, scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
   return withMounted(["-t", "zfs", "-o", "zfsutil", dataset], scratchParent, fn);
+}
+
+/** A store as a guest suite makes a rootfs in it (128 MiB), and reads that rootfs's files. */
+export interface GuestStore {
+  spec: Pick<RootfsSpec, "backingStore" | "vgName" | "zfsRoot" | "size" | "fstype">;
+  /** Runs `fn` on the files of container `name`'s rootfs, mounted for the call under `lxcPath`. */
+  within<T>(lxcPath: string, name: string, fn: (root: string) => Promise<T>): Promise<T>;
+}
+
+const GUEST_SIZE = 128 * 2 ** 20;
+
+/** A thick LV (ext4) of the volume group, named after the container. */
+export const lvmStore = (vgName: string): GuestStore => ({
+  spec: { backingStore: "lvm", vgName, size: GUEST_SIZE, fstype: "ext4" },
+  within: (lxcPath, name, fn) => withDeviceMounted(`/dev/${vgName}/${name}`, lxcPath, fn),
+});
+
+/** A dataset under `zfsRoot`, named after the container. */
+export const zfsStore = (zfsRoot: string): GuestStore => ({
+  spec: { backingStore: "zfs", zfsRoot, size: GUEST_SIZE },
+  within: (lxcPath, name, fn) => withDatasetMounted(`${zfsRoot}/${name}`, lxcPath, fn),
+});
+
+/** The `lxc-rootfs` options that make a rootfs as `spec` says. */
+function storeArgs(spec: GuestStore["spec"]): string[] {
+  const flags: [string, string | number | undefined][] = [
+    ["--backing-store", spec.backingStore],
+    ["--vgname", spec.vgName],
+    ["--zfsroot", spec.zfsRoot],
+    ["--size", spec.size],
+    ["--fstype", spec.fstype],
+  ];
+  return flags.flatMap(([flag, v]) => (v === undefined ? [] : [flag, String(v)]));
+}
+
+/**
+ * The seed in `store`, shifted by 100000 (PROXMOX) as a create into the map shifts it: every owner moved,
+ * and kept so through a move to dir and back into the store (whose copies must carry the ids as they are).
+ */
+export async function expectShiftKeptThroughMoves(lxcPath: string, store: GuestStore, name = "shifted"): Promise<void> {
+  const base = ["--lxcpath", lxcPath, "--name", name];
+  await cliOk(["create", ...base, ...storeArgs(store.spec), "--from", `dir:${lxcPath}/seed/rootfs`]);
+  await shiftRootfs(lxcPath, name, store.spec, store.spec.fstype ?? null, null, PROXMOX);
+  const expected = ownersShifted(await ownersOf(path.join(lxcPath, "seed", "rootfs")));
+  expect(expected).toContain(" 101234:105678 ");
+  expect(await store.within(lxcPath, name, ownersOf)).toBe(expected);
+  await cliOk(["update", ...base, "--backing-store", "dir"]);
+  expect(await ownersOf(path.join(lxcPath, name, "rootfs"))).toBe(expected);
+  await cliOk(["update", ...base, ...storeArgs(store.spec)]);
+  expect(await store.within(lxcPath, name, ownersOf)).toBe(expected);
+  await cliOk(["destroy", ...base]);
 }
