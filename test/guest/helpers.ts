@@ -1,17 +1,18 @@
 /**
  * What the guest suites share: their disks, as scripts/test-guest.sh attaches them (each 4 GiB, sparse on
- * the host), the seed tree, how a test reads an LV, a dataset and LXC's boot, and the check of owners
+ * the host), the seed tree, how a test reads an LV, a dataset and LXC's boot, and the checks of owners
  * shifted into an unprivileged map that the LVM and ZFS suites both make.
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { cliOk, makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
-import { ociLayoutOfTree } from "../helpers/images";
+import { cli, cliOk, makeSampleTree, must, sh, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { imageFixtures, ociLayoutOfTree, shiftedManifest, treeManifest } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
+import { createRootfs, destroyRootfs, planRootfsUpdate, updateRootfs } from "../../provider/src/api";
 import { DRIVERS } from "../../provider/src/drivers";
 import { makeContext } from "../../provider/src/executor/context";
 import { shiftStore } from "../../provider/src/executor/shift";
-import { Idmap, idmapOf } from "../../provider/src/model/idmap";
+import { Idmap, IdmapEntry, idmapLines, idmapOf } from "../../provider/src/model/idmap";
 import { Fstype, RootfsSpec } from "../../provider/src/model/requests";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
@@ -173,8 +174,9 @@ export async function seedTarball(lxcPath: string): Promise<{ tarball: string; s
   return { tarball, sha256: (await must(["sha256sum", tarball])).split(" ")[0] };
 }
 
-/** Proxmox's `unprivileged: 1` map: container 0 on host 100000. */
-export const PROXMOX = idmapOf([{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }]);
+/** Proxmox's `unprivileged: 1` map, container 0 on host 100000: as the API takes it, and as the shift does. */
+const PROXMOX_ENTRIES: IdmapEntry[] = [{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }];
+export const PROXMOX = idmapOf(PROXMOX_ENTRIES);
 
 /** Shifts the owners of a container's store as a create into a map does: the executor's shift, in its mount helper. */
 export async function shiftRootfs(
@@ -253,4 +255,94 @@ export async function expectShiftKeptThroughMoves(lxcPath: string, store: GuestS
   await cliOk(["update", ...base, ...storeArgs(store.spec)]);
   expect(await store.within(lxcPath, name, ownersOf)).toBe(expected);
   await cliOk(["destroy", ...base]);
+}
+
+/** A busybox rootfs made privileged, then shifted in place into PROXMOX's map: where it is, and how to read it. */
+interface ShiftedRootfs {
+  lxcPath: string;
+  ref: { container: string; lxcPath: string };
+  /** The image's manifest, as scripts/setup-images.sh wrote it. */
+  image: string;
+  manifest(): Promise<string>;
+  journal: string;
+}
+
+const exists = (p: string) =>
+  fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * A change of `idmap` on a rootfs that exists, in `store`, as test/kernel/shift-in-place.test.ts proves it
+ * on dir, loop and btrfs: the busybox image (setuid, ACLs, a capability, device nodes, hard links)
+ * unpacked privileged, then shifted in place into PROXMOX's map, the preview naming the shift and the
+ * manifest after it the image's moved by the map. A block store's preview counts its filesystem's tally
+ * of inodes in use ("about": the tree's and the filesystem's reserved ones); a dataset's names the files
+ * uncounted, since a preview does not mount it. The rootfs is left in the map for one of the shifts back.
+ */
+export async function expectShiftedInPlace(lxcPath: string, store: GuestStore, name: string): Promise<ShiftedRootfs> {
+  const image = imageFixtures().busybox;
+  const ref = { container: name, lxcPath };
+  await createRootfs({ ...ref, ...store.spec, source: { url: image.tarball } }, {});
+  const there = await planRootfsUpdate(ref, { idmap: PROXMOX_ENTRIES }, {});
+  if (DRIVERS[store.spec.backingStore].kind === "block") {
+    expect(there?.summary).toMatch(/^shift the owners of about [\d,]+ files in place from none \(privileged\) to u\/g 0:100000:65536$/);
+    const inodes = await store.within(
+      lxcPath,
+      name,
+      async (root) => new Set((await must(["find", root, "-xdev", "-printf", "%i\\n"])).trim().split("\n")).size,
+    );
+    const tally = Number(/about ([\d,]+) files/.exec(there!.summary)![1].replace(/,/g, ""));
+    expect(tally).toBeGreaterThanOrEqual(inodes);
+    expect(tally).toBeLessThanOrEqual(inodes + 16);
+  } else {
+    expect(there?.summary).toBe("shift the owners of its files in place from none (privileged) to u/g 0:100000:65536");
+  }
+  expect(await updateRootfs(ref, { idmap: PROXMOX_ENTRIES }, {})).toMatchObject({ strategy: "none", idmap: PROXMOX_ENTRIES });
+  const r = {
+    lxcPath,
+    ref,
+    image: await fs.readFile(image.manifest, "utf8"),
+    manifest: () => store.within(lxcPath, name, treeManifest),
+    journal: path.join(lxcPath, name, ".lxc-rootfs", "shift.json"),
+  };
+  expect(await r.manifest()).toBe(shiftedManifest(r.image));
+  // The way back, as its record says where it is.
+  expect((await planRootfsUpdate({ ...ref, recordedIdmap: PROXMOX_ENTRIES }, { idmap: [] }, {}))?.summary).toMatch(
+    /^shift the owners of .* in place from u\/g 0:100000:65536 to none \(privileged\)$/,
+  );
+  return r;
+}
+
+/** Shifted back by `[]` through the API, the rootfs is the image exactly; then it is destroyed. */
+export async function expectShiftedBack(r: ShiftedRootfs): Promise<void> {
+  expect(await updateRootfs({ ...r.ref, recordedIdmap: PROXMOX_ENTRIES }, { idmap: [] }, {})).toMatchObject({ idmap: [] });
+  expect(await r.manifest()).toBe(r.image);
+  expect(await exists(r.journal)).toBe(false);
+  await destroyRootfs(r.ref, {});
+}
+
+/**
+ * Shifted back by the CLI (`--idmap none`), which keeps no record: the container's config says the map, as
+ * an unprivileged container's does. Killed in the middle of its walk (SIGKILL at the 40th inode), the
+ * journal is left, the tree partly in each map, and a preview waits for the recovery; the next update
+ * finishes it from the journal, every id moved once, to the image exactly. Then it is destroyed.
+ */
+export async function expectKilledShiftBackFinished(r: ShiftedRootfs): Promise<void> {
+  const lines = idmapLines(PROXMOX).map((l) => `lxc.idmap = ${l}\n`);
+  await fs.appendFile(path.join(r.lxcPath, r.ref.container, "config"), lines.join(""));
+  const args = ["update", "--lxcpath", r.lxcPath, "--name", r.ref.container, "--idmap", "none"];
+  const run = startCli(args, { LXC_ROOTFS_FAILPOINT: "shift-midway", LXC_ROOTFS_FAILPOINT_AFTER: "40" });
+  expect(await run.done).toMatchObject({ signal: "SIGKILL" });
+  expect(await exists(r.journal)).toBe(true);
+  expect([r.image, shiftedManifest(r.image)]).not.toContain(await r.manifest());
+  expect(await planRootfsUpdate(r.ref, { idmap: [] }, {})).toBeNull();
+
+  const again = await cli(args);
+  expect(again.code).toBe(0);
+  expect(again.stderr).toMatch(/finishing the shift of .*'s owners to none \(privileged\), from pass 1 of 1/);
+  expect(await r.manifest()).toBe(r.image);
+  expect(await exists(r.journal)).toBe(false);
+  await destroyRootfs(r.ref, {});
 }

@@ -9,6 +9,8 @@ import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../he
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
 import {
   DISKS,
+  expectShiftedBack,
+  expectShiftedInPlace,
   expectShiftKeptThroughMoves,
   lvmStore,
   lvsOf,
@@ -128,6 +130,9 @@ describe("thick LVM", () => {
 
   it("an unprivileged rootfs: shifted by 100000 on an LV, its owners kept through a move to dir and back", () =>
     expectShiftKeptThroughMoves(lxcPath, THICK));
+
+  it("a change of idmap shifts busybox's owners on an LV in place, to 100000 and back, the preview counting the files", async () =>
+    expectShiftedBack(await expectShiftedInPlace(lxcPath, THICK, "inplace")));
 
   it("reports the LV as lvs does", async () => {
     const out = await cliOk(["inspect", ...base("web")]);
