@@ -1,16 +1,18 @@
 /**
  * What the guest suites share: their disks, as scripts/test-guest.sh attaches them (each 4 GiB, sparse on
- * the host), the seed tree, and how a test reads an LV, a dataset and LXC's boot.
+ * the host), the seed tree, how a test reads an LV, a dataset and LXC's boot, and the checks of owners
+ * shifted into an unprivileged map that the LVM and ZFS suites both make.
  */
 import { promises as fs } from "fs";
 import path from "path";
-import { makeSampleTree, must, sh, tempDir, treeDigest, waitForFile } from "../helpers/env";
-import { ociLayoutOfTree } from "../helpers/images";
+import { cli, cliOk, makeSampleTree, must, sh, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
+import { imageFixtures, ociLayoutOfTree, shiftedManifest, treeManifest } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
+import { createRootfs, destroyRootfs, planRootfsUpdate, updateRootfs } from "../../provider/src/api";
 import { DRIVERS } from "../../provider/src/drivers";
 import { makeContext } from "../../provider/src/executor/context";
 import { shiftStore } from "../../provider/src/executor/shift";
-import { Idmap, idmapOf } from "../../provider/src/model/idmap";
+import { Idmap, IdmapEntry, idmapLines, idmapOf } from "../../provider/src/model/idmap";
 import { Fstype, RootfsSpec } from "../../provider/src/model/requests";
 
 /** One disk per suite, so a suite that fails cannot leave another a disk in use. */
@@ -172,10 +174,11 @@ export async function seedTarball(lxcPath: string): Promise<{ tarball: string; s
   return { tarball, sha256: (await must(["sha256sum", tarball])).split(" ")[0] };
 }
 
-/** Proxmox's `unprivileged: 1` map: container 0 on host 100000. */
-export const PROXMOX = idmapOf([{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }]);
+/** Proxmox's `unprivileged: 1` map, container 0 on host 100000: as the API takes it, and as the shift does. */
+const PROXMOX_ENTRIES: IdmapEntry[] = [{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }];
+export const PROXMOX = idmapOf(PROXMOX_ENTRIES);
 
-/** Shifts the owners of a container's store as an `idmap` change will: the executor's shift, in its mount helper. */
+/** Shifts the owners of a container's store as a create into a map does: the executor's shift, in its mount helper. */
 export async function shiftRootfs(
   lxcPath: string,
   name: string,
@@ -201,4 +204,145 @@ export const ownersShifted = (owners: string) =>
 /** A dataset's files as `fn` reads them, mounted as LXC mounts it (zfsutil). */
 export function withDatasetMounted<T>(dataset: string, scratchParent: string, fn: (root: string) => Promise<T>): Promise<T> {
   return withMounted(["-t", "zfs", "-o", "zfsutil", dataset], scratchParent, fn);
+}
+
+/** A store as a guest suite makes a rootfs in it (128 MiB), and reads that rootfs's files. */
+export interface GuestStore {
+  spec: Pick<RootfsSpec, "backingStore" | "vgName" | "zfsRoot" | "size" | "fstype">;
+  /** Runs `fn` on the files of container `name`'s rootfs, mounted for the call under `lxcPath`. */
+  within<T>(lxcPath: string, name: string, fn: (root: string) => Promise<T>): Promise<T>;
+}
+
+const GUEST_SIZE = 128 * 2 ** 20;
+
+/** A thick LV (ext4) of the volume group, named after the container. */
+export const lvmStore = (vgName: string): GuestStore => ({
+  spec: { backingStore: "lvm", vgName, size: GUEST_SIZE, fstype: "ext4" },
+  within: (lxcPath, name, fn) => withDeviceMounted(`/dev/${vgName}/${name}`, lxcPath, fn),
+});
+
+/** A dataset under `zfsRoot`, named after the container. */
+export const zfsStore = (zfsRoot: string): GuestStore => ({
+  spec: { backingStore: "zfs", zfsRoot, size: GUEST_SIZE },
+  within: (lxcPath, name, fn) => withDatasetMounted(`${zfsRoot}/${name}`, lxcPath, fn),
+});
+
+/** The `lxc-rootfs` options that make a rootfs as `spec` says. */
+function storeArgs(spec: GuestStore["spec"]): string[] {
+  const flags: [string, string | number | undefined][] = [
+    ["--backing-store", spec.backingStore],
+    ["--vgname", spec.vgName],
+    ["--zfsroot", spec.zfsRoot],
+    ["--size", spec.size],
+    ["--fstype", spec.fstype],
+  ];
+  return flags.flatMap(([flag, v]) => (v === undefined ? [] : [flag, String(v)]));
+}
+
+/**
+ * The seed in `store`, shifted by 100000 (PROXMOX) as a create into the map shifts it: every owner moved,
+ * and kept so through a move to dir and back into the store (whose copies must carry the ids as they are).
+ */
+export async function expectShiftKeptThroughMoves(lxcPath: string, store: GuestStore, name = "shifted"): Promise<void> {
+  const base = ["--lxcpath", lxcPath, "--name", name];
+  await cliOk(["create", ...base, ...storeArgs(store.spec), "--from", `dir:${lxcPath}/seed/rootfs`]);
+  await shiftRootfs(lxcPath, name, store.spec, store.spec.fstype ?? null, null, PROXMOX);
+  const expected = ownersShifted(await ownersOf(path.join(lxcPath, "seed", "rootfs")));
+  expect(expected).toContain(" 101234:105678 ");
+  expect(await store.within(lxcPath, name, ownersOf)).toBe(expected);
+  await cliOk(["update", ...base, "--backing-store", "dir"]);
+  expect(await ownersOf(path.join(lxcPath, name, "rootfs"))).toBe(expected);
+  await cliOk(["update", ...base, ...storeArgs(store.spec)]);
+  expect(await store.within(lxcPath, name, ownersOf)).toBe(expected);
+  await cliOk(["destroy", ...base]);
+}
+
+/** A busybox rootfs made privileged, then shifted in place into PROXMOX's map: where it is, and how to read it. */
+interface ShiftedRootfs {
+  lxcPath: string;
+  ref: { container: string; lxcPath: string };
+  /** The image's manifest, as scripts/setup-images.sh wrote it. */
+  image: string;
+  manifest(): Promise<string>;
+  journal: string;
+}
+
+const exists = (p: string) =>
+  fs.lstat(p).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * A change of `idmap` on a rootfs that exists, in `store`, as test/kernel/shift-in-place.test.ts proves it
+ * on dir, loop and btrfs: the busybox image (setuid, ACLs, a capability, device nodes, hard links)
+ * unpacked privileged, then shifted in place into PROXMOX's map, the preview naming the shift and the
+ * manifest after it the image's moved by the map. A block store's preview counts its filesystem's tally
+ * of inodes in use ("about": the tree's and the filesystem's reserved ones); a dataset's names the files
+ * uncounted, since a preview does not mount it. The rootfs is left in the map for one of the shifts back.
+ */
+export async function expectShiftedInPlace(lxcPath: string, store: GuestStore, name: string): Promise<ShiftedRootfs> {
+  const image = imageFixtures().busybox;
+  const ref = { container: name, lxcPath };
+  await createRootfs({ ...ref, ...store.spec, source: { url: image.tarball } }, {});
+  const there = await planRootfsUpdate(ref, { idmap: PROXMOX_ENTRIES }, {});
+  if (DRIVERS[store.spec.backingStore].kind === "block") {
+    expect(there?.summary).toMatch(/^shift the owners of about [\d,]+ files in place from none \(privileged\) to u\/g 0:100000:65536$/);
+    const inodes = await store.within(
+      lxcPath,
+      name,
+      async (root) => new Set((await must(["find", root, "-xdev", "-printf", "%i\\n"])).trim().split("\n")).size,
+    );
+    const tally = Number(/about ([\d,]+) files/.exec(there!.summary)![1].replace(/,/g, ""));
+    expect(tally).toBeGreaterThanOrEqual(inodes);
+    expect(tally).toBeLessThanOrEqual(inodes + 16);
+  } else {
+    expect(there?.summary).toBe("shift the owners of its files in place from none (privileged) to u/g 0:100000:65536");
+  }
+  expect(await updateRootfs(ref, { idmap: PROXMOX_ENTRIES }, {})).toMatchObject({ strategy: "none", idmap: PROXMOX_ENTRIES });
+  const r = {
+    lxcPath,
+    ref,
+    image: await fs.readFile(image.manifest, "utf8"),
+    manifest: () => store.within(lxcPath, name, treeManifest),
+    journal: path.join(lxcPath, name, ".lxc-rootfs", "shift.json"),
+  };
+  expect(await r.manifest()).toBe(shiftedManifest(r.image));
+  // The way back, as its record says where it is.
+  expect((await planRootfsUpdate({ ...ref, recordedIdmap: PROXMOX_ENTRIES }, { idmap: [] }, {}))?.summary).toMatch(
+    /^shift the owners of .* in place from u\/g 0:100000:65536 to none \(privileged\)$/,
+  );
+  return r;
+}
+
+/** Shifted back by `[]` through the API, the rootfs is the image exactly; then it is destroyed. */
+export async function expectShiftedBack(r: ShiftedRootfs): Promise<void> {
+  expect(await updateRootfs({ ...r.ref, recordedIdmap: PROXMOX_ENTRIES }, { idmap: [] }, {})).toMatchObject({ idmap: [] });
+  expect(await r.manifest()).toBe(r.image);
+  expect(await exists(r.journal)).toBe(false);
+  await destroyRootfs(r.ref, {});
+}
+
+/**
+ * Shifted back by the CLI (`--idmap none`), which keeps no record: the container's config says the map, as
+ * an unprivileged container's does. Killed in the middle of its walk (SIGKILL at the 40th inode), the
+ * journal is left, the tree partly in each map, and a preview waits for the recovery; the next update
+ * finishes it from the journal, every id moved once, to the image exactly. Then it is destroyed.
+ */
+export async function expectKilledShiftBackFinished(r: ShiftedRootfs): Promise<void> {
+  const lines = idmapLines(PROXMOX).map((l) => `lxc.idmap = ${l}\n`);
+  await fs.appendFile(path.join(r.lxcPath, r.ref.container, "config"), lines.join(""));
+  const args = ["update", "--lxcpath", r.lxcPath, "--name", r.ref.container, "--idmap", "none"];
+  const run = startCli(args, { LXC_ROOTFS_FAILPOINT: "shift-midway", LXC_ROOTFS_FAILPOINT_AFTER: "40" });
+  expect(await run.done).toMatchObject({ signal: "SIGKILL" });
+  expect(await exists(r.journal)).toBe(true);
+  expect([r.image, shiftedManifest(r.image)]).not.toContain(await r.manifest());
+  expect(await planRootfsUpdate(r.ref, { idmap: [] }, {})).toBeNull();
+
+  const again = await cli(args);
+  expect(again.code).toBe(0);
+  expect(again.stderr).toMatch(/finishing the shift of .*'s owners to none \(privileged\), from pass 1 of 1/);
+  expect(await r.manifest()).toBe(r.image);
+  expect(await exists(r.journal)).toBe(false);
+  await destroyRootfs(r.ref, {});
 }

@@ -9,14 +9,14 @@ import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../he
 import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
 import {
   DISKS,
+  expectShiftedBack,
+  expectShiftedInPlace,
+  expectShiftKeptThroughMoves,
+  lvmStore,
   lvsOf,
   noContainerDir,
-  ownersOf,
-  ownersShifted,
-  PROXMOX,
   seedOciLayout,
   seedTarball,
-  shiftRootfs,
   volumeGroup,
   volumeSuite,
   withDeviceMounted,
@@ -24,6 +24,7 @@ import {
 
 const M = 2 ** 20;
 const VG = "thick";
+const THICK = lvmStore(VG);
 let lxcPath: string;
 let seedDigest: string;
 
@@ -127,18 +128,11 @@ describe("thick LVM", () => {
     await fs.rm(layout, { recursive: true });
   });
 
-  it("an unprivileged rootfs: shifted by 100000 on an LV, its owners kept through a move to dir and back", async () => {
-    await cliOk(["create", ...base("shifted"), ...lvm(), "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
-    await shiftRootfs(lxcPath, "shifted", { backingStore: "lvm", vgName: VG }, "ext4", null, PROXMOX);
-    const expected = ownersShifted(await ownersOf(path.join(lxcPath, "seed", "rootfs")));
-    expect(expected).toContain(" 101234:105678 ");
-    expect(await withDeviceMounted(`/dev/${VG}/shifted`, lxcPath, ownersOf)).toBe(expected);
-    await cliOk(["update", ...base("shifted"), "--backing-store", "dir"]);
-    expect(await ownersOf(path.join(lxcPath, "shifted", "rootfs"))).toBe(expected);
-    await cliOk(["update", ...base("shifted"), ...lvm(), "--size", "128M"]);
-    expect(await withDeviceMounted(`/dev/${VG}/shifted`, lxcPath, ownersOf)).toBe(expected);
-    await cliOk(["destroy", ...base("shifted")]);
-  });
+  it("an unprivileged rootfs: shifted by 100000 on an LV, its owners kept through a move to dir and back", () =>
+    expectShiftKeptThroughMoves(lxcPath, THICK));
+
+  it("a change of idmap shifts busybox's owners on an LV in place, to 100000 and back, the preview counting the files", async () =>
+    expectShiftedBack(await expectShiftedInPlace(lxcPath, THICK, "inplace")));
 
   it("reports the LV as lvs does", async () => {
     const out = await cliOk(["inspect", ...base("web")]);

@@ -10,17 +10,16 @@ import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
 import {
   datasetsUnder,
   DISKS,
+  expectKilledShiftBackFinished,
+  expectShiftedInPlace,
+  expectShiftKeptThroughMoves,
   noContainerDir,
-  ownersOf,
-  ownersShifted,
-  PROXMOX,
   seedOciLayout,
   seedTarball,
-  shiftRootfs,
   volumeSuite,
-  withDatasetMounted,
   zfsDigest,
   zfsPool,
+  zfsStore,
 } from "./helpers";
 
 const M = 2 ** 20;
@@ -31,6 +30,13 @@ let seedDigest: string;
 
 const base = (name: string) => ["--lxcpath", lxcPath, "--name", name];
 const zfs = ["--backing-store", "zfs", "--zfsroot", ROOT];
+const DATASET = zfsStore(ROOT);
+/**
+ * Where busybox's rootfs go: its image holds POSIX ACLs, which a dataset keeps only with acltype=posixacl
+ * (as Proxmox and Incus make theirs); under ZFS on Linux's default, off, tar's unpack drops them unsaid.
+ */
+const POSIX_ACL_ROOT = `${POOL}/posixacl`;
+const WITH_ACLS = zfsStore(POSIX_ACL_ROOT);
 
 /** `zfs get -Hp` of one property, as a string. */
 async function prop(dataset: string, name: string): Promise<string> {
@@ -42,24 +48,20 @@ const digestOf = (dataset: string) => zfsDigest(dataset, lxcPath);
 
 const suite = volumeSuite(
   "zfs",
-  () => zfsPool.create(POOL, DISKS.zfs, ROOT),
+  async () => {
+    await zfsPool.create(POOL, DISKS.zfs, ROOT);
+    await must(["zfs", "create", "-o", "mountpoint=none", "-o", "acltype=posixacl", POSIX_ACL_ROOT]);
+  },
   () => zfsPool.destroy(POOL),
 );
 beforeAll(() => ({ lxcPath, seedDigest } = suite));
 
 describe("zfs", () => {
-  it("an unprivileged rootfs: shifted by 100000 in a dataset, its owners kept through a move to dir and back", async () => {
-    await cliOk(["create", ...base("shifted"), ...zfs, "--size", "128M", "--from", `dir:${lxcPath}/seed/rootfs`]);
-    await shiftRootfs(lxcPath, "shifted", { backingStore: "zfs", zfsRoot: ROOT }, null, null, PROXMOX);
-    const expected = ownersShifted(await ownersOf(path.join(lxcPath, "seed", "rootfs")));
-    expect(expected).toContain(" 101234:105678 ");
-    expect(await withDatasetMounted(`${ROOT}/shifted`, lxcPath, ownersOf)).toBe(expected);
-    await cliOk(["update", ...base("shifted"), "--backing-store", "dir"]);
-    expect(await ownersOf(path.join(lxcPath, "shifted", "rootfs"))).toBe(expected);
-    await cliOk(["update", ...base("shifted"), ...zfs, "--size", "128M"]);
-    expect(await withDatasetMounted(`${ROOT}/shifted`, lxcPath, ownersOf)).toBe(expected);
-    await cliOk(["destroy", ...base("shifted")]);
-  });
+  it("an unprivileged rootfs: shifted by 100000 in a dataset, its owners kept through a move to dir and back", () =>
+    expectShiftKeptThroughMoves(lxcPath, DATASET));
+
+  it("a change of idmap shifts busybox's owners in a dataset in place, to 100000, and back killed midway and finished by the next update", async () =>
+    expectKilledShiftBackFinished(await expectShiftedInPlace(lxcPath, WITH_ACLS, "inplace")));
 
   it("creates a dataset under zfsRoot whose refquota is the size, filled from a dir rootfs", async () => {
     const out = await cliOk(["create", ...base("web"), ...zfs, "--size", "256M", "--from", `dir:${lxcPath}/seed/rootfs`]);
