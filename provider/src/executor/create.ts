@@ -175,8 +175,8 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
             if (idmap) await shiftStore(ctx, { driver, loc: built, fstype: fill.target.fstype ?? null }, "owner", idmap);
           },
         });
-        // Recorded even when none ([]): a later change of idmap then knows the map it shifts from without a mount.
-        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, idmap: spec.idmap ?? idmapEntriesOf(idmap) };
+        const shifted = idmap ? { idmap: spec.idmap ?? idmapEntriesOf(idmap) } : {};
+        return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, ...shifted };
       },
       { createDir: true },
     );

@@ -36,7 +36,7 @@ export interface CreateResult extends Observed {
   sourceDigest?: string;
   /** The LXC config lines the image asks for (an OCI image's entrypoint, environment, user, directory). */
   sourceConfig?: string[];
-  /** The id map the rootfs's owners were shifted into (the idmap input as given, or the config's lines); [] for none. */
+  /** The id map the rootfs's owners were shifted into (the idmap input as given, or the config's lines); unset for none. */
   idmap?: IdmapEntry[];
 }
 

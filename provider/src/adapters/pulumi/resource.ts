@@ -416,7 +416,9 @@ export async function createResource(
 ): Promise<{ id: string; outs: Props; method: string }> {
   const inputs = withDefaults(inputsOf(news));
   const created = await core.create(inputs, opts);
-  return { id: resourceId(created, news), outs: outputs({ ...inputs, ...placementOf(news) }, created), method: created.method };
+  // Recorded even when none ([]): a later change of idmap then knows the map it shifts from without a mount.
+  const outs = outputs({ ...inputs, ...placementOf(news) }, { ...created, idmap: created.idmap ?? [] });
+  return { id: resourceId(created, news), outs, method: created.method };
 }
 
 /** What is on the host now, without mounting. Null when the rootfs is gone (refresh drops it). */
