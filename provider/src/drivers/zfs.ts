@@ -20,6 +20,15 @@ function at(dataset: string, mountPoint?: string): LocationOf<"zfs"> {
  */
 const CLONE_MARK = "pulumi-lxc:clone";
 
+/**
+ * The properties every dataset this driver makes is given, as Proxmox and Incus give theirs. ZFS on Linux's
+ * default acltype is off: GNU tar's and cp's ACLs then fail unsaid (tar) or stop the copy (cp), and an
+ * image's POSIX ACLs are lost. xattr=sa keeps those ACLs, and capabilities, in the inode instead of a hidden
+ * directory per file (OpenZFS's advice with posixacl). A clone does not take its origin's local
+ * properties, so it is given them too.
+ */
+const DATASET_PROPERTIES = ["-o", "acltype=posixacl", "-o", "xattr=sa"];
+
 /** Every command this driver issues, so the exact argv can be tested where ZFS is missing. */
 export const zfsCommands = {
   checkRoot: (root: string) => ["zfs", "list", "-H", "-o", "name", root],
@@ -32,6 +41,7 @@ export const zfsCommands = {
     `mountpoint=${mountPoint}`,
     "-o",
     "canmount=noauto",
+    ...DATASET_PROPERTIES,
     ...(size !== undefined ? ["-o", `refquota=${size}`] : []),
     ds,
   ],
@@ -48,6 +58,7 @@ export const zfsCommands = {
     `mountpoint=${mountPoint}`,
     "-o",
     "canmount=noauto",
+    ...DATASET_PROPERTIES,
     snap,
     ds,
   ],
