@@ -136,15 +136,15 @@ export async function blkidType(p: string): Promise<string> {
   return (await must(["blkid", "-o", "value", "-s", "TYPE", p])).trim();
 }
 
-/** A btrfs filesystem in a loop image, mounted; for the btrfs store and reflink tests. */
-export async function mountScratchBtrfs(label: string, size = "1G"): Promise<{ dir: string; release(): Promise<void> }> {
+/** A btrfs filesystem in a loop image, mounted (with `options`, e.g. noacl); for the btrfs store and reflink tests. */
+export async function mountScratchBtrfs(label: string, size = "1G", options = "loop"): Promise<{ dir: string; release(): Promise<void> }> {
   const base = await tempDir(label);
   const img = path.join(base, "btrfs.img");
   const dir = path.join(base, "mnt");
   await fs.mkdir(dir);
   await must(["truncate", "-s", size, img]);
   await must(["mkfs.btrfs", "-q", "-f", img]);
-  await must(["mount", "-o", "loop", img, dir]);
+  await must(["mount", "-o", options, img, dir]);
   return {
     dir,
     async release() {

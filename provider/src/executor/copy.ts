@@ -13,6 +13,7 @@ import { asLatin1, fillTemplate, lxcTemplateVars } from "../model/lxc-meta";
 import { ociUserLines } from "../model/oci";
 import { BlockDriver, copySharesExtents, Driver, DRIVERS, filesWithoutMount, Location, OpContext } from "../drivers";
 import { unpackArgv } from "../host/archive";
+import { holdsPosixAcls } from "../host/acls";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { imageHash } from "../host/digest";
 import { editFileInTree } from "../host/paths";
@@ -22,6 +23,7 @@ import { IsolatedResult, IsolatedTask, runIsolated } from "./isolated";
 import { unpackOciMounted } from "./unpack-oci";
 import type { ResolvedImage } from "./source";
 import { withMountedStore } from "./mount";
+import { refuseLostAcls, tarDroppedXattr } from "./kept-xattrs";
 import { withProgress } from "./progress";
 import { growFilesystem } from "./resize";
 
@@ -200,9 +202,11 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
       () => null,
     );
     const what = `unpacking ${task.image.name ?? path.basename(task.image.file)}`;
+    const acls = await holdsPosixAcls(to);
+    if (!acls) await refuseLostAcls(ctx, task.image.file, task.image.compression);
     // The whole file is hashed even when tar fails: bytes that changed are the cause to report then.
     const failure = await withProgress(ctx, what, { total }, (progress) =>
-      ctx.run(unpackArgv(to, task.image.compression), {
+      ctx.run(unpackArgv(to, task.image.compression, acls), {
         stdin: {
           file: task.image.file,
           onRead: (chunk) => {
@@ -212,7 +216,7 @@ export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, 
         },
       }),
     ).then(
-      () => null,
+      (r) => tarDroppedXattr(r.stderr),
       (e: unknown) => e,
     );
     const unpacked = digest();

@@ -15,6 +15,7 @@ import { CACHED_TAG } from "../host/oci";
 import { readSmallFileInTree } from "../host/paths";
 import { processReadBytes } from "../host/run";
 import { freeBytes } from "../host/usage";
+import { umociDroppedXattr } from "./kept-xattrs";
 import { withProgress } from "./progress";
 import { IsolatedTask } from "./isolated";
 import { withMountedStore } from "./mount";
@@ -43,11 +44,12 @@ export async function unpackOciMounted(
     // Its progress: the layers' bytes umoci has read.
     const what = `unpacking ${task.image.name ?? "the OCI image"}`;
     const failure = await withProgress(ctx, what, { total: task.image.layerBytes }, (progress) =>
-      ctx.run(["umoci", "--log=error", "raw", "unpack", "--image", `${task.image.layout}:${CACHED_TAG}`, staging], {
+      // --log=warn: umoci warns, and goes on, for an xattr (an ACL) the filesystem refuses; that fails the unpack.
+      ctx.run(["umoci", "--log=warn", "raw", "unpack", "--image", `${task.image.layout}:${CACHED_TAG}`, staging], {
         onSpawn: (pid) => progress.measure(() => processReadBytes(pid)),
       }),
     ).then(
-      () => null,
+      (r) => umociDroppedXattr(r.stderr),
       (e: unknown) => e,
     );
     // A full filesystem (ENOSPC), a qgroup limit or a refquota (EDQUOT): the tree did not fit.

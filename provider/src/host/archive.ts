@@ -94,7 +94,7 @@ export async function requireDecompressor(compression: CompressionName): Promise
  * members with `..`, and makes a symlink that points outside (absolute, or climbing) only after every other
  * member, so no member is ever written through one.
  */
-export function unpackArgv(dir: string, compression: CompressionName): string[] {
+export function unpackArgv(dir: string, compression: CompressionName, acls = true): string[] {
   return [
     "tar",
     "--extract",
@@ -104,11 +104,58 @@ export function unpackArgv(dir: string, compression: CompressionName): string[] 
     "--numeric-owner",
     "--same-owner",
     "--preserve-permissions",
-    "--acls",
+    // Where the filesystem keeps no ACLs, tar would warn for every file (it sets one from each mode);
+    // the caller has checked the image holds none first (membersWithAcls).
+    acls ? "--acls" : "--no-acls",
     "--xattrs",
     "--xattrs-include=*",
     "--sparse",
   ];
+}
+
+/**
+ * What GNU tar prints, and then exits 0, for an xattr of the archive the filesystem refused (an ACL among
+ * them, as `system.posix_acl_access`): the unpack fails on it rather than lose it unsaid.
+ */
+export const XATTR_NOT_SET = /Cannot set '([^']+)' extended attribute for file '([^']*)'/;
+
+/**
+ * The members of a tarball that carry POSIX ACLs, as `tar --list -vv --acls` marks them (a `+` after the
+ * mode): how many, and the first one's name. A whole read of the tarball, made only where the new tree
+ * cannot keep ACLs.
+ */
+export async function membersWithAcls(
+  run: Runner,
+  file: string,
+  compression: CompressionName,
+): Promise<{ count: number; first: string | null }> {
+  const found = { count: 0, first: null as string | null };
+  let partial = "";
+  const see = (line: string) => {
+    // "-rw-r--r--+ 0/0  1 2026-12-07 21:08 ./srv/acl/file": mode, owner, size, date, time, name.
+    const m = /^\S{10}\+ +\S+ +\S+ +\S+ +\S+ (.*)$/.exec(line);
+    if (m && found.count++ === 0) found.first = m[1];
+  };
+  await run(
+    [
+      "tar",
+      "--list",
+      "--verbose",
+      "--verbose",
+      "--acls",
+      `--file=${file}`,
+      ...(compression === "none" ? [] : [COMPRESSIONS[compression].tarFlag]),
+    ],
+    {
+      onStdout: (chunk) => {
+        const lines = (partial + chunk.toString("latin1")).split("\n");
+        partial = lines.pop()!;
+        lines.forEach(see);
+      },
+    },
+  );
+  see(partial);
+  return found;
 }
 
 /**
