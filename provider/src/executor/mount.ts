@@ -3,7 +3,8 @@ import { isExt } from "../model/filesystems";
 import { Fstype } from "../model/requests";
 import { BlockDevice, BlockDriver, Driver, Location, OpContext } from "../drivers/types";
 import { Mounted, mountOnScratch } from "../host/mounts";
-import { Unsafe } from "../model/errors";
+import { RootfsError, Unsafe } from "../model/errors";
+import { readSuperblock } from "../host/superblock";
 
 export async function withAttached<T>(
   ctx: OpContext,
@@ -20,10 +21,15 @@ export async function withAttached<T>(
   }
 }
 
-async function mountDevice(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean): Promise<Mounted> {
-  // A read-only ext3/4 mount must not replay a journal onto the source.
-  const data = readOnly && isExt(fstype) && fstype !== "ext2" ? "noload" : undefined;
-  return mountOnScratch(await ctx.scratchDir("mnt"), device, fstype, { readOnly, data });
+async function mountDevice(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean, shown = device): Promise<Mounted> {
+  // A read-only ext3/4 mount must not replay a journal onto the source; one that needs replaying would
+  // show files from before its last transactions, so it is refused.
+  const noload = readOnly && isExt(fstype) && fstype !== "ext2";
+  if (noload && (await readSuperblock(device))?.needsRecovery)
+    throw new RootfsError(
+      `${shown}'s ${fstype} journal has not been replayed (it was not unmounted cleanly, or it is mounted elsewhere), and a read-only mount would show its files as they were before it: start and stop its container, or run e2fsck -p on it, then re-run. Nothing was changed.`,
+    );
+  return mountOnScratch(await ctx.scratchDir("mnt"), device, fstype, { readOnly, data: noload ? "noload" : undefined });
 }
 
 export async function withMountedDevice<T>(
@@ -53,7 +59,7 @@ export async function mountStore(
   if (fstype === null) throw new Unsafe(`refusing to mount ${loc.rootfsPath}: no filesystem was found in it`);
   const dev = await driver.attach(ctx, loc, readOnly);
   try {
-    const m = await mountDevice(ctx, dev.path, fstype, readOnly);
+    const m = await mountDevice(ctx, dev.path, fstype, readOnly, loc.rootfsPath);
     return {
       root: m.root,
       release: async () => {

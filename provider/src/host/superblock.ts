@@ -16,6 +16,11 @@ export interface SuperblockInfo {
    * its superblock). Exact for one not mounted; a mounted one writes its tally back only now and then.
    */
   usedInodes: number | null;
+  /**
+   * An ext3/4 journal not replayed yet (needs_recovery): unmounted uncleanly, or mounted now. A read-only
+   * mount (noload) would then show the files as they were before the journal's last transactions.
+   */
+  needsRecovery: boolean;
 }
 
 const EXT_MAGIC_OFFSET = 1080;
@@ -27,6 +32,7 @@ const READ_BYTES = BTRFS_SB + 4096;
 const EXT_COMPAT_HAS_JOURNAL = 0x4;
 const EXT_INCOMPAT_EXT4 = 0x40 | 0x80 | 0x200; // extents, 64bit, flex_bg
 const EXT_INCOMPAT_64BIT = 0x80;
+const EXT_INCOMPAT_RECOVER = 0x4;
 
 export async function readSuperblock(path: string): Promise<SuperblockInfo | null> {
   const handle = await fs.open(path, "r");
@@ -47,12 +53,13 @@ export function parseSuperblock(buf: Buffer): SuperblockInfo | null {
     const blocks = Number(buf.readBigUInt64BE(8));
     const free = Number(buf.readBigUInt64BE(144));
     const inodes = Number(buf.readBigUInt64BE(128)) - Number(buf.readBigUInt64BE(136));
-    return { fstype: "xfs", fsBytes: blocks * blockSize, usedBytes: (blocks - free) * blockSize, usedInodes: inodes };
+    // A dirty xfs log is refused by a read-only mount itself ("recovery required").
+    return { fstype: "xfs", fsBytes: blocks * blockSize, usedBytes: (blocks - free) * blockSize, usedInodes: inodes, needsRecovery: false };
   }
   if (buf.length >= BTRFS_SB + 128 && buf.toString("latin1", BTRFS_SB + 64, BTRFS_SB + 72) === BTRFS_MAGIC) {
     const total = Number(buf.readBigUInt64LE(BTRFS_SB + 112));
     const used = Number(buf.readBigUInt64LE(BTRFS_SB + 120));
-    return { fstype: "btrfs", fsBytes: total, usedBytes: used, usedInodes: null };
+    return { fstype: "btrfs", fsBytes: total, usedBytes: used, usedInodes: null, needsRecovery: false };
   }
   return null;
 }
@@ -71,5 +78,11 @@ function parseExt(sb: Buffer): SuperblockInfo {
   const journal = compat & EXT_COMPAT_HAS_JOURNAL ? sb.readUInt32LE(0x10c + 16 * 4) + sb.readUInt32LE(0x10c + 15 * 4) * 2 ** 32 : 0;
   const used = (blocks - free) * blockSize;
   const usedInodes = sb.readUInt32LE(0x00) - sb.readUInt32LE(0x10);
-  return { fstype, fsBytes: blocks * blockSize, usedBytes: Math.max(0, used - inodeTables - journal), usedInodes };
+  return {
+    fstype,
+    fsBytes: blocks * blockSize,
+    usedBytes: Math.max(0, used - inodeTables - journal),
+    usedInodes,
+    needsRecovery: (incompat & EXT_INCOMPAT_RECOVER) !== 0,
+  };
 }
