@@ -5,7 +5,7 @@
  * must not be, no other mount is entered, and a directory swapped for a symlink mid-walk leads nowhere
  * outside. The statx layout the walk reads is checked against stat(1).
  */
-import { promises as fs, renameSync, symlinkSync } from "fs";
+import { promises as fs, renameSync, rmSync, symlinkSync } from "fs";
 import path from "path";
 import { Unsafe } from "../../provider/src/model/errors";
 import { InodeShift, shiftTreeSync, PROGRESS_EVERY_MS } from "../../provider/src/host/shift-tree";
@@ -234,6 +234,39 @@ describe("a directory swapped for a symlink to outside while the walk runs", () 
     const owners = (await must(["find", path.join(root, "victim.real"), "-printf", "%u\\n"])).trim().split("\n");
     expect(new Set(owners)).toEqual(new Set(["100000", String(4343 + SHIFT)]));
   });
+});
+
+it("a survey (a preview of a tree in use) leaves out files removed under it; a shift stops, naming the file", async () => {
+  const make = async (name: string) => {
+    const root = path.join(base, name);
+    await fs.mkdir(path.join(root, "d"), { recursive: true });
+    for (let i = 0; i < 20; i++) {
+      await fs.writeFile(path.join(root, "d", `f${i}`), "");
+      await fs.chown(path.join(root, "d", `f${i}`), 4343, 4343);
+    }
+    return root;
+  };
+  // The first file the walk reads removes every file: the others' names are in the walk's buffer already.
+  const removing = (root: string, t: InodeShift): InodeShift => {
+    let removed = false;
+    return {
+      ...t,
+      uid(id) {
+        if (id === 4343 && !removed) {
+          removed = true;
+          for (let i = 0; i < 20; i++) rmSync(path.join(root, "d", `f${i}`));
+        }
+        return t.uid(id);
+      },
+    };
+  };
+  const same: InodeShift = { uid: (id) => id, gid: (id) => id };
+  const surveyed = await make("survey-removed");
+  // Root, d and the first file: the 19 others are left out.
+  const counts = shiftTreeSync(surveyed, removing(surveyed, { ...same, survey: true }));
+  expect(counts.inodes).toBe(3);
+  const shifted = await make("shift-removed");
+  expect(() => shiftTreeSync(shifted, removing(shifted, plus))).toThrow(/\/d\/f\d+ was removed while the owners of .* were shifted/);
 });
 
 it("tells its progress while it runs, and once at the end", async () => {

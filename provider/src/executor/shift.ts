@@ -180,6 +180,7 @@ export async function surveyMounted(ctx: OpContext, task: Extract<IsolatedTask, 
     const special: SpecialInode[] = [];
     const counts = walk({
       ...survey,
+      survey: true,
       remember: (key, mode, capability) => special.push({ key, mode, capability: capability && capability.toString("hex") }),
     });
     return { inodes: counts.inodes, seen: survey.seen(), root: { uid, gid }, special };

@@ -92,6 +92,11 @@ export interface InodeShift {
    * done already.
    */
   restore?(key: string): Special | undefined;
+  /**
+   * A survey: it writes nothing (its transform keeps every id), and may read a tree in use (a preview of a
+   * running container's), so an entry removed under the walk is left out rather than stopping it.
+   */
+  survey?: boolean;
 }
 
 /** What a chown clears of an inode: its setuid and setgid bits, its capability. */
@@ -237,6 +242,8 @@ class Walk {
           const sub = this.entry(level);
           if (sub !== null) stack.push(this.level(sub.fd, sub.rel, stack.length, sub.vol, sub.dev));
         } catch (e) {
+          // A survey writes nothing, so a file a running container removed meanwhile is only left out.
+          if (this.t.survey && e instanceof SyscallError && e.code === "ENOENT") continue;
           throw this.explain(e, relOf(level.rel, nameOf(this.name)));
         }
       }
