@@ -19,7 +19,7 @@ import { ContainerRef, containerDirOf } from "../model/requests";
 import { SNAPS_DIR } from "../model/snapshots";
 import { DRIVERS, Location, OpContext, parseRootfsString } from "../drivers";
 import { configValue, readConfig } from "../host/lxc-config";
-import { isInside, lstatOrNull, readSmallFile, removeFile, writeFileAtomically } from "../host/paths";
+import { canonicalSpelling, isInside, lstatOrNull, readSmallFile, removeFile, writeFileAtomically } from "../host/paths";
 import { ensureWorkDir, WORK_DIR } from "./context";
 
 /** The format this version writes. Version 1 (no `version`, no `container`) is still read: see the readers. */
@@ -222,7 +222,9 @@ export async function ownerOf(ctx: OpContext, requested: readonly string[] = [])
       return undefined;
     }
   };
-  const configured = canonical(configValue(await readConfig(ctx.containerDir), "lxc.rootfs.path"));
+  // Through another spelling of the lxcPath (`lxc-create -P /link`), the config names the same rootfs.
+  const written = configValue(await readConfig(ctx.containerDir), "lxc.rootfs.path");
+  const configured = canonical(written === undefined ? undefined : await canonicalSpelling(written, ctx.containerDir));
   const named = new Set<string>();
   for (const s of [configured, ...requested.map(canonical)]) if (s !== undefined) named.add(s);
   return { containerDir: ctx.containerDir, container: path.basename(ctx.containerDir), named, configured };

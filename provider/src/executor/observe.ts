@@ -1,5 +1,4 @@
 /** What is on the host for a container, read without mounting anything. */
-import path from "path";
 import { InvalidInput, SourceMissing, Unsafe } from "../model/errors";
 import { ContainerRef, RootfsSpec } from "../model/requests";
 import { Observed } from "../model/results";
@@ -7,31 +6,12 @@ import { StoreShape } from "../model/plans";
 import { detectRootfs, Driver, Found, isBlock, Location, OpContext, parseRootfsString } from "../drivers";
 import { configPath, configuredRootfs, isManaged, readContainerConfig } from "../host/lxc-config";
 import { checkSourcePath } from "../host/sources";
-import { heldFor } from "../host/held";
-import { isInside } from "../host/paths";
+import { canonicalSpelling } from "../host/paths";
 
 export interface Current {
   driver: Driver;
   loc: Location;
   observed: Observed;
-}
-
-/**
- * A rootfs string written through another spelling of the lxcPath (`lxc-create -P /link`, or a state from
- * before the lxcPath was resolved), its paths put under the canonical container directory, found by
- * identity as every destructive step finds it (the held directory, host/held.ts): the checks that follow
- * compare paths (inside the container, LXC's own mount point). Paths elsewhere are kept as written.
- */
-async function canonicalSpelling(value: string, containerDir: string): Promise<string> {
-  const under = async (p: string): Promise<string> => {
-    const abs = path.resolve(p);
-    if (abs === containerDir || isInside(containerDir, abs)) return p;
-    const found = await heldFor(abs, containerDir);
-    return found ? path.join(found.held.dir, found.rel) : p;
-  };
-  const parts = value.split(":");
-  for (let i = 0; i < parts.length; i++) if (parts[i].startsWith("/")) parts[i] = await under(parts[i]);
-  return parts.join(":");
 }
 
 /** The config's rootfs string: host data, so a bad one is refused naming the file, not an input. */

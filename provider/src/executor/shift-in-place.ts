@@ -60,7 +60,7 @@ const labels = (maps: (Idmap | null)[]) => [...new Set(maps.map(idmapLabel))].jo
 /**
  * Judges a survey before a shift writes anything, and says which map the tree is in: the one of
  * `candidates` whose container root owns its root ("there" when `to`'s does: an earlier run finished
- * after its caller stopped listening). No id may be lost, and what a chown strips must fit the journal.
+ * after its caller stopped listening). No id may be lost.
  */
 function judgeSurvey(end: FilesEnd, survey: TreeSurvey, candidates: (Idmap | null)[], to: Idmap | null): Idmap | null | "there" {
   const { root } = survey;
@@ -78,11 +78,15 @@ function judgeSurvey(end: FilesEnd, survey: TreeSurvey, candidates: (Idmap | nul
       idmapLabel(to),
       `a map that maps every id of this rootfs: its owners, groups, ACL entries or capabilities hold ${lost.length} host id${lost.length === 1 ? "" : "s"} that ${idmapLabel(from)} and this map do not both map (${lost.slice(0, 5).join(", ")}${lost.length > 5 ? ", …" : ""}), which would become nobody's. Nothing was changed`,
     );
+  return from;
+}
+
+/** What a chown strips must fit the journal, which carries it to the last pass. */
+function refuseTooManySpecial(end: FilesEnd, survey: TreeSurvey): void {
   if (survey.special.length > MAX_SPECIAL)
     throw new RootfsError(
       `${end.loc.rootfsPath} has ${survey.special.length} setuid, setgid or capable files, more than the ${MAX_SPECIAL} a shift in place records to set back: not shifted. Nothing was changed.`,
     );
-  return from;
 }
 
 /** A shift in place surveyed and judged, ready to run: null when nothing is to do. */
@@ -110,6 +114,7 @@ export async function readyShiftInPlace(
   const survey = await surveyStore(ctx, end);
   const from = judgeSurvey(end, survey, candidates, to);
   if (from === "there") return { job: null, inodes: "there" };
+  refuseTooManySpecial(end, survey);
   const passes = shiftPasses(from, to, survey.seen);
   return { job: passes.length ? { end, passes, pass: 0, special: survey.special } : null, inodes: survey.inodes };
 }
@@ -121,7 +126,8 @@ export async function runShiftInPlace(ctx: OpContext, { job }: ReadyShift): Prom
 
 /**
  * Shifts a new store an update just filled (a move to another store) to `to`, before the swap: one pass,
- * unjournaled (a store nothing else has yet, removed if the update fails), after the same checks.
+ * unjournaled (a store nothing else has yet, removed if the update fails), after the same checks but the
+ * journal's limit: its one pass sets back what each chown strips as it goes.
  */
 export async function shiftFresh(ctx: OpContext, end: FilesEnd, { candidates, to }: Pick<ShiftPlan, "candidates" | "to">): Promise<void> {
   const survey = await surveyStore(ctx, end);
@@ -249,12 +255,17 @@ export async function readShiftJournal(ctx: OpContext, owner: Owner): Promise<Sh
 function passesField(j: JournalFile): ShiftPass[] {
   const { passes } = j.body;
   if (!Array.isArray(passes) || passes.length < 1 || passes.length > 2) throw journalRefused(j.file, "its passes are not one or two");
+  let read: ShiftPass[];
   try {
-    return passes.map((p: { from?: unknown; to?: unknown }) => ({ from: idmapOf(p?.from), to: idmapOf(p?.to) }));
+    read = passes.map((p: { from?: unknown; to?: unknown }) => ({ from: idmapOf(p?.from), to: idmapOf(p?.to) }));
   } catch (e) {
     if (e instanceof InvalidInput) throw journalRefused(j.file, `its passes hold a map that is none: ${e.message}`);
     throw e;
   }
+  // Two passes go through a middle map: the second starts where the first ends.
+  if (read.length === 2 && !sameIdmap(read[0].to, read[1].from))
+    throw journalRefused(j.file, "its second pass does not start from the map its first ends in");
+  return read;
 }
 
 function isSpecial(v: unknown): v is SpecialInode {

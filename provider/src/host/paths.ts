@@ -256,3 +256,21 @@ export async function canonicalPath(p: string): Promise<{ canonical: string; exi
     rest.push(path.basename(a));
   }
 }
+
+/**
+ * A rootfs string written through another spelling of the lxcPath (`lxc-create -P /link`, or a state from
+ * before the lxcPath was resolved), its paths put under the canonical container directory, found by
+ * identity as every destructive step finds it (the held directory, host/held.ts): the checks that follow
+ * compare paths (inside the container, LXC's own mount point). Paths elsewhere are kept as written.
+ */
+export async function canonicalSpelling(value: string, containerDir: string): Promise<string> {
+  const under = async (p: string): Promise<string> => {
+    const abs = path.resolve(p);
+    if (abs === containerDir || isInside(containerDir, abs)) return p;
+    const found = await heldFor(abs, containerDir);
+    return found ? path.join(found.held.dir, found.rel) : p;
+  };
+  const parts = value.split(":");
+  for (let i = 0; i < parts.length; i++) if (parts[i].startsWith("/")) parts[i] = await under(parts[i]);
+  return parts.join(":");
+}
