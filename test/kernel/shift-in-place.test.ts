@@ -232,6 +232,33 @@ describe("a crafted shift journal", () => {
     await destroy(r.ref, {});
     await destroy(victim.ref, {});
   });
+
+  it("whose second pass does not start where its first ends is refused, the tree left as it is", async () => {
+    const r = await made("dir", "journal-gap");
+    const st = await fs.stat(path.join(lxcPath, "journal-gap"), { bigint: true });
+    await fs.mkdir(path.dirname(r.journal), { recursive: true });
+    await fs.writeFile(
+      r.journal,
+      JSON.stringify({
+        version: 2,
+        container: { path: path.join(lxcPath, "journal-gap"), dev: st.dev.toString(), ino: st.ino.toString() },
+        rootfs: `dir:${path.join(lxcPath, "journal-gap", "rootfs")}`,
+        fstype: null,
+        passes: [
+          { from: [], to: by(100000) },
+          { from: by(300000), to: by(200000) },
+        ],
+        pass: 1,
+        special: [],
+      }),
+    );
+    await expect(update(r.ref, { idmap: by(200000) }, {})).rejects.toThrow(
+      /refusing to act on the journal .*shift\.json: its second pass does not start from the map its first ends in/,
+    );
+    expect(await r.manifest()).toBe(image);
+    await fs.rm(r.journal);
+    await destroy(r.ref, {});
+  });
 });
 
 describe("what an inspect sees of a rootfs's owners", () => {
@@ -316,6 +343,53 @@ describe("found by review, and now held", () => {
     );
     expect(await exists(r.journal)).toBe(false);
     await destroy(r.ref, {});
+  });
+
+  it("more setuid files than a journal carries: a shift in place is refused before any write, a move's one pass shifts them", async () => {
+    const r = await made("dir", "rv-toomany");
+    const many = path.join(lxcPath, "rv-toomany", "rootfs", "srv", "many");
+    await fs.mkdir(many);
+    // MAX_SPECIAL + 1, made by one shell rather than 5001 round trips.
+    await must(["sh", "-c", 'cd "$1" && seq 5001 | sed "s/^/f/" | xargs touch && chmod 4755 f*', "sh", many]);
+    await expect(update(r.ref, { idmap: by(100000) }, {})).rejects.toThrow(
+      /has 5\d\d\d setuid, setgid or capable files, more than the 5000/,
+    );
+    expect((await fs.lstat(path.join(many, "f5001"))).uid).toBe(0);
+    expect(await exists(r.journal)).toBe(false);
+    // A move to another store shifts its new store in one pass, unjournaled: the limit is not its.
+    await update(r.ref, { backingStore: "loop", ...LOOP, idmap: by(100000) }, {});
+    const moved = await withImageMounted(path.join(lxcPath, "rv-toomany", "rootdev"), lxcPath, (root) =>
+      must(["stat", "-c", "%u:%g %a", root, path.join(root, "srv", "many", "f5001")]),
+    );
+    expect(moved).toBe("100000:100000 755\n100000:100000 4755\n");
+    await destroy(r.ref, {});
+  });
+
+  it("an ext4 image whose journal was not replayed (a crash) is refused its read-only survey, not read as it was before", async () => {
+    const r = await made("loop", "rv-dirty");
+    const image = path.join(lxcPath, "rv-dirty", "rootdev");
+    await must(["debugfs", "-w", "-R", "feature needs_recovery", image]);
+    const sum = await must(["sha256sum", image]);
+    await expect(update(r.ref, { idmap: by(100000) }, {})).rejects.toThrow(
+      /rv-dirty\/rootdev's ext4 journal has not been replayed .*run e2fsck -p on it, then re-run\. Nothing was changed\./,
+    );
+    expect(await must(["sha256sum", image])).toBe(sum);
+    await must(["debugfs", "-w", "-R", "feature -needs_recovery", image]);
+    await destroy(r.ref, {});
+  });
+
+  it("a config LXC wrote through a symlinked lxcPath (lxc-create -P /link) names the same rootfs: shifted", async () => {
+    const r = await made("dir", "rv-link");
+    const link = `${lxcPath}-link`;
+    await fs.symlink(lxcPath, link);
+    const config = path.join(lxcPath, "rv-link", "config");
+    const text = await fs.readFile(config, "utf8");
+    await fs.writeFile(config, text.replace(/^lxc\.rootfs\.path = .*$/m, `lxc.rootfs.path = dir:${link}/rv-link/rootfs`));
+    await update({ container: "rv-link", lxcPath: link }, { idmap: by(100000) }, {});
+    expect((await fs.lstat(path.join(lxcPath, "rv-link", "rootfs", "bin", "busybox"))).uid).toBe(100000);
+    expect(await exists(r.journal)).toBe(false);
+    await destroy({ container: "rv-link", lxcPath: link }, {});
+    await fs.rm(link);
   });
 
   it("a rootfs the config does not name is refused a journaled shift, before anything is written", async () => {
