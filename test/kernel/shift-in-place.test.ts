@@ -371,7 +371,7 @@ describe("found by review, and now held", () => {
     await must(["debugfs", "-w", "-R", "feature needs_recovery", image]);
     const sum = await must(["sha256sum", image]);
     await expect(update(r.ref, { idmap: by(100000) }, {})).rejects.toThrow(
-      /rv-dirty\/rootdev's ext4 journal has not been replayed .*run e2fsck -p on it, then re-run\. Nothing was changed\./,
+      /rv-dirty\/rootdev's ext4 journal has not been replayed .*check it with its fsck, then re-run\. Nothing was changed\./,
     );
     expect(await must(["sha256sum", image])).toBe(sum);
     await must(["debugfs", "-w", "-R", "feature -needs_recovery", image]);

@@ -12,7 +12,8 @@ import { BlockCopyMethod, TreeCopyMethod } from "../model/results";
 import { asLatin1, fillTemplate, lxcTemplateVars } from "../model/lxc-meta";
 import { ociUserLines } from "../model/oci";
 import { BlockDriver, copySharesExtents, Driver, DRIVERS, filesWithoutMount, Location, OpContext } from "../drivers";
-import { unpackArgv } from "../host/archive";
+import { aclFormsOfListing, unpackArgv } from "../host/archive";
+import { lineSplitter } from "../host/run";
 import { holdsPosixAcls } from "../host/acls";
 import { copyAllocatedBlocks } from "../host/blockcopy";
 import { imageHash } from "../host/digest";
@@ -23,7 +24,7 @@ import { IsolatedResult, IsolatedTask, runIsolated } from "./isolated";
 import { unpackOciMounted } from "./unpack-oci";
 import type { ResolvedImage } from "./source";
 import { withMountedStore } from "./mount";
-import { refuseLostAcls, tarDroppedXattr } from "./kept-xattrs";
+import { notKeptWatcher, refuseLostAcls } from "./kept-xattrs";
 import { withProgress } from "./progress";
 import { growFilesystem } from "./resize";
 
@@ -195,44 +196,90 @@ export async function unpackImage(
 export async function unpackMounted(ctx: OpContext, task: Extract<IsolatedTask, { kind: "unpack" }>): Promise<string> {
   const dst = DRIVERS[task.dst.store];
   return withMountedStore(ctx, dst, task.dst.loc, task.dst.fstype, false, async (to) => {
-    const { hash, digest } = imageHash();
-    // The file's bytes as tar is fed them, of its size: the compressed stream, which is what is known.
-    const total = await fs.stat(task.image.file).then(
-      (st) => st.size,
-      () => null,
-    );
-    const what = `unpacking ${task.image.name ?? path.basename(task.image.file)}`;
     const acls = await holdsPosixAcls(to);
     if (!acls) await refuseLostAcls(ctx, task.image.file, task.image.compression);
-    // The whole file is hashed even when tar fails: bytes that changed are the cause to report then.
-    const failure = await withProgress(ctx, what, { total }, (progress) =>
-      ctx.run(unpackArgv(to, task.image.compression, acls), {
-        stdin: {
-          file: task.image.file,
-          onRead: (chunk) => {
-            hash.update(chunk);
-            progress.add(chunk.length);
-          },
-        },
-      }),
-    ).then(
-      (r) => tarDroppedXattr(r.stderr),
-      (e: unknown) => e,
-    );
-    const unpacked = digest();
-    if (task.image.digest !== null && unpacked !== task.image.digest) {
-      throw new RootfsError(
-        `${task.image.file} changed after it was checked: it was ${task.image.digest}, and the bytes unpacked were ${unpacked}. Nothing was changed.`,
-      );
+    const first = await untar(ctx, task, to, acls);
+    const { forms } = first;
+    let { unpacked } = first;
+    // --acls replaced the ACLs the archive keeps as xattr records only with the modes': unpacked again
+    // without it, which keeps those records exactly. An archive with both forms cannot be kept whole.
+    if (acls && forms.xattrOnly > 0) {
+      if (forms.records > 0)
+        throw new RootfsError(
+          `the image keeps the POSIX ACLs of ${forms.records} files as ACL records (the first: ${forms.firstRecord}) and of ${forms.xattrOnly} as xattr records only (the first: ${forms.firstXattrOnly}): GNU tar cannot keep both. Nothing was changed.`,
+        );
+      ctx.log(`the image keeps its POSIX ACLs as xattr records: unpacking it again with those`);
+      await emptyTree(ctx, to);
+      ({ unpacked } = await untar(ctx, task, to, false));
     }
-    // A full filesystem (ENOSPC), a qgroup limit or a refquota (EDQUOT): the tree did not fit.
-    if (failure instanceof ToolFailed && /No space left on device|Disk quota exceeded/.test(failure.stderr))
-      throw new NoSpace("the new rootfs", task.neededBytes, await freeBytes(to).catch(() => 0));
-    if (failure) throw failure;
     // As LXC's download template fills them in, but only in regular files inside the tree.
     const vars = task.templates && asLatin1(task.templates.vars);
     for (const p of task.templates?.paths ?? []) await editFileInTree(to, p, (bytes) => fillTemplate(bytes, vars!));
     await ctx.run(["sync", "-f", to]);
     return unpacked;
   });
+}
+
+/** tar's unpack of the image into `to`, the bytes hashed as fed: their digest, and what its listing says of ACLs. */
+async function untar(ctx: OpContext, task: Extract<IsolatedTask, { kind: "unpack" }>, to: string, acls: boolean) {
+  const { hash, digest } = imageHash();
+  // The file's bytes as tar is fed them, of its size: the compressed stream, which is what is known.
+  const total = await fs.stat(task.image.file).then(
+    (st) => st.size,
+    () => null,
+  );
+  const what = `unpacking ${task.image.name ?? path.basename(task.image.file)}`;
+  const listing = aclFormsOfListing();
+  const notKept = notKeptWatcher("tar");
+  // The whole file is hashed even when tar fails: bytes that changed are the cause to report then.
+  const failure = await withProgress(ctx, what, { total }, (progress) =>
+    ctx.run(unpackArgv(to, task.image.compression, acls), {
+      stdin: {
+        file: task.image.file,
+        onRead: (chunk) => {
+          hash.update(chunk);
+          progress.add(chunk.length);
+        },
+      },
+      onStdout: lineSplitter(listing.onLine),
+      onStderr: notKept.onStderr,
+    }),
+  ).then(
+    () => notKept.failure(),
+    (e: unknown) => e,
+  );
+  const unpacked = digest();
+  if (task.image.digest !== null && unpacked !== task.image.digest) {
+    throw new RootfsError(
+      `${task.image.file} changed after it was checked: it was ${task.image.digest}, and the bytes unpacked were ${unpacked}. Nothing was changed.`,
+    );
+  }
+  // A full filesystem (ENOSPC), a qgroup limit or a refquota (EDQUOT): the tree did not fit.
+  if (failure instanceof ToolFailed && /No space left on device|Disk quota exceeded/.test(failure.stderr))
+    throw new NoSpace("the new rootfs", task.neededBytes, await freeBytes(to).catch(() => 0));
+  if (failure) throw failure;
+  return { unpacked, forms: listing.forms() };
+}
+
+/** Removes what an unpack put in the new tree `to` (a mount point, or the new store's directory), never following a symlink. */
+async function emptyTree(ctx: OpContext, to: string): Promise<void> {
+  await ctx.run([
+    "find",
+    to,
+    "-xdev",
+    "-mindepth",
+    "1",
+    "-maxdepth",
+    "1",
+    "!",
+    "-name",
+    "lost+found",
+    "-exec",
+    "rm",
+    "-rf",
+    "--one-file-system",
+    "--",
+    "{}",
+    "+",
+  ]);
 }

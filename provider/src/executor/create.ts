@@ -80,7 +80,7 @@ async function shiftOfSource(ctx: OpContext, source: Source, to: Idmap): Promise
   // Refused here as the create refuses it: a root owned by neither host root nor the map's root.
   const from = await mapByOwner(source.loc.path, source.loc.rootfsPath, to);
   if (from === "there") return `; its owners are in ${idmapLabel(to)} already: copied as they are`;
-  const survey = await surveyStore(ctx, { driver: source.driver, loc: source.loc, fstype: null });
+  const survey = await surveyStore(ctx, { driver: source.driver, loc: source.loc, fstype: null }, true);
   const lost = lostIds(from, to, survey.seen).length;
   return lost ? `${shifted}, where ${lost} host id${lost === 1 ? "" : "s"} of \`from\` it leaves out become nobody's` : shifted;
 }

@@ -6,12 +6,12 @@
  */
 import { existsSync } from "fs";
 import path from "path";
-import { StringDecoder } from "string_decoder";
 import { ErrorJSON, errorFromJSON, RootfsError, ToolFailed } from "../model/errors";
 import { Fstype, Store } from "../model/requests";
 import { TreeCopyMethod } from "../model/results";
 import { Location, OpContext } from "../drivers/types";
 import type { CompressionName } from "../host/archive";
+import { lineSplitter } from "../host/run";
 import type { LxcTemplateVars } from "../model/lxc-meta";
 import type { Idmap } from "../model/idmap";
 import type { Restore, TreeSurvey } from "./shift";
@@ -53,7 +53,13 @@ export type IsolatedTask =
       resume?: boolean;
       restore?: Restore;
     }
-  | { kind: "survey"; containerDir: string; dst: { store: Store; loc: Location; fstype: Fstype | null } }
+  | {
+      kind: "survey";
+      containerDir: string;
+      dst: { store: Store; loc: Location; fstype: Fstype | null };
+      /** A preview's: a file removed under it is left out (a running container's tree), never a shift's. */
+      preview?: boolean;
+    }
   | { kind: "grow-fs"; containerDir: string; device: string; fstype: Fstype }
   | { kind: "shrink-btrfs"; containerDir: string; device: string; size: number };
 
@@ -70,20 +76,6 @@ export const RESULT_MARKER = "LXC_ROOTFS_RESULT ";
 
 /** A marker line on the helper's stderr carrying a progress line, passed on to the caller as it comes. */
 export const PROGRESS_MARKER = "LXC_ROOTFS_PROGRESS ";
-
-/** Calls `onLine` with each whole line of a stream, as its chunks come. */
-function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
-  const decoder = new StringDecoder("utf8");
-  let buffered = "";
-  return (chunk) => {
-    buffered += decoder.write(chunk);
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      onLine(buffered.slice(0, nl));
-      buffered = buffered.slice(nl + 1);
-    }
-  };
-}
 
 /** The helper's stderr without its progress lines: what an error shows. */
 const withoutProgress = (stderr: string) =>

@@ -22,13 +22,13 @@ export async function withAttached<T>(
 }
 
 async function mountDevice(ctx: OpContext, device: string, fstype: Fstype, readOnly: boolean, shown = device): Promise<Mounted> {
-  // A read-only ext3/4 mount must not replay a journal onto the source; one that needs replaying would
-  // show files from before its last transactions, so it is refused.
-  const noload = readOnly && isExt(fstype) && fstype !== "ext2";
-  if (noload && (await readSuperblock(device))?.needsRecovery)
+  // A read-only mount must neither replay a journal onto the source (ext's noload) nor show files from
+  // before it: one that needs replaying is refused.
+  if (readOnly && (await readSuperblock(device))?.needsRecovery)
     throw new RootfsError(
-      `${shown}'s ${fstype} journal has not been replayed (it was not unmounted cleanly, or it is mounted elsewhere), and a read-only mount would show its files as they were before it: start and stop its container, or run e2fsck -p on it, then re-run. Nothing was changed.`,
+      `${shown}'s ${fstype} journal has not been replayed (it was not unmounted cleanly, or it is mounted elsewhere), and a read-only mount would show its files as they were before it: mount it read-write once (start and stop its container), or check it with its fsck, then re-run. Nothing was changed.`,
     );
+  const noload = readOnly && isExt(fstype) && fstype !== "ext2";
   return mountOnScratch(await ctx.scratchDir("mnt"), device, fstype, { readOnly, data: noload ? "noload" : undefined });
 }
 

@@ -183,9 +183,10 @@ export async function planShift(
   let tallied = false;
   let how = "";
   if (count && readableInPlace(current)) {
-    const survey = await surveyStore(ctx, end);
+    const survey = await surveyStore(ctx, end, true);
     const from = judgeSurvey(end, survey, candidates, to);
     if (from === "there") return null;
+    refuseTooManySpecial(end, survey);
     files = survey.inodes;
     if (shiftPasses(from, to, survey.seen).length > 1) how = " (in two passes: the maps overlap where it has ids)";
   } else if (isBlock(driver)) {

@@ -89,9 +89,13 @@ export async function shiftStore(
   return shifted;
 }
 
-/** Reads every inode of `end`'s files, changing nothing: the ids they hold, their root's owner, what a chown would strip. */
-export async function surveyStore(ctx: OpContext, end: FilesEnd): Promise<TreeSurvey> {
-  const { survey } = await runIsolated(ctx, { kind: "survey", containerDir: ctx.containerDir, dst: dstOf(end) });
+/**
+ * Reads every inode of `end`'s files, changing nothing: the ids they hold, their root's owner, what a chown
+ * would strip. A `preview`'s leaves out a file removed under it; a shift's stops, as what it records of the
+ * tree must be whole.
+ */
+export async function surveyStore(ctx: OpContext, end: FilesEnd, preview = false): Promise<TreeSurvey> {
+  const { survey } = await runIsolated(ctx, { kind: "survey", containerDir: ctx.containerDir, dst: dstOf(end), preview });
   if (!survey) throw new RootfsError("internal: the survey gave no counts");
   return survey;
 }
@@ -180,7 +184,7 @@ export async function surveyMounted(ctx: OpContext, task: Extract<IsolatedTask, 
     const special: SpecialInode[] = [];
     const counts = walk({
       ...survey,
-      survey: true,
+      survey: task.preview === true,
       remember: (key, mode, capability) => special.push({ key, mode, capability: capability && capability.toString("hex") }),
     });
     return { inodes: counts.inodes, seen: survey.seen(), root: { uid, gid }, special };

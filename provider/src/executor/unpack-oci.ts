@@ -15,7 +15,7 @@ import { CACHED_TAG } from "../host/oci";
 import { readSmallFileInTree } from "../host/paths";
 import { processReadBytes } from "../host/run";
 import { freeBytes } from "../host/usage";
-import { umociDroppedXattr } from "./kept-xattrs";
+import { notKeptWatcher } from "./kept-xattrs";
 import { withProgress } from "./progress";
 import { IsolatedTask } from "./isolated";
 import { withMountedStore } from "./mount";
@@ -43,13 +43,15 @@ export async function unpackOciMounted(
     const staging = path.join(to, STAGING);
     // Its progress: the layers' bytes umoci has read.
     const what = `unpacking ${task.image.name ?? "the OCI image"}`;
+    const notKept = notKeptWatcher("umoci");
     const failure = await withProgress(ctx, what, { total: task.image.layerBytes }, (progress) =>
       // --log=warn: umoci warns, and goes on, for an xattr (an ACL) the filesystem refuses; that fails the unpack.
       ctx.run(["umoci", "--log=warn", "raw", "unpack", "--image", `${task.image.layout}:${CACHED_TAG}`, staging], {
         onSpawn: (pid) => progress.measure(() => processReadBytes(pid)),
+        onStderr: notKept.onStderr,
       }),
     ).then(
-      (r) => umociDroppedXattr(r.stderr),
+      () => notKept.failure(),
       (e: unknown) => e,
     );
     // A full filesystem (ENOSPC), a qgroup limit or a refquota (EDQUOT): the tree did not fit.

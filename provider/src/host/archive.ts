@@ -7,7 +7,7 @@
 import { promises as fs } from "fs";
 import { InvalidInput, RootfsError } from "../model/errors";
 import type { ByteProgress } from "../model/progress";
-import { onPath, processReadBytes, Runner } from "./run";
+import { lineSplitter, onPath, processReadBytes, Runner } from "./run";
 
 /** A compression, told from its magic bytes: the tar flag that reads it, and the tool and package behind it. */
 interface Compression {
@@ -104,9 +104,13 @@ export function unpackArgv(dir: string, compression: CompressionName, acls = tru
     "--numeric-owner",
     "--same-owner",
     "--preserve-permissions",
-    // Where the filesystem keeps no ACLs, tar would warn for every file (it sets one from each mode);
-    // the caller has checked the image holds none first (membersWithAcls).
+    // --acls sets each member's ACL from its ACL records, or else from its mode, over the ACL an xattr record
+    // set just before: --no-acls where the archive keeps its ACLs as xattr records only, or where the
+    // filesystem keeps none (then tar would warn for every file). The listing (-vvv, on stdout) says which.
     acls ? "--acls" : "--no-acls",
+    "--verbose",
+    "--verbose",
+    "--verbose",
     "--xattrs",
     "--xattrs-include=*",
     "--sparse",
@@ -114,48 +118,75 @@ export function unpackArgv(dir: string, compression: CompressionName, acls = tru
 }
 
 /**
- * What GNU tar prints, and then exits 0, for an xattr of the archive the filesystem refused (an ACL among
- * them, as `system.posix_acl_access`): the unpack fails on it rather than lose it unsaid.
+ * What GNU tar prints, and then exits 0, when an xattr or ACL of the archive is not kept: the filesystem
+ * refused it, or an ACL's text names a user or group the host lacks. Each is data lost: the unpack fails.
  */
-export const XATTR_NOT_SET = /Cannot set '([^']+)' extended attribute for file '([^']*)'/;
+export const TAR_NOT_KEPT =
+  /Cannot set '.*' extended attribute for file|Cannot (set|drop default) POSIX ACLs for file|Cannot acl_from_text/;
+
+/** A member line of `tar -vv` (`-rw-r--r--+ 0/0  1 2026-12-07 21:08 ./srv/acl/file`): its mode, its marker (`+` ACLs, `*` xattrs), the rest. */
+const MEMBER = /^(\S{10})(.) (.*)$/;
+/** A detail line of `tar -vvv`: an xattr record of the member above, by name. */
+const ACL_XATTR_RECORD = /^ {2}x: \d+ system\.posix_acl_(access|default)$/;
 
 /**
- * The members of a tarball that carry POSIX ACLs, as `tar --list -vv --acls` marks them (a `+` after the
- * mode): how many, and the first one's name. A whole read of the tarball, made only where the new tree
- * cannot keep ACLs.
+ * What a listing (`tar --list` or `--extract` with -vvv and --acls) says of its members' POSIX ACLs: how many
+ * carry ACL records (`+`), and how many carry an ACL only as a `system.posix_acl_*` xattr record (as Go's
+ * archive/tar and umoci write them), which --acls replaces with one made from the mode: the first of each.
  */
-export async function membersWithAcls(
-  run: Runner,
-  file: string,
-  compression: CompressionName,
-): Promise<{ count: number; first: string | null }> {
-  const found = { count: 0, first: null as string | null };
-  let partial = "";
-  const see = (line: string) => {
-    // "-rw-r--r--+ 0/0  1 2026-12-07 21:08 ./srv/acl/file": mode, owner, size, date, time, name.
-    const m = /^\S{10}\+ +\S+ +\S+ +\S+ +\S+ (.*)$/.exec(line);
-    if (m && found.count++ === 0) found.first = m[1];
+export interface AclForms {
+  records: number;
+  firstRecord: string | null;
+  xattrOnly: number;
+  firstXattrOnly: string | null;
+}
+
+/** A member's name from the rest of its line (owner, size, date, time, name); the whole rest where tar printed a date it could not format. */
+const nameIn = (rest: string) => /^\S+ +\S+ +\d{4}-\d\d-\d\d \d\d:\d\d (.*)$/.exec(rest)?.[1] ?? rest;
+
+/** Reads a -vvv listing line by line; `forms()` once it has ended. Names are escaped by tar: a line is a line. */
+export function aclFormsOfListing(): { onLine(line: string): void; forms(): AclForms } {
+  const forms: AclForms = { records: 0, firstRecord: null, xattrOnly: 0, firstXattrOnly: null };
+  let member: { marker: string; rest: string; counted: boolean } | null = null;
+  return {
+    onLine(line) {
+      const m = MEMBER.exec(line);
+      if (m && !line.startsWith(" ")) {
+        member = { marker: m[2], rest: nameIn(m[3]), counted: false };
+        if (member.marker === "+" && forms.records++ === 0) forms.firstRecord = member.rest;
+        return;
+      }
+      if (member && !member.counted && member.marker !== "+" && ACL_XATTR_RECORD.test(line)) {
+        member.counted = true;
+        if (forms.xattrOnly++ === 0) forms.firstXattrOnly = member.rest;
+      }
+    },
+    forms: () => forms,
   };
+}
+
+/**
+ * What a tarball's members carry of POSIX ACLs (aclFormsOfListing), read by `tar --list -vvv`: a whole read
+ * of the tarball, made only where the new tree cannot keep ACLs.
+ */
+export async function aclFormsOf(run: Runner, file: string, compression: CompressionName): Promise<AclForms> {
+  const listing = aclFormsOfListing();
   await run(
     [
       "tar",
       "--list",
       "--verbose",
       "--verbose",
+      "--verbose",
       "--acls",
+      "--xattrs",
+      "--xattrs-include=*",
       `--file=${file}`,
       ...(compression === "none" ? [] : [COMPRESSIONS[compression].tarFlag]),
     ],
-    {
-      onStdout: (chunk) => {
-        const lines = (partial + chunk.toString("latin1")).split("\n");
-        partial = lines.pop()!;
-        lines.forEach(see);
-      },
-    },
+    { onStdout: lineSplitter(listing.onLine) },
   );
-  see(partial);
-  return found;
+  return listing.forms();
 }
 
 /**

@@ -265,6 +265,8 @@ export async function canonicalPath(p: string): Promise<{ canonical: string; exi
  */
 export async function canonicalSpelling(value: string, containerDir: string): Promise<string> {
   const under = async (p: string): Promise<string> => {
+    // Only a plain spelling is respelled: `link/../x` is resolved by the kernel through the link, not as written.
+    if (path.normalize(p) !== p) return p;
     const abs = path.resolve(p);
     if (abs === containerDir || isInside(containerDir, abs)) return p;
     const found = await heldFor(abs, containerDir);

@@ -1,6 +1,7 @@
 import { spawn } from "child_process";
 import { constants as fsConstants, promises as fs } from "fs";
 import { Writable } from "stream";
+import { StringDecoder } from "string_decoder";
 import { ToolFailed } from "../model/errors";
 
 export interface RunOptions {
@@ -158,4 +159,18 @@ export async function onPath(tool: string): Promise<boolean> {
     if (found) return true;
   }
   return false;
+}
+
+/** Calls `onLine` with each whole line of a stream, as its chunks come. */
+export function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  const decoder = new StringDecoder("utf8");
+  let buffered = "";
+  return (chunk) => {
+    buffered += decoder.write(chunk);
+    let nl: number;
+    while ((nl = buffered.indexOf("\n")) >= 0) {
+      onLine(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+  };
 }

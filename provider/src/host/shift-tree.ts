@@ -93,7 +93,7 @@ export interface InodeShift {
    */
   restore?(key: string): Special | undefined;
   /**
-   * A survey: it writes nothing (its transform keeps every id), and may read a tree in use (a preview of a
+   * A preview's survey: it writes nothing (its transform keeps every id), and may read a tree in use (a
    * running container's), so an entry removed under the walk is left out rather than stopping it.
    */
   survey?: boolean;

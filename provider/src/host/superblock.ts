@@ -17,8 +17,9 @@ export interface SuperblockInfo {
    */
   usedInodes: number | null;
   /**
-   * An ext3/4 journal not replayed yet (needs_recovery): unmounted uncleanly, or mounted now. A read-only
-   * mount (noload) would then show the files as they were before the journal's last transactions.
+   * An ext3/4 journal (needs_recovery) or a btrfs log tree not replayed yet: unmounted uncleanly, or mounted
+   * now. A read-only mount would show the files as they were before it (ext's noload), or write to the
+   * device to replay it (btrfs on a writable one).
    */
   needsRecovery: boolean;
 }
@@ -53,13 +54,20 @@ export function parseSuperblock(buf: Buffer): SuperblockInfo | null {
     const blocks = Number(buf.readBigUInt64BE(8));
     const free = Number(buf.readBigUInt64BE(144));
     const inodes = Number(buf.readBigUInt64BE(128)) - Number(buf.readBigUInt64BE(136));
-    // A dirty xfs log is refused by a read-only mount itself ("recovery required").
+    // Not told here: a read-only mount of a read-only device refuses a dirty xfs log itself.
     return { fstype: "xfs", fsBytes: blocks * blockSize, usedBytes: (blocks - free) * blockSize, usedInodes: inodes, needsRecovery: false };
   }
   if (buf.length >= BTRFS_SB + 128 && buf.toString("latin1", BTRFS_SB + 64, BTRFS_SB + 72) === BTRFS_MAGIC) {
     const total = Number(buf.readBigUInt64LE(BTRFS_SB + 112));
     const used = Number(buf.readBigUInt64LE(BTRFS_SB + 120));
-    return { fstype: "btrfs", fsBytes: total, usedBytes: used, usedInodes: null, needsRecovery: false };
+    // A log tree (log_root) left by fsyncs before a crash, which a mount replays.
+    return {
+      fstype: "btrfs",
+      fsBytes: total,
+      usedBytes: used,
+      usedInodes: null,
+      needsRecovery: buf.readBigUInt64LE(BTRFS_SB + 0x60) !== 0n,
+    };
   }
   return null;
 }
