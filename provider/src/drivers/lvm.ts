@@ -3,6 +3,7 @@ import { InvalidInput, NoSpace, PoolFull, RootfsError, ToolFailed } from "../mod
 import { DEFAULT_FSTYPE, DEFAULT_SIZE } from "../model/requests";
 import { makeFilesystem } from "../host/filesystem";
 import { readSuperblock } from "../host/superblock";
+import { attachLoop } from "../native/loop";
 import { isHostPath, LVM_NAME } from "./syntax";
 import { BlockDriver, Location, LocationOf, OpContext, ownLocation, Slot } from "./types";
 
@@ -227,7 +228,15 @@ export const lvmDriver: BlockDriver = {
     return lv.includes(".snap.") || (await lvsWithOrigins(ctx, vg)).some((s) => s.lv === lv && s.origin !== "");
   },
   blockPath: (loc) => loc.path,
-  attach: async (_ctx, loc) => ({ path: loc.path, refreshCapacity: async () => undefined, release: async () => undefined }),
+  /**
+   * The LV itself, or for a read-only use a read-only loop device over it: a read-only mount of a writable
+   * device still replays a dirty xfs log or btrfs log tree onto it, which the kernel refuses on a read-only one.
+   */
+  async attach(_ctx, loc, readOnly) {
+    if (!readOnly) return { path: loc.path, refreshCapacity: async () => undefined, release: async () => undefined };
+    const dev = await attachLoop(loc.path, { readOnly: true });
+    return { path: dev.path, refreshCapacity: async () => undefined, release: () => dev.close() };
+  },
   async resizeDevice(ctx: OpContext, loc, size) {
     const { vg, lv } = lvOf(loc);
     await ctx.run(lvmCommands.resize(vg, lv, size));

@@ -7,6 +7,7 @@ import { promises as fs } from "fs";
 import path from "path";
 import { SyscallError } from "../model/errors";
 import { setXattr } from "../native/at";
+import { viaFd } from "./held";
 import { ACL_OTHER, ACL_GROUP_OBJ, ACL_USER_OBJ, ACL_UNDEFINED_ID, ACL_XATTRS } from "../model/xattr-ids";
 
 /** The probe's file in the new tree's root: a name no image holds, gone before the answer is returned. */
@@ -32,14 +33,16 @@ function minimalAcl(): Buffer {
 /** Whether the filesystem of `root` (a new, empty tree) keeps POSIX ACLs: it refuses one with EOPNOTSUPP where not. */
 export async function holdsPosixAcls(root: string): Promise<boolean> {
   const probe = path.join(root, PROBE);
-  await (await fs.open(probe, "wx", 0o644)).close();
+  const handle = await fs.open(probe, "wx", 0o644);
   try {
-    setXattr(probe, ACL_XATTRS[0], minimalAcl());
+    // Through the descriptor: the file made, whatever its name leads to now.
+    setXattr(viaFd(handle.fd), ACL_XATTRS[0], minimalAcl());
     return true;
   } catch (e) {
     if (e instanceof SyscallError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUP")) return false;
     throw e;
   } finally {
+    await handle.close();
     await fs.unlink(probe);
   }
 }
