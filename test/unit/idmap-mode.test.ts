@@ -9,6 +9,7 @@ import { DRIVERS, storesWhere } from "../../provider/src/drivers";
 import { validateChange, validateSpec } from "../../provider/src/api/validate";
 import { configuredIdmapMode, withRootfsPath } from "../../provider/src/host/lxc-config";
 import { textEntries } from "../../provider/src/host/lxc-confile";
+import { checkResource } from "../../provider/src/adapters/pulumi/resource";
 
 const MAP = [{ kind: "both", containerId: 0, hostId: 100000, size: 65536 }];
 const refusal = (f: () => unknown) => {
@@ -40,6 +41,12 @@ describe("idmapMode", () => {
     expect(validateSpec({ container: "c" })).not.toHaveProperty("idmapMode");
     expect(validateChange({ idmapMode: "shift" })).toEqual({ idmapMode: "shift" });
     expect(() => validateChange({ idmapMode: "both" })).toThrow(/^idmapMode: invalid value "both": one of shift, mount/);
+  });
+
+  it("mount on zfs fails a Pulumi preview's check, naming idmapMode and LXC's reason", () => {
+    const { failures } = checkResource({ container: "c", backingStore: "zfs", idmapMode: "mount", idmap: MAP });
+    expect(failures).toEqual([{ property: "idmapMode", reason: expect.stringContaining("shift for zfs; mount is for dir only") }]);
+    expect(failures[0].reason).toContain('"Idmapped rootfs currently only supports the "dir" storage driver"');
   });
 
   it("the filesystems that can idmap a mount: ext2/3/4, xfs, btrfs, tmpfs; not zfs or overlay", () => {
