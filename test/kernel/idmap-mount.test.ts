@@ -3,7 +3,7 @@
  * image's and the config given `lxc.rootfs.options = idmap=container`, runs unprivileged under lxc-execute
  * (`/` and the setuid file root's inside, a file it makes host 0's); switched to shift, its owners are
  * moved by the map in place and the option goes; back to mount, they are the image's again and the option
- * is back; destroy takes the option with it. Refused before anything is made: a loop store (LXC's own
+ * is back; owners found shifted under the option go back to none; destroy takes the option with it. Refused before anything is made: a loop store (LXC's own
  * reason), no map, and a dir on a filesystem that cannot idmap a mount (overlay).
  */
 import { promises as fs } from "fs";
@@ -105,6 +105,18 @@ it("mount on dir: the owners kept, LXC maps them (busybox runs unprivileged); to
   expect(await configText()).toContain(OPTION);
   // In mount mode already: nothing to do.
   expect(await planUpdate(recorded, { idmapMode: "mount", idmap: MAP }, {})).toMatchObject({ strategy: "none", summary: "no change" });
+
+  // Owners shifted under the idmapped mount (the line put back by hand): an inspect says shift, what the owners
+  // are, and an update in mount mode shifts them back to none, the line kept.
+  const mounted = await configText();
+  await update(recorded, { idmapMode: "shift" }, {});
+  await fs.writeFile(path.join(lxcPath, "mnt", "config"), mounted);
+  expect(await inspect(recorded, {})).toMatchObject({ idmapMode: "shift" });
+  const back = await planUpdate(recorded, { idmapMode: "mount" }, {});
+  expect(back?.summary).toMatch(/^shift the owners of \d+ files in place from u\/g 0:100000:65536 to none \(privileged\)$/);
+  await update(recorded, { idmapMode: "mount" }, {});
+  expect(await treeManifest(rootfs)).toBe(ran);
+  expect(await configText()).toBe(mounted);
 
   await destroy(ref, {});
   const after = await configText();

@@ -56,8 +56,10 @@ export async function planModeChange(
     await assertIdmappable(current.loc);
   }
   if (wanted === now.mode) {
-    // Mounted idmapped, the owners stay a privileged rootfs's whatever the map: only the record changes.
-    if (wanted === "mount") return change.idmap !== undefined ? { idmap: change.idmap } : {};
+    // Mounted idmapped, the owners stay a privileged rootfs's whatever the map: only the record changes. Found
+    // shifted under the mount (by hand, or a kill's leftover), they go back to none from the map their root says.
+    if (wanted === "mount")
+      return { shift: { recorded: undefined, to: [] }, ...(change.idmap !== undefined ? { idmap: change.idmap } : {}) };
     return change.idmap !== undefined ? { shift: { recorded: ref.recordedIdmap, to: change.idmap }, idmap: change.idmap } : {};
   }
   if (wanted === "mount") return { shift: { recorded: ref.recordedIdmap, to: [] }, idmappedMount: true, idmap: map };

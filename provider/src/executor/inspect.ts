@@ -19,10 +19,12 @@ export async function inspect(ref: ContainerRef, opts: OperationOptions): Promis
   const observe = async (ctx: OpContext) => {
     const current = await observeCurrent(ctx, ref);
     if (!current) return null;
-    // Mounted idmapped, the owners on disk are a privileged rootfs's whatever map the record names.
-    const onDisk = current.observed.idmapMode === "mount" ? [] : ref.recordedIdmap;
-    const idmap = await idmapSeen(ctx, current, onDisk);
-    return idmap ? { ...current.observed, idmap } : current.observed;
+    // Mounted idmapped, the owners on disk are a privileged rootfs's whatever map the record names; seen in
+    // a map, the rootfs is a shifted one (the mode its owners say), which the next update in mount mode shifts back.
+    const mounted = current.observed.idmapMode === "mount";
+    const idmap = await idmapSeen(ctx, current, mounted ? [] : ref.recordedIdmap);
+    if (!idmap) return current.observed;
+    return { ...current.observed, idmap, ...(mounted ? { idmapMode: "shift" as const } : {}) };
   };
   if (await hasJournal(ref)) {
     return withOperation(ref, opts, async (ctx) => {
