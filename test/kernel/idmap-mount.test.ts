@@ -4,7 +4,8 @@
  * (`/` and the setuid file root's inside, a file it makes host 0's); switched to shift, its owners are
  * moved by the map in place and the option goes; back to mount, they are the image's again and the option
  * is back; owners found shifted under the option go back to none; destroy takes the option with it. Refused before anything is made: a loop store (LXC's own
- * reason), no map, and a dir on a filesystem that cannot idmap a mount (overlay).
+ * reason), no map, a dir on a filesystem that cannot idmap a mount (overlay), and a shift under a user's own
+ * idmapped-mount line.
  */
 import { promises as fs } from "fs";
 import path from "path";
@@ -134,6 +135,12 @@ it("refuses mount on loop with LXC's reason, without a map, and on a filesystem 
   await fs.writeFile(path.join(lxcPath, "refused", "config"), "lxc.uts.name = refused\n");
   await expect(create({ ...ref, backingStore: "dir", source, idmapMode: "mount" }, {})).rejects.toThrow(
     /^idmapMode: invalid value "mount": shift, or an idmap: .*; neither gives one/,
+  );
+  await expect(fs.lstat(path.join(lxcPath, "refused", "rootfs"))).rejects.toMatchObject({ code: "ENOENT" });
+  // A shift under a user's own idmapped-mount line would be mapped twice.
+  await fs.writeFile(path.join(lxcPath, "refused", "config"), `${config("refused")}${OPTION}\n`);
+  await expect(create({ ...ref, backingStore: "dir", source }, {})).rejects.toThrow(
+    /^idmapMode: invalid value "shift": mount here: .*refused\/config has LXC mount the rootfs idmapped/,
   );
   await expect(fs.lstat(path.join(lxcPath, "refused", "rootfs"))).rejects.toMatchObject({ code: "ENOENT" });
 

@@ -9,7 +9,7 @@ import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
 import { bytesWritten, describeCreate, inWholeSectors, planFill, planUnpack } from "../planner/plan";
 import { MOUNT_NEEDS_IDMAP, NO_SHIFT_LAYERED, resolveTarget } from "../planner/target";
-import { configuredIdmap, readContainerConfig } from "../host/lxc-config";
+import { configuredIdmap, configuredIdmapMode, readContainerConfig } from "../host/lxc-config";
 import { mapByOwner, shiftStore, surveyStore } from "./shift";
 import { lostIds } from "../model/shift-passes";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
@@ -116,6 +116,14 @@ async function prepareCreate(
   const mount = spec.idmapMode === "mount";
   if (mount && !idmap) throw new InvalidInput("idmapMode", "mount", `${MOUNT_NEEDS_IDMAP}; neither gives one`);
   if (mount) await assertIdmappable(newFinal);
+  // A user's own idmapped-mount line (ours goes with the swap) would map owners this create shifts a second time.
+  const own = configuredIdmapMode(await readContainerConfig(ctx.containerDir));
+  if (!mount && idmap && own.mode === "mount" && !own.ours)
+    throw new InvalidInput(
+      "idmapMode",
+      "shift",
+      `mount here: ${own.file} has LXC mount the rootfs idmapped (lxc.rootfs.options with idmap=container), which would map the owners a shift puts in the map a second time`,
+    );
   const made = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
   const shift = mount
     ? `; its owners kept, LXC mounting it idmapped into ${idmapLabel(idmap)} (lxc.rootfs.options = idmap=container)`
