@@ -8,10 +8,9 @@
 import { InvalidInput, RootfsError } from "../model/errors";
 import { IdmapEntry, idmapEntriesOf } from "../model/idmap";
 import { ContainerRef, RootfsChange, Store } from "../model/requests";
-import { DRIVERS, storesWhere } from "../drivers";
+import { DRIVERS, OpContext, storesWhere } from "../drivers";
 import { configuredIdmap, configuredIdmapMode, readContainerConfig } from "../host/lxc-config";
 import { idmappedRootfsOnly, MOUNT_NEEDS_IDMAP } from "../planner/target";
-import { OpContext } from "../drivers";
 import { assertIdmappable } from "./guards";
 import { Current } from "./observe";
 
