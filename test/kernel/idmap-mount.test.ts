@@ -18,7 +18,7 @@ import {
   updateRootfs as update,
 } from "../../provider/src/api";
 import { IdmapEntry } from "../../provider/src/model/idmap";
-import { must, tempDir } from "../helpers/env";
+import { cli, must, tempDir } from "../helpers/env";
 import { imageFixtures, shiftedManifest, treeManifest } from "../helpers/images";
 import { expectNoLeaks } from "../helpers/leaks";
 import { execute, reachableByContainerRoot } from "../helpers/lxc";
@@ -131,6 +131,10 @@ it("refuses mount on loop with LXC's reason, without a map, and on a filesystem 
   await expect(planCreate({ ...ref, backingStore: "loop", source, idmap: MAP, idmapMode: "mount" }, {})).rejects.toThrow(
     /^idmapMode: invalid value "mount": shift for loop; mount is for dir only: .*"Idmapped rootfs currently only supports the "dir" storage driver"/,
   );
+  // The CLI's flag, named as typed: exit 2 before anything is touched.
+  const flagged = await cli(["create-plan", "--lxcpath", lxcPath, "--name", "refused", "--backing-store", "loop", "--idmap-mode", "mount"]);
+  expect(flagged.code).toBe(2);
+  expect(flagged.stderr).toMatch(/--idmap-mode: invalid value "mount": shift for loop; mount is for dir only/);
   // The config's lxc.idmap would do; this one has none, and no idmap is given.
   await fs.writeFile(path.join(lxcPath, "refused", "config"), "lxc.uts.name = refused\n");
   await expect(create({ ...ref, backingStore: "dir", source, idmapMode: "mount" }, {})).rejects.toThrow(
