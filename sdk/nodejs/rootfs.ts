@@ -72,9 +72,13 @@ export class Rootfs extends pulumi.CustomResource {
      */
     declare public readonly fstype: pulumi.Output<enums.Fstype | undefined>;
     /**
-     * The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+     * The id map the rootfs's owners were shifted into at create (with idmapMode mount: the map LXC's idmapped mount applies, the owners on disk kept): the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
      */
     declare public readonly idmap: pulumi.Output<outputs.IdmapEntry[] | undefined>;
+    /**
+     * How the rootfs fits its idmap, as the container's config says: mount where it holds lxc-rootfs's `lxc.rootfs.options = idmap=container` (or any option line asking for LXC's idmapped rootfs), else shift.
+     */
+    declare public readonly idmapMode: pulumi.Output<enums.IdmapMode | undefined>;
     /**
      * The lvName input.
      */
@@ -148,6 +152,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["from"] = args?.from;
             resourceInputs["fstype"] = args?.fstype;
             resourceInputs["idmap"] = args?.idmap;
+            resourceInputs["idmapMode"] = (args?.idmapMode) ?? "shift";
             resourceInputs["lvName"] = args?.lvName;
             resourceInputs["lxcPath"] = (args?.lxcPath) ?? "/var/lib/lxc";
             resourceInputs["size"] = args?.size;
@@ -170,6 +175,7 @@ export class Rootfs extends pulumi.CustomResource {
             resourceInputs["from"] = undefined /*out*/;
             resourceInputs["fstype"] = undefined /*out*/;
             resourceInputs["idmap"] = undefined /*out*/;
+            resourceInputs["idmapMode"] = undefined /*out*/;
             resourceInputs["lvName"] = undefined /*out*/;
             resourceInputs["lxcPath"] = undefined /*out*/;
             resourceInputs["managed"] = undefined /*out*/;
@@ -219,6 +225,10 @@ export interface RootfsArgs {
      * The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
      */
     idmap?: pulumi.Input<pulumi.Input<inputs.IdmapEntryArgs>[] | undefined>;
+    /**
+     * How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
+     */
+    idmapMode?: pulumi.Input<enums.IdmapMode | undefined>;
     /**
      * LVM only: the logical volume's name. Default: the container's name.
      */

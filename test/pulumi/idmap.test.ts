@@ -3,7 +3,8 @@
  * the map, `up` makes the rootfs owned by the map's root and records the map as the output `idmap`, a
  * refresh keeps it, the same map changes nothing; another map is an update that shifts the owners in place,
  * the preview naming the files, the data kept; `[]` makes it privileged again. On dir, a refresh sees owners
- * chowned out of the map by hand, and the next up shifts them back.
+ * chowned out of the map by hand, and the next up shifts them back; `idmapMode: "mount"` then shifts them
+ * in place to none and writes LXC's idmapped-mount line, which a refresh takes for no drift.
  */
 import { createHash } from "crypto";
 import { promises as fs } from "fs";
@@ -21,6 +22,7 @@ let idmap: Record<string, unknown>[];
 let t: TestStack;
 let drift: TestStack;
 let dirPath: string;
+let idmapMode: string | undefined;
 
 /** The owner of the loop image's root directory and of its setuid binary, and that binary's mode. */
 function owners(): Promise<string> {
@@ -89,7 +91,7 @@ it("on dir, a refresh shows owners chowned out of the map by hand, and the next 
   dirPath = await tempDir("idmap-drift");
   const source = { url: imageFixtures().busybox.tarball };
   drift = await makeStack("idmap-drift", async () => {
-    const r = new Rootfs("tree", { container: "tree", lxcPath: dirPath, backingStore: "dir", source, idmap: PROXMOX });
+    const r = new Rootfs("tree", { container: "tree", lxcPath: dirPath, backingStore: "dir", source, idmap: PROXMOX, idmapMode });
     return { idmap: r.idmap };
   });
   const root = path.join(dirPath, "tree", "rootfs");
@@ -109,5 +111,21 @@ it("on dir, a refresh shows owners chowned out of the map by hand, and the next 
   await drift.run((onOutput) => drift.stack.up({ onOutput }));
   expect(await must(["stat", "-c", "%u:%g", root, path.join(root, "usr", "bin", "setuid-root")])).toBe("100000:100000\n100000:100000\n");
   expect((await drift.stack.outputs()).idmap.value).toEqual(PROXMOX);
+  expect((await drift.run((onOutput) => drift.stack.preview({ onOutput }))).result.changeSummary).toEqual({ same: 2 });
+
+  // LXC's idmapped mount: the owners back to host root's, in place, and the config's line written.
+  idmapMode = "mount";
+  const toMount = await drift.run((onOutput) => drift.stack.preview({ onOutput }));
+  expect(toMount.text).toMatch(
+    /shift the owners of \d+ files in place from u\/g 0:100000:65536 to none \(privileged\); then write lxc\.rootfs\.options = idmap=container/,
+  );
+  await drift.run((onOutput) => drift.stack.up({ onOutput }));
+  expect(await must(["stat", "-c", "%u:%g", root])).toBe("0:0\n");
+  expect(await fs.readFile(path.join(dirPath, "tree", "config"), "utf8")).toContain("lxc.rootfs.options = idmap=container");
+  await drift.run((onOutput) => drift.stack.refresh({ onOutput }));
+  const mounted = (await drift.stack.exportStack()).deployment.resources.find(
+    (r: { outputs?: { container?: string } }) => r.outputs?.container === "tree",
+  );
+  expect(mounted.outputs).toMatchObject({ idmapMode: "mount", idmap: PROXMOX });
   expect((await drift.run((onOutput) => drift.stack.preview({ onOutput }))).result.changeSummary).toEqual({ same: 2 });
 });

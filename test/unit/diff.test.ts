@@ -47,7 +47,9 @@ describe("diff", () => {
     const opts = { log: () => undefined };
     const d = await diffResource(olds, { ...inputs, backingStore: "dir", size: undefined, fstype: undefined }, core, opts);
     expect(d).toEqual({ changes: true, replaces: [], summary: "copy 312 MiB file by file from loop ext4 1.0 GiB into a new dir" });
-    expect(calls).toEqual([[{ container: "web", lxcPath: "/var/lib/lxc", rootfsPath: olds.rootfsPath }, { backingStore: "dir" }, opts]]);
+    expect(calls).toEqual([
+      [{ container: "web", lxcPath: "/var/lib/lxc", rootfsPath: olds.rootfsPath }, { backingStore: "dir", idmapMode: "shift" }, opts],
+    ]);
   });
 
   it("a shrink the record cannot plan (it counted 900 MiB) is the host's to judge", async () => {

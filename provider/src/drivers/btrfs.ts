@@ -89,7 +89,7 @@ async function setQgroupLimit(ctx: OpContext, loc: Location, size: number): Prom
 /** A btrfs subvolume: LXC's `btrfs` backend; `size` is enforced as a qgroup limit. */
 export const btrfsDriver: TreeDriver = {
   ...defaults,
-  caps: { sized: true, needsLower: false, sharesHostFiles: true, kernelVerified: true },
+  caps: { sized: true, needsLower: false, sharesHostFiles: true, kernelVerified: true, idmappedMount: false },
   detect: async (containerDir) => ((await isSubvolume(`${containerDir}/rootfs`)) ? at(`${containerDir}/rootfs`) : null),
   sourceProblem: async (loc) => ((await isSubvolume(loc.path)) ? null : "btrfs: names a btrfs subvolume; this is not one"),
   async precheck(_ctx, _spec, containerParent) {

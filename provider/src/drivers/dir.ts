@@ -14,7 +14,7 @@ export const plainDir = at;
 /** A plain directory: LXC's `dir` backend. */
 export const dirDriver: TreeDriver = {
   ...defaults,
-  caps: { sized: false, needsLower: false, sharesHostFiles: true, kernelVerified: true },
+  caps: { sized: false, needsLower: false, sharesHostFiles: true, kernelVerified: true, idmappedMount: true },
   async detect(containerDir) {
     const st = await lstatOrNull(`${containerDir}/rootfs`);
     return st?.isDirectory() ? at(`${containerDir}/rootfs`) : null;

@@ -29,7 +29,7 @@ async function regularImage(p: string): Promise<Stats> {
 export const loopDriver: BlockDriver = {
   kind: "block",
   store: "loop",
-  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true, idmappedMount: false },
   prefixes: ["loop"],
   options: {},
   // LXC mounts an image that sits in the container directory on <container>/rootfs.

@@ -103,7 +103,7 @@ async function thinPoolUsage(ctx: OpContext, vg: string, pool: string): Promise<
 export const lvmDriver: BlockDriver = {
   kind: "block",
   store: "lvm",
-  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true, idmappedMount: false },
   prefixes: ["lvm"],
   options: { vgName: LVM_NAME, lvName: LVM_NAME, thinPool: LVM_NAME },
   parse: (body) => {

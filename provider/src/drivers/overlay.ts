@@ -44,7 +44,7 @@ function lowerDirOf(from: string | undefined): string {
 export const overlayDriver: TreeDriver = {
   kind: "tree",
   store: "overlay",
-  caps: { sized: false, needsLower: true, sharesHostFiles: false, kernelVerified: true },
+  caps: { sized: false, needsLower: true, sharesHostFiles: false, kernelVerified: true, idmappedMount: false },
   // LXC wrote `overlayfs:` before 2.0 and still reads it.
   prefixes: ["overlay", "overlayfs"],
   options: {},

@@ -74,12 +74,15 @@ export interface OpContext {
  * - sharesHostFiles: its files are the host filesystem's own, at its path: reached without a mount, and a
  *   copy between two such trees can share extents (reflinks) where that filesystem allows.
  * - kernelVerified: the test suite drives this store on a real kernel (the README's support matrix).
+ * - idmappedMount: LXC mounts this store idmapped (`lxc.rootfs.options = idmap=container`, `idmapMode:
+ *   "mount"`); LXC 5.0 refuses it for every storage driver but dir.
  */
 export interface Capabilities {
   sized: boolean;
   needsLower: boolean;
   sharesHostFiles: boolean;
   kernelVerified: boolean;
+  idmappedMount: boolean;
 }
 
 /** One store option: the names it accepts, and its default when the store is chosen without it. */

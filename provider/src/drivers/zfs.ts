@@ -102,7 +102,7 @@ async function valueOf(ctx: OpContext, property: "origin" | "clones" | "mark", n
 export const zfsDriver: TreeDriver = {
   kind: "tree",
   store: "zfs",
-  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true },
+  caps: { sized: true, needsLower: false, sharesHostFiles: false, kernelVerified: true, idmappedMount: false },
   prefixes: ["zfs"],
   options: { zfsRoot: ZFS_NAME },
   parse: (body, containerDir) => (isDatasetName(body) ? at(body, `${containerDir}/rootfs`) : null),

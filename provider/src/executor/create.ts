@@ -1,6 +1,6 @@
 /** Create: a new store, empty or filled from `from`, swapped in as the container's rootfs. */
 import { promises as fs } from "fs";
-import { AlreadyExists, RootfsError } from "../model/errors";
+import { AlreadyExists, InvalidInput, RootfsError } from "../model/errors";
 import { Idmap, idmapEntriesOf, idmapLabel, idmapOf, mapsContainerRoot } from "../model/idmap";
 import { RootfsSpec, containerDirOf } from "../model/requests";
 import { CreatePlan, FillPlan, ImageShape } from "../model/plans";
@@ -8,13 +8,13 @@ import { CreateResult } from "../model/results";
 import { Driver, DRIVERS, Location, OpContext } from "../drivers";
 import { removeEmptyDir } from "../host/paths";
 import { bytesWritten, describeCreate, inWholeSectors, planFill, planUnpack } from "../planner/plan";
-import { NO_SHIFT_LAYERED, resolveTarget } from "../planner/target";
-import { configuredIdmap, readContainerConfig } from "../host/lxc-config";
+import { MOUNT_NEEDS_IDMAP, NO_SHIFT_LAYERED, resolveTarget } from "../planner/target";
+import { configuredIdmap, configuredIdmapMode, readContainerConfig } from "../host/lxc-config";
 import { mapByOwner, shiftStore, surveyStore } from "./shift";
 import { lostIds } from "../model/shift-passes";
 import { OperationOptions, readOnlyContext, withOperation } from "./context";
 import { buildStore, Filled, Source } from "./fill";
-import { assertSpace } from "./guards";
+import { assertIdmappable, assertSpace } from "./guards";
 import { hasJournal } from "./journal";
 import { locateCurrent, observeAt, observeSource } from "./observe";
 import { buildAndSwap } from "./swap";
@@ -47,8 +47,10 @@ interface Prepared {
   newFinal: Location;
   fill: FillPlan;
   plan: CreatePlan;
-  /** The map the new store's owners are shifted into; null: none (a privileged container). */
+  /** The map the new store's owners are shifted into, or LXC maps them into at mount; null: none (a privileged container). */
   idmap: Idmap | null;
+  /** idmapMode mount: the owners are kept as a privileged rootfs's, and the config has LXC mount it idmapped. */
+  mount: boolean;
 }
 
 /**
@@ -111,12 +113,24 @@ async function prepareCreate(
   await assertSpace(ctx, driver, newFinal, { sizeBytes: target.size ?? 0, dataBytes: bytesWritten(fill) });
   const layered = driver.lowerOf !== undefined;
   const idmap = await idmapFor(ctx, spec, driver);
+  const mount = spec.idmapMode === "mount";
+  if (mount && !idmap) throw new InvalidInput("idmapMode", "mount", `${MOUNT_NEEDS_IDMAP}; neither gives one`);
+  if (mount) await assertIdmappable(newFinal);
+  // A user's own idmapped-mount line (ours goes with the swap) would map owners this create shifts a second time.
+  const own = configuredIdmapMode(await readContainerConfig(ctx.containerDir));
+  if (!mount && idmap && own.mode === "mount" && !own.ours)
+    throw new InvalidInput(
+      "idmapMode",
+      "shift",
+      `mount here: ${own.file} has LXC mount the rootfs idmapped (lxc.rootfs.options with idmap=container), which would map the owners a shift puts in the map a second time`,
+    );
   const made = describeCreate(target, layered ? newFinal.path : newFinal.rootfsPath, fill, sourceShape, layered);
-  const shift =
-    idmap && (preview && source ? await shiftOfSource(ctx, source, idmap) : `; its owners then shifted into ${idmapLabel(idmap)}`);
+  const shift = mount
+    ? `; its owners kept, LXC mounting it idmapped into ${idmapLabel(idmap)} (lxc.rootfs.options = idmap=container)`
+    : idmap && (preview && source ? await shiftOfSource(ctx, source, idmap) : `; its owners then shifted into ${idmapLabel(idmap)}`);
   const summary = shift ? `${made}${shift}` : made;
   const bytesToMove = fill.strategy === "clone" ? fill.copyBytes : fill.bytesToMove;
-  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove, summary }, idmap };
+  return { driver, newFinal, fill, plan: { strategy: fill.strategy, bytesToMove, summary }, idmap, mount };
 }
 
 /**
@@ -164,16 +178,18 @@ export async function create(spec: RootfsSpec, opts: OperationOptions): Promise<
       opts,
       async (ctx) => {
         await recoverInterrupted(ctx, requestedNames(ctx, spec, spec));
-        const { driver, newFinal, fill, idmap } = await prepareCreate(ctx, spec, filling);
+        const { driver, newFinal, fill, idmap, mount } = await prepareCreate(ctx, spec, filling);
         let filled: Filled = { method: "none" };
         await buildAndSwap(ctx, {
           newDriver: driver,
           newFinal,
           build: async (built) => {
             filled = await buildStore(ctx, driver, built, fill, filling);
-            // On the new store, before the swap: a shift stopped midway goes with it.
-            if (idmap) await shiftStore(ctx, { driver, loc: built, fstype: fill.target.fstype ?? null }, "owner", idmap);
+            // On the new store, before the swap: a shift stopped midway goes with it. Mounted idmapped, none.
+            if (idmap && !mount) await shiftStore(ctx, { driver, loc: built, fstype: fill.target.fstype ?? null }, "owner", idmap);
           },
+          // With the config's commit: never a rootfs the config names without the mount it needs.
+          idmappedMount: mount,
         });
         const shifted = idmap ? { idmap: spec.idmap ?? idmapEntriesOf(idmap) } : {};
         return { ...(await observeAt(ctx, spec, driver, newFinal, true)), ...filled, ...shifted };

@@ -1,7 +1,8 @@
 /** The host checks an operation makes before it touches anything: room, ownership, nothing using the store. */
 import { promises as fs } from "fs";
 import path from "path";
-import { InUse, NoSpace, Unsafe } from "../model/errors";
+import { InUse, InvalidInput, NoSpace, Unsafe } from "../model/errors";
+import { IDMAPPABLE_FS, NOT_IDMAPPABLE_FS } from "../model/filesystems";
 import { Driver, Location, OpContext } from "../drivers/types";
 import { isBlock, parseRootfsString } from "../drivers";
 import { heldFor } from "../host/held";
@@ -20,7 +21,7 @@ export interface SpaceNeed {
  * The filesystem `dir` will be made on: its own, or its nearest existing parent's. A create's preview
  * asks before the container directory (or the lxcPath) exists.
  */
-async function statfsNearest(dir: string): Promise<{ bavail: number; bsize: number }> {
+async function statfsNearest(dir: string): Promise<{ bavail: number; bsize: number; type: number }> {
   for (let at = dir; ; at = path.dirname(at)) {
     try {
       return await fs.statfs(at);
@@ -43,6 +44,22 @@ export async function assertSpace(ctx: OpContext, driver: Driver, loc: Location,
   const { bavail, bsize } = await statfsNearest(ctx.containerDir);
   const available = bavail * bsize;
   if (neededBytes > available) throw new NoSpace(`${ctx.containerDir} (${driver.store})`, neededBytes, available);
+}
+
+/**
+ * Refuses `idmapMode: "mount"` for a rootfs at `loc` on a filesystem whose mounts the kernel cannot idmap
+ * (zfs 2.1, overlay): LXC would fail at start, with the rootfs already made. The filesystem is the
+ * directory's own, or its nearest existing parent's (a create's preview asks before it exists).
+ */
+export async function assertIdmappable(loc: Location): Promise<void> {
+  const { type } = await statfsNearest(loc.path);
+  if (IDMAPPABLE_FS.has(type)) return;
+  const name = NOT_IDMAPPABLE_FS.get(type) ?? `a filesystem of statfs type 0x${type.toString(16)}`;
+  throw new InvalidInput(
+    "idmapMode",
+    "mount",
+    `shift here: ${loc.path} is on ${name}, whose mounts the kernel cannot idmap (LXC's idmap=container needs ${[...IDMAPPABLE_FS.values()].join(", ")})`,
+  );
 }
 
 /**

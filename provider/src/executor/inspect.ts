@@ -13,14 +13,18 @@ import { idmapSeen } from "./owners-seen";
  * Null when there is no rootfs. It writes only to finish or roll back an operation that was killed
  * half-way (see swap.ts): until then the rootfs may sit under a temporary name, and reporting it gone
  * would make `pulumi refresh` drop a rootfs that exists. `idmap` is told where the owners are seen in
- * another map than `ref.recordedIdmap` (owners-seen.ts).
+ * another map than `ref.recordedIdmap` (owners-seen.ts), or than none when the config mounts it idmapped.
  */
 export async function inspect(ref: ContainerRef, opts: OperationOptions): Promise<Observed | null> {
   const observe = async (ctx: OpContext) => {
     const current = await observeCurrent(ctx, ref);
     if (!current) return null;
-    const idmap = await idmapSeen(ctx, current, ref.recordedIdmap);
-    return idmap ? { ...current.observed, idmap } : current.observed;
+    // Mounted idmapped, the owners on disk are a privileged rootfs's whatever map the record names; seen in
+    // a map, the rootfs is a shifted one (the mode its owners say), which the next update in mount mode shifts back.
+    const mounted = current.observed.idmapMode === "mount";
+    const idmap = await idmapSeen(ctx, current, mounted ? [] : ref.recordedIdmap);
+    if (!idmap) return current.observed;
+    return { ...current.observed, idmap, ...(mounted ? { idmapMode: "shift" as const } : {}) };
   };
   if (await hasJournal(ref)) {
     return withOperation(ref, opts, async (ctx) => {

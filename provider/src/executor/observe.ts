@@ -4,7 +4,7 @@ import { ContainerRef, RootfsSpec } from "../model/requests";
 import { Observed } from "../model/results";
 import { StoreShape } from "../model/plans";
 import { detectRootfs, Driver, Found, isBlock, Location, OpContext, parseRootfsString } from "../drivers";
-import { configPath, configuredRootfs, isManaged, readContainerConfig } from "../host/lxc-config";
+import { configPath, configuredIdmapMode, configuredRootfs, isManaged, readContainerConfig } from "../host/lxc-config";
 import { checkSourcePath } from "../host/sources";
 import { canonicalSpelling } from "../host/paths";
 
@@ -75,7 +75,16 @@ export async function locateCurrent(ctx: OpContext, ref: ContainerRef): Promise<
 
 export async function observeAt(ctx: OpContext, ref: ContainerRef, driver: Driver, loc: Location, managed: boolean): Promise<Observed> {
   const usage = await driver.inspect(ctx, loc);
-  return { container: ref.container, lxcPath: ref.lxcPath, backingStore: driver.store, rootfsPath: loc.rootfsPath, ...usage, managed };
+  const { mode: idmapMode } = configuredIdmapMode(await readContainerConfig(ctx.containerDir));
+  return {
+    container: ref.container,
+    lxcPath: ref.lxcPath,
+    backingStore: driver.store,
+    rootfsPath: loc.rootfsPath,
+    ...usage,
+    managed,
+    idmapMode,
+  };
 }
 
 export async function observeCurrent(ctx: OpContext, ref: ContainerRef): Promise<Current | null> {

@@ -35,6 +35,8 @@ export interface SwapRequest {
   old?: { driver: Driver; loc: Location };
   /** Makes and fills the store at `built`. */
   build(built: Location): Promise<void>;
+  /** Whether the config then has LXC mount it idmapped (idmapMode mount), written with the commit; unset: kept. */
+  idmappedMount?: boolean;
 }
 
 type Phase = "building" | "swapping" | "cleanup";
@@ -117,7 +119,7 @@ export async function buildAndSwap(ctx: OpContext, req: SwapRequest): Promise<vo
     failpoint("swap:moved");
     // The config first, then the mount point: an empty loop mount point where the old dir rootfs was
     // must never be what the config names.
-    await setRootfsPath(ctx.containerDir, req.newFinal.rootfsPath);
+    await setRootfsPath(ctx.containerDir, req.newFinal.rootfsPath, req.idmappedMount);
     failpoint("swap:committed");
     await req.newDriver.finalize?.(ctx, req.newFinal);
   } catch (e) {

@@ -21,11 +21,16 @@ import { buildAndSwap } from "./swap";
 import { recoverInterrupted, requestedNames } from "./recovery";
 import { snapshotNames } from "./snapshot-store";
 import { planShift, readyShiftInPlace, runShiftInPlace, shiftFresh } from "./shift-in-place";
+import { planModeChange } from "./idmap-mode";
+import { setIdmappedMount } from "../host/lxc-config";
+import { IdmapEntry } from "../model/idmap";
 
 interface Prepared {
   current: Current;
   spec: RootfsSpec;
   plan: UpdatePlan;
+  /** The map the rootfs fits after the update, for the record, when the update says one. */
+  idmap?: IdmapEntry[];
   /** Copies only: the new store and where it goes. */
   next?: { driver: Driver; loc: Location };
 }
@@ -35,20 +40,34 @@ function asBlock(driver: Driver): BlockDriver {
   return driver;
 }
 
+/** The config line an update of idmapMode writes or removes, as its plan says it. */
+const MOUNT_STEP = {
+  write: "write lxc.rootfs.options = idmap=container (idmapMode mount: LXC maps the owners at mount)",
+  remove: "remove lxc.rootfs.options = idmap=container (idmapMode shift)",
+};
+
 /**
  * Observes, plans and checks that the host can take the plan: the store can live here (its volume group,
  * pool or parent dataset exists), there is room, a volume to move to is free; a shift of its owners (a new
- * `idmap`) is added to the plan, counted when `preview` (the update counts as it shifts). Changes
- * nothing. Whether the rootfs is in use is left to the update itself: a stack may stop the container before it.
+ * `idmap`, or a new `idmapMode`) is added to the plan, counted when `preview` (the update counts as it
+ * shifts), then the config's idmapped-mount line. Changes nothing. Whether the rootfs is in use is left to
+ * the update itself: a stack may stop the container before it.
  */
 async function prepareUpdate(ctx: OpContext, ref: ContainerRef, change: RootfsChange, preview = false): Promise<Prepared> {
   const prepared = await prepareStoreChange(ctx, ref, change);
-  if (change.idmap === undefined) return prepared;
-  const shift = await planShift(ctx, prepared.current, ref.recordedIdmap, change.idmap, preview);
-  if (!shift) return prepared;
-  const { plan } = prepared;
-  const summary = plan.strategy === "none" ? shift.summary : `${plan.summary}; then ${shift.summary}`;
-  return { ...prepared, plan: { ...plan, summary, shift: shift.plan } };
+  const mode = await planModeChange(ctx, prepared.current, ref, change, prepared.spec.backingStore);
+  const shift = mode.shift && (await planShift(ctx, prepared.current, mode.shift.recorded, mode.shift.to, preview));
+  let { plan } = prepared;
+  const steps = plan.strategy === "none" ? [] : [plan.summary];
+  if (shift) {
+    steps.push(shift.summary);
+    plan = { ...plan, shift: shift.plan };
+  }
+  if (mode.idmappedMount !== undefined) {
+    steps.push(mode.idmappedMount ? MOUNT_STEP.write : MOUNT_STEP.remove);
+    plan = { ...plan, idmappedMount: mode.idmappedMount };
+  }
+  return { ...prepared, plan: { ...plan, summary: steps.length ? steps.join("; then ") : plan.summary }, idmap: mode.idmap };
 }
 
 async function prepareStoreChange(ctx: OpContext, ref: ContainerRef, change: RootfsChange): Promise<Prepared> {
@@ -112,6 +131,9 @@ async function executeUpdate(ctx: OpContext, prepared: Prepared): Promise<CopyMe
     await runShiftInPlace(ctx, ready);
     ctx.log(ready.inodes === "there" ? "its owners were in the map already" : `shifted the owners of ${ready.inodes} files`);
   }
+  // After the owners (idmap-mode.ts says why); a copy wrote it with its commit.
+  const copied = plan.strategy === "block-copy" || plan.strategy === "file-copy";
+  if (plan.idmappedMount !== undefined && !copied) await setIdmappedMount(ctx.containerDir, plan.idmappedMount);
   return method;
 }
 
@@ -144,6 +166,7 @@ async function changeStore(ctx: OpContext, { current, plan, next }: Prepared): P
           // On the new store, before the swap: a shift stopped midway goes with it.
           if (plan.shift) await shiftFresh(ctx, { driver: next.driver, loc: built, fstype: plan.target.fstype ?? null }, plan.shift);
         },
+        idmappedMount: plan.idmappedMount,
       });
       return method;
     }
@@ -158,7 +181,7 @@ export async function updateStore(ref: ContainerRef, change: RootfsChange, opts:
     const method = await executeUpdate(ctx, prepared);
     const after = await observeCurrent(ctx, ref);
     if (!after) throw new RootfsError(`internal: the rootfs of ${ref.container} is gone after its update`);
-    const shifted = change.idmap !== undefined ? { idmap: change.idmap } : {};
+    const shifted = prepared.idmap !== undefined ? { idmap: prepared.idmap } : {};
     return { ...after.observed, strategy: prepared.plan.strategy, method, summary: prepared.plan.summary, ...shifted };
   });
 }

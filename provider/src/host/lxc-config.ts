@@ -1,11 +1,13 @@
 /**
- * The container's LXC config: only `lxc.rootfs.path` (and the comment above it) is ours. Every other line
- * is kept as it is, and the file is replaced atomically so LXC never reads half of it. It is read the way
- * LXC reads it (lxc-confile.ts), includes and all.
+ * The container's LXC config: only `lxc.rootfs.path` (and the comment above it) is ours, and, for
+ * `idmapMode: "mount"`, one `lxc.rootfs.options = idmap=container` under a comment of ours. Every other
+ * line is kept as it is, and the file is replaced atomically so LXC never reads half of it. It is read the
+ * way LXC reads it (lxc-confile.ts), includes and all.
  */
 import path from "path";
 import { InvalidInput, Unsafe } from "../model/errors";
 import { Idmap, idmapFromLxcConfig } from "../model/idmap";
+import { IdmapMode } from "../model/requests";
 import { configLines, entriesOf, lastEntry, LxcConfig, lxcBool, parseConfigLine, readLxcConfig, textEntries } from "./lxc-confile";
 import { readSmallFile, removeFile, writeFileAtomically } from "./paths";
 
@@ -16,7 +18,11 @@ const HEADER = "# lxc.rootfs.path is managed by lxc-rootfs (pulumi-lxc)";
  */
 const DESTROYED =
   "# lxc-rootfs (pulumi-lxc) destroyed the rootfs this line names: LXC will not start this container until it names another";
-const OUR_COMMENTS = [HEADER, DESTROYED];
+/** Above the option line of ours: only a line under it is ours to remove (a user's own option line is not). */
+const MOUNT_HEADER = "# lxc.rootfs.options is managed by lxc-rootfs (pulumi-lxc): idmapMode mount, LXC's idmapped rootfs";
+const IDMAPPED_OPTION = "idmap=container";
+const MOUNT_LINE = `lxc.rootfs.options = ${IDMAPPED_OPTION}`;
+const OUR_COMMENTS = [HEADER, DESTROYED, MOUNT_HEADER];
 
 export function configPath(containerDir: string): string {
   return path.join(containerDir, "config");
@@ -85,6 +91,21 @@ export function configuredIdmap(config: LxcConfig | null): Idmap | null {
   }
 }
 
+/**
+ * How the config has LXC fit the rootfs to its map: "mount" where the `lxc.rootfs.options` LXC uses (the
+ * last) asks for an idmapped rootfs; `ours` when that line is the one this tool wrote, which it may remove.
+ */
+export function configuredIdmapMode(config: LxcConfig | null): { mode: IdmapMode; ours: boolean; file?: string } {
+  const entry = lastEntry(config, "lxc.rootfs.options");
+  if (!entry?.value.split(",").includes(IDMAPPED_OPTION)) return { mode: "shift", ours: false };
+  return { mode: "mount", ours: entry.previous === MOUNT_HEADER, file: entry.file };
+}
+
+/** Whether a config text holds our option line (under our comment). */
+function hasOurMountLine(text: string): boolean {
+  return text.split("\n").some((line, i, all) => line === MOUNT_LINE && all[i - 1] === MOUNT_HEADER);
+}
+
 /** Whether a line of the config file is one this tool writes: our comments, or an `lxc.rootfs.path` line. */
 function isOurs(line: string): boolean {
   if (OUR_COMMENTS.includes(line)) return true;
@@ -98,24 +119,43 @@ function isOurs(line: string): boolean {
 /** The lines of a config text that are not ours, trailing blank lines dropped. LXC never reads past a NUL. */
 function othersOf(text: string): string[] {
   const nul = text.indexOf("\0");
-  const lines = (nul < 0 ? text : text.slice(0, nul)).split("\n").filter((l) => !isOurs(l));
+  const all = (nul < 0 ? text : text.slice(0, nul)).split("\n");
+  // Our option line is ours only under our comment.
+  const lines = all.filter((l, i) => !isOurs(l) && !(l === MOUNT_LINE && all[i - 1] === MOUNT_HEADER));
   while (lines.length && lines[lines.length - 1].trim() === "") lines.pop();
   return lines;
 }
 
 /**
  * A config text whose `lxc.rootfs.path` is `rootfsPath`, every other line kept. Ours goes last: LXC keeps
- * the last value, so no included file read before it can override it.
+ * the last value, so no included file read before it can override it. `mount`: whether our
+ * `lxc.rootfs.options = idmap=container` follows it; unset, it stays as the text has it.
  */
-export function withRootfsPath(text: string, rootfsPath: string, comment = HEADER): string {
+export function withRootfsPath(text: string, rootfsPath: string, comment = HEADER, mount = hasOurMountLine(text)): string {
   if (/[\r\n\0]/.test(rootfsPath)) throw new Unsafe(`refusing to write ${JSON.stringify(rootfsPath)} into a config: it holds a line break`);
   const lines = othersOf(text);
-  return [...lines, ...(lines.length ? [""] : []), comment, `lxc.rootfs.path = ${rootfsPath}`].join("\n") + "\n";
+  const option = mount ? [MOUNT_HEADER, MOUNT_LINE] : [];
+  return [...lines, ...(lines.length ? [""] : []), comment, `lxc.rootfs.path = ${rootfsPath}`, ...option].join("\n") + "\n";
 }
 
-export async function setRootfsPath(containerDir: string, rootfsPath: string): Promise<void> {
+/** Points the config at `rootfsPath`; `mount` writes (true) or removes (false) our idmapped-mount option, unset keeps it. */
+export async function setRootfsPath(containerDir: string, rootfsPath: string, mount?: boolean): Promise<void> {
   const text = (await readConfig(containerDir)) ?? "";
-  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, rootfsPath));
+  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, rootfsPath, HEADER, mount));
+}
+
+/**
+ * Writes (true) or removes (false) our `lxc.rootfs.options = idmap=container`, the config's
+ * `lxc.rootfs.path` kept: an update's change of idmapMode, the rootfs staying where it is.
+ */
+export async function setIdmappedMount(containerDir: string, mount: boolean): Promise<void> {
+  const text = (await readConfig(containerDir)) ?? "";
+  const rootfsPath = configValue(text, "lxc.rootfs.path");
+  if (!rootfsPath)
+    throw new Unsafe(
+      `refusing to write lxc.rootfs.options into ${configPath(containerDir)}: it names no lxc.rootfs.path. Nothing was changed.`,
+    );
+  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, rootfsPath, HEADER, mount));
 }
 
 /**
@@ -130,7 +170,8 @@ export async function markRootfsDestroyed(containerDir: string, removed: string)
     await removeFile(containerDir, configPath(containerDir));
     return;
   }
-  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, removed, DESTROYED));
+  // The idmapped mount of a rootfs that is gone goes with it.
+  await writeFileAtomically(configPath(containerDir), withRootfsPath(text, removed, DESTROYED, false));
 }
 
 /**
@@ -146,5 +187,6 @@ export async function clearRootfsPath(containerDir: string): Promise<void> {
     return;
   }
   const current = configuredRootfs({ file: configPath(containerDir), entries: textEntries(text, "") });
-  if (current && !current.destroyed) await writeFileAtomically(configPath(containerDir), withRootfsPath(text, current.value, DESTROYED));
+  if (current && !current.destroyed)
+    await writeFileAtomically(configPath(containerDir), withRootfsPath(text, current.value, DESTROYED, false));
 }

@@ -7,6 +7,13 @@ export const IDMAP_KIND_VALUES = ["uid", "gid", "both"] as const;
  */
 export type IdmapKind = (typeof IDMAP_KIND_VALUES)[number];
 
+/** IdmapMode's values, in schema.json's order. */
+export const IDMAP_MODE_VALUES = ["shift", "mount"] as const;
+/**
+ * How an unprivileged container's rootfs is made to fit its id map.
+ */
+export type IdmapMode = (typeof IDMAP_MODE_VALUES)[number];
+
 /** BackingStore's values, in schema.json's order. */
 export const BACKING_STORE_VALUES = ["dir", "loop", "btrfs", "overlay", "lvm", "zfs"] as const;
 /**

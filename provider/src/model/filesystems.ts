@@ -33,6 +33,22 @@ export function growsOffline(fstype: Fstype): boolean {
 /** statfs(2) f_type of the filesystems whose files can share extents (reflinks). */
 export const SUPER_MAGIC = { btrfs: 0x9123683e, xfs: 0x58465342 } as const;
 
+/**
+ * statfs(2) f_type of the filesystems whose mounts the kernel can idmap (FS_ALLOW_IDMAP), which LXC's
+ * `idmap=container` needs of the filesystem a dir rootfs is on: ext2/3/4 share one magic.
+ */
+export const IDMAPPABLE_FS = new Map<number, string>(
+  Object.entries({ "ext2/3/4": 0xef53, xfs: SUPER_MAGIC.xfs, btrfs: SUPER_MAGIC.btrfs, tmpfs: 0x01021994 }).map(([name, magic]) => [
+    magic,
+    name,
+  ]),
+);
+
+/** Names of filesystems that cannot idmap a mount (zfs 2.1, overlay), for the refusal. */
+export const NOT_IDMAPPABLE_FS = new Map<number, string>(
+  Object.entries({ zfs: 0x2fc12fc1, overlay: 0x794c7630, nfs: 0x6969, fuse: 0x65735546 }).map(([name, magic]) => [magic, name]),
+);
+
 const MiB = 2 ** 20;
 
 /**

@@ -97,10 +97,16 @@ export interface ShiftPlan {
 }
 
 /**
- * How to change a rootfs in place, or into a new store, and whether its owners then move to another map.
+ * How to change a rootfs in place, or into a new store, whether its owners then move to another map, and
+ * whether LXC then mounts it idmapped.
  * `summary`: one line for a reviewer, what will happen and what it costs.
  */
-export type UpdatePlan = { summary: string; shift?: ShiftPlan } & (
+export type UpdatePlan = {
+  summary: string;
+  shift?: ShiftPlan;
+  /** A change of idmapMode: the config's `lxc.rootfs.options = idmap=container` written (true) or removed, after the shift. */
+  idmappedMount?: boolean;
+} & (
   | { strategy: "none"; bytesToMove: 0 }
   /** `fromSize`: the device's size as found, which a failed filesystem step restores. */
   | { strategy: "grow-in-place"; fstype: Fstype; fromSize: number; toSize: number; bytesToMove: 0 }

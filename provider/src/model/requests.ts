@@ -3,11 +3,11 @@
  * host) can send them. The store and filesystem names are schema.json's enums (enums.generated.ts).
  */
 import path from "path";
-import type { BackingStore, Fstype } from "./enums.generated";
+import type { BackingStore, Fstype, IdmapMode } from "./enums.generated";
 import type { IdmapEntry } from "./idmap";
 
 export type Store = BackingStore;
-export type { Fstype };
+export type { Fstype, IdmapMode };
 
 /** The defaults of LXC's storage layer (src/lxc/storage/storage.h). */
 export const DEFAULT_SIZE = 1073741824;
@@ -56,6 +56,8 @@ export interface RootfsSpec extends ContainerRef, StoreOptions {
   source?: ImageSource;
   /** The id map the rootfs's owners are shifted into at create (an unprivileged container's); as given, validated. */
   idmap?: IdmapEntry[];
+  /** "mount": the owners are kept as a privileged rootfs's and LXC mounts it idmapped; unset: shifted. */
+  idmapMode?: IdmapMode;
 }
 
 /** An OS image: a rootfs tarball on the LXC host (an absolute path, or a file:// URL), and its sha256 if known. */
@@ -74,6 +76,8 @@ export interface RootfsChange extends StoreOptions {
   fstype?: Fstype;
   /** The map to shift the rootfs's owners into, in place; [] for none (privileged). Unset: kept as they are. */
   idmap?: IdmapEntry[];
+  /** Another mode than the config's: the owners shifted in place to none (mount) or into the map (shift). Unset: kept. */
+  idmapMode?: IdmapMode;
 }
 
 /** What an lxcPath may be: the one sentence every refusal of one starts with. */
@@ -81,7 +85,7 @@ export const LXC_PATH_ALLOWED =
   "an absolute directory path (made if missing) outside /proc, /sys and /dev, without '..', ':' or newlines, each name at most 255 bytes";
 
 /** The properties an update takes; the rest name the container, or are read at create only (`from`). */
-export const CHANGE_KEYS: readonly (keyof RootfsChange)[] = ["backingStore", "size", "fstype", "idmap", ...STORE_OPTIONS];
+export const CHANGE_KEYS: readonly (keyof RootfsChange)[] = ["backingStore", "size", "fstype", "idmap", "idmapMode", ...STORE_OPTIONS];
 
 export function containerDirOf(ref: Pick<ContainerRef, "lxcPath" | "container">): string {
   return path.join(ref.lxcPath, ref.container);

@@ -1,5 +1,5 @@
 /** What the core answers: plain data, the resource's outputs among it. */
-import type { Store } from "./requests";
+import type { IdmapMode, Store } from "./requests";
 import type { UpdateStrategy } from "./plans";
 import type { StoreUsage } from "./usage";
 import type { IdmapEntry } from "./idmap";
@@ -13,6 +13,8 @@ export interface Observed extends StoreUsage {
   rootfsPath: string;
   /** Whether `lxc.rootfs.managed = 0`: LXC and this tool never delete such storage. */
   managed: boolean;
+  /** "mount" where the config has LXC mount the rootfs idmapped (`lxc.rootfs.options = idmap=container`), else "shift". */
+  idmapMode: IdmapMode;
   /**
    * The id map the owners are in, where an inspect saw them in another than the one it was told they were
    * recorded in (a refresh's drift, an import's find); unset otherwise.

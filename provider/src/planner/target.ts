@@ -14,6 +14,7 @@ import {
   DEFAULT_FSTYPE,
   DEFAULT_SIZE,
   Fstype,
+  IdmapMode,
   RootfsChange,
   RootfsSpec,
   Store,
@@ -42,14 +43,23 @@ export const NO_SHIFT_LAYERED = "a shift of its owners would rewrite the lower l
 const NO_ROOT =
   "a map that maps container root (uid 0 and gid 0): a rootfs's root directory and most of its files are root's, which would become nobody's";
 
+/** Why idmapMode mount is for some stores only: LXC's own refusal (5.0), naming the stores it mounts idmapped. */
+export const idmappedRootfsOnly = (stores: string) =>
+  `LXC refuses an idmapped rootfs (lxc.rootfs.options = idmap=container) on any other: "Idmapped rootfs currently only supports the "${stores}" storage driver"`;
+
+/** Why idmapMode mount needs a map, and where it is taken from. */
+export const MOUNT_NEEDS_IDMAP =
+  "shift, or an idmap: mount keeps the owners a privileged rootfs's and has LXC map them at mount, so the container needs a map (the idmap input, or the config's lxc.idmap lines)";
+
 /** What a request says beyond the container and the store: values as given (strings or numbers). */
-export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" | "idmap" | StoreOption, unknown>>;
+export type StoreInputs = Partial<Record<"size" | "fstype" | "from" | "source" | "idmap" | "idmapMode" | StoreOption, unknown>>;
 
 /**
  * Judges the properties that depend on the store, on the values as given, in one order: fstype (block
  * stores only), size (sized stores only, above the filesystem's floor), from (a rootfs string; a layered
  * store needs one; create only), source (not with from, not for a layered store; create only), idmap (a
- * valid map, not for a layered store), then each store option (its own store only, in its syntax).
+ * valid map, not for a layered store), idmapMode (mount: a store LXC mounts idmapped, and a map unless it
+ * is the config's), then each store option (its own store only, in its syntax).
  * `keptFstype`: the filesystem an update keeps when it names none.
  */
 export function judgeStoreRules(
@@ -99,6 +109,19 @@ export function judgeStoreRules(
     if (driver.caps.needsLower) throw new InvalidInput("idmap", inputs.idmap, `none for ${store}: ${NO_SHIFT_LAYERED}`);
     out.idmap = inputs.idmap as IdmapEntry[];
   }
+  if (inputs.idmapMode === "mount") {
+    if (!driver.caps.idmappedMount) {
+      const stores = list(storesWhere((d) => d.caps.idmappedMount));
+      throw new InvalidInput(
+        "idmapMode",
+        inputs.idmapMode,
+        `shift for ${store}; mount is for ${stores} only: ${idmappedRootfsOnly(stores)}`,
+      );
+    }
+    if (out.idmap?.length === 0) throw new InvalidInput("idmapMode", inputs.idmapMode, `${MOUNT_NEEDS_IDMAP}; idmap is [] (privileged)`);
+  }
+  // At create, shift is what no mode asks for; an update's names the mode to go back to.
+  if (inputs.idmapMode !== undefined && (inputs.idmapMode !== "shift" || !creating)) out.idmapMode = inputs.idmapMode as IdmapMode;
   for (const name of STORE_OPTIONS) {
     const value = inputs[name];
     if (value === undefined) continue;

@@ -530,6 +530,174 @@ func (in *idmapKindPtr) ToIdmapKindPtrOutputWithContext(ctx context.Context) Idm
 	return pulumi.ToOutputWithContext(ctx, in).(IdmapKindPtrOutput)
 }
 
+// How an unprivileged container's rootfs is made to fit its id map.
+type IdmapMode string
+
+const (
+	// The owners on disk are shifted into the map: works on every store.
+	IdmapModeShift = IdmapMode("shift")
+	// The owners stay as a privileged rootfs's and LXC mounts the rootfs idmapped (lxc.rootfs.options = idmap=container): dir only, on ext2/3/4, xfs, btrfs or tmpfs.
+	IdmapModeMount = IdmapMode("mount")
+)
+
+func (IdmapMode) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdmapMode)(nil)).Elem()
+}
+
+func (e IdmapMode) ToIdmapModeOutput() IdmapModeOutput {
+	return pulumi.ToOutput(e).(IdmapModeOutput)
+}
+
+func (e IdmapMode) ToIdmapModeOutputWithContext(ctx context.Context) IdmapModeOutput {
+	return pulumi.ToOutputWithContext(ctx, e).(IdmapModeOutput)
+}
+
+func (e IdmapMode) ToIdmapModePtrOutput() IdmapModePtrOutput {
+	return e.ToIdmapModePtrOutputWithContext(context.Background())
+}
+
+func (e IdmapMode) ToIdmapModePtrOutputWithContext(ctx context.Context) IdmapModePtrOutput {
+	return IdmapMode(e).ToIdmapModeOutputWithContext(ctx).ToIdmapModePtrOutputWithContext(ctx)
+}
+
+func (e IdmapMode) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e IdmapMode) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e IdmapMode) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e IdmapMode) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type IdmapModeOutput struct{ *pulumi.OutputState }
+
+func (IdmapModeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdmapMode)(nil)).Elem()
+}
+
+func (o IdmapModeOutput) ToIdmapModeOutput() IdmapModeOutput {
+	return o
+}
+
+func (o IdmapModeOutput) ToIdmapModeOutputWithContext(ctx context.Context) IdmapModeOutput {
+	return o
+}
+
+func (o IdmapModeOutput) ToIdmapModePtrOutput() IdmapModePtrOutput {
+	return o.ToIdmapModePtrOutputWithContext(context.Background())
+}
+
+func (o IdmapModeOutput) ToIdmapModePtrOutputWithContext(ctx context.Context) IdmapModePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v IdmapMode) *IdmapMode {
+		return &v
+	}).(IdmapModePtrOutput)
+}
+
+func (o IdmapModeOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o IdmapModeOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e IdmapMode) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o IdmapModeOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o IdmapModeOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e IdmapMode) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type IdmapModePtrOutput struct{ *pulumi.OutputState }
+
+func (IdmapModePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**IdmapMode)(nil)).Elem()
+}
+
+func (o IdmapModePtrOutput) ToIdmapModePtrOutput() IdmapModePtrOutput {
+	return o
+}
+
+func (o IdmapModePtrOutput) ToIdmapModePtrOutputWithContext(ctx context.Context) IdmapModePtrOutput {
+	return o
+}
+
+func (o IdmapModePtrOutput) Elem() IdmapModeOutput {
+	return o.ApplyT(func(v *IdmapMode) IdmapMode {
+		if v != nil {
+			return *v
+		}
+		var ret IdmapMode
+		return ret
+	}).(IdmapModeOutput)
+}
+
+func (o IdmapModePtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o IdmapModePtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *IdmapMode) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// IdmapModeInput is an input type that accepts values of the IdmapMode enum
+// A concrete instance of `IdmapModeInput` can be one of the following:
+//
+//	IdmapModeShift
+//	IdmapModeMount
+type IdmapModeInput interface {
+	pulumi.Input
+
+	ToIdmapModeOutput() IdmapModeOutput
+	ToIdmapModeOutputWithContext(context.Context) IdmapModeOutput
+}
+
+var idmapModePtrType = reflect.TypeOf((**IdmapMode)(nil)).Elem()
+
+type IdmapModePtrInput interface {
+	pulumi.Input
+
+	ToIdmapModePtrOutput() IdmapModePtrOutput
+	ToIdmapModePtrOutputWithContext(context.Context) IdmapModePtrOutput
+}
+
+type idmapModePtr string
+
+func IdmapModePtr(v string) IdmapModePtrInput {
+	return (*idmapModePtr)(&v)
+}
+
+func (*idmapModePtr) ElementType() reflect.Type {
+	return idmapModePtrType
+}
+
+func (in *idmapModePtr) ToIdmapModePtrOutput() IdmapModePtrOutput {
+	return pulumi.ToOutput(in).(IdmapModePtrOutput)
+}
+
+func (in *idmapModePtr) ToIdmapModePtrOutputWithContext(ctx context.Context) IdmapModePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(IdmapModePtrOutput)
+}
+
 func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*BackingStoreInput)(nil)).Elem(), BackingStore("dir"))
 	pulumi.RegisterInputType(reflect.TypeOf((*BackingStorePtrInput)(nil)).Elem(), BackingStore("dir"))
@@ -537,10 +705,14 @@ func init() {
 	pulumi.RegisterInputType(reflect.TypeOf((*FstypePtrInput)(nil)).Elem(), Fstype("ext2"))
 	pulumi.RegisterInputType(reflect.TypeOf((*IdmapKindInput)(nil)).Elem(), IdmapKind("uid"))
 	pulumi.RegisterInputType(reflect.TypeOf((*IdmapKindPtrInput)(nil)).Elem(), IdmapKind("uid"))
+	pulumi.RegisterInputType(reflect.TypeOf((*IdmapModeInput)(nil)).Elem(), IdmapMode("shift"))
+	pulumi.RegisterInputType(reflect.TypeOf((*IdmapModePtrInput)(nil)).Elem(), IdmapMode("shift"))
 	pulumi.RegisterOutputType(BackingStoreOutput{})
 	pulumi.RegisterOutputType(BackingStorePtrOutput{})
 	pulumi.RegisterOutputType(FstypeOutput{})
 	pulumi.RegisterOutputType(FstypePtrOutput{})
 	pulumi.RegisterOutputType(IdmapKindOutput{})
 	pulumi.RegisterOutputType(IdmapKindPtrOutput{})
+	pulumi.RegisterOutputType(IdmapModeOutput{})
+	pulumi.RegisterOutputType(IdmapModePtrOutput{})
 }

@@ -28,8 +28,10 @@ type Rootfs struct {
 	From pulumi.StringPtrOutput `pulumi:"from"`
 	// The filesystem found on the host, read from the superblock. Absent for dir and overlay.
 	Fstype FstypePtrOutput `pulumi:"fstype"`
-	// The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+	// The id map the rootfs's owners were shifted into at create (with idmapMode mount: the map LXC's idmapped mount applies, the owners on disk kept): the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
 	Idmap IdmapEntryArrayOutput `pulumi:"idmap"`
+	// How the rootfs fits its idmap, as the container's config says: mount where it holds lxc-rootfs's `lxc.rootfs.options = idmap=container` (or any option line asking for LXC's idmapped rootfs), else shift.
+	IdmapMode IdmapModePtrOutput `pulumi:"idmapMode"`
 	// The lvName input.
 	LvName pulumi.StringPtrOutput `pulumi:"lvName"`
 	// The LXC path.
@@ -73,6 +75,9 @@ func NewRootfs(ctx *pulumi.Context,
 	}
 	if args.Connection != nil {
 		args.Connection = args.Connection.ToConnectionPtrOutput().ApplyT(func(v *Connection) *Connection { return v.Defaults() }).(ConnectionPtrOutput)
+	}
+	if args.IdmapMode == nil {
+		args.IdmapMode = IdmapMode("shift")
 	}
 	if args.LxcPath == nil {
 		args.LxcPath = pulumi.StringPtr("/var/lib/lxc")
@@ -139,6 +144,8 @@ type rootfsArgs struct {
 	Fstype *Fstype `pulumi:"fstype"`
 	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
 	Idmap []IdmapEntry `pulumi:"idmap"`
+	// How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
+	IdmapMode *IdmapMode `pulumi:"idmapMode"`
 	// LVM only: the logical volume's name. Default: the container's name.
 	LvName *string `pulumi:"lvName"`
 	// The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
@@ -169,6 +176,8 @@ type RootfsArgs struct {
 	Fstype FstypePtrInput
 	// The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
 	Idmap IdmapEntryArrayInput
+	// How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
+	IdmapMode IdmapModePtrInput
 	// LVM only: the logical volume's name. Default: the container's name.
 	LvName pulumi.StringPtrInput
 	// The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
@@ -252,9 +261,14 @@ func (o RootfsOutput) Fstype() FstypePtrOutput {
 	return o.ApplyT(func(v *Rootfs) FstypePtrOutput { return v.Fstype }).(FstypePtrOutput)
 }
 
-// The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+// The id map the rootfs's owners were shifted into at create (with idmapMode mount: the map LXC's idmapped mount applies, the owners on disk kept): the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
 func (o RootfsOutput) Idmap() IdmapEntryArrayOutput {
 	return o.ApplyT(func(v *Rootfs) IdmapEntryArrayOutput { return v.Idmap }).(IdmapEntryArrayOutput)
+}
+
+// How the rootfs fits its idmap, as the container's config says: mount where it holds lxc-rootfs's `lxc.rootfs.options = idmap=container` (or any option line asking for LXC's idmapped rootfs), else shift.
+func (o RootfsOutput) IdmapMode() IdmapModePtrOutput {
+	return o.ApplyT(func(v *Rootfs) IdmapModePtrOutput { return v.IdmapMode }).(IdmapModePtrOutput)
 }
 
 // The lvName input.

@@ -10,6 +10,7 @@ __all__ = [
     'BackingStore',
     'Fstype',
     'IdmapKind',
+    'IdmapMode',
 ]
 
 
@@ -64,3 +65,18 @@ class IdmapKind(_builtins.str, Enum):
     UID = "uid"
     GID = "gid"
     BOTH = "both"
+
+
+@pulumi.type_token("lxc:index:IdmapMode")
+class IdmapMode(_builtins.str, Enum):
+    """
+    How an unprivileged container's rootfs is made to fit its id map.
+    """
+    SHIFT = "shift"
+    """
+    The owners on disk are shifted into the map: works on every store.
+    """
+    MOUNT = "mount"
+    """
+    The owners stay as a privileged rootfs's and LXC mounts the rootfs idmapped (lxc.rootfs.options = idmap=container): dir only, on ext2/3/4, xfs, btrfs or tmpfs.
+    """

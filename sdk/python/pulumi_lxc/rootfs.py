@@ -28,6 +28,7 @@ class RootfsArgs:
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
                  idmap: pulumi.Input[Optional[Sequence[pulumi.Input['IdmapEntryArgs']]]] = None,
+                 idmap_mode: pulumi.Input[Optional['IdmapMode']] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
@@ -44,6 +45,7 @@ class RootfsArgs:
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
         :param pulumi.Input[Sequence[pulumi.Input['IdmapEntryArgs']]] idmap: The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
+        :param pulumi.Input['IdmapMode'] idmap_mode: How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
@@ -65,6 +67,10 @@ class RootfsArgs:
             pulumi.set(__self__, "fstype", fstype)
         if idmap is not None:
             pulumi.set(__self__, "idmap", idmap)
+        if idmap_mode is None:
+            idmap_mode = 'shift'
+        if idmap_mode is not None:
+            pulumi.set(__self__, "idmap_mode", idmap_mode)
         if lv_name is not None:
             pulumi.set(__self__, "lv_name", lv_name)
         if lxc_path is None:
@@ -153,6 +159,18 @@ class RootfsArgs:
     @idmap.setter
     def idmap(self, value: pulumi.Input[Optional[Sequence[pulumi.Input['IdmapEntryArgs']]]]):
         pulumi.set(self, "idmap", value)
+
+    @_builtins.property
+    @pulumi.getter(name="idmapMode")
+    def idmap_mode(self) -> pulumi.Input[Optional['IdmapMode']]:
+        """
+        How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
+        """
+        return pulumi.get(self, "idmap_mode")
+
+    @idmap_mode.setter
+    def idmap_mode(self, value: pulumi.Input[Optional['IdmapMode']]):
+        pulumi.set(self, "idmap_mode", value)
 
     @_builtins.property
     @pulumi.getter(name="lvName")
@@ -251,6 +269,7 @@ class Rootfs(pulumi.CustomResource):
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
                  idmap: pulumi.Input[Optional[Sequence[pulumi.Input[Union['IdmapEntryArgs', 'IdmapEntryArgsDict', 'outputs.IdmapEntry']]]]] = None,
+                 idmap_mode: pulumi.Input[Optional['IdmapMode']] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
@@ -270,6 +289,7 @@ class Rootfs(pulumi.CustomResource):
         :param pulumi.Input[_builtins.str] from_: An LXC rootfs string (dir:, loop:, btrfs:, overlay:, lvm:, zfs:) whose content is copied in when the rootfs is created; for overlay, the dir: or btrfs: lower layer. Used at create only.
         :param pulumi.Input['Fstype'] fstype: The filesystem of a block store (loop, lvm). Default ext4. Changing it copies the data into a new filesystem.
         :param pulumi.Input[Sequence[pulumi.Input[Union['IdmapEntryArgs', 'IdmapEntryArgsDict', 'outputs.IdmapEntry']]]] idmap: The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
+        :param pulumi.Input['IdmapMode'] idmap_mode: How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
         :param pulumi.Input[_builtins.str] lv_name: LVM only: the logical volume's name. Default: the container's name.
         :param pulumi.Input[_builtins.str] lxc_path: The LXC path (an absolute directory) that holds the container's directory. Changing it replaces the rootfs.
         :param pulumi.Input[Union[_builtins.str, _builtins.int]] size: Capacity: bytes, or a whole number with K, M, G or T (binary multiples, also KiB, MiB, GiB, TiB), a multiple of 512. Block stores default to 1G; btrfs enforces it as a qgroup limit and zfs as a refquota; dir and overlay take none. Grows in place; shrinks only where the filesystem can (ext2/3/4 offline, btrfs) and the data fits.
@@ -308,6 +328,7 @@ class Rootfs(pulumi.CustomResource):
                  from_: pulumi.Input[Optional[_builtins.str]] = None,
                  fstype: pulumi.Input[Optional['Fstype']] = None,
                  idmap: pulumi.Input[Optional[Sequence[pulumi.Input[Union['IdmapEntryArgs', 'IdmapEntryArgsDict', 'outputs.IdmapEntry']]]]] = None,
+                 idmap_mode: pulumi.Input[Optional['IdmapMode']] = None,
                  lv_name: pulumi.Input[Optional[_builtins.str]] = None,
                  lxc_path: pulumi.Input[Optional[_builtins.str]] = None,
                  size: pulumi.Input[Optional[Union[_builtins.str, _builtins.int]]] = None,
@@ -334,6 +355,9 @@ class Rootfs(pulumi.CustomResource):
             __props__.__dict__["from_"] = from_
             __props__.__dict__["fstype"] = fstype
             __props__.__dict__["idmap"] = idmap
+            if idmap_mode is None:
+                idmap_mode = 'shift'
+            __props__.__dict__["idmap_mode"] = idmap_mode
             __props__.__dict__["lv_name"] = lv_name
             if lxc_path is None:
                 lxc_path = '/var/lib/lxc'
@@ -381,6 +405,7 @@ class Rootfs(pulumi.CustomResource):
         __props__.__dict__["from_"] = None
         __props__.__dict__["fstype"] = None
         __props__.__dict__["idmap"] = None
+        __props__.__dict__["idmap_mode"] = None
         __props__.__dict__["lv_name"] = None
         __props__.__dict__["lxc_path"] = None
         __props__.__dict__["managed"] = None
@@ -454,9 +479,17 @@ class Rootfs(pulumi.CustomResource):
     @pulumi.getter
     def idmap(self) -> pulumi.Output[Optional[Sequence['outputs.IdmapEntry']]]:
         """
-        The id map the rootfs's owners were shifted into at create: the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
+        The id map the rootfs's owners were shifted into at create (with idmapMode mount: the map LXC's idmapped mount applies, the owners on disk kept): the idmap input as given, or the container config's lxc.idmap lines; unset for a privileged rootfs.
         """
         return pulumi.get(self, "idmap")
+
+    @_builtins.property
+    @pulumi.getter(name="idmapMode")
+    def idmap_mode(self) -> pulumi.Output[Optional['IdmapMode']]:
+        """
+        How the rootfs fits its idmap, as the container's config says: mount where it holds lxc-rootfs's `lxc.rootfs.options = idmap=container` (or any option line asking for LXC's idmapped rootfs), else shift.
+        """
+        return pulumi.get(self, "idmap_mode")
 
     @_builtins.property
     @pulumi.getter(name="lvName")

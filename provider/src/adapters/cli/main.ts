@@ -27,6 +27,7 @@ const OPTIONS: Record<string, string> = {
   thinpool: "thinPool",
   zfsroot: "zfsRoot",
   idmap: "idmap",
+  "idmap-mode": "idmapMode",
   "rootfs-path": "rootfsPath",
   snapshot: "snapshotName",
   comment: "comment",
@@ -53,9 +54,9 @@ function idmapEntries(values: string[]): unknown[] {
 const REQUEST_NAMES: Record<string, string> = { snapshotName: "name" };
 
 const USAGE = `usage:
-  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS | --source TARBALL [--sha256 HEX]] [--idmap MAP]...
+  lxc-rootfs create  --lxcpath DIR --name NAME --backing-store STORE [--size SIZE] [--fstype FS] [--from ROOTFS | --source TARBALL [--sha256 HEX]] [--idmap MAP]... [--idmap-mode shift|mount]
   lxc-rootfs create-plan (the same as create)
-  lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS] [--idmap MAP]...
+  lxc-rootfs update  --lxcpath DIR --name NAME [--backing-store STORE] [--size SIZE] [--fstype FS] [--idmap MAP]... [--idmap-mode shift|mount]
   lxc-rootfs inspect --lxcpath DIR --name NAME
   lxc-rootfs destroy --lxcpath DIR --name NAME
   lxc-rootfs snapshot         --lxcpath DIR --name NAME --snapshot SNAP [--comment TEXT]
@@ -66,6 +67,8 @@ store options: --vgname VG --lvname LV --thinpool POOL (lvm), --zfsroot DATASET 
 inspect, destroy, update: --rootfs-path ROOTFS names the storage when the container's config does not
 MAP: "u|g|b <containerId> <hostId> <size>", once per range ("b 0 100000 65536"), or "none" (privileged); a
   create without one takes the config's lxc.idmap lines, an update shifts the owners in place
+--idmap-mode mount (dir only): the owners kept a privileged rootfs's, lxc.rootfs.options = idmap=container
+  written; an update to another mode shifts the owners in place (to none, or into the map)
 STORE: ${STORES.join(", ")}   FS: ${fstypeValues.join(", ")}   SIZE: bytes or 512M, 2G, 1GiB`;
 
 class UsageError extends Error {}

@@ -1,6 +1,6 @@
 // Generated from schema.json by scripts/gen-types.js; do not edit: run npm run gen-types.
 import type * as pulumi from "@pulumi/pulumi";
-import type { BackingStore, Fstype, IdmapKind } from "../../model/enums.generated";
+import type { BackingStore, Fstype, IdmapMode, IdmapKind } from "../../model/enums.generated";
 
 /**
  * The inputs of a Rootfs (lxc:index:Rootfs).
@@ -38,6 +38,10 @@ export interface RootfsArgs {
    * The id map of an unprivileged container, as its config's lxc.idmap lines (Proxmox's: [{kind: both, containerId: 0, hostId: 100000, size: 65536}]). At create, every owner, group, ACL entry and file capability of the rootfs is shifted into it (device nodes kept), so the container's root owns its files; a rootfs `from` one already in this map is copied as it is. Unset: the container config's lxc.idmap lines, if any. Not for overlay. Changed on a rootfs that exists, its owners are shifted in place (an update, the data kept; `[]` for none, privileged); unset then, they stay as they are.
    */
   idmap?: pulumi.Input<pulumi.Input<IdmapEntryArgs>[] | undefined>;
+  /**
+   * How the rootfs fits an idmap. `shift` (default): its owners are shifted into the map on disk. `mount`: they stay as a privileged rootfs's (no byte is rewritten) and the container config gets `lxc.rootfs.options = idmap=container`, LXC's idmapped mount; only for dir (LXC 5.0's idmapped rootfs supports no other storage driver) on a filesystem that can idmap mounts (ext2/3/4, xfs, btrfs, tmpfs; not zfs 2.1 or overlay), and only with an idmap (this input or the config's lxc.idmap lines). Changed on a rootfs that exists, an update that keeps the data: to mount, its owners are shifted in place back to none, then the option is written; to shift, they are shifted in place into the map, then the option is removed.
+   */
+  idmapMode?: pulumi.Input<IdmapMode | undefined>;
   /**
    * LVM only: the volume group. Default: lxc (not stated as a schema default, which the SDKs would send for every store).
    */

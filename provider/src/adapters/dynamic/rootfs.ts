@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { rootfsProvider as provider } from "./providers";
 import type { RootfsArgs } from "./args.generated";
-import type { BackingStore, Fstype } from "../../model/enums.generated";
+import type { BackingStore, Fstype, IdmapMode } from "../../model/enums.generated";
 import type { IdmapEntry } from "../../model/idmap";
 
 /** The inputs are schema.json's, typed as the Node.js SDK types them: see it for each property's rules and defaults. */
@@ -29,6 +29,8 @@ export class Rootfs extends pulumi.dynamic.Resource {
   declare readonly sourceConfig: pulumi.Output<string[] | undefined>;
   /** The id map the rootfs's owners were shifted into at create (the idmap input, or the config's lines). */
   declare readonly idmap: pulumi.Output<IdmapEntry[] | undefined>;
+  /** How the rootfs fits its idmap, as the container's config says: mount (LXC's idmapped mount) or shift. */
+  declare readonly idmapMode: pulumi.Output<IdmapMode>;
 
   constructor(name: string, args: RootfsArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -44,6 +46,7 @@ export class Rootfs extends pulumi.dynamic.Resource {
         sourceDigest: undefined,
         sourceConfig: undefined,
         idmap: undefined,
+        idmapMode: undefined,
         ...args,
         // Credentials inside (a connection's, a URL's token): secret in the state, as the plugin's schema marks them.
         connection: args.connection === undefined ? undefined : pulumi.secret(args.connection),

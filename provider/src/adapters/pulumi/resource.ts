@@ -30,7 +30,16 @@ const CREATE_ONLY = ["from", "source"];
 /** Recorded at create, and kept as it is: the host cannot say what image a rootfs came from. */
 const RECORDED = ["sourceDigest", "sourceConfig", "idmap"] as const;
 
-export const OUTPUT_NAMES = ["backingStore", "rootfsPath", "sizeBytes", "fstype", "allocatedBytes", "usedBytes", "managed"] as const;
+export const OUTPUT_NAMES = [
+  "backingStore",
+  "rootfsPath",
+  "sizeBytes",
+  "fstype",
+  "allocatedBytes",
+  "usedBytes",
+  "managed",
+  "idmapMode",
+] as const;
 
 /** The core's input properties among `props` (state holds inputs and outputs together). */
 export function inputsOf(props: Props): Props {
@@ -211,6 +220,24 @@ function idmapChange(olds: Props, newInputs: Props): string | undefined {
   return sameIdmap(wanted, recorded) ? undefined : `shift the owners in place from ${idmapLabel(recorded)} to ${idmapLabel(wanted)}`;
 }
 
+/** A new idmap of a rootfs mounted idmapped: no owner moves, LXC maps them at mount. */
+function idmapRecordChange(olds: Props, newInputs: Props): string | undefined {
+  return idmapChange(olds, newInputs) && `record idmap ${idmapLabel(idmapOf(newInputs.idmap))}: LXC maps the owners at mount, none moves`;
+}
+
+/**
+ * A new idmapMode: the owners shifted in place between the map and none, and the config's idmapped-mount
+ * line written or removed. A state from before the mode was recorded is in shift.
+ */
+function idmapModeChange(olds: Props, newInputs: Props): string | undefined {
+  const recorded = olds.idmapMode ?? "shift";
+  const wanted = newInputs.idmapMode ?? "shift";
+  if (recorded === wanted) return undefined;
+  return wanted === "mount"
+    ? "idmapMode shift → mount: shift the owners in place to none, then write lxc.rootfs.options = idmap=container"
+    : "idmapMode mount → shift: shift the owners in place into the map, then remove lxc.rootfs.options = idmap=container";
+}
+
 /**
  * Compares what is recorded (the old outputs: what the host held at the last create, update or refresh)
  * with what is wanted, without touching the host. "1G" and 1073741824 are one size; `from` only matters
@@ -238,7 +265,9 @@ export function diffRecorded(olds: Props, news: Props): DiffResult & { known: bo
   if (image) return { changes: true, replaces: ["source"], deleteBeforeReplace: true, known: true, summary: `replace: ${image}` };
   // A bad value stops the preview here, naming the property.
   validateSpec(newInputs);
-  const shift = idmapChange(olds, newInputs);
+  const mode = idmapModeChange(olds, newInputs);
+  // Mounted idmapped before and after, a new map moves no owner: the update records it.
+  const shift = mode ?? (newInputs.idmapMode === "mount" ? idmapRecordChange(olds, newInputs) : idmapChange(olds, newInputs));
   if (olds.backingStore === undefined || olds.rootfsPath === undefined) {
     // No recorded observation (an old state): fall back to comparing inputs.
     const keys = new Set([...Object.keys(oldInputs), ...Object.keys(newInputs)].filter((k) => !CREATE_ONLY.includes(k)));
@@ -312,7 +341,8 @@ export async function diffResource(
   // The host already holds what is wanted while the record says otherwise (an operation that finished after
   // its run was cut off, a change made by hand): an update that only brings the record up to date, so the
   // next up converges without a refresh.
-  if (plan.strategy === "none" && !plan.shift) return { changes: true, replaces: [], summary: RECORD_ONLY };
+  if (plan.strategy === "none" && !plan.shift && plan.idmappedMount === undefined)
+    return { changes: true, replaces: [], summary: RECORD_ONLY };
   return { changes: true, replaces: [], summary: plan.summary };
 }
 
@@ -388,6 +418,7 @@ export function inputsFromObserved(outs: Props): Props {
   if (block && typeof outs.fstype === "string") inputs.fstype = outs.fstype;
   // The map its owners were found in (read on dir, btrfs and a mounted dataset): kept, never shifted.
   if (Array.isArray(outs.idmap) && outs.idmap.length) inputs.idmap = outs.idmap;
+  if (outs.idmapMode === "mount") inputs.idmapMode = "mount";
   return inputs;
 }
 

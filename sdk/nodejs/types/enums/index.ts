@@ -57,3 +57,19 @@ export const IdmapKind = {
  * Which ids an idmap range maps.
  */
 export type IdmapKind = (typeof IdmapKind)[keyof typeof IdmapKind];
+
+export const IdmapMode = {
+    /**
+     * The owners on disk are shifted into the map: works on every store.
+     */
+    Shift: "shift",
+    /**
+     * The owners stay as a privileged rootfs's and LXC mounts the rootfs idmapped (lxc.rootfs.options = idmap=container): dir only, on ext2/3/4, xfs, btrfs or tmpfs.
+     */
+    Mount: "mount",
+} as const;
+
+/**
+ * How an unprivileged container's rootfs is made to fit its id map.
+ */
+export type IdmapMode = (typeof IdmapMode)[keyof typeof IdmapMode];
