@@ -10,6 +10,15 @@ import { expectNoLeaksAndRemove } from "./leaks";
 
 export const TOOLS = path.join(REPO, ".tools");
 
+// Every up of an inline program opens a new client to its engine's resource monitor, but grpc-js shares
+// connections by address across the process: a client to an earlier, exited engine whose port the kernel
+// handed out again fails at once ("No connection established. Last error: null"), and the Automation API
+// swallows gRPC errors, so the engine saw an empty program and deleted the stack's resources (a CI run
+// after an up failed mid-update). Each client keeps its own connections instead.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeSettings: { grpcClientOptions: Record<string, unknown> } = require("@pulumi/pulumi/runtime/settings");
+runtimeSettings.grpcClientOptions["grpc.use_local_subchannel_pool"] = 1;
+
 export interface TestStack {
   stack: Stack;
   dir: string;
@@ -34,8 +43,17 @@ export async function makeStack(label: string, program: () => Promise<Record<str
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
   };
+  // Whether the program ran in the last operation: one that never reached it must not pass for success.
+  let ran = false;
   const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: "test", projectName: `lxc-${label}`, program },
+    {
+      stackName: "test",
+      projectName: `lxc-${label}`,
+      program: () => {
+        ran = true;
+        return program();
+      },
+    },
     { workDir: dir, envVars, pulumiCommand: await pulumiCommand() },
   );
   const output: string[] = [];
@@ -45,10 +63,14 @@ export async function makeStack(label: string, program: () => Promise<Record<str
     output,
     async run(fn) {
       let text = "";
+      ran = false;
       const result = await fn((s) => {
         text += s;
       });
       output.push(text);
+      // An up or a preview runs the program (a refresh or a destroy does not).
+      if (!ran && /^(Updating|Previewing update) \(/m.test(text))
+        throw new Error(`the engine finished without running the program:\n${text}`);
       return { result, text };
     },
     async destroy() {
