@@ -3,7 +3,8 @@
 # Boots Debian's own kernel in a KVM guest (scripts/setup-guest.sh prepares it) and runs CMD there as root;
 # CMD's stdout, stderr and exit status are this command's own. The guest's root is the host's, read-only
 # under a tmpfs overlay, and this checkout is shared writable at its own path, so the same Node,
-# node_modules and build run inside. CMD runs in the caller's working directory with the caller's
+# node_modules and build run inside (its node_modules and dist read-only, but for jest's cache in
+# node_modules/.cache/jest-guest). CMD runs in the caller's working directory with the caller's
 # environment and no stdin. Each --disk SIZE (bytes or K, M, G, T) is a blank sparse virtio disk, in order
 # /dev/vdb, /dev/vdc, …: /dev/vda is a 1 MiB read-only placeholder, so that the first disk is vdb; they are
 # also /dev/disk/by-id/virtio-disk1, virtio-disk2, ….
