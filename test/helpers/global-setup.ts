@@ -1,8 +1,13 @@
 import { execFileSync } from "child_process";
 import { existsSync, readFileSync } from "fs";
+import path from "path";
+import { cacheRoot } from "../../provider/src/adapters/remote/runtime";
 import { REQUIRED_COMMANDS } from "./prerequisites";
 
 export default async function globalSetup(): Promise<void> {
+  // Every Pulumi operation starts Node processes that load @pulumi/pulumi (the dynamic provider, a program's
+  // language host): V8's compile cache, kept with the other caches, saves about a quarter of a second on each.
+  process.env.NODE_COMPILE_CACHE ??= path.join(cacheRoot(), "node-compile-cache");
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push("the suite must run as root (loop devices, mounts, LXC)");
   for (const cmd of REQUIRED_COMMANDS) {
