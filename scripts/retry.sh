@@ -3,10 +3,10 @@
 # the Go module proxy) until it succeeds or the shared deadline passes: CI machines have seen name lookups
 # fail for tens of minutes (EAI_AGAIN), and a run that gives up at the first failure loses the whole run.
 # The deadline, RETRY_DEADLINE (epoch seconds), is set once by the first script that sources this file,
-# RETRY_BUDGET seconds (default 45 min) ahead, so that the tests still fit in CI's 90 minutes. The fetches
+# RETRY_BUDGET seconds (default 35 min) ahead, so that the tests still fit in CI's 90 minutes. The fetches
 # for the tests that run last (scripts/setup-test.sh, in the background) get a later one instead:
 # scripts/setup-test-background.sh passes them FETCH_RETRY_DEADLINE as their RETRY_DEADLINE.
-: "${RETRY_DEADLINE:=$(( $(date +%s) + ${RETRY_BUDGET:-2700} ))}"
+: "${RETRY_DEADLINE:=$(( $(date +%s) + ${RETRY_BUDGET:-2100} ))}"
 export RETRY_DEADLINE
 
 retry() {
