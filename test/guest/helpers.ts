@@ -3,7 +3,8 @@
  * the host), the seed tree, how a test reads an LV, a dataset and LXC's boot, and the checks of owners
  * shifted into an unprivileged map that the LVM and ZFS suites both make.
  */
-import { promises as fs } from "fs";
+import { existsSync, promises as fs } from "fs";
+import os from "os";
 import path from "path";
 import { cli, cliOk, makeSampleTree, must, sh, startCli, tempDir, treeDigest, waitForFile } from "../helpers/env";
 import { imageFixtures, ociLayoutOfTree, shiftedManifest, treeManifest } from "../helpers/images";
@@ -85,6 +86,30 @@ export const zfsPool = {
   },
   destroy: (pool: string) => sh(["zpool", "destroy", "-f", pool]),
 };
+
+/**
+ * A container made by `lxc-create -t busybox` (as ../helpers/lxc.ts's busyboxSeed makes it, with the marker
+ * "<name> data"), copied from one that template made once a boot: the template starts hundreds of
+ * processes, about 30 s under TCG, and the guest's temporary directory is new each boot.
+ */
+export async function busyboxSeed(lxcPath: string, name: string): Promise<void> {
+  const made = path.join(os.tmpdir(), "busybox-template");
+  const template = path.join(made, "template");
+  if (!existsSync(path.join(template, "config"))) {
+    await fs.rm(made, { recursive: true, force: true });
+    await fs.mkdir(made, { recursive: true });
+    await must(["lxc-create", "-P", made, "-n", "template", "-t", "busybox"]);
+  }
+  const dir = path.join(lxcPath, name);
+  await fs.mkdir(dir, { recursive: true });
+  await must(["cp", "-a", path.join(template, "rootfs"), path.join(dir, "rootfs")]);
+  const config = (await fs.readFile(path.join(template, "config"), "utf8"))
+    .replace(/^lxc\.rootfs\.path = .*$/m, `lxc.rootfs.path = dir:${dir}/rootfs`)
+    .replace(/^lxc\.uts\.name = .*$/m, `lxc.uts.name = "${name}"`);
+  if (!config.includes(`lxc.rootfs.path = dir:${dir}/rootfs`)) throw new Error(`the busybox template's config names no rootfs:\n${config}`);
+  await fs.writeFile(path.join(dir, "config"), config);
+  await fs.writeFile(path.join(dir, "rootfs", "etc", "lxc-rootfs-marker"), `${name} data\n`);
+}
 
 /** The sample tree at `<lxcPath>/seed/rootfs`, the `from` of the suites' rootfs; returns its digest. */
 export async function sampleSeed(lxcPath: string): Promise<string> {

@@ -6,8 +6,9 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { blkidType, cli, cliOk, must, treeDigest, withImageMounted } from "../helpers/env";
-import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { boot, writeBootConfig } from "../helpers/lxc";
 import {
+  busyboxSeed,
   DISKS,
   expectShiftedBack,
   expectShiftedInPlace,

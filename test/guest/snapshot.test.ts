@@ -7,8 +7,8 @@ import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, tempDir, treeDigest } from "../helpers/env";
 import { expectNoLeaks } from "../helpers/leaks";
-import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
-import { datasetsUnder, DISKS, lvsOf, volumeGroup, withDeviceMounted, zfsDigest, zfsPool } from "./helpers";
+import { boot, writeBootConfig } from "../helpers/lxc";
+import { busyboxSeed, datasetsUnder, DISKS, lvsOf, volumeGroup, withDeviceMounted, zfsDigest, zfsPool } from "./helpers";
 
 const VG = "snapvg";
 const THIN_POOL = "pool";

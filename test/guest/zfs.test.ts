@@ -6,8 +6,9 @@
 import { promises as fs } from "fs";
 import path from "path";
 import { cli, cliOk, must, treeDigest } from "../helpers/env";
-import { boot, busyboxSeed, writeBootConfig } from "../helpers/lxc";
+import { boot, writeBootConfig } from "../helpers/lxc";
 import {
+  busyboxSeed,
   datasetsUnder,
   DISKS,
   expectKilledShiftBackFinished,
