@@ -14,8 +14,10 @@ cd "$(dirname "$0")/.."
 guest_log=$(mktemp "${TMPDIR:-/tmp}/pulumi-lxc-test-guest.XXXXXX.log")
 bash scripts/test-guest.sh </dev/null >"$guest_log" 2>&1 &
 guest=$!
-# Stopped (test-guest.sh's guest.sh then stops qemu) when this run is.
+# Stopped (test-guest.sh's guest.sh then stops qemu) when this run ends, or is stopped.
 trap 'kill "$guest" 2>/dev/null' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 echo "test: the guest suites run in the background, their output in $guest_log (printed when they end)" >&2
 
 failed=()
