@@ -7,15 +7,21 @@
 # loop devices, mounts and processes are its own), and under TCG it keeps a little over one of two cores
 # busy for half an hour or more: side by side, the run takes about as long as the longer of the two, not
 # their sum, which is what kept CI's run within its hour.
-# The guest's output goes to a log, printed whole when it ends. Every part runs even when one fails; the
-# exit status is 1 when any failed, and the last lines name which.
+# The guest's output goes to a log, printed whole when it ends, or when the run is stopped. Every part runs
+# even when one fails; the exit status is 1 when any failed, and the last lines name which.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 guest_log=$(mktemp "${TMPDIR:-/tmp}/pulumi-lxc-test-guest.XXXXXX.log")
 bash scripts/test-guest.sh </dev/null >"$guest_log" 2>&1 &
 guest=$!
-# Stopped (test-guest.sh's guest.sh then stops qemu) when this run ends, or is stopped.
-trap 'kill "$guest" 2>/dev/null' EXIT
+# A run that ends early (stopped, or a failure of this script's own) shows what the guest did so far, then
+# stops it (test-guest.sh's guest.sh then stops qemu).
+stop_guest() {
+  echo "=== the guest suites (scripts/test-guest.sh) so far, from $guest_log: stopped ==="
+  cat "$guest_log"
+  kill "$guest" 2>/dev/null
+}
+trap stop_guest EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 echo "test: the guest suites run in the background, their output in $guest_log (printed when they end)" >&2
