@@ -23,7 +23,7 @@ describe("the guest harness", () => {
   // One boot for what a single command can show (each boot is about 18 s under TCG): the boot's time, the
   // command's output, status, directory and environment, the kernel and its modules, the disks, and a
   // checkout below /tmp (guest.sh shares the checkout it lives in, and stage2.sh runs from it).
-  it("boots in at most 10 s with KVM, 40 s under TCG (saying which), runs the command from a checkout below /tmp in the caller's environment on Debian's kernel with device-mapper, thin pools and ZFS, gives back its stdout, stderr and status, with each --disk blank, in order from /dev/vdb", async () => {
+  it("boots in at most 10 s with KVM, 60 s under TCG (saying which), runs the command from a checkout below /tmp in the caller's environment on Debian's kernel with device-mapper, thin pools and ZFS, gives back its stdout, stderr and status, with each --disk blank, in order from /dev/vdb", async () => {
     const checkout = await fs.mkdtemp(path.join(os.tmpdir(), "guest-checkout-"));
     try {
       await fs.cp(path.join(REPO, "scripts"), path.join(checkout, "scripts"), { recursive: true });
@@ -57,7 +57,8 @@ describe("the guest harness", () => {
       const tcg = chosen || /running the guest under TCG/.test(r.stderr);
       const tcgLine = expect.stringMatching(/^guest: .*running the guest under TCG/);
       expect(r.stderr.split("\n").filter(Boolean)).toEqual([...(tcg && !chosen ? [tcgLine] : []), "err"]);
-      expect(seconds).toBeLessThanOrEqual(tcg ? 40 : 10);
+      // Under TCG about 18 s alone, and up to 40 beside the guest suites, which npm test runs at the same time.
+      expect(seconds).toBeLessThanOrEqual(tcg ? 60 : 10);
       console.log(`guest boot and its command: ${seconds.toFixed(1)} s under ${tcg ? "TCG" : "KVM"}`);
     } finally {
       await fs.rm(checkout, { recursive: true, force: true });
@@ -88,12 +89,13 @@ describe("the guest harness", () => {
     expect(await fs.readFile(log, "utf8")).toMatch(/Linux version/);
   });
 
-  // A boot reaches the command in about 15 s under TCG on this machine: 45 s leaves room for a loaded one.
+  // A boot reaches the command in about 15 s under TCG on this machine, and in up to 40 beside the guest
+  // suites, which npm test runs at the same time: 90 s leaves room for a loaded one.
   it("kills a boot that has not reached the command within GUEST_BOOT_TIMEOUT and boots again, keeping its log", async () => {
-    const r = await guest(["sh", "-c", "echo ran"], { GUEST_TEST_STALLS: "1", GUEST_BOOT_TIMEOUT: "45" });
+    const r = await guest(["sh", "-c", "echo ran"], { GUEST_TEST_STALLS: "1", GUEST_BOOT_TIMEOUT: "90" });
     expect(r).toMatchObject({ code: 0, stdout: "ran\n" });
     const again =
-      /boot 1 of 3 did not reach the command within GUEST_BOOT_TIMEOUT=45s and was killed; its console log \(kept\): (\S+), which stopped at: (.*); booting again\n/.exec(
+      /boot 1 of 3 did not reach the command within GUEST_BOOT_TIMEOUT=90s and was killed; its console log \(kept\): (\S+), which stopped at: (.*); booting again\n/.exec(
         r.stderr,
       );
     expect(again).not.toBeNull();
