@@ -5,9 +5,10 @@
  * that no prerequisite is missing and no loop device or mount is left. `fetched`: the system tests that need
  * what scripts/setup-test.sh fetches from PyPI and the Go module proxy (the Python virtualenv, the Go
  * modules), with the same global setup and teardown, plus the check that setup-test.sh ran and succeeded.
- * `npm test` runs unit and system, then the guest suites (test/guest, their own config), then waits for
- * setup-test.sh, which ran in the background all along, and runs fetched (`npm run test:fetched`): a registry
- * outage delays only those few tests, at the end, instead of every test.
+ * `npm test` (scripts/test.sh) runs unit and system, then waits for setup-test.sh, which ran in the background
+ * all along, and runs fetched (`npm run test:fetched`), all beside the guest suites (test/guest, their own
+ * config, in the background from the start): a registry outage delays only those few tests, at the end of
+ * the host's, instead of every test.
  */
 const common = { preset: "ts-jest", testEnvironment: "node" };
 

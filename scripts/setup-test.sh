@@ -4,7 +4,7 @@
 # cache: scripts/setup-python.sh), and the Go modules of the SDK generator, of sdk/ (the Go SDK) and of
 # examples/go, test packages included.
 # `npm test` runs it in the background (scripts/setup-test-background.sh start) while the host and guest
-# tests run, and waits for it only before the fetched tests, which run last: an outage of PyPI or the Go
+# tests run, and waits for it only before the fetched tests, the host's last: an outage of PyPI or the Go
 # proxy overlaps half an hour of other tests instead of holding them up. Run by hand, it is the same job in
 # the foreground. Either way its exit status ends up in .tools/setup-test/status, written when it ends (by
 # rename: a reader never sees half of it), for the wait and for the fetched tests' global setup.
