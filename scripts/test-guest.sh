@@ -4,7 +4,7 @@
 # disks, one per suite and store (test/guest/helpers.ts says which is whose).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Under TCG the suites take about 47 minutes (a few with KVM), counted from the command's start, beside the
+# Under TCG the suites take 38 to 47 minutes (a few with KVM), counted from the command's start, beside the
 # host's tests (scripts/test.sh runs both at once). 75 minutes leave room for a machine 1.6 times as slow,
 # not for a hang, and end within CI's 90 with the console's tail printed (a boot that stalls is retried
 # apart: guest.sh's GUEST_BOOT_TIMEOUT and GUEST_BOOT_TRIES, at most 3 × 180 s more).
